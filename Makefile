@@ -1,0 +1,68 @@
+# posttrain.h build, test and benchmark targets.
+#   make            build every example into build/
+#   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
+#   make bench      benchmarks (tests/bench/)
+#   make demo       the main job (for now the engine tour)
+#   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
+CC ?= cc
+CXX ?= c++
+ifeq ($(CC),clang)
+  CXX := clang++
+endif
+OMP ?= 1
+ifeq ($(OMP),1)
+  OMPFLAGS := -fopenmp
+else
+  OMPFLAGS := -fopenmp-simd -DPT_OMP_SIMD
+endif
+WARN    := -Wall -Wextra -Werror
+ARCH    ?= -march=native
+OPT     := -O2 $(ARCH) -fno-math-errno
+CFLAGS  ?= -std=c99 $(OPT) $(WARN) $(OMPFLAGS)
+SANFLAGS := -std=c99 -O1 -g $(ARCH) -fno-math-errno $(WARN) $(OMPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDLIBS  := -lm
+B := build
+# passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
+export OMP_WAIT_POLICY ?= passive
+
+EXAMPLES := autograd_tour
+TESTS    := test_engine
+HDR      := posttrain.h
+
+.PHONY: all test bench demo clean notebooks
+all: $(addprefix $(B)/,$(EXAMPLES))
+
+$(B):
+	@mkdir -p $(B)
+
+$(B)/%: examples/%.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+
+$(B)/test_%: tests/test_%.c tests/test.h $(HDR) | $(B)
+	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+
+$(B)/asan_%: tests/%.c tests/test.h $(HDR) | $(B)
+	$(CC) $(SANFLAGS) -I. $< -o $@ $(LDLIBS)
+
+$(B)/cpp_tu: tests/cpp_tu.cpp $(HDR) | $(B)
+	$(CXX) -O2 $(ARCH) $(WARN) $(OMPFLAGS) -I. $< -o $@ $(LDLIBS)
+
+$(B)/static_tu: tests/static_tu.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+
+TEST_BINS := $(addprefix $(B)/,$(TESTS)) $(addprefix $(B)/asan_,$(TESTS)) $(B)/cpp_tu $(B)/static_tu
+
+test: $(TEST_BINS) all
+	@sh tests/run_tests.sh $(TEST_BINS)
+
+$(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
+
+bench: $(B)/bench_matmul
+	$(B)/bench_matmul
+
+demo: $(B)/autograd_tour
+	$(B)/autograd_tour
+
+clean:
+	rm -rf $(B)
