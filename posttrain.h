@@ -322,6 +322,142 @@ PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad);
 PTDEF void pt_tensor_free(pt_tensor *t);
 
 /* ================================================================================================
+   3. TRANSFORMER                                                                  >>transformer
+   ------------------------------------------------------------------------------------------------
+   A Llama-style decoder (Touvron et al. 2023), the architecture of llama2.c:
+       x = E[tokens]
+       for each layer:  h = RMSNorm(x);  q, k, v = h Wq^T, h Wk^T, h Wv^T;  q, k = RoPE(q, k)
+                        x = x + Attention(q, k, v) Wo^T                      (causal, grouped-query)
+                        h = RMSNorm(x);  x = x + (silu(h W1^T) * (h W3^T)) W2^T   (SwiGLU MLP)
+       logits = RMSNorm(x) C^T     with C = E when the classifier is tied (the default).
+   Parameter names (used by checkpoints, freezing and LoRA targeting):
+       tok_embeddings, layers.N.attn_norm, layers.N.attn.wq|wk|wv|wo, layers.N.ffn_norm,
+       layers.N.mlp.w1|w2|w3, norm, output (only when untied).
+   Initialisation (documented choice, GPT-2 style): every matrix ~ N(0, 0.02^2), except the residual
+   output projections attn.wo and mlp.w2 ~ N(0, (0.02 / sqrt(2 n_layers))^2); norm weights = 1.
+   Norm weights get no weight decay (PT_PARAM_NO_DECAY).
+   Two forwards share the same math: the training forward builds the tape over a whole [B, T] batch;
+   the inference forward (pt_model_step) runs without the tape over a KV cache, for any mix of
+   sequences at different positions (prefill a prompt = many rows of one sequence; decode = one row
+   per live sequence).
+   ================================================================================================ */
+typedef struct pt_config {
+    int dim, n_layers, n_heads, n_kv_heads, hidden_dim, vocab_size, seq_len;
+    float norm_eps;     /* 0 -> 1e-5 */
+    float rope_theta;   /* 0 -> 10000 */
+    int untied;         /* 0: classifier shares the token embedding; 1: its own `output` matrix */
+} pt_config;
+
+typedef struct pt_layer {
+    pt_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w1, *w2, *w3;
+} pt_layer;
+typedef struct pt_model {
+    pt_config cfg;            /* with defaults filled in */
+    pt_params *params;
+    pt_tensor *tok_embeddings, *norm, *output;   /* output == tok_embeddings when tied */
+    pt_layer *layers;
+} pt_model;
+
+/* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
+   sane limits); fills defaults into *cfg. */
+PTDEF int pt_config_validate(pt_config *cfg);
+/* A new model with initialised weights (see above); NULL and an error on a bad config. */
+PTDEF pt_model *pt_model_new(const pt_config *cfg, uint64_t seed);
+PTDEF void pt_model_free(pt_model *m);
+
+/* A training batch of B rows of T tokens (T <= seq_len). targets[i] is the token that should follow
+   tokens[i]; loss_mask[i] weights it (NULL = all ones; masked targets are not read). pos and seg are
+   optional ([B*T]; NULL = positions 0..T-1 and one segment per row): packed rows give each example
+   its own segment id and positions from 0, left-padded rows give padding seg 0. */
+typedef struct pt_batch {
+    int B, T;
+    const int *tokens, *targets;
+    const float *loss_mask;
+    const int *pos, *seg;
+} pt_batch;
+PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b);   /* [B*T, V] */
+PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b);     /* masked mean CE */
+/* log p(targets[i] | prefix) at a temperature, [B*T], 0 where the mask is 0. */
+PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, float temperature);
+
+/* KV cache for n_seqs sequences of up to max_len tokens each, plus reusable inference scratch. */
+typedef struct pt_kv_cache {
+    int n_seqs, max_len, kv_dim, n_layers;
+    float *k, *v;             /* [n_layers][n_seqs][max_len][kv_dim] */
+    int *len;                 /* tokens stored per sequence */
+    float *scratch; int64_t scratch_floats; int scratch_rows;
+} pt_kv_cache;
+PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len);
+PTDEF void pt_kv_free(pt_kv_cache *kv);
+PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq);    /* seq < 0: every sequence */
+/* Inference forward (no tape): row i feeds tokens[i] to sequence seq_ids[i] at position
+   kv->len[seq_ids[i]] (rows of one sequence in order), appends its keys/values, and writes the
+   next-token logits to logits[i*V] (logits may be NULL). Errors (bad id, full cache) change nothing. */
+PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n_rows, const int *seq_ids, const int *tokens, float *logits);
+
+/* ================================================================================================
+   4. TOKENIZERS                                                                   >>tokenizers
+   ------------------------------------------------------------------------------------------------
+   One interface, several vocabularies. The byte-level tokenizer (the built-in world's default) maps
+   each byte to its value 0..255 and adds special tokens:
+       256 <bos>  257 <eos>  258 <pad>  259 <|system|>  260 <|user|>  261 <|assistant|>  262 <|end|>
+       263 <think>  264 </think>  265 <answer>  266 </answer>  267..271 reserved       (vocab 272)
+   Encoding turns the exact marker strings into their ids, everything else into bytes; decoding is
+   the inverse, so decode(encode(s)) == s for any string. The llama2.c BPE tokenizer (later issue)
+   fills the same struct.
+   ================================================================================================ */
+enum { PT_BYTE_BOS = 256, PT_BYTE_EOS, PT_BYTE_PAD, PT_BYTE_SYSTEM, PT_BYTE_USER, PT_BYTE_ASSISTANT,
+       PT_BYTE_END, PT_BYTE_THINK, PT_BYTE_THINK_END, PT_BYTE_ANSWER, PT_BYTE_ANSWER_END, PT_BYTE_VOCAB = 272 };
+typedef struct pt_tokenizer pt_tokenizer;
+struct pt_tokenizer {
+    int vocab_size, bos_id, eos_id, pad_id;
+    /* encode text into ids (up to max_ids); returns the count, or a negative status */
+    int (*encode)(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids);
+    /* the text of one token (prev = the previous id, for tokenizers whose rendering depends on it) */
+    const char *(*piece)(const pt_tokenizer *tok, int prev, int id, char buf[16]);
+    void *impl;
+};
+PTDEF pt_tokenizer pt_byte_tokenizer(void);
+/* Decode ids into text (NUL-terminated, truncated to cap-1 bytes); returns the full length. */
+PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, int cap);
+
+/* ================================================================================================
+   5. SAMPLING AND GENERATION                                                       >>sampling
+   ------------------------------------------------------------------------------------------------
+   From logits z: temperature 0 -> argmax (greedy). Otherwise p = softmax(z / T), then optionally
+   keep the top_k most likely tokens, then the smallest set whose mass reaches top_p (nucleus,
+   Holtzman et al. 2020), renormalise and draw. The log-prob returned for a sampled token is log p
+   under that final (truncated, renormalised) distribution; greedy returns log softmax(z)[argmax].
+   Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
+   token for all live sequences in a single batched forward. A sequence stops at EOS (kept, with
+   mask 1) or at max_new_tokens. Determinism: sequence i draws from its own RNG stream seeded by
+   (seed, i), so its tokens do not depend on which other sequences share the batch, nor on the
+   thread count.
+   ================================================================================================ */
+typedef struct pt_sampler { float temperature; int top_k; float top_p; } pt_sampler;  /* 0s = greedy */
+/* Sample from logits[V]; writes the token's log-prob (see above) to *logprob (may be NULL). */
+PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob);
+
+typedef struct pt_gen_config {
+    int max_new_tokens;   /* 0 -> 64 */
+    pt_sampler sampler;
+    int stop_token;       /* the id that ends a sequence (e.g. EOS); 0 = never stop early */
+    uint64_t seed;
+} pt_gen_config;
+typedef struct pt_gen_result {
+    int n_seqs, width;        /* width = longest prompt + max_new_tokens */
+    int *tokens;              /* [n_seqs][width]: prompt then completion, PAD-free, left aligned */
+    float *logprobs;          /* [n_seqs][width]: log-prob of tokens[i][t] when it was sampled, else 0 */
+    float *mask;              /* [n_seqs][width]: 1 on generated tokens (including EOS), else 0 */
+    int *prompt_len, *total_len;
+} pt_gen_result;
+/* Generate for n_prompts prompts, each repeated `repeat` times (GRPO groups): sequence i uses prompt
+   i / repeat. Fills *out (free with pt_gen_result_free). prompt + max_new_tokens must fit seq_len. */
+PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts, int repeat,
+                      const pt_gen_config *cfg, pt_gen_result *out);
+PTDEF void pt_gen_result_free(pt_gen_result *r);
+
+/* ================================================================================================
    6. OPTIMIZER                                                                      >>optimizer
    ------------------------------------------------------------------------------------------------
    AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization"):
@@ -345,6 +481,81 @@ PTDEF double pt_grad_norm(const pt_params *P);
    (may be NULL). PT_ERR_NONFINITE if the norm is NaN/inf (gradients left as they are). */
 PTDEF int pt_clip_grad_norm(pt_params *P, float max_norm, double *norm_out);
 PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr_max, float lr_min);
+
+/* ================================================================================================
+   7. CHECKPOINTS                                                                  >>checkpoints
+   ------------------------------------------------------------------------------------------------
+   Native format, little-endian (all multi-byte fields):
+       "PTCK"  u32 version (=1)  u32 header_bytes
+       config: i32 dim, n_layers, n_heads, n_kv_heads, hidden_dim, vocab_size, seq_len, untied;
+               f32 norm_eps, rope_theta
+       u32 n_tensors   u32 has_optimizer   i64 step
+       tensor table: per tensor  u16 name_len, name bytes, u8 ndim, i32 shape[ndim], u8 trainable
+       data: each tensor's fp32 values in table order
+       if has_optimizer: AdamW m then v for each trainable tensor, in table order
+       u64 FNV-1a checksum of every byte before it
+   Saving writes PATH.tmp, flushes it and renames it over PATH, so a crash never leaves a torn file.
+   Loading reads the whole file, checks the checksum, magic, version, every size against the file
+   length, and the config and tensor table against the model they describe, before touching
+   anything: on any error the caller's model is unchanged.
+   ================================================================================================ */
+PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer);
+PTDEF pt_model *pt_model_load(const char *path);               /* a new model (optimizer state too) */
+/* Load into an existing model of the same config (weights, and optimizer state + step if the file
+   has them): for exact resume. On error the model is unchanged. */
+PTDEF int pt_model_load_into(pt_model *m, const char *path);
+/* Atomic file write (temp + rename), used by every saver in the library. */
+PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
+/* Read a whole file; *out must be freed with pt_free(). */
+PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n);
+PTDEF void pt_free(void *p);
+
+/* ================================================================================================
+   9. DATA: THE ARITHMETIC WORLD                                                        >>world
+   ------------------------------------------------------------------------------------------------
+   A deterministic, seeded world of multi-digit additions whose reasoning is checkable step by step:
+       Q: 47+85=?
+       A: <think>7+5=12;4+8+1=13</think><answer>132</answer>
+   The think block adds column by column from the right: each step lists the column's digits, then
+   the carry from the previous column (if any), and their sum; the last column's sum is written
+   whole. A rule checks the final answer (correctness), the format (markers in order, parsable
+   steps) and every step (process labels for PRMs: step j is right iff its digits are the operands'
+   j-th column digits, its carry is the previous step's tens, and its sum is correct).
+   Knobs: digits per operand, number of operands (terms). Splits: train problems come from
+   pt_world_problem(seed, index) for any index; the held-out splits use disjoint seeds and are
+   fixed: "id" (the training difficulty) and "ood" (one more digit). The pretraining corpus mixes
+   clean solutions with a fraction of noisy ones (a wrong digit in a step or the answer), as web text
+   would, so a small base model learns the format and only imperfectly the arithmetic: that gap is
+   what SFT, rewards and RL later close.
+   ================================================================================================ */
+typedef struct pt_world_config {
+    int min_digits, max_digits;   /* 0 -> 1 .. 3 */
+    int terms;                    /* operands per problem; 0 -> 2 */
+    float noise;                  /* fraction of corrupted solutions in the corpus; 0 -> none */
+} pt_world_config;
+typedef struct pt_problem {
+    int n_terms;
+    long long terms[8];
+    long long answer;
+    char question[96];            /* "Q: 47+85=?\n" */
+    char solution[256];           /* "A: <think>...</think><answer>132</answer>" */
+} pt_problem;
+enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2 };
+/* Problem `index` of a split (deterministic in (cfg, split, seed, index)). OOD adds one digit. */
+PTDEF void pt_world_problem(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_problem *p);
+/* Score a completion text (what follows the question) against a problem. */
+typedef struct pt_world_score {
+    int format_ok;      /* A: <think>steps</think><answer>digits</answer> in this order */
+    int correct;        /* the answer equals the true sum */
+    int n_steps;        /* steps parsed */
+    int steps_ok;       /* how many of them are right */
+    int first_bad_step; /* index of the first wrong step, -1 if none */
+    int step_ok[16];    /* per-step labels (process supervision), for the first 16 steps */
+} pt_world_score;
+PTDEF void pt_world_score_text(const pt_problem *p, const char *completion, pt_world_score *s);
+/* The pretraining corpus: `n_docs` documents "Q: ...\nA: ...\n" (noisy with probability cfg->noise)
+   written as byte-tokenizer ids, each followed by EOS, into ids (up to cap); returns the count. */
+PTDEF int64_t pt_world_corpus(const pt_world_config *cfg, uint64_t seed, int64_t n_docs, int *ids, int64_t cap);
 
 #ifdef __cplusplus
 }
@@ -1380,7 +1591,7 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
 #if PT__OMP
 #pragma omp parallel for schedule(static) if (n > 65536)
 #endif
-        for (i = 0; i < n; i++) o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+        for (i = 0; i < n; i++) o[i] = a[i] * (1.0f / (1.0f + expf(-a[i]))) * b[i];   /* llama2.c order */
         break;
     }
     nd = pt__record(ctx, pt__binary_backward, z, A, B, NULL);
@@ -2038,6 +2249,493 @@ done:
     return st;
 }
 
+
+/* ================================================================================================
+   3. TRANSFORMER (implementation)
+   ================================================================================================ */
+PTDEF int pt_config_validate(pt_config *c)
+{
+    if (c->norm_eps == 0.0f) c->norm_eps = 1e-5f;
+    if (c->rope_theta == 0.0f) c->rope_theta = 10000.0f;
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (c->dim < 2 || c->dim > 65536) return pt__fail(PT_ERR_ARG, "config: dim %d not in [2, 65536]", c->dim);
+    if (c->n_layers < 1 || c->n_layers > 1024) return pt__fail(PT_ERR_ARG, "config: n_layers %d not in [1, 1024]", c->n_layers);
+    if (c->n_heads < 1 || c->dim % c->n_heads != 0) return pt__fail(PT_ERR_ARG, "config: n_heads %d does not divide dim %d", c->n_heads, c->dim);
+    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0) return pt__fail(PT_ERR_ARG, "config: n_kv_heads %d does not divide n_heads %d", c->n_kv_heads, c->n_heads);
+    if ((c->dim / c->n_heads) % 2 != 0) return pt__fail(PT_ERR_ARG, "config: head size %d must be even for RoPE", c->dim / c->n_heads);
+    if (c->hidden_dim < 1 || c->hidden_dim > 1 << 20) return pt__fail(PT_ERR_ARG, "config: hidden_dim %d not in [1, 2^20]", c->hidden_dim);
+    if (c->vocab_size < 1 || c->vocab_size > 1 << 22) return pt__fail(PT_ERR_ARG, "config: vocab_size %d not in [1, 2^22]", c->vocab_size);
+    if (c->seq_len < 1 || c->seq_len > 1 << 20) return pt__fail(PT_ERR_ARG, "config: seq_len %d not in [1, 2^20]", c->seq_len);
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f)) return pt__fail(PT_ERR_ARG, "config: norm_eps %g not in (0, 1)", (double)c->norm_eps);
+    if (!(c->rope_theta > 1.0f && c->rope_theta < 1e9f)) return pt__fail(PT_ERR_ARG, "config: rope_theta %g not in (1, 1e9)", (double)c->rope_theta);
+    if (c->untied != 0 && c->untied != 1) return pt__fail(PT_ERR_ARG, "config: untied must be 0 or 1, is %d", c->untied);
+    return PT_OK;
+}
+
+/* Declare every tensor in a fixed order (the checkpoint order). */
+static pt_model *pt__model_declare(const pt_config *cfg_in)
+{
+    pt_config c = *cfg_in;
+    pt_model *m;
+    int l, D, KV, Hd, V;
+    char name[64];
+    int s2[2], s1[1];
+    if (pt_config_validate(&c) != PT_OK) return NULL;
+    m = (pt_model *)PT_MALLOC(sizeof(pt_model));
+    if (!m) return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_new: out of memory");
+    memset(m, 0, sizeof *m);
+    m->cfg = c;
+    m->params = pt_params_new();
+    m->layers = (pt_layer *)PT_MALLOC((size_t)c.n_layers * sizeof(pt_layer));
+    if (!m->params || !m->layers) { pt_model_free(m); return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_new: out of memory"); }
+    D = c.dim; KV = c.dim / c.n_heads * c.n_kv_heads; Hd = c.hidden_dim; V = c.vocab_size;
+#define PT__ADD2(dst, nm, r, cl, fl) do { s2[0] = (r); s2[1] = (cl); if (!((dst) = pt_params_add(m->params, nm, 2, s2, fl))) goto fail; } while (0)
+#define PT__ADD1(dst, nm, n, fl) do { s1[0] = (n); if (!((dst) = pt_params_add(m->params, nm, 1, s1, fl))) goto fail; } while (0)
+    PT__ADD2(m->tok_embeddings, "tok_embeddings", V, D, 0);
+    for (l = 0; l < c.n_layers; l++) {
+        pt_layer *L = &m->layers[l];
+        snprintf(name, sizeof name, "layers.%d.attn_norm", l); PT__ADD1(L->attn_norm, name, D, PT_PARAM_NO_DECAY);
+        snprintf(name, sizeof name, "layers.%d.attn.wq", l); PT__ADD2(L->wq, name, D, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wk", l); PT__ADD2(L->wk, name, KV, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wv", l); PT__ADD2(L->wv, name, KV, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wo", l); PT__ADD2(L->wo, name, D, D, 0);
+        snprintf(name, sizeof name, "layers.%d.ffn_norm", l); PT__ADD1(L->ffn_norm, name, D, PT_PARAM_NO_DECAY);
+        snprintf(name, sizeof name, "layers.%d.mlp.w1", l); PT__ADD2(L->w1, name, Hd, D, 0);
+        snprintf(name, sizeof name, "layers.%d.mlp.w2", l); PT__ADD2(L->w2, name, D, Hd, 0);
+        snprintf(name, sizeof name, "layers.%d.mlp.w3", l); PT__ADD2(L->w3, name, Hd, D, 0);
+    }
+    PT__ADD1(m->norm, "norm", D, PT_PARAM_NO_DECAY);
+    if (c.untied) PT__ADD2(m->output, "output", V, D, 0);
+#undef PT__ADD1
+#undef PT__ADD2
+    if (pt_params_alloc(m->params) != PT_OK) goto fail;
+    if (!c.untied) m->output = m->tok_embeddings;
+    return m;
+fail:
+    pt_model_free(m);
+    return NULL;
+}
+PTDEF pt_model *pt_model_new(const pt_config *cfg, uint64_t seed)
+{
+    pt_model *m = pt__model_declare(cfg);
+    pt_rng rng;
+    if (!m) return NULL;
+    pt_rng_seed(&rng, seed);
+    pt_params_init_normal(m->params, "*", 0.02f, &rng);
+    pt_params_init_normal(m->params, "layers.*.attn.wo", 0.02f / sqrtf(2.0f * (float)m->cfg.n_layers), &rng);
+    pt_params_init_normal(m->params, "layers.*.mlp.w2", 0.02f / sqrtf(2.0f * (float)m->cfg.n_layers), &rng);
+    pt_params_init_const(m->params, "*norm", 1.0f);
+    return m;
+}
+PTDEF void pt_model_free(pt_model *m)
+{
+    if (!m) return;
+    pt_params_free(m->params);
+    PT_FREE(m->layers);
+    PT_FREE(m);
+}
+
+/* The training forward through the tape: final hidden states after the last norm, [B*T, D]. */
+static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
+{
+    const pt_config *c = &m->cfg;
+    int hd = c->dim / c->n_heads, l, i;
+    int s4q[4], s4k[4], s2[2];
+    pt_tensor *x;
+    if (!b || !b->tokens) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: batch or tokens is NULL");
+    if (b->B < 1 || b->T < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: B %d and T %d must be >= 1", b->B, b->T);
+    if (b->T > c->seq_len) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: T %d exceeds the model's seq_len %d", b->T, c->seq_len);
+    if (b->pos)
+        for (i = 0; i < b->B * b->T; i++)
+            if (b->pos[i] < 0 || b->pos[i] >= c->seq_len)
+                return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)", b->pos[i], i, c->seq_len);
+    s4q[0] = s4k[0] = b->B; s4q[1] = s4k[1] = b->T; s4q[2] = c->n_heads; s4k[2] = c->n_kv_heads; s4q[3] = s4k[3] = hd;
+    s2[0] = b->B * b->T; s2[1] = c->dim;
+    x = pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
+    for (l = 0; l < c->n_layers; l++) {
+        pt_layer *L = &m->layers[l];
+        pt_tensor *h = pt_rmsnorm(ctx, x, L->attn_norm, c->norm_eps);
+        pt_tensor *q = pt_rope(ctx, pt_reshape(ctx, pt_linear(ctx, h, L->wq, NULL), 4, s4q), b->pos, c->rope_theta);
+        pt_tensor *k = pt_rope(ctx, pt_reshape(ctx, pt_linear(ctx, h, L->wk, NULL), 4, s4k), b->pos, c->rope_theta);
+        pt_tensor *v = pt_reshape(ctx, pt_linear(ctx, h, L->wv, NULL), 4, s4k);
+        pt_tensor *a = pt_reshape(ctx, pt_attention(ctx, q, k, v, b->seg), 2, s2);
+        x = pt_add(ctx, x, pt_linear(ctx, a, L->wo, NULL));
+        h = pt_rmsnorm(ctx, x, L->ffn_norm, c->norm_eps);
+        h = pt_swiglu(ctx, pt_linear(ctx, h, L->w1, NULL), pt_linear(ctx, h, L->w3, NULL));
+        x = pt_add(ctx, x, pt_linear(ctx, h, L->w2, NULL));
+    }
+    return pt_rmsnorm(ctx, x, m->norm, c->norm_eps);
+}
+PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
+{
+    return pt_linear(ctx, pt__model_hidden(ctx, m, b), m->output, NULL);
+}
+PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b)
+{
+    if (b && !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_loss: targets is NULL");
+    return pt_cross_entropy(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask);
+}
+PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, float temperature)
+{
+    if (b && !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: targets is NULL");
+    return pt_token_logprobs(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask, temperature);
+}
+
+/* --- KV-cache inference ---------------------------------------------------------------------- */
+PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
+{
+    pt_kv_cache *kv;
+    int64_t n;
+    if (n_seqs < 1 || max_len < 1 || max_len > m->cfg.seq_len)
+        return (pt_kv_cache *)pt__fail_null(PT_ERR_ARG, "pt_kv_new: n_seqs %d must be >= 1 and max_len %d in [1, seq_len %d]", n_seqs, max_len, m->cfg.seq_len);
+    kv = (pt_kv_cache *)PT_MALLOC(sizeof *kv);
+    if (!kv) return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: out of memory");
+    memset(kv, 0, sizeof *kv);
+    kv->n_seqs = n_seqs; kv->max_len = max_len; kv->n_layers = m->cfg.n_layers;
+    kv->kv_dim = m->cfg.dim / m->cfg.n_heads * m->cfg.n_kv_heads;
+    n = (int64_t)kv->n_layers * n_seqs * max_len * kv->kv_dim;
+    kv->k = pt__alloc_aligned_floats(n);
+    kv->v = pt__alloc_aligned_floats(n);
+    kv->len = (int *)PT_MALLOC((size_t)n_seqs * sizeof(int));
+    if (!kv->k || !kv->v || !kv->len) { pt_kv_free(kv); return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)", (long long)(2 * n)); }
+    memset(kv->len, 0, (size_t)n_seqs * sizeof(int));
+    return kv;
+}
+PTDEF void pt_kv_free(pt_kv_cache *kv)
+{
+    if (!kv) return;
+    pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
+    PT_FREE(kv->len);
+    PT_FREE(kv);
+}
+PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq)
+{
+    int i;
+    for (i = 0; i < kv->n_seqs; i++) if (seq < 0 || seq == i) kv->len[i] = 0;
+}
+
+static void pt__rmsnorm_rows(float *out, const float *x, const float *w, int rows, int C, float eps)
+{
+    int r, c;
+    for (r = 0; r < rows; r++) {
+        const float *xr = x + (int64_t)r * C;
+        float *o = out + (int64_t)r * C, ss = 0.0f;
+        for (c = 0; c < C; c++) ss += xr[c] * xr[c];
+        ss = 1.0f / sqrtf(ss / (float)C + eps);
+        PT__SIMD for (c = 0; c < C; c++) o[c] = w[c] * (ss * xr[c]);
+    }
+}
+static void pt__rope_row(float *x, int n_heads, int hd, int pos, float theta)
+{
+    int h, i;
+    for (i = 0; i < hd / 2; i++) {
+        float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        float a = (float)pos * freq, co = cosf(a), si = sinf(a);
+        for (h = 0; h < n_heads; h++) {
+            float *v = x + h * hd + 2 * i, x0 = v[0], x1 = v[1];
+            v[0] = x0 * co - x1 * si;
+            v[1] = x0 * si + x1 * co;
+        }
+    }
+}
+PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids, const int *tokens, float *logits)
+{
+    const pt_config *c = &m->cfg;
+    int D = c->dim, H = c->n_heads, KVH = c->n_kv_heads, hd = D / H, KVD = kv->kv_dim, Hd = c->hidden_dim;
+    int V = c->vocab_size, S = kv->max_len, l, i, r, group = H / KVH;
+    int *pos;
+    float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc;
+    int64_t need;
+    if (n < 1) return pt__fail(PT_ERR_ARG, "pt_model_step: n_rows %d must be >= 1", n);
+    if (kv->n_layers != c->n_layers || KVD != D / H * KVH) return pt__fail(PT_ERR_ARG, "pt_model_step: the cache was made for another model");
+    /* validate everything first, so an error changes nothing */
+    for (i = 0; i < n; i++) {
+        int s = seq_ids[i], already = 0, j;
+        if (s < 0 || s >= kv->n_seqs) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has sequence id %d outside [0, %d)", i, s, kv->n_seqs);
+        if (tokens[i] < 0 || tokens[i] >= V) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has token %d outside the vocabulary [0, %d)", i, tokens[i], V);
+        for (j = 0; j < i; j++) already += seq_ids[j] == s;
+        if (kv->len[s] + already >= S) return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s, kv->len[s] + already, S);
+    }
+    /* scratch: x, xb, q, k, v, att, h1, h3 rows + scores for each (row, head) + positions */
+    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * S + n + 64;
+    if (kv->scratch_floats < need) {
+        float *ns = pt__alloc_aligned_floats(need);
+        if (!ns) return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
+        pt__free_aligned(kv->scratch);
+        kv->scratch = ns; kv->scratch_floats = need;
+    }
+    x = kv->scratch; xb = x + (int64_t)n * D; q = xb + (int64_t)n * D; att = q + (int64_t)n * D;
+    k = att + (int64_t)n * D; v = k + (int64_t)n * KVD; h1 = v + (int64_t)n * KVD; h3 = h1 + (int64_t)n * Hd;
+    sc = h3 + (int64_t)n * Hd; pos = (int *)(sc + (int64_t)n * H * S);
+    for (i = 0; i < n; i++) {
+        int j, before = 0;
+        for (j = 0; j < i; j++) before += seq_ids[j] == seq_ids[i];
+        pos[i] = kv->len[seq_ids[i]] + before;
+        memcpy(x + (int64_t)i * D, m->tok_embeddings->data + (int64_t)tokens[i] * D, (size_t)D * sizeof(float));
+    }
+    for (l = 0; l < c->n_layers; l++) {
+        pt_layer *L = &m->layers[l];
+        float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
+        int rh;
+        pt__rmsnorm_rows(xb, x, L->attn_norm->data, n, D, c->norm_eps);
+        pt_gemm(n, D, D, xb, D, 1, L->wq->data, 1, D, q, D, 0);
+        pt_gemm(n, KVD, D, xb, D, 1, L->wk->data, 1, D, k, KVD, 0);
+        pt_gemm(n, KVD, D, xb, D, 1, L->wv->data, 1, D, v, KVD, 0);
+        for (i = 0; i < n; i++) {
+            int64_t slot = ((int64_t)seq_ids[i] * S + pos[i]) * KVD;
+            pt__rope_row(q + (int64_t)i * D, H, hd, pos[i], c->rope_theta);
+            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, pos[i], c->rope_theta);
+            memcpy(kc + slot, k + (int64_t)i * KVD, (size_t)KVD * sizeof(float));
+            memcpy(vc + slot, v + (int64_t)i * KVD, (size_t)KVD * sizeof(float));
+        }
+        /* attention: one (row, head) pair per work item */
+#if PT__OMP
+#pragma omp parallel for schedule(static) if ((int64_t)n * H * (pos[n - 1] + 1) * hd > 65536)
+#endif
+        for (rh = 0; rh < n * H; rh++) {
+            int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;
+            const float *qh = q + (int64_t)row * D + h * hd;
+            const float *kbase = kc + (int64_t)seq_ids[row] * S * KVD + kh * hd;
+            const float *vbase = vc + (int64_t)seq_ids[row] * S * KVD + kh * hd;
+            float *p = sc + (int64_t)rh * S, *o = att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f;
+            for (s = 0; s <= t; s++) {
+                const float *ks = kbase + (int64_t)s * KVD;
+                float dot = 0.0f;
+                for (d = 0; d < hd; d++) dot += qh[d] * ks[d];
+                dot /= sqrtf((float)hd);
+                p[s] = dot;
+                if (dot > mx) mx = dot;
+            }
+            for (s = 0; s <= t; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
+            for (s = 0; s <= t; s++) p[s] /= sum;
+            for (d = 0; d < hd; d++) o[d] = 0.0f;
+            for (s = 0; s <= t; s++) {
+                const float *vs = vbase + (int64_t)s * KVD;
+                float ps = p[s];
+                PT__SIMD for (d = 0; d < hd; d++) o[d] += ps * vs[d];
+            }
+        }
+        pt_gemm(n, D, D, att, D, 1, L->wo->data, 1, D, x, D, 1);        /* x += att Wo^T */
+        pt__rmsnorm_rows(xb, x, L->ffn_norm->data, n, D, c->norm_eps);
+        pt_gemm(n, Hd, D, xb, D, 1, L->w1->data, 1, D, h1, Hd, 0);
+        pt_gemm(n, Hd, D, xb, D, 1, L->w3->data, 1, D, h3, Hd, 0);
+        for (r = 0; r < n * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
+        pt_gemm(n, D, Hd, h1, Hd, 1, L->w2->data, 1, Hd, x, D, 1);      /* x += h W2^T */
+    }
+    for (i = 0; i < n; i++) kv->len[seq_ids[i]]++;
+    if (logits) {
+        pt__rmsnorm_rows(xb, x, m->norm->data, n, D, c->norm_eps);
+        pt_gemm(n, V, D, xb, D, 1, m->output->data, 1, D, logits, V, 0);
+    }
+    return PT_OK;
+}
+
+/* ================================================================================================
+   4. TOKENIZERS (implementation)
+   ================================================================================================ */
+static const char *const pt__byte_specials[PT_BYTE_VOCAB - 256] = {
+    "<bos>", "<eos>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
+    "<think>", "</think>", "<answer>", "</answer>", "<reserved0>", "<reserved1>", "<reserved2>",
+    "<reserved3>", "<reserved4>"
+};
+static int pt__byte_encode(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids)
+{
+    int n = 0, j;
+    const unsigned char *s = (const unsigned char *)text;
+    (void)tok;
+    if (!text) return pt__fail(PT_ERR_ARG, "byte tokenizer: text is NULL");
+#define PT__PUSH(id) do { if (n >= max_ids) return pt__fail(PT_ERR_ARG, "byte tokenizer: more than %d tokens", max_ids); ids[n++] = (id); } while (0)
+    if (add_bos) PT__PUSH(PT_BYTE_BOS);
+    while (*s) {
+        int matched = -1;
+        if (*s == '<')
+            for (j = 0; j < PT_BYTE_VOCAB - 256; j++) {
+                size_t len = strlen(pt__byte_specials[j]);
+                if (strncmp((const char *)s, pt__byte_specials[j], len) == 0) { matched = j; s += len; break; }
+            }
+        if (matched >= 0) PT__PUSH(256 + matched);
+        else PT__PUSH(*s++);
+    }
+    if (add_eos) PT__PUSH(PT_BYTE_EOS);
+#undef PT__PUSH
+    return n;
+}
+static const char *pt__byte_piece(const pt_tokenizer *tok, int prev, int id, char buf[16])
+{
+    (void)tok; (void)prev;
+    if (id >= 0 && id < 256) { buf[0] = (char)id; buf[1] = 0; return buf; }
+    if (id >= 256 && id < PT_BYTE_VOCAB) return pt__byte_specials[id - 256];
+    return "";
+}
+PTDEF pt_tokenizer pt_byte_tokenizer(void)
+{
+    pt_tokenizer t;
+    memset(&t, 0, sizeof t);
+    t.vocab_size = PT_BYTE_VOCAB; t.bos_id = PT_BYTE_BOS; t.eos_id = PT_BYTE_EOS; t.pad_id = PT_BYTE_PAD;
+    t.encode = pt__byte_encode; t.piece = pt__byte_piece;
+    return t;
+}
+PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, int cap)
+{
+    int i, len = 0, prev = tok->bos_id;
+    char buf[16];
+    for (i = 0; i < n; i++) {
+        const char *p = tok->piece(tok, prev, ids[i], buf);
+        /* a byte token 0 renders as an empty C string; it cannot appear in NUL-terminated text */
+        size_t pl = (ids[i] == 0 && p == buf) ? 0 : strlen(p);
+        if (out && cap > 0 && len < cap - 1) {
+            size_t room = (size_t)(cap - 1 - len);
+            memcpy(out + len, p, pl < room ? pl : room);
+        }
+        len += (int)pl;
+        prev = ids[i];
+    }
+    if (out && cap > 0) out[len < cap - 1 ? len : cap - 1] = 0;
+    return len;
+}
+
+/* ================================================================================================
+   5. SAMPLING AND GENERATION (implementation)
+   ================================================================================================ */
+typedef struct pt__prob_idx { float p; int i; } pt__prob_idx;
+static int pt__cmp_prob_desc(const void *a, const void *b)
+{
+    const pt__prob_idx *x = (const pt__prob_idx *)a, *y = (const pt__prob_idx *)b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return x->i - y->i;   /* ties: lower id first, so the order is total and deterministic */
+}
+/* sampling scratch: V probabilities + index pairs, kept between calls */
+static pt__prob_idx *pt__sample_buf;
+static int pt__sample_cap;
+PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob)
+{
+    float T = s ? s->temperature : 0.0f, mx = -INFINITY, sum = 0.0f, u, cum = 0.0f, kept = 0.0f;
+    int i, n, best = 0, k = s ? s->top_k : 0;
+    float top_p = s ? s->top_p : 0.0f;
+    if (V < 1) return pt__fail(PT_ERR_ARG, "pt_sample: vocabulary size %d", V);
+    for (i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    if (!(T > 0.0f)) {   /* greedy */
+        if (logprob) {
+            float m = logits[best], z = 0.0f;
+            for (i = 0; i < V; i++) z += expf(logits[i] - m);
+            *logprob = -logf(z);
+        }
+        return best;
+    }
+    if (pt__sample_cap < V) {
+        pt__prob_idx *nb = (pt__prob_idx *)PT_REALLOC(pt__sample_buf, (size_t)V * sizeof(pt__prob_idx));
+        if (!nb) return pt__fail(PT_ERR_NOMEM, "pt_sample: out of memory");
+        pt__sample_buf = nb; pt__sample_cap = V;
+    }
+    mx = logits[best] / T;
+    for (i = 0; i < V; i++) { float e = expf(logits[i] / T - mx); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
+    for (i = 0; i < V; i++) pt__sample_buf[i].p /= sum;
+    n = V;
+    if ((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) {
+        qsort(pt__sample_buf, (size_t)V, sizeof(pt__prob_idx), pt__cmp_prob_desc);
+        if (k > 0 && k < n) n = k;
+        if (top_p > 0.0f && top_p < 1.0f) {
+            float c = 0.0f;
+            for (i = 0; i < n; i++) { c += pt__sample_buf[i].p; if (c >= top_p) { n = i + 1; break; } }
+        }
+    }
+    for (i = 0; i < n; i++) kept += pt__sample_buf[i].p;
+    u = pt_rng_uniform(rng) * kept;
+    for (i = 0; i < n - 1; i++) { cum += pt__sample_buf[i].p; if (u < cum) break; }
+    if (logprob) *logprob = logf(pt__sample_buf[i].p / kept);
+    return pt__sample_buf[i].i;
+}
+
+PTDEF void pt_gen_result_free(pt_gen_result *r)
+{
+    if (!r) return;
+    PT_FREE(r->tokens); PT_FREE(r->logprobs); PT_FREE(r->mask); PT_FREE(r->prompt_len); PT_FREE(r->total_len);
+    memset(r, 0, sizeof *r);
+}
+PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts, int repeat,
+                      const pt_gen_config *cfg, pt_gen_result *out)
+{
+    int N, i, j, maxp = 0, max_new = cfg && cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 64, V = m->cfg.vocab_size;
+    int st = PT_OK, n_live, step;
+    pt_kv_cache *kv = NULL;
+    pt_rng *rngs = NULL;
+    int *rows_seq = NULL, *rows_tok = NULL, *live = NULL;
+    float *logits = NULL;
+    pt_gen_result r;
+    memset(&r, 0, sizeof r);
+    if (!out) return pt__fail(PT_ERR_ARG, "pt_generate: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (n_prompts < 1 || repeat < 1) return pt__fail(PT_ERR_ARG, "pt_generate: n_prompts %d and repeat %d must be >= 1", n_prompts, repeat);
+    for (i = 0; i < n_prompts; i++) {
+        if (prompt_lens[i] < 1) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d is empty (start it with BOS)", i);
+        for (j = 0; j < prompt_lens[i]; j++)
+            if (prompts[i][j] < 0 || prompts[i][j] >= V) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d token %d is %d, outside [0, %d)", i, j, prompts[i][j], V);
+        if (prompt_lens[i] > maxp) maxp = prompt_lens[i];
+    }
+    if (maxp + max_new > m->cfg.seq_len) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new, m->cfg.seq_len);
+    N = n_prompts * repeat;
+    r.n_seqs = N; r.width = maxp + max_new;
+    r.tokens = (int *)PT_MALLOC((size_t)N * r.width * sizeof(int));
+    r.logprobs = (float *)PT_MALLOC((size_t)N * r.width * sizeof(float));
+    r.mask = (float *)PT_MALLOC((size_t)N * r.width * sizeof(float));
+    r.prompt_len = (int *)PT_MALLOC((size_t)N * sizeof(int));
+    r.total_len = (int *)PT_MALLOC((size_t)N * sizeof(int));
+    rngs = (pt_rng *)PT_MALLOC((size_t)N * sizeof(pt_rng));
+    rows_seq = (int *)PT_MALLOC((size_t)N * (maxp > 1 ? maxp : 1) * sizeof(int));
+    rows_tok = (int *)PT_MALLOC((size_t)N * (maxp > 1 ? maxp : 1) * sizeof(int));
+    live = (int *)PT_MALLOC((size_t)N * sizeof(int));
+    logits = (float *)PT_MALLOC((size_t)N * V * sizeof(float));
+    kv = pt_kv_new(m, N, r.width);
+    if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok || !live || !logits || !kv) {
+        st = pt_last_status() == PT_ERR_NOMEM ? PT_ERR_NOMEM : pt__fail(PT_ERR_NOMEM, "pt_generate: out of memory");
+        goto done;
+    }
+    memset(r.tokens, 0, (size_t)N * r.width * sizeof(int));
+    memset(r.logprobs, 0, (size_t)N * r.width * sizeof(float));
+    memset(r.mask, 0, (size_t)N * r.width * sizeof(float));
+    for (i = 0; i < N; i++) {
+        const int *p = prompts[i / repeat];
+        r.prompt_len[i] = r.total_len[i] = prompt_lens[i / repeat];
+        memcpy(r.tokens + (int64_t)i * r.width, p, (size_t)r.prompt_len[i] * sizeof(int));
+        pt_rng_seed(&rngs[i], (cfg ? cfg->seed : 0) * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1);
+    }
+    /* prefill all but the last prompt token of every sequence, a few sequences per call */
+    {
+        int nrows = 0;
+        for (i = 0; i < N; i++) {
+            for (j = 0; j < r.prompt_len[i] - 1; j++) { rows_seq[nrows] = i; rows_tok[nrows] = r.tokens[(int64_t)i * r.width + j]; nrows++; }
+        }
+        for (i = 0; i < nrows; i += 256) {
+            int cnt = nrows - i < 256 ? nrows - i : 256;
+            if ((st = pt_model_step(m, kv, cnt, rows_seq + i, rows_tok + i, NULL)) != PT_OK) goto done;
+        }
+    }
+    /* decode: every live sequence feeds its last token and samples the next */
+    for (i = 0; i < N; i++) live[i] = 1;
+    n_live = N;
+    for (step = 0; step < max_new && n_live > 0; step++) {
+        int nr = 0;
+        for (i = 0; i < N; i++) if (live[i]) { rows_seq[nr] = i; rows_tok[nr] = r.tokens[(int64_t)i * r.width + r.total_len[i] - 1]; nr++; }
+        if ((st = pt_model_step(m, kv, nr, rows_seq, rows_tok, logits)) != PT_OK) goto done;
+        for (j = 0; j < nr; j++) {
+            float lp = 0.0f;
+            int s = rows_seq[j], tok = pt_sample(logits + (int64_t)j * V, V, cfg ? &cfg->sampler : NULL, &rngs[s], &lp);
+            int64_t at = (int64_t)s * r.width + r.total_len[s];
+            if (tok < 0) { st = tok; goto done; }
+            r.tokens[at] = tok; r.logprobs[at] = lp; r.mask[at] = 1.0f;
+            r.total_len[s]++;
+            if ((cfg && cfg->stop_token > 0 && tok == cfg->stop_token) || r.total_len[s] >= r.width) { live[s] = 0; n_live--; }
+        }
+    }
+    *out = r;
+    memset(&r, 0, sizeof r);
+done:
+    pt_gen_result_free(&r);
+    PT_FREE(rngs); PT_FREE(rows_seq); PT_FREE(rows_tok); PT_FREE(live); PT_FREE(logits);
+    pt_kv_free(kv);
+    return st;
+}
+
 /* ================================================================================================
    6. OPTIMIZER (implementation)
    ================================================================================================ */
@@ -2108,6 +2806,420 @@ PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr
     if (total <= warmup || step >= total) return lr_min;
     prog = (double)(step - warmup) / (double)(total - warmup);
     return lr_min + (lr_max - lr_min) * (float)(0.5 * (1.0 + cos(3.141592653589793 * prog)));
+}
+
+/* ================================================================================================
+   7. CHECKPOINTS (implementation)
+   ================================================================================================ */
+#if defined(_WIN32)
+#include <io.h>
+#endif
+PTDEF void pt_free(void *p) { PT_FREE(p); }
+PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
+{
+    FILE *f;
+    long sz;
+    unsigned char *buf;
+    *out = NULL; *n = 0;
+    f = fopen(path, "rb");
+    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path); }
+    buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
+    if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
+    if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) { fclose(f); PT_FREE(buf); return pt__fail(PT_ERR_IO, "%s: read error", path); }
+    fclose(f);
+    buf[sz] = 0;
+    *out = buf; *n = (size_t)sz;
+    return PT_OK;
+}
+PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
+{
+    char tmp[4096];
+    FILE *f;
+    int ok;
+    if (strlen(path) + 5 > sizeof tmp) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tmp);
+    ok = fwrite(data, 1, n, f) == n;
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
+#if defined(_WIN32)
+    if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: cannot rename into place", path); }
+#else
+    if (rename(tmp, path) != 0) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: cannot rename %s into place", path, tmp); }
+#endif
+    return PT_OK;
+}
+
+static uint64_t pt__fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+/* little-endian byte writer / reader (portable: never casts the buffer to wider types) */
+typedef struct pt__wbuf { unsigned char *p; size_t n, cap; int err; } pt__wbuf;
+static void pt__put(pt__wbuf *w, const void *src, size_t n)
+{
+    if (w->err) return;
+    if (w->n + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        unsigned char *np;
+        while (cap < w->n + n) cap *= 2;
+        np = (unsigned char *)PT_REALLOC(w->p, cap);
+        if (!np) { w->err = 1; return; }
+        w->p = np; w->cap = cap;
+    }
+    memcpy(w->p + w->n, src, n);
+    w->n += n;
+}
+static void pt__put_u32(pt__wbuf *w, uint32_t v) { unsigned char b[4]; int i; for (i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i)); pt__put(w, b, 4); }
+static void pt__put_u64(pt__wbuf *w, uint64_t v) { unsigned char b[8]; int i; for (i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i)); pt__put(w, b, 8); }
+static void pt__put_f32(pt__wbuf *w, float f) { uint32_t u; memcpy(&u, &f, 4); pt__put_u32(w, u); }
+static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n) { int64_t i; for (i = 0; i < n; i++) pt__put_f32(w, f[i]); }
+
+typedef struct pt__rbuf { const unsigned char *p; size_t n, at; int err; const char *path; const char *what; } pt__rbuf;
+static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
+{
+    if (r->err) return 0;
+    if (n > r->n - r->at) { r->err = 1; r->what = what; return 0; }
+    memcpy(dst, r->p + r->at, n);
+    r->at += n;
+    return 1;
+}
+static uint32_t pt__get_u32(pt__rbuf *r, const char *what) { unsigned char b[4] = {0, 0, 0, 0}; pt__get(r, b, 4, what); return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24; }
+static uint64_t pt__get_u64(pt__rbuf *r, const char *what) { uint64_t lo = pt__get_u32(r, what), hi = pt__get_u32(r, what); return lo | hi << 32; }
+static float pt__get_f32(pt__rbuf *r, const char *what) { uint32_t u = pt__get_u32(r, what); float f; memcpy(&f, &u, 4); return f; }
+
+#define PT__CKPT_VERSION 1
+PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
+{
+    pt__wbuf w;
+    const pt_params *P = m->params;
+    int i, d, st;
+    uint64_t sum;
+    memset(&w, 0, sizeof w);
+    pt__put(&w, "PTCK", 4);
+    pt__put_u32(&w, PT__CKPT_VERSION);
+    pt__put_u32(&w, 0);   /* header_bytes, patched below */
+    pt__put_u32(&w, (uint32_t)m->cfg.dim); pt__put_u32(&w, (uint32_t)m->cfg.n_layers);
+    pt__put_u32(&w, (uint32_t)m->cfg.n_heads); pt__put_u32(&w, (uint32_t)m->cfg.n_kv_heads);
+    pt__put_u32(&w, (uint32_t)m->cfg.hidden_dim); pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
+    pt__put_u32(&w, (uint32_t)m->cfg.seq_len); pt__put_u32(&w, (uint32_t)m->cfg.untied);
+    pt__put_f32(&w, m->cfg.norm_eps); pt__put_f32(&w, m->cfg.rope_theta);
+    pt__put_u32(&w, (uint32_t)P->count);
+    pt__put_u32(&w, with_optimizer ? 1u : 0u);
+    pt__put_u64(&w, (uint64_t)P->step);
+    for (i = 0; i < P->count; i++) {
+        const pt_param *p = P->items[i];
+        unsigned char nl[2], nd = (unsigned char)p->t.ndim, tr = p->grad_offset >= 0;
+        size_t len = strlen(p->name);
+        nl[0] = (unsigned char)len; nl[1] = (unsigned char)(len >> 8);
+        pt__put(&w, nl, 2); pt__put(&w, p->name, len); pt__put(&w, &nd, 1);
+        for (d = 0; d < p->t.ndim; d++) pt__put_u32(&w, (uint32_t)p->t.shape[d]);
+        pt__put(&w, &tr, 1);
+    }
+    if (!w.err) { uint32_t hb = (uint32_t)w.n; int k; for (k = 0; k < 4; k++) w.p[8 + k] = (unsigned char)(hb >> (8 * k)); }
+    for (i = 0; i < P->count; i++) pt__put_floats(&w, P->items[i]->t.data, P->items[i]->t.size);
+    if (with_optimizer) {
+        for (i = 0; i < P->count; i++) if (P->items[i]->grad_offset >= 0) pt__put_floats(&w, P->adam_m + P->items[i]->grad_offset, P->items[i]->t.size);
+        for (i = 0; i < P->count; i++) if (P->items[i]->grad_offset >= 0) pt__put_floats(&w, P->adam_v + P->items[i]->grad_offset, P->items[i]->t.size);
+    }
+    if (w.err) { PT_FREE(w.p); return pt__fail(PT_ERR_NOMEM, "%s: out of memory while serialising", path); }
+    sum = pt__fnv1a(w.p, w.n);
+    pt__put_u64(&w, sum);
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+
+/* Parse and validate a checkpoint completely into a fresh model (weights + optimizer state). */
+static pt_model *pt__load_checkpoint(const char *path)
+{
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    pt_config c;
+    pt_model *m = NULL;
+    uint32_t version, header_bytes, n_tensors, has_opt;
+    int64_t step;
+    int i, d;
+    char magic[4];
+    if (pt_read_file(path, &buf, &n) != PT_OK) return NULL;
+    memset(&r, 0, sizeof r); r.p = buf; r.n = n; r.path = path;
+    if (n < 4 + 4 + 4 + 8 || memcmp(buf, "PTCK", 4) != 0) {
+        pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h checkpoint (bad magic or only %zu bytes)", path, n); goto fail;
+    }
+    pt__get(&r, magic, 4, "magic");
+    version = pt__get_u32(&r, "version");
+    if (version != PT__CKPT_VERSION) { pt__fail(PT_ERR_FORMAT, "%s: checkpoint version %u, this library reads version %d", path, version, PT__CKPT_VERSION); goto fail; }
+    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) {
+        pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (the file is corrupted or truncated)", path); goto fail;
+    }
+    r.at = 8; r.n = n - 8;   /* the checksum is not part of the payload */
+    header_bytes = pt__get_u32(&r, "header_bytes");
+    memset(&c, 0, sizeof c);
+    c.dim = (int)pt__get_u32(&r, "config.dim"); c.n_layers = (int)pt__get_u32(&r, "config.n_layers");
+    c.n_heads = (int)pt__get_u32(&r, "config.n_heads"); c.n_kv_heads = (int)pt__get_u32(&r, "config.n_kv_heads");
+    c.hidden_dim = (int)pt__get_u32(&r, "config.hidden_dim"); c.vocab_size = (int)pt__get_u32(&r, "config.vocab_size");
+    c.seq_len = (int)pt__get_u32(&r, "config.seq_len"); c.untied = (int)pt__get_u32(&r, "config.untied");
+    c.norm_eps = pt__get_f32(&r, "config.norm_eps"); c.rope_theta = pt__get_f32(&r, "config.rope_theta");
+    n_tensors = pt__get_u32(&r, "n_tensors"); has_opt = pt__get_u32(&r, "has_optimizer");
+    step = (int64_t)pt__get_u64(&r, "step");
+    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
+    if (c.n_kv_heads == 0 || pt_config_validate(&c) != PT_OK) {
+        char msg[sizeof pt__errbuf];
+        memcpy(msg, pt__errbuf, sizeof msg);
+        msg[sizeof msg - 1] = 0;
+        pt__fail(PT_ERR_FORMAT, "%s: bad %s", path, msg);
+        goto fail;
+    }
+    if (has_opt > 1 || step < 0) { pt__fail(PT_ERR_FORMAT, "%s: has_optimizer %u / step %lld invalid", path, has_opt, (long long)step); goto fail; }
+    /* the weights alone must fit: a cheap check before allocating a model */
+    {
+        double params = (double)c.vocab_size * c.dim * (1 + c.untied) + (double)c.n_layers * (2.0 * c.dim * c.dim + 2.0 * c.dim * (c.dim / c.n_heads * c.n_kv_heads) + 3.0 * c.dim * c.hidden_dim + 2 * c.dim) + c.dim;
+        if (params * 4 > (double)n) { pt__fail(PT_ERR_FORMAT, "%s: config needs %.0f parameters, file has only %zu bytes", path, params, n); goto fail; }
+    }
+    m = pt__model_declare(&c);
+    if (!m) goto fail;
+    if ((int)n_tensors != m->params->count) { pt__fail(PT_ERR_FORMAT, "%s: %u tensors, the config implies %d", path, n_tensors, m->params->count); goto fail; }
+    for (i = 0; i < m->params->count; i++) {
+        pt_param *p = m->params->items[i];
+        unsigned char nl[2], nd = 0, tr = 0;
+        char name[64];
+        size_t len;
+        pt__get(&r, nl, 2, "tensor table");
+        len = (size_t)nl[0] | (size_t)nl[1] << 8;
+        if (r.err || len >= sizeof name) { pt__fail(PT_ERR_FORMAT, "%s: tensor %d: bad name length", path, i); goto fail; }
+        pt__get(&r, name, len, "tensor table"); name[len] = 0;
+        pt__get(&r, &nd, 1, "tensor table");
+        if (r.err || strcmp(name, p->name) != 0) { pt__fail(PT_ERR_FORMAT, "%s: tensor %d is '%s', expected '%s'", path, i, r.err ? "?" : name, p->name); goto fail; }
+        if (nd != p->t.ndim) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' has %d dims, expected %d", path, name, nd, p->t.ndim); goto fail; }
+        for (d = 0; d < nd; d++) {
+            uint32_t s = pt__get_u32(&r, "tensor shape");
+            if (r.err || (int64_t)s != p->t.shape[d]) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' dim %d is %u, expected %d", path, name, d, s, p->t.shape[d]); goto fail; }
+        }
+        pt__get(&r, &tr, 1, "tensor table");
+        if (r.err || tr > 1) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s': bad trainable flag", path, name); goto fail; }
+        if (!tr) p->flags |= PT_PARAM_FROZEN; else p->flags &= ~PT_PARAM_FROZEN;
+    }
+    if (r.at != header_bytes) { pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes); goto fail; }
+    if (pt_params_set_trainable(m->params, "", 0) < 0) goto fail;   /* rebuild the gradient layout for the flags */
+    {
+        int64_t need = m->params->count ? 0 : 0, have = (int64_t)(r.n - r.at);
+        for (i = 0; i < m->params->count; i++) need += m->params->items[i]->t.size;
+        if (has_opt) for (i = 0; i < m->params->count; i++) if (m->params->items[i]->grad_offset >= 0) need += 2 * m->params->items[i]->t.size;
+        if (need * 4 != have) { pt__fail(PT_ERR_FORMAT, "%s: data section is %lld bytes, the header implies %lld", path, (long long)have, (long long)need * 4); goto fail; }
+    }
+    for (i = 0; i < m->params->count; i++) {
+        pt_param *p = m->params->items[i];
+        int64_t j;
+        for (j = 0; j < p->t.size; j++) p->t.data[j] = pt__get_f32(&r, "data");
+    }
+    if (has_opt) {
+        int pass;
+        for (pass = 0; pass < 2; pass++)
+            for (i = 0; i < m->params->count; i++) {
+                pt_param *p = m->params->items[i];
+                float *dst = (pass == 0 ? m->params->adam_m : m->params->adam_v);
+                int64_t j;
+                if (p->grad_offset < 0) continue;
+                for (j = 0; j < p->t.size; j++) dst[p->grad_offset + j] = pt__get_f32(&r, "optimizer state");
+            }
+        m->params->step = step;
+    }
+    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
+    PT_FREE(buf);
+    return m;
+fail:
+    PT_FREE(buf);
+    pt_model_free(m);
+    return NULL;
+}
+PTDEF pt_model *pt_model_load(const char *path) { return pt__load_checkpoint(path); }
+PTDEF int pt_model_load_into(pt_model *m, const char *path)
+{
+    pt_model *src = pt__load_checkpoint(path);
+    pt_config fc;
+    const pt_config *a = &fc, *b = &m->cfg;
+    int i;
+    if (!src) return pt_last_status();
+    fc = src->cfg;
+    if (a->dim != b->dim || a->n_layers != b->n_layers || a->n_heads != b->n_heads || a->n_kv_heads != b->n_kv_heads ||
+        a->hidden_dim != b->hidden_dim || a->vocab_size != b->vocab_size || a->seq_len != b->seq_len || a->untied != b->untied ||
+        a->norm_eps != b->norm_eps || a->rope_theta != b->rope_theta) {
+        pt_model_free(src);
+        return pt__fail(PT_ERR_FORMAT, "%s: its config differs from the model's (dim %d vs %d, layers %d vs %d, vocab %d vs %d, ...)",
+                        path, a->dim, b->dim, a->n_layers, b->n_layers, a->vocab_size, b->vocab_size);
+    }
+    for (i = 0; i < m->params->count; i++)
+        if ((src->params->items[i]->grad_offset >= 0) != (m->params->items[i]->grad_offset >= 0)) {
+            pt_model_free(src);
+            return pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' trainable flag differs from the model's", path, m->params->items[i]->name);
+        }
+    memcpy(m->params->data, src->params->data, (size_t)m->params->n_data * sizeof(float));
+    memcpy(m->params->adam_m, src->params->adam_m, (size_t)m->params->n_grad * sizeof(float));
+    memcpy(m->params->adam_v, src->params->adam_v, (size_t)m->params->n_grad * sizeof(float));
+    m->params->step = src->params->step;
+    pt_params_zero_grad(m->params);
+    pt_model_free(src);
+    return PT_OK;
+}
+
+/* ================================================================================================
+   9. DATA: THE ARITHMETIC WORLD (implementation)
+   ================================================================================================ */
+static void pt__world_defaults(const pt_world_config *in, pt_world_config *c)
+{
+    memset(c, 0, sizeof *c);
+    if (in) *c = *in;
+    if (c->min_digits < 1) c->min_digits = 1;
+    if (c->max_digits < c->min_digits) c->max_digits = c->min_digits > 3 ? c->min_digits : 3;
+    if (c->max_digits > 15) c->max_digits = 15;
+    if (c->min_digits > c->max_digits) c->min_digits = c->max_digits;
+    if (c->terms < 2) c->terms = 2;
+    if (c->terms > 8) c->terms = 8;
+}
+/* The correct step list for column j: the operands' digits, then the incoming carry if nonzero. */
+static int pt__world_column(const pt_problem *p, int j, long long carry_in, int *vals, long long *sum)
+{
+    int t, n = 0;
+    long long s = carry_in, div = 1;
+    for (t = 0; t < j; t++) div *= 10;
+    for (t = 0; t < p->n_terms; t++) { int dgt = (int)(p->terms[t] / div % 10); vals[n++] = dgt; s += dgt; }
+    if (carry_in) vals[n++] = (int)carry_in;
+    *sum = s;
+    return n;
+}
+static int pt__world_ndigits(long long v) { int n = 1; while (v >= 10) { v /= 10; n++; } return n; }
+static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
+{
+    char *q = p->question, *s = p->solution;
+    int t, j, cols = pt__world_ndigits(p->terms[0]), corrupt_at = -1;
+    long long carry = 0;
+    size_t at;
+    at = (size_t)snprintf(q, sizeof p->question, "Q: ");
+    for (t = 0; t < p->n_terms; t++) at += (size_t)snprintf(q + at, sizeof p->question - at, "%s%lld", t ? "+" : "", p->terms[t]);
+    snprintf(q + at, sizeof p->question - at, "=?\n");
+    if (noise_rng && pt_rng_uniform(noise_rng) < noise) corrupt_at = pt_rng_int(noise_rng, 0, cols); /* cols = the answer */
+    at = (size_t)snprintf(s, sizeof p->solution, "A: <think>");
+    for (j = 0; j < cols; j++) {
+        int vals[10], nv = 0, v;
+        long long sum;
+        nv = pt__world_column(p, j, carry, vals, &sum);
+        if (corrupt_at == j) sum = (sum + 1 + pt_rng_int(noise_rng, 0, 8)) % (j == cols - 1 ? 100 : 20);
+        for (v = 0; v < nv; v++) at += (size_t)snprintf(s + at, sizeof p->solution - at, "%s%d", v ? "+" : "", vals[v]);
+        at += (size_t)snprintf(s + at, sizeof p->solution - at, "=%lld%s", sum, j < cols - 1 ? ";" : "");
+        carry = sum / 10;
+    }
+    {
+        long long ans = p->answer;
+        if (corrupt_at == cols) ans += (pt_rng_int(noise_rng, 0, 1) ? 1 : -1) * (long long)pt_rng_int(noise_rng, 1, 9);
+        if (ans < 0) ans = -ans;
+        snprintf(s + at, sizeof p->solution - at, "</think><answer>%lld</answer>", ans);
+    }
+}
+PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t seed, int64_t index, pt_problem *p)
+{
+    pt_world_config c;
+    pt_rng rng;
+    int t, digits;
+    long long lo = 1, hi;
+    pt__world_defaults(cfg_in, &c);
+    /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
+    pt_rng_seed(&rng, (split == PT_WORLD_TRAIN ? seed : 0xC0FFEEull + (uint64_t)split * 0x51ED27ull) * 0x9E3779B97F4A7C15ull
+                      ^ (uint64_t)index * 0xD1B54A32D192ED03ull ^ (uint64_t)split);
+    memset(p, 0, sizeof *p);
+    digits = pt_rng_int(&rng, c.min_digits, c.max_digits);
+    if (split == PT_WORLD_OOD) digits = c.max_digits + 1;
+    for (t = 1; t < digits; t++) lo *= 10;
+    hi = lo * 10 - 1;
+    if (digits == 1) lo = 0;
+    p->n_terms = c.terms;
+    for (t = 0; t < c.terms; t++) {
+        /* operands of exactly `digits` digits, drawn as two halves to cover 15 digits with 32-bit draws */
+        long long span = hi - lo + 1, v = ((long long)pt_rng_u32(&rng) << 31 ^ (long long)pt_rng_u32(&rng)) % span;
+        if (v < 0) v = -v;
+        p->terms[t] = lo + v;
+        p->answer += p->terms[t];
+    }
+    pt__world_render(p, NULL, 0.0f);
+}
+
+/* A tiny cursor parser over the completion text. */
+static int pt__lit(const char **s, const char *lit) { size_t n = strlen(lit); if (strncmp(*s, lit, n) == 0) { *s += n; return 1; } return 0; }
+static int pt__num(const char **s, long long *v)
+{
+    const char *p = *s;
+    long long x = 0;
+    int n = 0;
+    while (*p >= '0' && *p <= '9' && n < 18) { x = x * 10 + (*p - '0'); p++; n++; }
+    if (n == 0 || (*p >= '0' && *p <= '9')) return 0;
+    *s = p; *v = x;
+    return 1;
+}
+PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_score *sc)
+{
+    const char *s = text;
+    long long carry = 0, ans;
+    int j, cols = pt__world_ndigits(p->terms[0]), steps_parsed_ok = 1;
+    memset(sc, 0, sizeof *sc);
+    sc->first_bad_step = -1;
+    if (!text) return;
+    if (!pt__lit(&s, "A: ")) { /* tolerate a missing "A: " prefix if the prompt already ended with it */ }
+    if (!pt__lit(&s, "<think>")) return;
+    for (j = 0; ; j++) {
+        int vals[12], nv = 0, ok = 1, expect[12], ne, v;
+        long long x, sum, want_sum;
+        while (nv < 12 && pt__num(&s, &x)) { vals[nv++] = (int)(x > 1000000 ? 1000000 : x); if (!pt__lit(&s, "+")) break; }
+        if (nv == 0 || !pt__lit(&s, "=") || !pt__num(&s, &sum)) { steps_parsed_ok = 0; break; }
+        ne = j < cols ? pt__world_column(p, j, carry, expect, &want_sum) : 0;
+        if (j >= cols || ne != nv) ok = 0;
+        for (v = 0; ok && v < nv; v++) if (vals[v] != expect[v]) ok = 0;
+        if (ok && sum != want_sum) ok = 0;
+        if (j < 16) sc->step_ok[j] = ok;
+        sc->steps_ok += ok;
+        if (!ok && sc->first_bad_step < 0) sc->first_bad_step = j;
+        carry = sum / 10;   /* later steps are judged given the previous step's claimed sum */
+        sc->n_steps = j + 1;
+        if (!pt__lit(&s, ";")) break;
+    }
+    if (!steps_parsed_ok || !pt__lit(&s, "</think>") || !pt__lit(&s, "<answer>") || !pt__num(&s, &ans) || !pt__lit(&s, "</answer>")) {
+        sc->format_ok = 0;
+        /* an answer may still be present even if the steps are malformed */
+        {
+            const char *a = strstr(text, "<answer>");
+            if (a) { a += 8; if (pt__num(&a, &ans) && pt__lit(&a, "</answer>")) sc->correct = ans == p->answer; }
+        }
+        return;
+    }
+    sc->format_ok = sc->n_steps >= 1;
+    sc->correct = ans == p->answer;
+}
+PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int64_t n_docs, int *ids, int64_t cap)
+{
+    pt_world_config c;
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_rng noise_rng;
+    int64_t d, n = 0;
+    char doc[512];
+    pt__world_defaults(cfg_in, &c);
+    pt_rng_seed(&noise_rng, seed ^ 0xA5A5A5A5ull);
+    for (d = 0; d < n_docs; d++) {
+        pt_problem p;
+        int k;
+        pt_world_problem(&c, PT_WORLD_TRAIN, seed, d, &p);
+        pt__world_render(&p, &noise_rng, c.noise);
+        snprintf(doc, sizeof doc, "%s%s\n", p.question, p.solution);
+        if (n + (int64_t)strlen(doc) + 1 > cap) break;
+        k = tok.encode(&tok, doc, 0, 1, ids + n, (int)(cap - n));
+        if (k < 0) break;
+        n += k;
+    }
+    return n;
 }
 
 #endif /* POSTTRAIN_IMPLEMENTATION_DONE */
