@@ -25,7 +25,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour
+EXAMPLES := autograd_tour pretrain
 TESTS    := test_engine
 HDR      := posttrain.h
 
@@ -58,11 +58,15 @@ test: $(TEST_BINS) all
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
 
-bench: $(B)/bench_matmul
+bench: $(B)/bench_matmul $(B)/bench_model
 	$(B)/bench_matmul
+	$(B)/bench_model
 
 demo: $(B)/autograd_tour
 	$(B)/autograd_tour
 
 clean:
 	rm -rf $(B)
+
+$(B)/bench_model: tests/bench/bench_model.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)

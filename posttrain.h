@@ -553,9 +553,15 @@ typedef struct pt_world_score {
     int step_ok[16];    /* per-step labels (process supervision), for the first 16 steps */
 } pt_world_score;
 PTDEF void pt_world_score_text(const pt_problem *p, const char *completion, pt_world_score *s);
-/* The pretraining corpus: `n_docs` documents "Q: ...\nA: ...\n" (noisy with probability cfg->noise)
-   written as byte-tokenizer ids, each followed by EOS, into ids (up to cap); returns the count. */
+/* The pretraining corpus: `n_docs` documents BOS "Q: ...\nA: ...\n" EOS (noisy with probability
+   cfg->noise) written as byte-tokenizer ids into ids (up to cap); returns the count. */
 PTDEF int64_t pt_world_corpus(const pt_world_config *cfg, uint64_t seed, int64_t n_docs, int *ids, int64_t cap);
+/* The base-model prompt for a problem: BOS "Q: 47+85=?\nA: " as byte ids; returns the count. */
+PTDEF int pt_world_prompt(const pt_problem *p, int *ids, int cap);
+/* Greedy-decode n problems of a split (one batched generation) and score them: answer accuracy,
+   format validity and the fraction of correct steps. Optionally keeps the first completion text. */
+typedef struct pt_world_eval_result { int n; float accuracy, format_rate, step_accuracy; char first[256]; } pt_world_eval_result;
+PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, pt_world_eval_result *res);
 
 #ifdef __cplusplus
 }
@@ -1438,6 +1444,24 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
     return c;
 }
 
+/* A vectorisable expf for the hot softmax loops (libm's expf is a call the compiler cannot
+   vectorise). Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then the Cephes degree-6
+   polynomial for e^r and 2^n built in the exponent bits: max relative error about 2e-7 (measured in
+   tests/test_engine.c against exp() in double). x < -87.3 returns exactly 0 (so -inf scores vanish);
+   x > 88.7 saturates to about 3.4e38. */
+static float pt__exp(float x)
+{
+    union { uint32_t u; float f; } scale;
+    float xc = x > 88.7f ? 88.7f : (x < -87.3f ? -87.3f : x);
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+    scale.u = (uint32_t)((int32_t)n + 127) << 23;
+    return x < -87.3f ? 0.0f : (p * r * r + r + 1.0f) * scale.f;
+}
+
 /* ------------------------------------------------------------------------------------------------
    2b. Elementwise ops and reductions                                          >>elementwise
    One forward and one backward per family, switching on the op outside the loop so each inner
@@ -1905,8 +1929,6 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    (b, kv head) so each thread owns the dK/dV rows it writes. P is saved: B*H*T*T floats. */
 typedef struct pt__attn_saved { float *P, *kt, *vt; int *seg; } pt__attn_saved;
 
-static int pt__attn_allowed(const int *seg, int t, int s) { return !seg || (seg[s] == seg[t] && seg[t] != 0); }
-
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
@@ -1937,8 +1959,8 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
                 const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
                 float dot = 0.0f;
                 if (seg && seg[t] == 0) continue;
-                for (s = 0; s <= t; s++) dp[s] = 0.0f;
-                for (d = 0; d < hd; d++) {
+                { const float *vr = vt; float gd = gout[0]; PT__SIMD for (s = 0; s <= t; s++) dp[s] = gd * vr[s]; }
+                for (d = 1; d < hd; d++) {
                     const float *vr = vt + (int64_t)d * T; float gd = gout[d];
                     PT__SIMD for (s = 0; s <= t; s++) dp[s] += gd * vr[s];
                 }
@@ -2001,22 +2023,22 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
         const float *kt = sv->kt + ((int64_t)b * KVH + kh) * hd * T, *vt = sv->vt + ((int64_t)b * KVH + kh) * hd * T;
         const int *sg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
         for (t = 0; t < T; t++) {
-            float *P = sv->P + ((int64_t)bh * T + t) * T;
+            float *P = sv->P + ((int64_t)bh * T + t) * T;   /* only P[0..t] is written and read */
             const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
             float *ot = o->data + (((int64_t)b * T + t) * H + h) * hd;
-            float mx = -INFINITY, sum = 0.0f;
-            memset(P, 0, (size_t)T * sizeof(float));
-            if (sg && sg[t] == 0) continue;   /* padding: zero output, zero probabilities */
-            for (d = 0; d < hd; d++) {
+            float mx = -INFINITY, sum = 0.0f, inv;
+            if (sg && sg[t] == 0) continue;   /* padding: zero output (o was zeroed) */
+            { const float *kr = kt; float qd = qt[0]; PT__SIMD for (s = 0; s <= t; s++) P[s] = qd * kr[s]; }
+            for (d = 1; d < hd; d++) {
                 const float *kr = kt + (int64_t)d * T; float qd = qt[d];
                 PT__SIMD for (s = 0; s <= t; s++) P[s] += qd * kr[s];
             }
-            for (s = 0; s <= t; s++) {
-                if (pt__attn_allowed(sg, t, s)) { P[s] /= sqrtf((float)hd); if (P[s] > mx) mx = P[s]; }
-                else P[s] = -INFINITY;
-            }
-            for (s = 0; s <= t; s++) { P[s] = expf(P[s] - mx); sum += P[s]; }
-            for (s = 0; s <= t; s++) P[s] /= sum;
+            if (sg) { int me = sg[t]; for (s = 0; s <= t; s++) P[s] = sg[s] == me ? P[s] * scale : -INFINITY; }
+            else { PT__SIMD for (s = 0; s <= t; s++) P[s] *= scale; }
+            for (s = 0; s <= t; s++) mx = P[s] > mx ? P[s] : mx;
+            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { P[s] = pt__exp(P[s] - mx); sum += P[s]; }
+            inv = 1.0f / sum;
+            PT__SIMD for (s = 0; s <= t; s++) P[s] *= inv;
             for (d = 0; d < hd; d++) {
                 const float *vr = vt + (int64_t)d * T; float acc = 0.0f;
                 PT__SIMD_SUM(acc) for (s = 0; s <= t; s++) acc += P[s] * vr[s];
@@ -2024,7 +2046,6 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
             }
         }
     }
-    (void)scale;
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
     if (nd) nd->aux[0] = sv;
     return o;
@@ -3199,6 +3220,65 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
     sc->format_ok = sc->n_steps >= 1;
     sc->correct = ans == p->answer;
 }
+PTDEF int pt_world_prompt(const pt_problem *p, int *ids, int cap)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    char text[128];
+    snprintf(text, sizeof text, "%sA: ", p->question);
+    return tok.encode(&tok, text, 1, 0, ids, cap);
+}
+PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, pt_world_eval_result *res)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_problem *probs = (pt_problem *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_problem));
+    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * 128 * sizeof(int));
+    int **prompts = (int **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int *));
+    int *lens = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int));
+    pt_gen_config g;
+    pt_gen_result r;
+    int i, st = PT_OK, maxp = 0, steps = 0, steps_ok = 0;
+    memset(res, 0, sizeof *res);
+    memset(&g, 0, sizeof g);
+    memset(&r, 0, sizeof r);
+    if (n < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: n %d must be >= 1", n); goto done; }
+    if (!probs || !buf || !prompts || !lens) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval: out of memory"); goto done; }
+    for (i = 0; i < n; i++) {
+        pt_world_problem(cfg, split, 0, i, &probs[i]);
+        prompts[i] = buf + (int64_t)i * 128;
+        lens[i] = pt_world_prompt(&probs[i], prompts[i], 128);
+        if (lens[i] < 0) { st = lens[i]; goto done; }
+        if (lens[i] > maxp) maxp = lens[i];
+    }
+    g.max_new_tokens = m->cfg.seq_len - maxp;
+    if (g.max_new_tokens > 160) g.max_new_tokens = 160;
+    if (g.max_new_tokens < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: seq_len %d leaves no room after a %d-token prompt", m->cfg.seq_len, maxp); goto done; }
+    g.stop_token = tok.eos_id;
+    if ((st = pt_generate(m, (const int *const *)prompts, lens, n, 1, &g, &r)) != PT_OK) goto done;
+    for (i = 0; i < n; i++) {
+        char text[1024];
+        pt_world_score sc;
+        pt_decode(&tok, r.tokens + (int64_t)i * r.width + r.prompt_len[i], r.total_len[i] - r.prompt_len[i], text, sizeof text);
+        pt_world_score_text(&probs[i], text, &sc);
+        res->accuracy += (float)sc.correct;
+        res->format_rate += (float)sc.format_ok;
+        steps += sc.n_steps > 0 ? sc.n_steps : 1; steps_ok += sc.steps_ok;
+        if (i == 0) {   /* question + completion, truncated to fit */
+            size_t ql = strlen(probs[i].question), tl = strlen(text), room = sizeof res->first - 1;
+            if (ql > room) ql = room;
+            memcpy(res->first, probs[i].question, ql);
+            if (tl > room - ql) tl = room - ql;
+            memcpy(res->first + ql, text, tl);
+            res->first[ql + tl] = 0;
+        }
+    }
+    res->n = n;
+    res->accuracy /= (float)n; res->format_rate /= (float)n;
+    res->step_accuracy = steps ? (float)steps_ok / (float)steps : 0.0f;
+done:
+    pt_gen_result_free(&r);
+    PT_FREE(probs); PT_FREE(buf); PT_FREE(prompts); PT_FREE(lens);
+    return st;
+}
 PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int64_t n_docs, int *ids, int64_t cap)
 {
     pt_world_config c;
@@ -3214,8 +3294,8 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
         pt_world_problem(&c, PT_WORLD_TRAIN, seed, d, &p);
         pt__world_render(&p, &noise_rng, c.noise);
         snprintf(doc, sizeof doc, "%s%s\n", p.question, p.solution);
-        if (n + (int64_t)strlen(doc) + 1 > cap) break;
-        k = tok.encode(&tok, doc, 0, 1, ids + n, (int)(cap - n));
+        if (n + (int64_t)strlen(doc) + 2 > cap) break;
+        k = tok.encode(&tok, doc, 1, 1, ids + n, (int)(cap - n));
         if (k < 0) break;
         n += k;
     }

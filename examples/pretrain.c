@@ -1,0 +1,99 @@
+/* pretrain.c - pretrain a ~1M-parameter Llama-style model from scratch on the arithmetic world.
+
+   The corpus is the world's documents "Q: 47+85=?\nA: <think>7+5=12;4+8+1=13</think><answer>132</answer>"
+   with 10% noisy solutions (as web text would be). Training: next-token cross-entropy over random
+   128-token windows of the token stream, AdamW with warmup + cosine decay, gradient clipping.
+   The model learns the format quickly and the arithmetic only partly: the gap that SFT, reward
+   models and RL close in later examples. Prints samples and held-out accuracy before and after,
+   writes build/pretrain.csv and saves build/base.ckpt.
+
+   usage: pretrain [steps (default 1200)] [threads (default: all)] */
+#define POSTTRAIN_IMPLEMENTATION
+#include "posttrain.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BATCH 16
+#define SEQ 128
+
+static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
+{
+    pt_world_eval_result id, ood;
+    if (pt_world_eval(m, wc, PT_WORLD_ID, 200, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 100, &ood) != PT_OK) {
+        printf("eval error: %s\n", pt_last_error());
+        return;
+    }
+    printf("  %-7s  ID: accuracy %5.1f%%  format %5.1f%%  steps %5.1f%%   OOD: accuracy %5.1f%%  format %5.1f%%\n", when,
+           100 * id.accuracy, 100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
+    printf("           sample: %s\n", id.first);
+}
+
+int main(int argc, char **argv)
+{
+    int steps = argc > 1 ? atoi(argv[1]) : 1200, step, i;
+    pt_config cfg = {0};
+    pt_world_config wc = {0};
+    pt_model *m;
+    pt_ctx *ctx = pt_ctx_new(0);
+    pt_adamw_config opt = {0};
+    pt_rng rng;
+    int64_t n_tok, cap = 6000000;
+    int *corpus = (int *)malloc((size_t)cap * sizeof(int));
+    static int tokens[BATCH * SEQ], targets[BATCH * SEQ];
+    FILE *csv;
+    double t0;
+    if (argc > 2) pt_set_threads(atoi(argv[2]));
+
+    cfg.dim = 128; cfg.n_layers = 5; cfg.n_heads = 4; cfg.n_kv_heads = 2; cfg.hidden_dim = 344;
+    cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = SEQ;
+    wc.min_digits = 1; wc.max_digits = 3; wc.noise = 0.1f;
+    m = pt_model_new(&cfg, 1337);
+    if (!m || !ctx || !corpus) { printf("error: %s\n", pt_last_error()); return 1; }
+    n_tok = pt_world_corpus(&wc, 1, 80000, corpus, cap);
+    printf("pretraining a %.2fM-parameter model (dim %d, %d layers, %d heads / %d kv, hidden %d) on %lld corpus tokens, %d threads\n",
+           pt_params_count(m->params, 1) / 1e6, cfg.dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.hidden_dim,
+           (long long)n_tok, pt_get_threads());
+    evaluate(m, &wc, "before");
+
+    csv = fopen("build/pretrain.csv", "w");
+    if (csv) fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,elapsed_s\n");
+    pt_rng_seed(&rng, 7);
+    opt.weight_decay = 0.1f;
+    t0 = pt_time_seconds();
+    for (step = 0; step < steps; step++) {
+        pt_batch b = {0};
+        pt_tensor *loss;
+        double gnorm = 0, el;
+        float lr = pt_lr_schedule(step, steps / 20, steps, 3e-3f, 3e-4f);
+        for (i = 0; i < BATCH; i++) {   /* a random window of the stream; targets are the next tokens */
+            int64_t at = pt_rng_int(&rng, 0, (int)(n_tok - SEQ - 2));
+            memcpy(tokens + i * SEQ, corpus + at, SEQ * sizeof(int));
+            memcpy(targets + i * SEQ, corpus + at + 1, SEQ * sizeof(int));
+        }
+        b.B = BATCH; b.T = SEQ; b.tokens = tokens; b.targets = targets;
+        loss = pt_model_loss(ctx, m, &b);
+        if (!loss || pt_backward(ctx, loss) != PT_OK || pt_clip_grad_norm(m->params, 1.0f, &gnorm) != PT_OK) {
+            printf("\nstep %d: %s (skipped)\n", step, pt_last_error());
+            pt_params_zero_grad(m->params); pt_ctx_reset(ctx);
+            continue;
+        }
+        pt_adamw_step(m->params, &opt, lr);
+        pt_params_zero_grad(m->params);
+        el = pt_time_seconds() - t0;
+        if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.0f,%.2f\n", step, loss->data[0], lr, gnorm, (step + 1) * (double)BATCH * SEQ / el, el);
+        if (step % 10 == 0 || step == steps - 1) {
+            double tps = (step + 1) * (double)BATCH * SEQ / el;
+            printf("\r  step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  elapsed %4.0fs  ETA %4.0fs ", step + 1, steps,
+                   loss->data[0], lr, tps, el, el / (step + 1) * (steps - step - 1));
+            fflush(stdout);
+        }
+        pt_ctx_reset(ctx);
+    }
+    printf("\n  trained %d steps in %.1f s\n", steps, pt_time_seconds() - t0);
+    if (csv) fclose(csv);
+    evaluate(m, &wc, "after");
+    if (pt_model_save(m, "build/base.ckpt", 0) != PT_OK) { printf("save: %s\n", pt_last_error()); return 1; }
+    printf("saved build/base.ckpt; metrics in build/pretrain.csv\n");
+    pt_model_free(m); pt_ctx_free(ctx); free(corpus);
+    return 0;
+}

@@ -1,0 +1,299 @@
+/* bench_matmul.c - pt_gemm throughput for the three products of a linear layer, against the machine's
+   FP32 peak measured in the same run.
+
+   Build and run:  make bench      (or: make build/bench_matmul && build/bench_matmul)
+
+   1. Peak: every thread runs NCH independent FMA chains of one vector each (20 zmm with AVX-512,
+      12 ymm with AVX2), all in registers, for ~0.3 s: enough chains to cover the FMA latency at
+      two FMAs per cycle. gcc gets an `omp simd` loop over each chain's lanes with fmaf() (under
+      -std=c99 gcc does not contract a*x+b into an FMA); clang gets vector extensions. Checked with
+      objdump: the loop body is NCH vfmadd on registers and nothing else.
+   2. For y = x W^T with x [M,K], W [N,K]: forward, dX and dW through pt_gemm, for
+      (M,N,K) = (4096,d,d), (4096,4d,d), (4096,512,d), d in {64, 288, 512}, on 1 and 2 threads.
+      Each cell: one warm-up call, then repetitions for ~0.2 s; we report the BEST time (and the
+      median beside it). Then one more call on a freshly filled output is checked on one sampled row
+      (8 elements, including the first and last column) against a double-precision naive reference.
+   3. The target: >= 60% of the 2-thread peak for every d >= 288 cell on 2 threads. The peak is
+      measured again at the end; a warning says when it moved (another process took a core).
+*/
+#define POSTTRAIN_IMPLEMENTATION
+#include "posttrain.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- 1. FP32 peak ------------------------------------------------------------------------------ */
+#define CH12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#if defined(__AVX512F__)   /* 32 zmm registers: 20 chains of one zmm each */
+#define LANES 16
+#define NCH 20
+#define CHAINS(X) CH12(X) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19)
+#else                      /* 16 ymm registers (AVX2): 12 chains of one ymm each */
+#define LANES 8
+#define NCH 12
+#define CHAINS(X) CH12(X)
+#endif
+
+/* iters * NCH * LANES FMAs; returns the sum of all accumulators so nothing can be dropped. */
+#if defined(__clang__)
+/* clang does not vectorise the lane loops below (it emits scalar FMAs); vector extensions it does,
+   and it contracts x * a + b into an FMA by default. */
+typedef float bench_vec __attribute__((vector_size(LANES * sizeof(float))));
+static double fma_chains(long iters, float a, float b, float seed)
+{
+    bench_vec va = {0}, vb = {0};
+    double s = 0.0;
+    long it;
+    int l;
+    va += a; vb += b;
+#define DECL(c) bench_vec x##c; for (l = 0; l < LANES; l++) x##c[l] = seed + 0.001f * (float)((c) * LANES + l);
+    CHAINS(DECL)
+    for (it = 0; it < iters; it++) {
+#define STEP(c) x##c = x##c * va + vb;
+        CHAINS(STEP)
+    }
+#define SUM(c) for (l = 0; l < LANES; l++) s += x##c[l];
+    CHAINS(SUM)
+    return s;
+}
+#else
+/* One array of LANES floats per chain; gcc keeps each in a register and turns every `omp simd`
+   lane loop into one vfmadd. fmaf, not a*x+b: under -std=c99 gcc does not contract (it defaults to
+   -ffp-contract=off in ISO mode), and a*x+b would be a vmulps plus a vaddps. */
+#if defined(_OPENMP) || defined(PT_OMP_SIMD)
+#define LANE_LOOP _Pragma("omp simd") for
+#else
+#define LANE_LOOP for
+#endif
+static double fma_chains(long iters, float a, float b, float seed)
+{
+    double s = 0.0;
+    long it;
+    int l;
+#define DECL(c) float x##c[LANES];
+    CHAINS(DECL)
+#define INIT(c) for (l = 0; l < LANES; l++) x##c[l] = seed + 0.001f * (float)((c) * LANES + l);
+    CHAINS(INIT)
+    for (it = 0; it < iters; it++) {
+#define STEP(c) LANE_LOOP (l = 0; l < LANES; l++) x##c[l] = fmaf(x##c[l], a, b);
+        CHAINS(STEP)
+    }
+#define SUM(c) for (l = 0; l < LANES; l++) s += x##c[l];
+    CHAINS(SUM)
+    return s;
+}
+#endif
+
+static volatile float g_a = 0.9999f, g_b = 0.0001f;   /* runtime values: no constant folding */
+/* Called through a volatile pointer so it is compiled (and checked with objdump) once, not inlined. */
+static double (*volatile fma_chains_fn)(long, float, float, float) = fma_chains;
+static volatile double g_sink;
+
+/* Runs `iters` on each of nt threads; returns the wall time of the whole parallel region. */
+static double fma_run(int nt, long iters)
+{
+    double t0, t1, sink = 0.0;
+    float a = g_a, b = g_b;
+    t0 = pt_time_seconds();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) reduction(+ : sink)
+    sink += fma_chains_fn(iters, a, b, 1.0f + 0.5f * (float)omp_get_thread_num());
+#else
+    (void)nt;
+    sink = fma_chains_fn(iters, a, b, 1.0f);
+#endif
+    t1 = pt_time_seconds();
+    g_sink += sink;
+    return t1 - t0;
+}
+
+/* GFLOP/s of nt threads: calibrate, then 3 runs of ~0.1 s (0.3 s in all), best of them. */
+static double fma_peak(int nt)
+{
+    long iters = 10000;
+    double t, best = 1e30, flops;
+    int r;
+    fma_run(nt, iters);                               /* wake the threads, ramp the clock */
+    while ((t = fma_run(nt, iters)) < 0.02) iters *= 4;
+    iters = (long)((double)iters * 0.1 / t) + 1;
+    for (r = 0; r < 3; r++) { t = fma_run(nt, iters); if (t < best) best = t; }
+    flops = 2.0 * (double)iters * NCH * LANES * nt;   /* 2 flops per FMA per lane */
+    return flops / best * 1e-9;
+}
+
+/* ---- 2. pt_gemm cells ------------------------------------------------------------------------- */
+enum { FWD, DX, DW };
+static const char *prod_name[3] = {"Y  = X W^T", "dX += dY W", "dW += dY^T X"};
+
+static float *X, *W, *Y, *dY, *dX, *dW;   /* allocated once for the largest shape, reused */
+
+static void run_product(int p, int M, int N, int K)
+{
+    switch (p) {
+    case FWD: pt_gemm(M, N, K, X, K, 1, W, 1, K, Y, N, 0); break;
+    case DX:  pt_gemm(M, K, N, dY, N, 1, W, K, 1, dX, K, 1); break;
+    default:  pt_gemm(N, K, M, dY, 1, N, X, K, 1, dW, K, 1); break;
+    }
+}
+
+/* Naive double reference of one element of the product p (without the accumulated-into value). */
+static double ref_elem(int p, int M, int N, int K, int i, int j, double *abs_sum)
+{
+    double s = 0.0, a = 0.0, v;
+    int k;
+    if (p == FWD)      for (k = 0; k < K; k++) { v = (double)X[(int64_t)i * K + k] * W[(int64_t)j * K + k]; s += v; a += fabs(v); }
+    else if (p == DX)  for (k = 0; k < N; k++) { v = (double)dY[(int64_t)i * N + k] * W[(int64_t)k * K + j]; s += v; a += fabs(v); }
+    else               for (k = 0; k < M; k++) { v = (double)dY[(int64_t)k * N + i] * X[(int64_t)k * K + j]; s += v; a += fabs(v); }
+    *abs_sum = a;
+    return s;
+}
+
+/* Fill the output (garbage for the overwrite, 0.5 for the accumulating products), call once, and
+   compare 8 elements of one sampled row. Returns the max abs error; *bad is set when an error is
+   beyond 1e-5 * sum|a_k b_k| (float rounding is far below that; a broken kernel far above). */
+static double check_product(int p, int M, int N, int K, pt_rng *rng, int *bad)
+{
+    int rows = p == FWD ? M : p == DX ? M : N, cols = p == FWD ? N : K, c;
+    float *C = p == FWD ? Y : p == DX ? dX : dW;
+    float init = p == FWD ? 1e30f : 0.5f;
+    int64_t n = (int64_t)rows * cols, e;
+    int i = pt_rng_int(rng, 0, rows - 1);
+    double maxerr = 0.0;
+    for (e = 0; e < n; e++) C[e] = init;
+    run_product(p, M, N, K);
+    *bad = 0;
+    for (c = 0; c < 8; c++) {
+        int j = c == 0 ? 0 : c == 1 ? cols - 1 : pt_rng_int(rng, 0, cols - 1);
+        double asum, ref = ref_elem(p, M, N, K, i, j, &asum) + (p == FWD ? 0.0 : 0.5);
+        double err = fabs((double)C[(int64_t)i * cols + j] - ref);
+        if (!(err <= 1e-5 * asum + 1e-6)) *bad = 1;   /* also catches NaN */
+        if (!(err <= maxerr)) maxerr = err;
+    }
+    return maxerr;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define MAXREPS 1000
+/* Warm up once, then repeat for ~0.2 s (at least 3 times). Returns the best time, *median the median. */
+static double time_product(int p, int M, int N, int K, double *median)
+{
+    static double ts[MAXREPS];
+    double t0 = pt_time_seconds(), t;
+    int reps, r;
+    run_product(p, M, N, K);
+    t = pt_time_seconds() - t0;
+    reps = (int)(0.2 / (t > 1e-6 ? t : 1e-6));
+    if (reps < 3) reps = 3;
+    if (reps > MAXREPS) reps = MAXREPS;
+    for (r = 0; r < reps; r++) {
+        t0 = pt_time_seconds();
+        run_product(p, M, N, K);
+        ts[r] = pt_time_seconds() - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof ts[0], cmp_double);
+    *median = reps % 2 ? ts[reps / 2] : 0.5 * (ts[reps / 2 - 1] + ts[reps / 2]);
+    return ts[0];
+}
+
+static float *alloc_fill(int64_t n, pt_rng *rng)
+{
+    float *p = (float *)malloc((size_t)n * sizeof(float));
+    int64_t i;
+    if (!p) { fprintf(stderr, "bench_matmul: out of memory (%lld floats)\n", (long long)n); exit(1); }
+    for (i = 0; i < n; i++) p[i] = 2.0f * pt_rng_uniform(rng) - 1.0f;   /* uniform in [-1, 1) */
+    return p;
+}
+
+int main(void)
+{
+    static const int ds[3] = {64, 288, 512};
+    const int M = 4096, maxd = 512, maxN = 4 * maxd;   /* 4d >= 512 for the largest d */
+    double peak[3], peak_end[3], min_target = 1e30, t_start = pt_time_seconds();
+    char min_cell[96] = "";
+    int di, si, p, nt, nbad = 0;
+    pt_rng rng;
+
+    printf("bench_matmul: posttrain.h %s, pt_gemm tiles MR=%d NR=%d KC=%d MC=%d NC=%d\n",
+           PT_VERSION_STRING, PT__MR, PT__NR, PT__KC, PT__MC, PT__NC);
+#ifdef _OPENMP
+    printf("OpenMP: %d procs\n", omp_get_num_procs());
+#else
+    printf("built without OpenMP: 2-thread rows run on 1 thread\n");
+#endif
+
+    /* 1. peak */
+    peak[1] = fma_peak(1);
+    peak[2] = fma_peak(2);
+    printf("\nFP32 peak (FMA loop, %d chains x %d lanes per thread, best of 3 x 0.1 s):\n", NCH, LANES);
+    printf("  1 thread : %7.1f GFLOP/s\n  2 threads: %7.1f GFLOP/s  (%.2fx)\n",
+           peak[1], peak[2], peak[2] / peak[1]);
+
+    /* 2. buffers for the largest shape: X [M, d], W [4d, d], Y and dY [M, 4d], dX [M, d], dW [4d, d] */
+    pt_rng_seed(&rng, 42);
+    X = alloc_fill((int64_t)M * maxd, &rng);
+    W = alloc_fill((int64_t)maxN * maxd, &rng);
+    Y = alloc_fill((int64_t)M * maxN, &rng);
+    dY = alloc_fill((int64_t)M * maxN, &rng);
+    dX = alloc_fill((int64_t)M * maxd, &rng);
+    dW = alloc_fill((int64_t)maxN * maxd, &rng);
+
+    printf("\nGFLOP/s = 2*M*N*K / best time (median beside it); %%peak = best / measured peak for that thread count;\n"
+           "maxerr = max |pt_gemm - double reference| over 8 elements of one random row\n\n");
+    printf("%4s  %-16s %-13s %3s %9s %9s %7s %10s\n", "d", "shape M,N,K", "product", "thr",
+           "GFLOP/s", "(median)", "%peak", "maxerr");
+    for (di = 0; di < 3; di++) {
+        int d = ds[di];
+        for (si = 0; si < 3; si++) {
+            int N = si == 0 ? d : si == 1 ? 4 * d : 512, K = d;
+            char shape[32];
+            snprintf(shape, sizeof shape, "%d,%d,%d", M, N, K);
+            for (p = 0; p < 3; p++) {
+                for (nt = 1; nt <= 2; nt++) {
+                    double med, best, gf, pct, err;
+                    int bad;
+                    pt_set_threads(nt);
+                    best = time_product(p, M, N, K, &med);
+                    gf = 2.0 * M * N * K / best * 1e-9;
+                    pct = 100.0 * gf / peak[nt];
+                    err = check_product(p, M, N, K, &rng, &bad);
+                    nbad += bad;
+                    printf("%4d  %-16s %-13s %3d %9.1f %9.1f %6.1f%% %10.2e%s\n", d, shape, prod_name[p], nt,
+                           gf, 2.0 * M * N * K / med * 1e-9, pct, err, bad ? "  WRONG" : "");
+                    fflush(stdout);
+                    if (d >= 288 && nt == 2 && pct < min_target) {
+                        min_target = pct;
+                        snprintf(min_cell, sizeof min_cell, "d=%d %s %s", d, shape, prod_name[p]);
+                    }
+                }
+            }
+        }
+        if (di < 2) printf("\n");
+    }
+    pt_set_threads(0);
+
+    /* The peak again: if another process took a core during the run, the percentages are off. */
+    peak_end[1] = fma_peak(1);
+    peak_end[2] = fma_peak(2);
+    printf("\nFP32 peak again at the end: 1 thread %.1f, 2 threads %.1f GFLOP/s (start: %.1f, %.1f)\n",
+           peak_end[1], peak_end[2], peak[1], peak[2]);
+    if (peak_end[1] < 0.9 * peak[1] || peak_end[2] < 0.9 * peak[2] || peak[2] < 1.8 * peak[1] ||
+        peak_end[2] < 1.8 * peak_end[1])
+        printf("WARNING: the peak moved or 2 threads did not scale: the machine was busy, timings are noisy\n");
+
+    printf("\n%s: %d of 54 cells had a wrong sampled element\n", nbad ? "CHECK FAILED" : "check ok", nbad);
+    printf("target >= 60%% of peak for d >= 288 on 2 threads: %s (min %.1f%% of %.1f GFLOP/s, at %s)\n",
+           min_target >= 60.0 ? "MET" : "NOT MET", min_target, peak[2], min_cell);
+    printf("total time %.1f s (sink %g)\n", pt_time_seconds() - t_start, (double)g_sink);
+    free(X); free(W); free(Y); free(dY); free(dX); free(dW);
+    return nbad ? 1 : 0;
+}
