@@ -26,7 +26,7 @@ B := build
 export OMP_WAIT_POLICY ?= passive
 
 EXAMPLES := autograd_tour pretrain
-TESTS    := test_engine
+TESTS    := test_engine test_model
 HDR      := posttrain.h
 
 .PHONY: all test bench demo clean notebooks
@@ -52,8 +52,15 @@ $(B)/static_tu: tests/static_tu.c $(HDR) | $(B)
 
 TEST_BINS := $(addprefix $(B)/,$(TESTS)) $(addprefix $(B)/asan_,$(TESTS)) $(B)/cpp_tu $(B)/static_tu
 
-test: $(TEST_BINS) all
-	@sh tests/run_tests.sh $(TEST_BINS)
+$(B)/parity_dump: tests/parity_dump.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+
+# Debian's python3 (numpy, torch); the pyenv python3 first on PATH has neither
+PYTHON ?= /usr/bin/python3
+PARITY := "$(PYTHON) tests/torch_parity.py $(B)/parity_dump $(B)/parity"
+
+test: $(TEST_BINS) $(B)/parity_dump all
+	@sh tests/run_tests.sh $(TEST_BINS) $(PARITY)
 
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)

@@ -38,27 +38,31 @@
        across threads and reduces in a fixed order, so results are bit-identical for any thread count,
        except where a function's doc says otherwise. Run with OMP_WAIT_POLICY=passive on a shared machine
        (the Makefile does): spinning workers collapse when another process holds a core.
-     - Randomness: pt_rng (splitmix64 seeding, xoshiro128+-style generator); always drawn on one thread.
+     - Randomness: pt_rng (xoshiro128** seeded through splitmix64); always drawn on one thread.
      - Not thread-safe: use one pt_ctx per thread if you call the library from several threads, and note
        that pt_last_error() and the matmul scratch buffers are process-wide.
 
-   TABLE OF CONTENTS (sections appear in this order in both halves of the file; [planned] = not built yet)
-     1. Basics: status codes, errors, allocator, RNG, arena, timing      (>>basics)
-     2. Tensors and autograd: tensors, tape, ops with their backwards      (>>tensors)
-        2a. matmul kernels   2b. elementwise   2c. norms, RoPE, attention
-        2d. softmax, losses, log-prob gather   2e. gradient checking
-     3. Transformer: config, parameters, training forward, KV cache         [planned]
-     4. Tokenizers: byte-level, llama2.c BPE                                [planned]
-     5. Sampling and generation                                             [planned]
-     6. Optimizer: AdamW, gradient clipping, LR schedule                    (>>optimizer)
-     7. Checkpoints: native format, llama2.c import/export                  [planned]
-     8. PEFT: LoRA, prompt tuning, trainable tokens, subsets                [planned]
-     9. Data: the arithmetic world, JSONL, chat template, packing           [planned]
-    10. SFT and distillation                                                [planned]
-    11. Reward models: rule, outcome (ORM), process (PRM)                   [planned]
-    12. Preference optimisation: DPO and variants                           [planned]
-    13. Policy optimisation: PPO, GRPO, rejection sampling                  [planned]
-    14. Search and test-time compute: best-of-N, MCTS, STaR                 [planned]
+   TABLE OF CONTENTS (sections appear in this order in both halves of the file; grep the >>marker;
+   [planned] = not built yet)
+     1. Basics: status codes, errors, allocator, RNG, arena, timing           >>basics
+     2. Tensors and autograd: tensors, tape, ops with their backwards          >>tensors
+        2a. matmul kernels >>matmul   2b. elementwise >>elementwise   2c. embedding, RMSNorm, RoPE,
+        attention >>blocks   2d. softmax, losses, log-prob gather >>softmax   2e. gradcheck >>gradcheck
+     3. Transformer: config, parameters, training forward, KV-cache inference  >>transformer
+     4. Tokenizers: byte-level (built-in world)                               >>tokenizers
+        llama2.c BPE                                                          [planned]
+     5. Sampling and generation: greedy/temperature/top-k/top-p, batched      >>sampling
+     6. Optimizer: AdamW, gradient clipping, LR schedule                      >>optimizer
+     7. Checkpoints: native format, atomic save, validated load               >>checkpoints
+        llama2.c import/export                                                [planned]
+     8. PEFT: LoRA, prompt tuning, trainable tokens, subsets                  [planned]
+     9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
+        JSONL, chat template, packing                                         [planned]
+    10. SFT and distillation                                                  [planned]
+    11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
+    12. Preference optimisation: DPO and variants                             [planned]
+    13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
+    14. Search and test-time compute: best-of-N, MCTS, STaR                   [planned]
 
    QUICK EXAMPLE (an MLP step; examples/autograd_tour.c is the long version)
      pt_params *P = pt_params_new();
@@ -71,7 +75,8 @@
      pt_adamw_config opt = {0}; pt_adamw_step(P, &opt, 1e-3f); pt_params_zero_grad(P); pt_ctx_reset(ctx);
 
    HISTORY
-     0.1.0  engine: tensors, tape autograd, kernels, AdamW (full history at the end of the file)
+     0.1.0  engine (tensors, tape autograd, kernels, AdamW), Llama-style transformer, KV-cache
+            generation, checkpoints, the arithmetic world (full history at the end of the file)
 
    LICENSE: MIT, see the end of the file.
 */
@@ -132,7 +137,7 @@ PTDEF void pt_set_threads(int n);
 PTDEF int pt_get_threads(void);
 PTDEF double pt_time_seconds(void);          /* monotonic wall clock (POSIX, Windows, macOS shim) */
 
-/* RNG: xoshiro128+ style 32-bit generator seeded through splitmix64. Small, fast, reproducible;
+/* RNG: xoshiro128** (Blackman & Vigna 2018), 32-bit outputs, seeded through splitmix64. Small, fast, reproducible;
    not cryptographic. Streams never depend on the thread count because draws happen on one thread. */
 typedef struct pt_rng { uint32_t s[4]; } pt_rng;
 PTDEF void pt_rng_seed(pt_rng *rng, uint64_t seed);
@@ -383,7 +388,7 @@ PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, 
 /* KV cache for n_seqs sequences of up to max_len tokens each, plus reusable inference scratch. */
 typedef struct pt_kv_cache {
     int n_seqs, max_len, kv_dim, n_layers;
-    float *k, *v;             /* [n_layers][n_seqs][max_len][kv_dim] */
+    float *k, *v;             /* [n_layers][n_seqs][kv_dim][max_len]: positions contiguous */
     int *len;                 /* tokens stored per sequence */
     float *scratch; int64_t scratch_floats; int scratch_rows;
 } pt_kv_cache;
@@ -2502,38 +2507,34 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         pt_gemm(n, D, D, xb, D, 1, L->wq->data, 1, D, q, D, 0);
         pt_gemm(n, KVD, D, xb, D, 1, L->wk->data, 1, D, k, KVD, 0);
         pt_gemm(n, KVD, D, xb, D, 1, L->wv->data, 1, D, v, KVD, 0);
-        for (i = 0; i < n; i++) {
-            int64_t slot = ((int64_t)seq_ids[i] * S + pos[i]) * KVD;
+        for (i = 0; i < n; i++) {   /* store k, v transposed: position is the fastest index */
+            int64_t base = (int64_t)seq_ids[i] * KVD * S + pos[i];
+            int e;
             pt__rope_row(q + (int64_t)i * D, H, hd, pos[i], c->rope_theta);
             pt__rope_row(k + (int64_t)i * KVD, KVH, hd, pos[i], c->rope_theta);
-            memcpy(kc + slot, k + (int64_t)i * KVD, (size_t)KVD * sizeof(float));
-            memcpy(vc + slot, v + (int64_t)i * KVD, (size_t)KVD * sizeof(float));
+            for (e = 0; e < KVD; e++) { kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e]; vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e]; }
         }
-        /* attention: one (row, head) pair per work item */
+        /* attention: one (row, head) pair per work item, every inner loop over positions s */
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)n * H * (pos[n - 1] + 1) * hd > 65536)
 #endif
         for (rh = 0; rh < n * H; rh++) {
             int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;
             const float *qh = q + (int64_t)row * D + h * hd;
-            const float *kbase = kc + (int64_t)seq_ids[row] * S * KVD + kh * hd;
-            const float *vbase = vc + (int64_t)seq_ids[row] * S * KVD + kh * hd;
-            float *p = sc + (int64_t)rh * S, *o = att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f;
-            for (s = 0; s <= t; s++) {
-                const float *ks = kbase + (int64_t)s * KVD;
-                float dot = 0.0f;
-                for (d = 0; d < hd; d++) dot += qh[d] * ks[d];
-                dot /= sqrtf((float)hd);
-                p[s] = dot;
-                if (dot > mx) mx = dot;
-            }
-            for (s = 0; s <= t; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
-            for (s = 0; s <= t; s++) p[s] /= sum;
-            for (d = 0; d < hd; d++) o[d] = 0.0f;
-            for (s = 0; s <= t; s++) {
-                const float *vs = vbase + (int64_t)s * KVD;
-                float ps = p[s];
-                PT__SIMD for (d = 0; d < hd; d++) o[d] += ps * vs[d];
+            const float *kt = kc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
+            const float *vt = vc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
+            float *p = sc + (int64_t)rh * S, *o = att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f, inv;
+            float rs = sqrtf((float)hd);
+            { float q0 = qh[0]; PT__SIMD for (s = 0; s <= t; s++) p[s] = q0 * kt[s]; }
+            for (d = 1; d < hd; d++) { const float *kr = kt + (int64_t)d * S; float qd = qh[d]; PT__SIMD for (s = 0; s <= t; s++) p[s] += qd * kr[s]; }
+            PT__SIMD for (s = 0; s <= t; s++) p[s] /= rs;
+            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
+            inv = 1.0f / sum;
+            for (d = 0; d < hd; d++) {
+                const float *vr = vt + (int64_t)d * S; float acc = 0.0f;
+                PT__SIMD_SUM(acc) for (s = 0; s <= t; s++) acc += p[s] * vr[s];
+                o[d] = acc * inv;
             }
         }
         pt_gemm(n, D, D, att, D, 1, L->wo->data, 1, D, x, D, 1);        /* x += att Wo^T */
@@ -3308,7 +3309,9 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
 /*
    FULL HISTORY
      0.1.0 (2026-11-28)  engine: status codes, RNG, arena, tensors, tape autograd, blocked SIMD/OpenMP
-                         matmul, attention, norms, RoPE, losses and log-prob gather, gradcheck, AdamW.
+                         matmul, attention, norms, RoPE, losses and log-prob gather, gradcheck, AdamW;
+                         Llama-style transformer with batched KV-cache inference, byte tokenizer,
+                         sampling and batched generation, native checkpoints, the arithmetic world.
 
    ------------------------------------------------------------------------------------------------
    MIT License

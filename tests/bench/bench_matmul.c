@@ -22,7 +22,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -118,6 +117,9 @@ static double fma_peak(int nt)
     long iters = 10000;
     double t, best = 1e30, flops;
     int r;
+#ifndef _OPENMP
+    nt = 1;                                           /* fma_run runs one thread */
+#endif
     fma_run(nt, iters);                               /* wake the threads, ramp the clock */
     while ((t = fma_run(nt, iters)) < 0.02) iters *= 4;
     iters = (long)((double)iters * 0.1 / t) + 1;
@@ -286,10 +288,10 @@ int main(void)
     peak_end[2] = fma_peak(2);
     printf("\nFP32 peak again at the end: 1 thread %.1f, 2 threads %.1f GFLOP/s (start: %.1f, %.1f)\n",
            peak_end[1], peak_end[2], peak[1], peak[2]);
-    if (peak_end[1] < 0.9 * peak[1] || peak_end[2] < 0.9 * peak[2] || peak[2] < 1.8 * peak[1] ||
-        peak_end[2] < 1.8 * peak_end[1])
-        printf("WARNING: the peak moved or 2 threads did not scale: the machine was busy, timings are noisy\n");
-
+    if (fabs(peak_end[1] / peak[1] - 1.0) > 0.1 || fabs(peak_end[2] / peak[2] - 1.0) > 0.1 ||
+        (pt_get_threads() >= 2 && (peak[2] < 1.8 * peak[1] || peak_end[2] < 1.8 * peak_end[1])))
+        printf("WARNING: the peak moved by > 10%% or 2 threads did not scale: another process was using\n"
+               "         the cores, so these timings (and percentages) are noisy; rerun on a quiet machine\n");
     printf("\n%s: %d of 54 cells had a wrong sampled element\n", nbad ? "CHECK FAILED" : "check ok", nbad);
     printf("target >= 60%% of peak for d >= 288 on 2 threads: %s (min %.1f%% of %.1f GFLOP/s, at %s)\n",
            min_target >= 60.0 ? "MET" : "NOT MET", min_target, peak[2], min_cell);

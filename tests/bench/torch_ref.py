@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""torch_ref.py - the PyTorch peer of tests/bench/bench_model.c.
+
+A plain PyTorch Llama with the same math as posttrain.h (tied classifier, RMSNorm eps 1e-5,
+interleaved-pair RoPE, SwiGLU, grouped-query attention) measuring the same workloads the
+same way as bench_model.c:
+  train  forward + backward + AdamW on B=8, T=256 random tokens; tokens/s of the best step
+         after 2 warm-up steps (8 timed steps on tiny, 4 on small, like bench_model.c)
+  gen1   new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 (best of 3 runs)
+  gen16  the same with batch 16
+  rss    peak RSS (getrusage ru_maxrss) of a separate subprocess per config that builds the
+         model and runs training steps only (rss_base_mb: the same process right after
+         "import torch", i.e. the interpreter + libtorch floor included in rss_mb)
+
+usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
+       (defaults: all 1 2).  Prints one machine-readable line per config and thread count:
+  torch tiny threads=2 train=13012 gen1=512 gen16=4100 rss_mb=310 rss_base_mb=190
+plus an info line with the torch version, BLAS library actually mapped, CPU capability,
+malloc settings and optimizer mode:
+  torch_info version=1.13.0a0 blas=/usr/lib/.../openblas-openmp/libopenblasp-r0.3.21.so ...
+"""
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CONFIGS = {
+    "tiny": dict(dim=64, n_layers=5, n_heads=8, n_kv_heads=4, hidden_dim=172, vocab_size=512, seq_len=256),
+    "small": dict(dim=288, n_layers=6, n_heads=6, n_kv_heads=6, hidden_dim=768, vocab_size=512, seq_len=256),
+}
+TRAIN_STEPS = {"tiny": 8, "small": 4}   # timed steps after 2 warm-ups, as in bench_model.c
+B, T, N_NEW, GEN_RUNS = 8, 256, 128, 3
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ----------------------------------------------------------------------------------------------
+# model
+# ----------------------------------------------------------------------------------------------
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope_tables(head_dim, seq_len, theta=10000.0):
+    freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2).float() / head_dim))
+    ang = torch.outer(torch.arange(seq_len).float(), freqs)          # [seq, hd/2]
+    return torch.cos(ang), torch.sin(ang)
+
+
+def apply_rope(x, cos, sin):
+    """x [..., T, H, hd] with interleaved pairs (x[2i], x[2i+1]); cos/sin [T, hd/2]."""
+    xr = x.reshape(*x.shape[:-1], -1, 2)
+    x0, x1 = xr[..., 0], xr[..., 1]
+    c, s = cos[:, None, :], sin[:, None, :]                         # broadcast over heads
+    return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n_heads, self.n_kv = c["n_heads"], c["n_kv_heads"]
+        self.hd = c["dim"] // c["n_heads"]
+        d = c["dim"]
+        self.attn_norm = RMSNorm(d)
+        self.wq = nn.Linear(d, self.n_heads * self.hd, bias=False)
+        self.wk = nn.Linear(d, self.n_kv * self.hd, bias=False)
+        self.wv = nn.Linear(d, self.n_kv * self.hd, bias=False)
+        self.wo = nn.Linear(self.n_heads * self.hd, d, bias=False)
+        self.ffn_norm = RMSNorm(d)
+        self.w1 = nn.Linear(d, c["hidden_dim"], bias=False)
+        self.w2 = nn.Linear(c["hidden_dim"], d, bias=False)
+        self.w3 = nn.Linear(d, c["hidden_dim"], bias=False)
+
+    def ffn(self, x):
+        h = self.ffn_norm(x)
+        return self.w2(F.silu(self.w1(h)) * self.w3(h))
+
+    def forward(self, x, cos, sin, mask):
+        """training / full-sequence path: x [B, T, D]; causal mask [T, T] additive (-inf above)."""
+        Bn, Tn, _ = x.shape
+        h = self.attn_norm(x)
+        q = apply_rope(self.wq(h).view(Bn, Tn, self.n_heads, self.hd), cos, sin)
+        k = apply_rope(self.wk(h).view(Bn, Tn, self.n_kv, self.hd), cos, sin)
+        v = self.wv(h).view(Bn, Tn, self.n_kv, self.hd)
+        rep = self.n_heads // self.n_kv
+        if rep > 1:                                                 # GQA: repeat the kv heads
+            k = k.repeat_interleave(rep, dim=2)
+            v = v.repeat_interleave(rep, dim=2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)   # [B, H, T, hd]
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.hd)) + mask
+        y = F.softmax(att, dim=-1) @ v                              # [B, H, T, hd]
+        x = x + self.wo(y.transpose(1, 2).reshape(Bn, Tn, -1))
+        return x + self.ffn(x)
+
+    def step(self, x, pos, cos, sin, kc, vc):
+        """decode path: x [N, 1, D] at position pos; kc/vc preallocated [N, KV, Tmax, hd]."""
+        N = x.shape[0]
+        h = self.attn_norm(x)
+        q = apply_rope(self.wq(h).view(N, 1, self.n_heads, self.hd), cos, sin)
+        k = apply_rope(self.wk(h).view(N, 1, self.n_kv, self.hd), cos, sin)
+        v = self.wv(h).view(N, 1, self.n_kv, self.hd)
+        kc[:, :, pos] = k[:, 0]
+        vc[:, :, pos] = v[:, 0]
+        K, V = kc[:, :, :pos + 1], vc[:, :, :pos + 1]                 # [N, KV, t, hd]
+        rep = self.n_heads // self.n_kv
+        qg = q.view(N, self.n_kv, rep, self.hd)                     # GQA without copying the cache
+        att = (qg @ K.transpose(-2, -1)) * (1.0 / math.sqrt(self.hd))   # [N, KV, rep, t]
+        y = F.softmax(att, dim=-1) @ V                              # [N, KV, rep, hd]
+        x = x + self.wo(y.reshape(N, 1, -1))
+        return x + self.ffn(x)
+
+
+class Llama(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.tok_embeddings = nn.Embedding(c["vocab_size"], c["dim"])
+        self.layers = nn.ModuleList([Block(c) for _ in range(c["n_layers"])])
+        self.norm = RMSNorm(c["dim"])
+        for p in self.parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+        cos, sin = rope_tables(c["dim"] // c["n_heads"], c["seq_len"])
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        mask = torch.full((c["seq_len"], c["seq_len"]), float("-inf")).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, tokens, targets):
+        Tn = tokens.shape[1]
+        x = self.tok_embeddings(tokens)
+        cos, sin, mask = self.cos[:Tn], self.sin[:Tn], self.mask[:Tn, :Tn]
+        for layer in self.layers:
+            x = layer(x, cos, sin, mask)
+        logits = self.norm(x) @ self.tok_embeddings.weight.t()       # tied classifier
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+    @torch.inference_mode()
+    def generate(self, prompt, batch, n_new, temperature=1.0):
+        """prompt: list of ints (>= 1 token); one forward per new token for the whole batch."""
+        c = self.c
+        hd, width = c["dim"] // c["n_heads"], len(prompt) + n_new
+        caches = [(torch.empty(batch, c["n_kv_heads"], width, hd), torch.empty(batch, c["n_kv_heads"], width, hd))
+                  for _ in self.layers]
+        out = torch.empty(batch, width, dtype=torch.long)
+        out[:, :len(prompt)] = torch.tensor(prompt)
+        pos = 0
+        for pos in range(len(prompt) - 1):                          # prefill all but the last prompt token
+            self._step(out[:, pos:pos + 1], pos, caches)
+        for i in range(n_new):
+            pos = len(prompt) - 1 + i
+            logits = self._step(out[:, pos:pos + 1], pos, caches)   # [batch, V]
+            probs = F.softmax(logits / temperature, dim=-1)
+            out[:, pos + 1] = torch.multinomial(probs, 1)[:, 0]
+        return out
+
+    def _step(self, tok, pos, caches):
+        x = self.tok_embeddings(tok)                                # [N, 1, D]
+        cos, sin = self.cos[pos:pos + 1], self.sin[pos:pos + 1]
+        for layer, (kc, vc) in zip(self.layers, caches):
+            x = layer.step(x, pos, cos, sin, kc, vc)
+        return (self.norm(x) @ self.tok_embeddings.weight.t())[:, 0]
+
+
+# ----------------------------------------------------------------------------------------------
+# measurements
+# ----------------------------------------------------------------------------------------------
+def make_opt(model):
+    kw = dict(lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)   # posttrain.h AdamW defaults
+    mode = os.environ.get("TORCH_REF_OPT", "foreach")           # fused does not exist on CPU in 1.13
+    try:
+        return torch.optim.AdamW(model.parameters(), foreach=(mode == "foreach"), **kw), mode
+    except TypeError:
+        return torch.optim.AdamW(model.parameters(), **kw), "default"
+
+
+def train_batch(c):
+    g = torch.Generator().manual_seed(1)
+    tok = torch.randint(0, c["vocab_size"], (B, T), generator=g)
+    tgt = torch.randint(0, c["vocab_size"], (B, T), generator=g)
+    return tok, tgt
+
+
+def bench_train(model, opt, steps):
+    tok, tgt = train_batch(model.c)
+    best = 1e30
+    for s in range(steps + 2):
+        t0 = time.perf_counter()
+        loss = model(tok, tgt)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        dt = time.perf_counter() - t0
+        if s >= 2 and dt < best:                                    # 2 warm-up steps
+            best = dt
+    if not math.isfinite(loss.item()):
+        sys.exit("torch_ref: non-finite loss")
+    return B * T / best
+
+
+def bench_gen(model, batch):
+    best = 1e30
+    for _ in range(GEN_RUNS):
+        t0 = time.perf_counter()
+        model.generate([1], batch, N_NEW)
+        best = min(best, time.perf_counter() - t0)
+    return batch * N_NEW / best
+
+
+def mapped_blas():
+    """The BLAS / OpenMP shared objects actually mapped into this process."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            p = line.split()[-1] if len(line.split()) >= 6 else ""
+            base = os.path.basename(p)
+            if "blas" in base or "lapack" in base or "mkl" in base or "omp" in base:
+                libs.add(os.path.realpath(p))
+    blas = sorted(l for l in libs if "blas" in os.path.basename(l) or "mkl" in os.path.basename(l))
+    omp = sorted(l for l in libs if "omp" in os.path.basename(l) and "blas" not in os.path.basename(l))
+    return blas, omp
+
+
+def rss_worker(name):
+    """Separate process: peak RSS of building the model + training steps only."""
+    base = peak_rss_mb()
+    torch.set_num_threads(int(os.environ.get("TORCH_REF_RSS_THREADS", "2")))
+    torch.manual_seed(0)
+    model = Llama(CONFIGS[name])
+    opt, _ = make_opt(model)
+    bench_train(model, opt, 1)
+    print("rss %s %.1f %.1f" % (name, peak_rss_mb(), base))
+
+
+def main(argv):
+    which = argv[0] if argv else "all"
+    threads = [int(a) for a in argv[1:3]] or [1, 2]
+    names = [n for n in CONFIGS if which in ("all", n)]
+    if not names:
+        sys.exit("usage: torch_ref.py [tiny|small|all] [threads...]")
+    # one throwaway matmul so libtorch has loaded its BLAS before we look at the mappings
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    blas, omp = mapped_blas()
+    cap = "unknown"
+    for line in torch.__config__.show().splitlines():             # reflects ATEN_CPU_CAPABILITY
+        if "CPU capability usage:" in line:
+            cap = line.split(":", 1)[1].strip().replace(" ", "_")
+    print("torch_info version=%s blas=%s omp=%s cpu_capability=%s opt=%s malloc_mmap_threshold=%s malloc_trim_threshold=%s"
+          % (torch.__version__, ",".join(blas) or "none", ",".join(omp) or "none", cap,
+             os.environ.get("TORCH_REF_OPT", "foreach"), os.environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
+             os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset")), flush=True)
+    for name in names:
+        # peak RSS first, in its own process, so configs (and this process) do not mix
+        env = dict(os.environ, TORCH_REF_RSS_THREADS=str(max(threads)))
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss", name],
+                           env=env, capture_output=True, text=True)
+        rss, rss_base = "nan", "nan"
+        for line in r.stdout.splitlines():
+            if line.startswith("rss "):
+                rss, rss_base = line.split()[2], line.split()[3]
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr)
+        torch.manual_seed(0)
+        model = Llama(CONFIGS[name])
+        opt, _ = make_opt(model)
+        for nt in threads:
+            torch.set_num_threads(nt)
+            tr = bench_train(model, opt, TRAIN_STEPS[name])
+            g1 = bench_gen(model, 1)
+            g16 = bench_gen(model, 16)
+            print("torch %s threads=%d train=%.0f gen1=%.0f gen16=%.0f rss_mb=%s rss_base_mb=%s"
+                  % (name, nt, tr, g1, g16, rss, rss_base), flush=True)
+        del model, opt
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--rss":
+        rss_worker(sys.argv[2])
+    else:
+        main(sys.argv[1:])
