@@ -579,6 +579,12 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 #ifdef POSTTRAIN_IMPLEMENTATION
 #ifndef POSTTRAIN_IMPLEMENTATION_DONE
 #define POSTTRAIN_IMPLEMENTATION_DONE
+#if defined(__clang__)
+/* `omp simd` is a request; at -O0/-O1 (sanitizer builds) clang declines some loops and says so with
+   -Wpass-failed. That is not a defect of the code, so it is silenced for the implementation only. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 
 #include <math.h>
 #include <stdarg.h>
@@ -783,7 +789,7 @@ PTDEF int pt_rng_int(pt_rng *rng, int lo, int hi)
     for (;;) {
         uint64_t m = (uint64_t)pt_rng_u32(rng) * span;
         uint32_t low = (uint32_t)m;
-        if (low >= (uint32_t)((0x100000000ull - span) % span)) return lo + (int)(m >> 32);
+        if (low >= (uint32_t)((0x100000000ull - span) % span)) return (int)((int64_t)lo + (int64_t)(m >> 32));
     }
 }
 
@@ -866,6 +872,7 @@ struct pt_ctx {
     pt_arena arena;
     pt__node *nodes; int n_nodes, cap_nodes;
     int grad_enabled;
+    int failed;        /* an allocation for the tape or a gradient failed since the last reset */
 };
 
 PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
@@ -877,7 +884,7 @@ PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
     ctx->grad_enabled = 1;
     return ctx;
 }
-PTDEF void pt_ctx_reset(pt_ctx *ctx) { if (ctx) { pt_arena_reset(&ctx->arena); ctx->n_nodes = 0; } }
+PTDEF void pt_ctx_reset(pt_ctx *ctx) { if (ctx) { pt_arena_reset(&ctx->arena); ctx->n_nodes = 0; ctx->failed = 0; } }
 PTDEF void pt_ctx_free(pt_ctx *ctx)
 {
     if (!ctx) return;
@@ -979,7 +986,7 @@ static pt__node *pt__record(pt_ctx *ctx, pt__backward_fn fn, pt_tensor *out, pt_
     if (ctx->n_nodes == ctx->cap_nodes) {
         int cap = ctx->cap_nodes ? ctx->cap_nodes * 2 : 256;
         pt__node *nn = (pt__node *)PT_REALLOC(ctx->nodes, (size_t)cap * sizeof(pt__node));
-        if (!nn) { pt__fail(PT_ERR_NOMEM, "tape: out of memory"); return NULL; }
+        if (!nn) { ctx->failed = 1; pt__fail(PT_ERR_NOMEM, "tape: out of memory; this step's gradients would be wrong"); return NULL; }
         ctx->nodes = nn; ctx->cap_nodes = cap;
     }
     n = &ctx->nodes[ctx->n_nodes++];
@@ -996,6 +1003,7 @@ static float *pt__grad(pt_ctx *ctx, pt_tensor *t)
     if (!t->grad) {
         t->grad = pt__floats(ctx, t->size);
         if (t->grad) memset(t->grad, 0, (size_t)t->size * sizeof(float));
+        else ctx->failed = 1;
     }
     return t->grad;
 }
@@ -1007,6 +1015,7 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     if (!loss) return pt_last_status() ? pt_last_status() : pt__fail(PT_ERR_ARG, "pt_backward: loss is NULL");
     if (loss->size != 1) return pt__fail(PT_ERR_SHAPE, "pt_backward: loss must be a scalar, has %lld elements", (long long)loss->size);
     if (!isfinite(loss->data[0])) return pt__fail(PT_ERR_NONFINITE, "pt_backward: loss is %f; no gradient computed", (double)loss->data[0]);
+    if (ctx->failed) return pt__fail(PT_ERR_NOMEM, "pt_backward: the tape of this step is incomplete (out of memory while recording)");
     if (!loss->requires_grad) return PT_OK; /* nothing trainable upstream */
     g = pt__grad(ctx, loss);
     if (!g) return pt_last_status();
@@ -1014,7 +1023,7 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         pt__node *n = &ctx->nodes[i];
         if (n->out->grad) n->backward(ctx, n);
-        if (pt_last_status() == PT_ERR_NOMEM) return PT_ERR_NOMEM;
+        if (ctx->failed) return pt__fail(PT_ERR_NOMEM, "pt_backward: out of memory for gradients; parameter gradients are incomplete");
     }
     return PT_OK;
 }
@@ -1027,8 +1036,8 @@ PTDEF int pt_glob_match(const char *p, const char *s)
     /* iterative glob with single-star backtracking */
     const char *star = NULL, *ss = s;
     while (*s) {
-        if (*p == '?' || *p == *s) { p++; s++; }
-        else if (*p == '*') { star = p++; ss = s; }
+        if (*p == '*') { star = p++; ss = s; }
+        else if (*p == '?' || *p == *s) { p++; s++; }
         else if (star) { p = star + 1; s = ++ss; }
         else return 0;
     }
@@ -1453,18 +1462,19 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
    vectorise). Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then the Cephes degree-6
    polynomial for e^r and 2^n built in the exponent bits: max relative error about 2e-7 (measured in
    tests/test_engine.c against exp() in double). x < -87.3 returns exactly 0 (so -inf scores vanish);
-   x > 88.7 saturates to about 3.4e38. */
+   x > 88.3 saturates to e^88.3 (about 2.2e38); NaN stays NaN. */
 static float pt__exp(float x)
 {
     union { uint32_t u; float f; } scale;
-    float xc = x > 88.7f ? 88.7f : (x < -87.3f ? -87.3f : x);
+    float xc = x < 88.3f ? x : 88.3f;          /* NaN takes the bound here, and is restored below */
+    xc = xc > -87.3f ? xc : -87.3f;
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
     scale.u = (uint32_t)((int32_t)n + 127) << 23;
-    return x < -87.3f ? 0.0f : (p * r * r + r + 1.0f) * scale.f;
+    return x != x ? x : (x < -87.3f ? 0.0f : (p * r * r + r + 1.0f) * scale.f);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -2063,13 +2073,16 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
    Log-prob at temperature tau: lp_r = z_r[t]/tau - lse(z_r/tau); dz_j = g_r/tau (onehot_j - p_j).
    Rows run in parallel; the scalar sum over rows is serial in double (thread-count independent).
    ------------------------------------------------------------------------------------------------ */
-static float pt__row_lse(const float *z, int C, float inv_tau)
+/* Returns max_c z_c / tau and writes log sum_c exp(z_c / tau - max) to *logsum; callers form
+   (z_t / tau - max) - logsum so that huge logits keep their precision. */
+static float pt__row_max_logsum(const float *z, int C, float inv_tau, float *logsum)
 {
     float mx = -INFINITY, sum = 0.0f;
     int c;
     for (c = 0; c < C; c++) if (z[c] * inv_tau > mx) mx = z[c] * inv_tau;
     for (c = 0; c < C; c++) sum += expf(z[c] * inv_tau - mx);
-    return mx + logf(sum);
+    *logsum = logf(sum);
+    return mx;
 }
 
 static void pt__softmax_backward(pt_ctx *ctx, pt__node *nd)
@@ -2108,10 +2121,13 @@ static pt_tensor *pt__softmax(pt_ctx *ctx, pt_tensor *x, int logsm)
 #endif
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
-        float *o = y->data + (int64_t)r * C, lse = pt__row_lse(z, C, 1.0f);
+        float *o = y->data + (int64_t)r * C, mx = -INFINITY, sum = 0.0f, ls;
         int c;
-        if (logsm) { PT__SIMD for (c = 0; c < C; c++) o[c] = z[c] - lse; }
-        else for (c = 0; c < C; c++) o[c] = expf(z[c] - lse);
+        /* subtract the max before anything else so huge logits keep their precision */
+        for (c = 0; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+        for (c = 0; c < C; c++) sum += expf(z[c] - mx);
+        if (logsm) { ls = logf(sum); PT__SIMD for (c = 0; c < C; c++) o[c] = (z[c] - mx) - ls; }
+        else { ls = 1.0f / sum; for (c = 0; c < C; c++) o[c] = expf(z[c] - mx) * ls; }
     }
     nd = pt__record(ctx, pt__softmax_backward, y, x, NULL, NULL);
     if (nd) nd->i[0] = logsm;
@@ -2122,7 +2138,7 @@ PTDEF pt_tensor *pt_log_softmax(pt_ctx *ctx, pt_tensor *x) { return pt__softmax(
 
 /* Shared by cross-entropy and the log-prob gather: rows r with weight w_r (per-row scale of the
    gradient), targets t_r, temperature tau. dz = g * w_r / tau * (p - onehot) * sign. */
-typedef struct pt__gather_saved { int *targets; float *mask, *lse; float inv_tau; int is_ce; float inv_w; } pt__gather_saved;
+typedef struct pt__gather_saved { int *targets; float *mask, *lse, *row_loss; float inv_tau; int is_ce; float inv_w; } pt__gather_saved;
 static void pt__gather_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
@@ -2164,22 +2180,26 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     sv->targets = pt__copy_ints(ctx, targets, R);
     sv->mask = pt__copy_mask(ctx, mask, R);
     sv->lse = pt__floats(ctx, R);
-    if (!sv->targets || (mask && !sv->mask) || !sv->lse) return NULL;
+    sv->row_loss = pt__floats(ctx, R);
+    if (!sv->targets || (mask && !sv->mask) || !sv->lse || !sv->row_loss) return NULL;
     sv->inv_tau = 1.0f / tau; sv->is_ce = is_ce;
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
 #endif
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
-        if (mask && mask[r] == 0.0f) { sv->lse[r] = 0.0f; if (!is_ce) y->data[r] = 0.0f; continue; }
-        sv->lse[r] = pt__row_lse(z, C, sv->inv_tau);
-        if (!is_ce) y->data[r] = z[targets[r]] * sv->inv_tau - sv->lse[r];
+        float mx, ls;
+        if (mask && mask[r] == 0.0f) { sv->lse[r] = 0.0f; sv->row_loss[r] = 0.0f; if (!is_ce) y->data[r] = 0.0f; continue; }
+        mx = pt__row_max_logsum(z, C, sv->inv_tau, &ls);
+        sv->lse[r] = mx + ls;
+        sv->row_loss[r] = ls - (z[targets[r]] * sv->inv_tau - mx);    /* -log p(target) */
+        if (!is_ce) y->data[r] = -sv->row_loss[r];
     }
     if (is_ce) {
         for (r = 0; r < R; r++) {
             float m = mask ? mask[r] : 1.0f;
             if (m == 0.0f) continue;
-            total += (double)m * ((double)sv->lse[r] - (double)x->data[(int64_t)r * C + targets[r]]);
+            total += (double)m * (double)sv->row_loss[r];
             wsum += m;
         }
         sv->inv_w = wsum != 0 ? (float)(1.0 / wsum) : 0.0f;
@@ -3303,6 +3323,9 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
     return n;
 }
 
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 #endif /* POSTTRAIN_IMPLEMENTATION_DONE */
 #endif /* POSTTRAIN_IMPLEMENTATION */
 

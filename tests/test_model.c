@@ -192,8 +192,8 @@ static float train_step(pt_model *m, pt_ctx *ctx, const pt_batch *b, const pt_ad
     return L;
 }
 
-/* Runs fn(arg) in a child process (stdout/stderr silenced) and returns its exit code, or 128 + the
-   signal that killed it. Used for inputs expected to crash a buggy build. */
+/* Runs fn(arg) in a child process (stdout/stderr silenced) and returns its exit code (0..255), or
+   1000 + the signal that killed it. Used for inputs expected to crash a buggy build. */
 static int run_in_child(int (*fn)(void *), void *arg)
 {
     pid_t pid;
@@ -208,7 +208,7 @@ static int run_in_child(int (*fn)(void *), void *arg)
     }
     if (waitpid(pid, &status, 0) < 0) return -1;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    if (WIFSIGNALED(status)) return 1000 + WTERMSIG(status);
     return -1;
 }
 
@@ -268,6 +268,18 @@ static void test_kv_config(const char *name, pt_config cfg, uint64_t seed, pt_ct
     }
     e = rel_err(out, ref0, (int64_t)T * V); if (e > worst) worst = e;
     CHECK(e <= 1e-5, "%s: prefill(9)+decode vs training forward: rel %g", name, e);
+
+    /* (b2) the same with logits NULL during the prefill (the generation path) */
+    pt_kv_clear(kv, 1);
+    {
+        int seqs[9];
+        for (i = 0; i < 9; i++) seqs[i] = 1;
+        memset(out, 0, (size_t)T * V * sizeof(float));
+        CHECK(pt_model_step(m, kv, 9, seqs, t1, NULL) == PT_OK && kv->len[1] == 9, "%s: prefill without logits: %s", name, pt_last_error());
+        for (t = 9; t < T; t++) pt_model_step(m, kv, 1, seqs, &t1[t], out + (int64_t)t * V);
+        e = rel_err(out + (int64_t)9 * V, ref1 + (int64_t)9 * V, (int64_t)(T - 9) * V); if (e > worst) worst = e;
+        CHECK(e <= 1e-5, "%s: NULL-logits prefill + decode vs training forward: rel %g", name, e);
+    }
 
     /* (c) two sequences interleaved in the same calls at different positions */
     pt_kv_clear(kv, -1);
@@ -693,7 +705,8 @@ static void test_bad_checkpoints(pt_ctx *ctx)
     /* the unmodified file loads into target */
     {
         pt_model *t2 = make_model(cfg, 43, 0.05f);
-        CHECK(pt_model_load_into(t2, good) == PT_OK && same_params(t2, src) && same_opt(t2, src), "good file: load_into: %s", pt_last_error());
+        pt_clear_error();
+        CHECK(pt_model_load_into(t2, good) == PT_OK && same_params(t2, src) && same_opt(t2, src), "good file: load_into failed or not bit-exact ('%s')", pt_last_error());
         pt_model_free(t2);
     }
     /* truncated at k/16 of the length */
@@ -820,7 +833,7 @@ static void test_bad_checkpoints(pt_ctx *ctx)
         {   /* a directory: run in a child, a huge allocation attempt aborts under ASan */
             int rc = run_in_child(child_load_dir, target);
             CHECK(rc == 0, "loading a directory (%s) should fail with PT_ERR_IO naming it; child %s %d%s", g_dir,
-                  rc >= 128 ? "died of signal" : "exited", rc >= 128 ? rc - 128 : rc,
+                  rc >= 1000 ? "died of signal" : "exited", rc >= 1000 ? rc - 1000 : rc,
                   rc == 3 ? " (wrong status: PT_ERR_NOMEM, pt_read_file tried to allocate ftell()+1 bytes)" : "");
         }
         CHECK(snap_same(&s, target), "failed loads changed the model");
@@ -886,11 +899,26 @@ static void test_errors(pt_ctx *ctx)
     l = pt_model_loss(ctx, m, &b);
     CHECK(l != NULL, "the context still works after errors: %s", pt_last_error());
     pt_ctx_reset(ctx);
+    /* bad configs */
+    {
+        pt_config bc[6];
+        const char *why[6] = {"n_heads does not divide dim", "odd head size", "n_kv_heads does not divide n_heads", "vocab 0", "seq_len 0", "untied 2"};
+        int k;
+        for (k = 0; k < 6; k++) bc[k] = mkcfg(32, 1, 4, 2, 48, 272, 16, 0);
+        bc[0].n_heads = 5; bc[1].n_heads = 32; bc[1].n_kv_heads = 32; bc[2].n_kv_heads = 3; bc[3].vocab_size = 0; bc[4].seq_len = 0; bc[5].untied = 2;
+        for (k = 0; k < 6; k++) {
+            pt_model *bm;
+            pt_clear_error();
+            bm = pt_model_new(&bc[k], 1);
+            CHECK(bm == NULL && pt_last_error()[0], "pt_model_new accepted a bad config (%s)", why[k]);
+            pt_model_free(bm);
+        }
+    }
     /* a NULL batch must be an error, not a crash (run in a child: a NULL dereference kills it) */
     {
         int rc = run_in_child(child_null_batch, m);
         CHECK(rc == 0, "pt_model_loss/pt_model_logprobs(ctx, m, NULL) should return NULL + error; child %s %d",
-              rc >= 128 ? "died of signal" : "exited", rc >= 128 ? rc - 128 : rc);
+              rc >= 1000 ? "died of signal" : "exited", rc >= 1000 ? rc - 1000 : rc);
     }
 
     /* pt_model_step */
@@ -991,14 +1019,14 @@ static void test_determinism(pt_ctx *ctx)
     }
     /* inference: logits and generation with 1 vs 2 threads */
     {
-        int toks[4 * 64], i;
+        int toks[6 * 64], i;
         float *l1, *l2;
         pt_rng rng;
         pt_rng_seed(&rng, 3);
-        rand_tokens(toks, 4 * 64, 0, 271, &rng);
-        pt_set_threads(1); l1 = full_logits(a, ctx, toks, 4, 64, NULL, NULL);
-        pt_set_threads(2); l2 = full_logits(a, ctx, toks, 4, 64, NULL, NULL);
-        CHECK(l1 && l2 && memcmp(l1, l2, (size_t)4 * 64 * 272 * sizeof(float)) == 0, "forward logits differ between 1 and 2 threads");
+        rand_tokens(toks, 6 * 64, 0, 271, &rng);
+        pt_set_threads(1); l1 = full_logits(a, ctx, toks, 6, 64, NULL, NULL);
+        pt_set_threads(2); l2 = full_logits(a, ctx, toks, 6, 64, NULL, NULL);
+        CHECK(l1 && l2 && memcmp(l1, l2, (size_t)6 * 64 * 272 * sizeof(float)) == 0, "forward logits differ between 1 and 2 threads");
         free(l1); free(l2);
         {
             int p0[5] = {256, 10, 20, 30, 40}, p1[9] = {256, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -1056,6 +1084,29 @@ static void test_determinism(pt_ctx *ctx)
             pt_gen_result_free(&rs);
         }
         pt_gen_result_free(&r1);
+        /* 8 prompts of 45 tokens: the prefill (352 rows) spans several pt_model_step calls; every
+           sequence must match generating its prompt alone */
+        {
+            static int pp[8][45];
+            const int *pps[8];
+            int lp[8], k, bad = 0;
+            pt_rng rr;
+            pt_gen_result big, alone;
+            pt_rng_seed(&rr, 64);
+            for (k = 0; k < 8; k++) { pp[k][0] = 256; rand_tokens(pp[k] + 1, 44, 0, 255, &rr); pps[k] = pp[k]; lp[k] = 45; }
+            /* greedy: sequence k alone is index 0 and would draw from another RNG stream if sampled */
+            memset(&g, 0, sizeof g); g.max_new_tokens = 12;
+            CHECK(pt_generate(m, pps, lp, 8, 1, &g, &big) == PT_OK, "greedy 8x45: %s", pt_last_error());
+            for (k = 0; k < 8 && big.tokens; k++) {
+                double dd; int bb;
+                if (pt_generate(m, pps + k, lp + k, 1, 1, &g, &alone) != PT_OK) { bad++; continue; }
+                if (!gen_seq_equal(&big, k, &alone, 0, &dd, &bb) || dd > 1e-5) bad++;
+                pt_gen_result_free(&alone);
+            }
+            CHECK(bad == 0, "greedy with a multi-call prefill: %d of 8 sequences differ from generating them alone", bad);
+            pt_gen_result_free(&big);
+            memset(&g, 0, sizeof g); g.max_new_tokens = 24; g.sampler.temperature = 1.0f; g.seed = 42;
+        }
         /* greedy: 4 copies identical, and equal to argmax of the training forward step by step */
         memset(&g, 0, sizeof g); g.max_new_tokens = 20;
         {
@@ -1382,6 +1433,27 @@ static int child_world_big(void *arg)
         }
     return 0;
 }
+/* child: render every accepted (terms, digits, split) into a heap block with a canary after the
+   struct; returns 1 + an index of the first configuration that wrote past pt_problem */
+static int child_world_canary(void *arg)
+{
+    int terms, digits, split, i;
+    unsigned char *blk = (unsigned char *)malloc(sizeof(pt_problem) + 4096);
+    (void)arg;
+    for (terms = 2; terms <= 8; terms++)
+        for (digits = 1; digits <= 15; digits++)
+            for (split = 0; split < 2; split++) {
+                pt_world_config c;
+                memset(&c, 0, sizeof c);
+                c.min_digits = c.max_digits = digits; c.terms = terms;
+                memset(blk, 0xAB, sizeof(pt_problem) + 4096);
+                pt_world_problem(&c, split ? PT_WORLD_OOD : PT_WORLD_TRAIN, 7, 0, (pt_problem *)blk);
+                for (i = 0; i < 4096; i++)
+                    if (blk[sizeof(pt_problem) + i] != 0xAB) return 1 + (terms - 2) * 30 + (digits - 1) * 2 + split;
+            }
+    free(blk);
+    return 0;
+}
 /* parse "Q: a+b+c=?\n" into a problem (so the corpus is checked without assuming its indexing) */
 static int parse_question(const char *q, pt_problem *p)
 {
@@ -1445,6 +1517,8 @@ static void test_world(void)
     memset(&p, 0, sizeof p); p.n_terms = 2; p.terms[0] = 47; p.terms[1] = 85; p.answer = 132;
     ok = score_perfect(&p, "A: <think>7+5=12;4+8+1=13</think><answer>132</answer>", &sc);
     CHECK(ok && sc.n_steps == 2, "the documented example scores perfectly (fmt %d corr %d steps %d/%d)", sc.format_ok, sc.correct, sc.steps_ok, sc.n_steps);
+    ok = score_perfect(&p, "<think>7+5=12;4+8+1=13</think><answer>132</answer>", &sc);
+    CHECK(ok, "a completion without the 'A: ' prefix (prompt ended with it) scores perfectly");
     /* ID split: same for any seed, differs from TRAIN; TRAIN depends on the seed */
     {
         int diff_train = 0, diff_seed = 0, diff_ood = 0;
@@ -1581,15 +1655,25 @@ static void test_world(void)
         }
     }
     /* large but accepted configurations (terms up to 8, digits up to 15, OOD = 16): the reference
-       solution must still render and score perfectly. Run in a child: a buffer overflow crashes it. */
+       problem must still render whole and score perfectly, and must never write outside pt_problem.
+       Run in children: the overflow can crash the process. */
     {
-        int terms;
+        int terms, rc, nfail = 0;
+        char summary[512];
+        size_t at = 0;
+        summary[0] = 0;
         for (terms = 2; terms <= 8; terms++) {
-            int rc = run_in_child(child_world_big, &terms);
-            if (rc >= 128) CHECK(0, "world terms=%d, digits up to 15: child killed by signal %d (memory corruption rendering the problem)", terms, rc - 128);
-            else CHECK(rc == 0, "world terms=%d: reference problem broken from digits=%d (%s split) on (question truncated, or solution does not score perfectly)",
-                       terms, rc > 0 ? (rc - 1) / 2 + 1 : 0, rc > 0 && (rc - 1) % 2 ? "OOD" : "TRAIN");
+            rc = run_in_child(child_world_big, &terms);
+            if (rc == 0) continue;
+            nfail++;
+            if (rc >= 1000) at += (size_t)snprintf(summary + at, sizeof summary - at, " terms=%d: killed by signal %d;", terms, rc - 1000);
+            else at += (size_t)snprintf(summary + at, sizeof summary - at, " terms=%d: from digits=%d %s;", terms, (rc - 1) / 2 + 1, (rc - 1) % 2 ? "OOD" : "TRAIN");
+            if (at >= sizeof summary) at = sizeof summary - 1;
         }
+        CHECK(nfail == 0, "world: reference problems of accepted configs are truncated (question without '=?' or solution not scoring perfectly):%s", summary);
+        rc = run_in_child(child_world_canary, NULL);
+        CHECK(rc == 0, "world: pt_world_problem writes past the end of pt_problem: %s", rc >= 1000 ? "child killed by a signal" :
+              rc == 0 ? "" : (snprintf(summary, sizeof summary, "first at terms=%d digits=%d %s split", (rc - 1) / 30 + 2, (rc - 1) % 30 / 2 + 1, (rc - 1) % 2 ? "OOD" : "TRAIN"), summary));
     }
 }
 

@@ -9,8 +9,9 @@ same way as bench_model.c:
   gen1   new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 (best of 3 runs)
   gen16  the same with batch 16
   rss    peak RSS (getrusage ru_maxrss) of a separate subprocess per config that builds the
-         model and runs training steps only (rss_base_mb: the same process right after
-         "import torch", i.e. the interpreter + libtorch floor included in rss_mb)
+         model and runs the same training steps only (at the largest thread count);
+         rss_base_mb: the same process right after "import torch" (the interpreter + libtorch
+         floor included in rss_mb)
 
 usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
        (defaults: all 1 2).  Prints one machine-readable line per config and thread count:
@@ -40,6 +41,11 @@ B, T, N_NEW, GEN_RUNS = 8, 256, 128, 3
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
 
 
 # ----------------------------------------------------------------------------------------------
@@ -237,13 +243,15 @@ def mapped_blas():
 
 def rss_worker(name):
     """Separate process: peak RSS of building the model + training steps only."""
-    base = peak_rss_mb()
+    torch.ones(64, 64) @ torch.ones(64, 64)                         # BLAS loaded, like the timed process
+    base = current_rss_mb()
     torch.set_num_threads(int(os.environ.get("TORCH_REF_RSS_THREADS", "2")))
     torch.manual_seed(0)
     model = Llama(CONFIGS[name])
     opt, _ = make_opt(model)
-    bench_train(model, opt, 1)
-    print("rss %s %.1f %.1f" % (name, peak_rss_mb(), base))
+    bench_train(model, opt, TRAIN_STEPS[name])                      # same steps as the timed run
+    hwm = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")]
+    print("rss %s %.1f %.1f vmhwm_mb=%.1f" % (name, peak_rss_mb(), base, int(hwm[0]) / 1024.0 if hwm else -1))
 
 
 def main(argv):
@@ -263,17 +271,21 @@ def main(argv):
           % (torch.__version__, ",".join(blas) or "none", ",".join(omp) or "none", cap,
              os.environ.get("TORCH_REF_OPT", "foreach"), os.environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
              os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset")), flush=True)
+    # Peak RSS first, one fresh process per config, while this process is still at its import
+    # floor: Linux carries the parent's RSS high-water mark into a child's ru_maxrss across
+    # fork/exec, so spawning after the timing runs would mix the numbers.
+    rss = {}
+    env = dict(os.environ, TORCH_REF_RSS_THREADS=str(max(threads)))
     for name in names:
-        # peak RSS first, in its own process, so configs (and this process) do not mix
-        env = dict(os.environ, TORCH_REF_RSS_THREADS=str(max(threads)))
         r = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss", name],
                            env=env, capture_output=True, text=True)
-        rss, rss_base = "nan", "nan"
+        rss[name] = ("nan", "nan")
         for line in r.stdout.splitlines():
             if line.startswith("rss "):
-                rss, rss_base = line.split()[2], line.split()[3]
+                rss[name] = (line.split()[2], line.split()[3])
         if r.returncode != 0:
             sys.stderr.write(r.stderr)
+    for name in names:
         torch.manual_seed(0)
         model = Llama(CONFIGS[name])
         opt, _ = make_opt(model)
@@ -283,7 +295,7 @@ def main(argv):
             g1 = bench_gen(model, 1)
             g16 = bench_gen(model, 16)
             print("torch %s threads=%d train=%.0f gen1=%.0f gen16=%.0f rss_mb=%s rss_base_mb=%s"
-                  % (name, nt, tr, g1, g16, rss, rss_base), flush=True)
+                  % (name, nt, tr, g1, g16, rss[name][0], rss[name][1]), flush=True)
         del model, opt
 
 
