@@ -542,8 +542,8 @@ typedef struct pt_problem {
     int n_terms;
     long long terms[8];
     long long answer;
-    char question[96];            /* "Q: 47+85=?\n" */
-    char solution[256];           /* "A: <think>...</think><answer>132</answer>" */
+    char question[160];           /* "Q: 47+85=?\n" (sized for 8 terms of 16 digits) */
+    char solution[512];           /* "A: <think>...</think><answer>132</answer>" */
 } pt_problem;
 enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2 };
 /* Problem `index` of a split (deterministic in (cfg, split, seed, index)). OOD adds one digit. */
@@ -586,6 +586,7 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2418,12 +2419,12 @@ PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 }
 PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
-    if (b && !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_loss: targets is NULL");
+    if (!b || !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_loss: batch or its targets is NULL");
     return pt_cross_entropy(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask);
 }
 PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, float temperature)
 {
-    if (b && !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: targets is NULL");
+    if (!b || !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: batch or its targets is NULL");
     return pt_token_logprobs(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask, temperature);
 }
 
@@ -2865,7 +2866,9 @@ PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
     *out = NULL; *n = 0;
     f = fopen(path, "rb");
     if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path); }
+    /* a directory opens on POSIX but fails the first read (EISDIR): reject it before sizing */
+    if (fgetc(f) == EOF && ferror(f)) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path); }
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path); }
     buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
     if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
     if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) { fclose(f); PT_FREE(buf); return pt__fail(PT_ERR_IO, "%s: read error", path); }
@@ -3012,7 +3015,8 @@ static pt_model *pt__load_checkpoint(const char *path)
     n_tensors = pt__get_u32(&r, "n_tensors"); has_opt = pt__get_u32(&r, "has_optimizer");
     step = (int64_t)pt__get_u64(&r, "step");
     if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
-    if (c.n_kv_heads == 0 || pt_config_validate(&c) != PT_OK) {
+    if (c.n_kv_heads == 0) { pt__fail(PT_ERR_FORMAT, "%s: config.n_kv_heads is 0", path); goto fail; }
+    if (pt_config_validate(&c) != PT_OK) {
         char msg[sizeof pt__errbuf];
         memcpy(msg, pt__errbuf, sizeof msg);
         msg[sizeof msg - 1] = 0;
@@ -3137,31 +3141,43 @@ static int pt__world_column(const pt_problem *p, int j, long long carry_in, int 
     return n;
 }
 static int pt__world_ndigits(long long v) { int n = 1; while (v >= 10) { v /= 10; n++; } return n; }
+/* snprintf at an offset that never runs past the buffer (snprintf returns the untruncated length) */
+static size_t pt__append(char *buf, size_t cap, size_t at, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+    if (at >= cap) return cap;
+    va_start(ap, fmt);
+    k = vsnprintf(buf + at, cap - at, fmt, ap);
+    va_end(ap);
+    if (k < 0) return at;
+    return at + (size_t)k < cap ? at + (size_t)k : cap;
+}
 static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
 {
     char *q = p->question, *s = p->solution;
     int t, j, cols = pt__world_ndigits(p->terms[0]), corrupt_at = -1;
     long long carry = 0;
     size_t at;
-    at = (size_t)snprintf(q, sizeof p->question, "Q: ");
-    for (t = 0; t < p->n_terms; t++) at += (size_t)snprintf(q + at, sizeof p->question - at, "%s%lld", t ? "+" : "", p->terms[t]);
-    snprintf(q + at, sizeof p->question - at, "=?\n");
+    at = pt__append(q, sizeof p->question, 0, "Q: ");
+    for (t = 0; t < p->n_terms; t++) at = pt__append(q, sizeof p->question, at, "%s%lld", t ? "+" : "", p->terms[t]);
+    pt__append(q, sizeof p->question, at, "=?\n");
     if (noise_rng && pt_rng_uniform(noise_rng) < noise) corrupt_at = pt_rng_int(noise_rng, 0, cols); /* cols = the answer */
-    at = (size_t)snprintf(s, sizeof p->solution, "A: <think>");
+    at = pt__append(s, sizeof p->solution, 0, "A: <think>");
     for (j = 0; j < cols; j++) {
         int vals[10], nv = 0, v;
         long long sum;
         nv = pt__world_column(p, j, carry, vals, &sum);
         if (corrupt_at == j) sum = (sum + 1 + pt_rng_int(noise_rng, 0, 8)) % (j == cols - 1 ? 100 : 20);
-        for (v = 0; v < nv; v++) at += (size_t)snprintf(s + at, sizeof p->solution - at, "%s%d", v ? "+" : "", vals[v]);
-        at += (size_t)snprintf(s + at, sizeof p->solution - at, "=%lld%s", sum, j < cols - 1 ? ";" : "");
+        for (v = 0; v < nv; v++) at = pt__append(s, sizeof p->solution, at, "%s%d", v ? "+" : "", vals[v]);
+        at = pt__append(s, sizeof p->solution, at, "=%lld%s", sum, j < cols - 1 ? ";" : "");
         carry = sum / 10;
     }
     {
         long long ans = p->answer;
         if (corrupt_at == cols) ans += (pt_rng_int(noise_rng, 0, 1) ? 1 : -1) * (long long)pt_rng_int(noise_rng, 1, 9);
         if (ans < 0) ans = -ans;
-        snprintf(s + at, sizeof p->solution - at, "</think><answer>%lld</answer>", ans);
+        pt__append(s, sizeof p->solution, at, "</think><answer>%lld</answer>", ans);
     }
 }
 PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t seed, int64_t index, pt_problem *p)
@@ -3244,7 +3260,7 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
 PTDEF int pt_world_prompt(const pt_problem *p, int *ids, int cap)
 {
     pt_tokenizer tok = pt_byte_tokenizer();
-    char text[128];
+    char text[sizeof p->question + 8];
     snprintf(text, sizeof text, "%sA: ", p->question);
     return tok.encode(&tok, text, 1, 0, ids, cap);
 }
@@ -3252,7 +3268,7 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 {
     pt_tokenizer tok = pt_byte_tokenizer();
     pt_problem *probs = (pt_problem *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_problem));
-    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * 128 * sizeof(int));
+    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * 192 * sizeof(int));
     int **prompts = (int **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int *));
     int *lens = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int));
     pt_gen_config g;
@@ -3265,8 +3281,8 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
     if (!probs || !buf || !prompts || !lens) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval: out of memory"); goto done; }
     for (i = 0; i < n; i++) {
         pt_world_problem(cfg, split, 0, i, &probs[i]);
-        prompts[i] = buf + (int64_t)i * 128;
-        lens[i] = pt_world_prompt(&probs[i], prompts[i], 128);
+        prompts[i] = buf + (int64_t)i * 192;
+        lens[i] = pt_world_prompt(&probs[i], prompts[i], 192);
         if (lens[i] < 0) { st = lens[i]; goto done; }
         if (lens[i] > maxp) maxp = lens[i];
     }
@@ -3306,7 +3322,7 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
     pt_tokenizer tok = pt_byte_tokenizer();
     pt_rng noise_rng;
     int64_t d, n = 0;
-    char doc[512];
+    char doc[sizeof(((pt_problem *)0)->question) + sizeof(((pt_problem *)0)->solution) + 4];
     pt__world_defaults(cfg_in, &c);
     pt_rng_seed(&noise_rng, seed ^ 0xA5A5A5A5ull);
     for (d = 0; d < n_docs; d++) {
