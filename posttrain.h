@@ -632,10 +632,13 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+#define PT__INLINE static inline __attribute__((always_inline))
 #define PT__RESTRICT __restrict__
 #elif defined(_MSC_VER)
+#define PT__INLINE static __forceinline
 #define PT__RESTRICT __restrict
 #else
+#define PT__INLINE static
 #define PT__RESTRICT
 #endif
 
@@ -1342,7 +1345,7 @@ static void pt__gemv_rows(int M, int N, int K, const float *A, int64_t rsa, cons
 {
     int j;
 #if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)N * K > 32768)
+#pragma omp parallel for schedule(static) if ((int64_t)M * N * K > 1048576)
 #endif
     for (j = 0; j < N; j++) {
         const float *w = B + (int64_t)j * csb;
@@ -1369,7 +1372,9 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
         return;
     }
     if (M <= 4 && csa == 1 && rsb == 1) { pt__gemv_rows(M, N, K, A, rsa, B, csb, C, ldc, accumulate); return; }
-    if (flops < 262144.0) nt = 1;   /* a parallel region costs more than this much work */
+    /* Waking sleeping (passive) workers costs tens of microseconds: only fork for work that is
+       clearly larger (about 40 us on one core at 100 GFLOP/s). */
+    if (flops < 4194304.0) nt = 1;
     have = pt__ensure_pack_bufs(nt);
     if (have < 1) { /* no memory for packing: a slow but correct fallback */
         int i, j, k;
@@ -1464,7 +1469,7 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
    polynomial for e^r and 2^n built in the exponent bits: max relative error about 2e-7 (measured in
    tests/test_engine.c against exp() in double). x < -87.3 returns exactly 0 (so -inf scores vanish);
    x > 88.3 saturates to e^88.3 (about 2.2e38); NaN stays NaN. */
-static float pt__exp(float x)
+PT__INLINE float pt__exp(float x)
 {
     union { uint32_t u; float f; } scale;
     float xc = x < 88.3f ? x : 88.3f;          /* NaN takes the bound here, and is restored below */
@@ -2537,7 +2542,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         }
         /* attention: one (row, head) pair per work item, every inner loop over positions s */
 #if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)n * H * (pos[n - 1] + 1) * hd > 65536)
+#pragma omp parallel for schedule(static) if ((int64_t)n * H * (pos[n - 1] + 1) * hd > 524288)
 #endif
         for (rh = 0; rh < n * H; rh++) {
             int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;

@@ -7,7 +7,8 @@
    models and RL close in later examples. Prints samples and held-out accuracy before and after,
    writes build/pretrain.csv and saves build/base.ckpt.
 
-   usage: pretrain [steps (default 1200)] [threads (default: all)] */
+   usage: pretrain [steps (default 1200)] [threads (0 = all)] [checkpoint (default build/base.ckpt)]
+   Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>
@@ -16,9 +17,13 @@
 #define BATCH 16
 #define SEQ 128
 
+static FILE *samples;
+
 static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 {
     pt_world_eval_result id, ood;
+    pt_tokenizer tok = pt_byte_tokenizer();
+    int i;
     if (pt_world_eval(m, wc, PT_WORLD_ID, 200, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 100, &ood) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
@@ -26,11 +31,33 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
     printf("  %-7s  ID: accuracy %5.1f%%  format %5.1f%%  steps %5.1f%%   OOD: accuracy %5.1f%%  format %5.1f%%\n", when,
            100 * id.accuracy, 100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
     printf("           sample: %s\n", id.first);
+    if (samples) {   /* greedy completions of the first 5 held-out problems */
+        fprintf(samples, "== %s: ID accuracy %.1f%%, format %.1f%%, step accuracy %.1f%%; OOD accuracy %.1f%%\n", when,
+                100 * id.accuracy, 100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy);
+        for (i = 0; i < 5; i++) {
+            pt_problem p;
+            int prompt[192], n;
+            const int *pp[1];
+            pt_gen_config g;
+            pt_gen_result r;
+            char text[1024];
+            pt_world_problem(wc, PT_WORLD_ID, 0, i, &p);
+            n = pt_world_prompt(&p, prompt, 192);
+            pp[0] = prompt;
+            memset(&g, 0, sizeof g);
+            g.max_new_tokens = m->cfg.seq_len - n; g.stop_token = tok.eos_id;
+            if (pt_generate(m, pp, &n, 1, 1, &g, &r) != PT_OK) continue;
+            pt_decode(&tok, r.tokens + n, r.total_len[0] - n, text, sizeof text);
+            fprintf(samples, "%sA: %s\n", p.question, text);
+            pt_gen_result_free(&r);
+        }
+    }
 }
 
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 1200, step, i;
+    const char *out_path = argc > 3 ? argv[3] : "build/base.ckpt";
     pt_config cfg = {0};
     pt_world_config wc = {0};
     pt_model *m;
@@ -43,6 +70,7 @@ int main(int argc, char **argv)
     FILE *csv;
     double t0;
     if (argc > 2) pt_set_threads(atoi(argv[2]));
+    samples = fopen("build/pretrain_samples.txt", "w");
 
     cfg.dim = 128; cfg.n_layers = 5; cfg.n_heads = 4; cfg.n_kv_heads = 2; cfg.hidden_dim = 344;
     cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = SEQ;
@@ -92,8 +120,9 @@ int main(int argc, char **argv)
     printf("\n  trained %d steps in %.1f s\n", steps, pt_time_seconds() - t0);
     if (csv) fclose(csv);
     evaluate(m, &wc, "after");
-    if (pt_model_save(m, "build/base.ckpt", 0) != PT_OK) { printf("save: %s\n", pt_last_error()); return 1; }
-    printf("saved build/base.ckpt; metrics in build/pretrain.csv\n");
+    if (samples) fclose(samples);
+    if (pt_model_save(m, out_path, 0) != PT_OK) { printf("save: %s\n", pt_last_error()); return 1; }
+    printf("saved %s; metrics in build/pretrain.csv, samples in build/pretrain_samples.txt\n", out_path);
     pt_model_free(m); pt_ctx_free(ctx); free(corpus);
     return 0;
 }
