@@ -25,8 +25,8 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain
-TESTS    := test_engine test_model
+EXAMPLES := autograd_tour pretrain generate
+TESTS    := test_engine test_model test_llama2c
 HDR      := posttrain.h
 
 .PHONY: all test bench demo clean notebooks

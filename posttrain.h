@@ -361,6 +361,8 @@ typedef struct pt_model {
     pt_params *params;
     pt_tensor *tok_embeddings, *norm, *output;   /* output == tok_embeddings when tied */
     pt_layer *layers;
+    float *llama2c_rope; int64_t llama2c_rope_n;  /* RoPE tables kept from a llama2.c import, so an
+                                                     import -> export round trip is byte-identical */
 } pt_model;
 
 /* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
@@ -423,6 +425,15 @@ struct pt_tokenizer {
     void *impl;
 };
 PTDEF pt_tokenizer pt_byte_tokenizer(void);
+/* The llama2.c / sentencepiece-style BPE tokenizer from a tokenizer.bin (uint32 max_token_length,
+   then per token: f32 score, i32 length, bytes). vocab_size comes from the model (the file does not
+   store it). Encoding follows llama2.c: optional BOS (1), a dummy leading space when the text is not
+   empty, UTF-8 code points looked up whole or split into byte tokens (id = byte + 3), then greedy
+   merges of the adjacent pair whose merged string has the highest score, optional EOS (2).
+   Decoding drops the leading space of a piece that follows BOS and turns "<0x0A>" into its byte.
+   Errors (truncated file, a bad length, fewer entries than vocab_size) name the token index. */
+PTDEF int pt_bpe_load(pt_tokenizer *tok, const char *path, int vocab_size);
+PTDEF void pt_tokenizer_free(pt_tokenizer *tok);   /* releases a BPE tokenizer; no-op for bytes */
 /* Decode ids into text (NUL-terminated, truncated to cap-1 bytes); returns the full length. */
 PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, int cap);
 
@@ -509,6 +520,15 @@ PTDEF pt_model *pt_model_load(const char *path);               /* a new model (o
 /* Load into an existing model of the same config (weights, and optimizer state + step if the file
    has them): for exact resume. On error the model is unchanged. */
 PTDEF int pt_model_load_into(pt_model *m, const char *path);
+/* llama2.c checkpoints. Import reads the legacy v0 format (7 x i32 header: dim, hidden_dim,
+   n_layers, n_heads, n_kv_heads, vocab_size (negative = unshared classifier), seq_len; fp32 weights
+   in llama2.c's order; RoPE tables skipped; classifier last when unshared) and the v1 format
+   (uint32 magic "ak42", i32 version 1, the 7 ints, u8 shared_classifier, zero pad to 256 bytes,
+   norms first). Every header field is validated and the file size must match exactly. Export writes
+   v0, which llama2.c's `run` loads. pt_model_load_any() picks the format from the first bytes. */
+PTDEF pt_model *pt_model_load_llama2c(const char *path);
+PTDEF int pt_model_save_llama2c(const pt_model *m, const char *path);
+PTDEF pt_model *pt_model_load_any(const char *path);
 /* Atomic file write (temp + rename), used by every saver in the library. */
 PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
 /* Read a whole file; *out must be freed with pt_free(). */
@@ -2384,6 +2404,7 @@ PTDEF void pt_model_free(pt_model *m)
     if (!m) return;
     pt_params_free(m->params);
     PT_FREE(m->layers);
+    PT_FREE(m->llama2c_rope);
     PT_FREE(m);
 }
 
@@ -3091,6 +3112,334 @@ fail:
     return NULL;
 }
 PTDEF pt_model *pt_model_load(const char *path) { return pt__load_checkpoint(path); }
+
+/* --- llama2.c checkpoints -------------------------------------------------------------------- */
+/* The tensors of one llama2.c file in its storage order. v0 (legacy): embeddings, then per kind
+   stacked over layers: attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3; final norm; two RoPE tables;
+   classifier if unshared. v1: the norms first (attn, ffn, final), then embeddings and matrices. */
+static int pt__l2c_order(const pt_model *m, int version, pt_tensor **list)
+{
+    int L = m->cfg.n_layers, n = 0, l, k;
+    if (version == 0) {
+        list[n++] = m->tok_embeddings;
+        for (k = 0; k < 9; k++)
+            for (l = 0; l < L; l++) {
+                pt_layer *y = &m->layers[l];
+                pt_tensor *t[9];
+                t[0] = y->attn_norm; t[1] = y->wq; t[2] = y->wk; t[3] = y->wv; t[4] = y->wo;
+                t[5] = y->ffn_norm; t[6] = y->w1; t[7] = y->w2; t[8] = y->w3;
+                list[n++] = t[k];
+            }
+        list[n++] = m->norm;
+    } else {
+        for (l = 0; l < L; l++) list[n++] = m->layers[l].attn_norm;
+        for (l = 0; l < L; l++) list[n++] = m->layers[l].ffn_norm;
+        list[n++] = m->norm;
+        list[n++] = m->tok_embeddings;
+        for (k = 0; k < 7; k++)
+            for (l = 0; l < L; l++) {
+                pt_layer *y = &m->layers[l];
+                pt_tensor *t[7];
+                t[0] = y->wq; t[1] = y->wk; t[2] = y->wv; t[3] = y->wo; t[4] = y->w1; t[5] = y->w2; t[6] = y->w3;
+                list[n++] = t[k];
+            }
+    }
+    return n;   /* the classifier, when unshared, follows (after the RoPE tables in v0) */
+}
+static int64_t pt__model_weight_floats(const pt_config *c)
+{
+    int64_t D = c->dim, KVD = (int64_t)c->dim / c->n_heads * c->n_kv_heads, L = c->n_layers, Hd = c->hidden_dim;
+    return (int64_t)c->vocab_size * D * (1 + c->untied) + L * (2 * D + 2 * D * D + 2 * D * KVD + 3 * D * Hd) + D;
+}
+PTDEF pt_model *pt_model_load_llama2c(const char *path)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    pt_config c;
+    pt_model *m = NULL;
+    int32_t h[7];
+    int version = 0, i, shared, nt;
+    int64_t rope_n, expect;
+    size_t header;
+    pt_tensor **list = NULL;
+    if (pt_read_file(path, &data, &n) != PT_OK) return NULL;
+    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    if (n >= 8 && memcmp(data, "24ka", 4) == 0) {   /* uint32 0x616b3432 "ak42", little-endian */
+        r.at = 4;
+        version = (int)pt__get_u32(&r, "version");
+        if (version != 1) { pt__fail(PT_ERR_FORMAT, "%s: llama2.c format version %d is not supported (only fp32 v0 and v1)", path, version); goto fail; }
+    }
+    for (i = 0; i < 7; i++) h[i] = (int32_t)pt__get_u32(&r, "header");
+    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: file too short for a llama2.c header (%zu bytes)", path, n); goto fail; }
+    memset(&c, 0, sizeof c);
+    c.dim = h[0]; c.hidden_dim = h[1]; c.n_layers = h[2]; c.n_heads = h[3]; c.n_kv_heads = h[4]; c.seq_len = h[6];
+    if (version == 0) {
+        if (h[5] == INT32_MIN) { pt__fail(PT_ERR_FORMAT, "%s: header vocab_size %d is invalid", path, h[5]); goto fail; }
+        shared = h[5] > 0;
+        c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+        header = 28;
+    } else {
+        unsigned char flag = 0;
+        pt__get(&r, &flag, 1, "shared_classifier");
+        if (r.err || flag > 1) { pt__fail(PT_ERR_FORMAT, "%s: bad shared_classifier flag", path); goto fail; }
+        shared = flag;
+        c.vocab_size = h[5];
+        header = 256;
+    }
+    c.untied = !shared;
+    {
+        const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+        for (i = 0; i < 7; i++)
+            if ((i == 5 ? c.vocab_size : h[i]) <= 0) { pt__fail(PT_ERR_FORMAT, "%s: header field %s is %d (must be positive)", path, names[i], h[i]); goto fail; }
+    }
+    if (pt_config_validate(&c) != PT_OK) {
+        char msg[sizeof pt__errbuf];
+        memcpy(msg, pt__errbuf, sizeof msg);
+        msg[sizeof msg - 1] = 0;
+        pt__fail(PT_ERR_FORMAT, "%s: bad llama2.c header: %s", path, msg);
+        goto fail;
+    }
+    rope_n = version == 0 ? (int64_t)c.seq_len * (c.dim / c.n_heads) : 0;   /* two tables of seq_len*hs/2 */
+    expect = (int64_t)header + 4 * (pt__model_weight_floats(&c) + rope_n);
+    if ((int64_t)n != expect) {
+        pt__fail(PT_ERR_FORMAT, "%s: file is %zu bytes, the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab %d%s, seq %d) implies %lld",
+                 path, n, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, shared ? " shared" : " unshared", c.seq_len, (long long)expect);
+        goto fail;
+    }
+    m = pt__model_declare(&c);
+    list = (pt_tensor **)PT_MALLOC((size_t)(9 * c.n_layers + 4) * sizeof(pt_tensor *));
+    if (!m || !list) { if (!list) pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+    r.at = header;
+    nt = pt__l2c_order(m, version, list);
+    for (i = 0; i < nt; i++) {
+        int64_t j;
+        for (j = 0; j < list[i]->size; j++) list[i]->data[j] = pt__get_f32(&r, "weights");
+    }
+    if (rope_n) {
+        int64_t j;
+        m->llama2c_rope = (float *)PT_MALLOC((size_t)rope_n * sizeof(float));
+        if (!m->llama2c_rope) { pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        for (j = 0; j < rope_n; j++) m->llama2c_rope[j] = pt__get_f32(&r, "rope tables");
+        m->llama2c_rope_n = rope_n;
+    }
+    if (!shared) { int64_t j; for (j = 0; j < m->output->size; j++) m->output->data[j] = pt__get_f32(&r, "classifier"); }
+    if (r.err || r.at != n) { pt__fail(PT_ERR_FORMAT, "%s: size mismatch while reading %s", path, r.what ? r.what : "the end"); goto fail; }
+    PT_FREE(list);
+    PT_FREE(data);
+    return m;
+fail:
+    PT_FREE(list);
+    PT_FREE(data);
+    pt_model_free(m);
+    return NULL;
+}
+PTDEF int pt_model_save_llama2c(const pt_model *m, const char *path)
+{
+    pt__wbuf w;
+    const pt_config *c = &m->cfg;
+    pt_tensor **list;
+    int i, nt, hs = c->dim / c->n_heads, st;
+    memset(&w, 0, sizeof w);
+    if (c->norm_eps != 1e-5f || c->rope_theta != 10000.0f)
+        return pt__fail(PT_ERR_ARG, "%s: llama2.c's format fixes norm_eps 1e-5 and rope_theta 10000; this model has %g and %g", path, (double)c->norm_eps, (double)c->rope_theta);
+    list = (pt_tensor **)PT_MALLOC((size_t)(9 * c->n_layers + 4) * sizeof(pt_tensor *));
+    if (!list) return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+    pt__put_u32(&w, (uint32_t)c->dim); pt__put_u32(&w, (uint32_t)c->hidden_dim); pt__put_u32(&w, (uint32_t)c->n_layers);
+    pt__put_u32(&w, (uint32_t)c->n_heads); pt__put_u32(&w, (uint32_t)c->n_kv_heads);
+    pt__put_u32(&w, (uint32_t)(c->untied ? -c->vocab_size : c->vocab_size)); pt__put_u32(&w, (uint32_t)c->seq_len);
+    nt = pt__l2c_order(m, 0, list);
+    for (i = 0; i < nt; i++) pt__put_floats(&w, list[i]->data, list[i]->size);
+    if (m->llama2c_rope && m->llama2c_rope_n == (int64_t)c->seq_len * hs) {
+        pt__put_floats(&w, m->llama2c_rope, m->llama2c_rope_n);
+    } else {   /* the tables export.py writes: cos then sin of t * theta^(-2i/hs), float32 */
+        int pass, t, k;
+        for (pass = 0; pass < 2; pass++)
+            for (t = 0; t < c->seq_len; t++)
+                for (k = 0; k < hs / 2; k++) {
+                    float f = 1.0f / powf(c->rope_theta, (float)(2 * k) / (float)hs), a = (float)t * f;
+                    pt__put_f32(&w, pass == 0 ? cosf(a) : sinf(a));
+                }
+    }
+    if (c->untied) pt__put_floats(&w, m->output->data, m->output->size);
+    PT_FREE(list);
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+PTDEF pt_model *pt_model_load_any(const char *path)
+{
+    unsigned char head[4] = {0, 0, 0, 0};
+    FILE *f = fopen(path, "rb");
+    size_t got;
+    if (!f) return (pt_model *)pt__fail_null(PT_ERR_IO, "%s: cannot open for reading", path);
+    got = fread(head, 1, 4, f);
+    fclose(f);
+    if (got == 4 && memcmp(head, "PTCK", 4) == 0) return pt_model_load(path);
+    return pt_model_load_llama2c(path);
+}
+
+/* --- llama2.c BPE tokenizer (section 4; here because it reads files with section 7's helpers) ------------------------------------------------------------------ */
+typedef struct pt__bpe {
+    char **vocab;            /* NUL-terminated pieces */
+    float *scores;
+    int *sorted;             /* ids sorted by piece, for binary search */
+    int max_len;
+    char byte_pieces[512];   /* "\x00\0\x01\0..." : the text of byte tokens */
+} pt__bpe;
+static const pt__bpe *pt__bpe_sort_ctx;
+static int pt__bpe_cmp(const void *a, const void *b)
+{
+    return strcmp(pt__bpe_sort_ctx->vocab[*(const int *)a], pt__bpe_sort_ctx->vocab[*(const int *)b]);
+}
+static int pt__bpe_lookup(const pt__bpe *b, int V, const char *str)
+{
+    int lo = 0, hi = V - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(str, b->vocab[b->sorted[mid]]);
+        if (c == 0) return b->sorted[mid];
+        if (c < 0) hi = mid - 1; else lo = mid + 1;
+    }
+    return -1;
+}
+static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids)
+{
+    const pt__bpe *b = (const pt__bpe *)tok->impl;
+    int V = tok->vocab_size, n = 0, str_len = 0;
+    char *buf;
+    const char *c;
+    if (!text) return pt__fail(PT_ERR_ARG, "bpe tokenizer: text is NULL");
+    buf = (char *)PT_MALLOC((size_t)b->max_len * 2 + 4);
+    if (!buf) return pt__fail(PT_ERR_NOMEM, "bpe tokenizer: out of memory");
+#define PT__PUSH(id) do { if (n >= max_ids) { PT_FREE(buf); return pt__fail(PT_ERR_ARG, "bpe tokenizer: more than %d tokens", max_ids); } ids[n++] = (id); } while (0)
+    if (add_bos) PT__PUSH(tok->bos_id);
+    if (text[0] != 0) {   /* sentencepiece's dummy prefix: a leading space */
+        int sp = pt__bpe_lookup(b, V, " ");
+        if (sp >= 0) PT__PUSH(sp);
+    }
+    for (c = text; *c; c++) {
+        /* gather one UTF-8 code point (a lead byte and its continuation bytes, at most 4) */
+        if (((unsigned char)*c & 0xC0) != 0x80) str_len = 0;
+        buf[str_len++] = *c;
+        buf[str_len] = 0;
+        if ((((unsigned char)c[1]) & 0xC0) == 0x80 && str_len < 4) continue;
+        {
+            int id = pt__bpe_lookup(b, V, buf), i;
+            if (id >= 0) PT__PUSH(id);
+            else for (i = 0; i < str_len; i++) PT__PUSH((unsigned char)buf[i] + 3);   /* byte fallback */
+        }
+        str_len = 0;
+    }
+    for (;;) {   /* merge the best-scoring adjacent pair until none merges */
+        float best = -1e10f;
+        int best_id = -1, best_at = -1, i;
+        for (i = 0; i + 1 < n; i++) {
+            const char *x = b->vocab[ids[i]], *y = b->vocab[ids[i + 1]];
+            size_t lx = strlen(x), ly = strlen(y);
+            int id;
+            if (lx + ly > (size_t)b->max_len * 2 + 2) continue;
+            memcpy(buf, x, lx); memcpy(buf + lx, y, ly); buf[lx + ly] = 0;
+            id = pt__bpe_lookup(b, V, buf);
+            if (id >= 0 && b->scores[id] > best) { best = b->scores[id]; best_id = id; best_at = i; }
+        }
+        if (best_at < 0) break;
+        ids[best_at] = best_id;
+        memmove(ids + best_at + 1, ids + best_at + 2, (size_t)(n - best_at - 2) * sizeof(int));
+        n--;
+    }
+    if (add_eos) PT__PUSH(tok->eos_id);
+#undef PT__PUSH
+    PT_FREE(buf);
+    return n;
+}
+static const char *pt__bpe_piece(const pt_tokenizer *tok, int prev, int id, char buf[16])
+{
+    const pt__bpe *b = (const pt__bpe *)tok->impl;
+    const char *p;
+    unsigned v;
+    (void)buf;
+    if (id < 0 || id >= tok->vocab_size) return "";
+    p = b->vocab[id];
+    if (prev == tok->bos_id && p[0] == ' ') p++;   /* sentencepiece strips the dummy prefix after BOS */
+    /* byte tokens "<0x0A>" render as the byte itself */
+    if (strlen(p) == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>') {
+        int k, ok = 1;
+        v = 0;
+        for (k = 3; k < 5; k++) {
+            char ch = p[k];
+            v <<= 4;
+            if (ch >= '0' && ch <= '9') v |= (unsigned)(ch - '0');
+            else if (ch >= 'A' && ch <= 'F') v |= (unsigned)(ch - 'A' + 10);
+            else if (ch >= 'a' && ch <= 'f') v |= (unsigned)(ch - 'a' + 10);
+            else ok = 0;
+        }
+        if (ok) return b->byte_pieces + v * 2;
+    }
+    return p;
+}
+PTDEF void pt_tokenizer_free(pt_tokenizer *tok)
+{
+    pt__bpe *b;
+    int i;
+    if (!tok || tok->encode != pt__bpe_encode || !tok->impl) return;
+    b = (pt__bpe *)tok->impl;
+    if (b->vocab) for (i = 0; i < tok->vocab_size; i++) PT_FREE(b->vocab[i]);
+    PT_FREE(b->vocab); PT_FREE(b->scores); PT_FREE(b->sorted); PT_FREE(b);
+    tok->impl = NULL;
+}
+PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    pt__bpe *b;
+    pt_tokenizer t;
+    int i, st;
+    uint32_t max_len;
+    if (vocab_size < 3 || vocab_size > 1 << 22) return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
+    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
+    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    memset(&t, 0, sizeof t);
+    t.vocab_size = vocab_size; t.bos_id = 1; t.eos_id = 2; t.pad_id = 0;
+    t.encode = pt__bpe_encode; t.piece = pt__bpe_piece;
+    b = (pt__bpe *)PT_MALLOC(sizeof *b);
+    if (!b) { PT_FREE(data); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); }
+    memset(b, 0, sizeof *b);
+    t.impl = b;
+    max_len = pt__get_u32(&r, "max_token_length");
+    if (r.err || max_len < 1 || max_len > 65536) { st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len, r.err ? "(file too short)" : "not in [1, 65536]"); goto fail; }
+    b->max_len = (int)max_len;
+    b->vocab = (char **)PT_MALLOC((size_t)vocab_size * sizeof(char *));
+    b->scores = (float *)PT_MALLOC((size_t)vocab_size * sizeof(float));
+    b->sorted = (int *)PT_MALLOC((size_t)vocab_size * sizeof(int));
+    if (!b->vocab || !b->scores || !b->sorted) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+    memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
+    for (i = 0; i < 256; i++) { b->byte_pieces[2 * i] = (char)i; b->byte_pieces[2 * i + 1] = 0; }
+    for (i = 0; i < vocab_size; i++) {
+        uint32_t len;
+        b->scores[i] = pt__get_f32(&r, "score");
+        len = pt__get_u32(&r, "length");
+        if (r.err) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated at token %d of %d (the model's vocab_size)", path, i, vocab_size); goto fail; }
+        if ((int32_t)len < 0 || len > max_len) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %u]", path, i, (int32_t)len, max_len); goto fail; }
+        if (!isfinite(b->scores[i])) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d has a non-finite score", path, i); goto fail; }
+        b->vocab[i] = (char *)PT_MALLOC(len + 1);
+        if (!b->vocab[i]) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        if (!pt__get(&r, b->vocab[i], len, "piece")) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i); goto fail; }
+        b->vocab[i][len] = 0;
+        if (strlen(b->vocab[i]) != len) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d contains a NUL byte", path, i); goto fail; }
+        b->sorted[i] = i;
+    }
+    pt__bpe_sort_ctx = b;
+    qsort(b->sorted, (size_t)vocab_size, sizeof(int), pt__bpe_cmp);
+    PT_FREE(data);
+    *out = t;
+    return PT_OK;
+fail:
+    PT_FREE(data);
+    pt_tokenizer_free(&t);
+    return st;
+}
+
 PTDEF int pt_model_load_into(pt_model *m, const char *path)
 {
     pt_model *src = pt__load_checkpoint(path);

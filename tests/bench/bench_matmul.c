@@ -13,8 +13,11 @@
       Each cell: one warm-up call, then repetitions for ~0.2 s; we report the BEST time (and the
       median beside it). Then one more call on a freshly filled output is checked on one sampled row
       (8 elements, including the first and last column) against a double-precision naive reference.
-   3. The target: >= 60% of the 2-thread peak for every d >= 288 cell on 2 threads. The peak is
-      measured again at the end; a warning says when it moved (another process took a core).
+   3. The target: >= 60% of the 2-thread peak for every d >= 288 cell on 2 threads.
+   On a shared machine another process can take a core mid-run. The column "cores" (process CPU
+   time / wall time over a cell's repetitions) shows it, and the peak is measured again at the end;
+   a warning says when either looks wrong. (With OMP_WAIT_POLICY=active the idle worker spins, so
+   "cores" reads ~2 even on 1 thread; the Makefile sets passive.)
 */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
@@ -80,7 +83,11 @@ static double fma_chains(long iters, float a, float b, float seed)
 #define INIT(c) for (l = 0; l < LANES; l++) x##c[l] = seed + 0.001f * (float)((c) * LANES + l);
     CHAINS(INIT)
     for (it = 0; it < iters; it++) {
+#ifdef FP_FAST_FMAF   /* fmaf is an instruction here (without it fmaf is a slow library call) */
 #define STEP(c) LANE_LOOP (l = 0; l < LANES; l++) x##c[l] = fmaf(x##c[l], a, b);
+#else
+#define STEP(c) LANE_LOOP (l = 0; l < LANES; l++) x##c[l] = x##c[l] * a + b;
+#endif
         CHAINS(STEP)
     }
 #define SUM(c) for (l = 0; l < LANES; l++) s += x##c[l];
@@ -273,7 +280,7 @@ int main(void)
                     int bad, busy;
                     pt_set_threads(nt);
                     best = time_product(p, M, N, K, &med, &cores);
-                    busy = cores < 0.8 * pt_get_threads();
+                    busy = cores < 0.7 * pt_get_threads();
                     nbusy += busy;
                     gf = 2.0 * M * N * K / best * 1e-9;
                     pct = 100.0 * gf / peak[nt];
