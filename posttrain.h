@@ -441,9 +441,12 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    5. SAMPLING AND GENERATION                                                       >>sampling
    ------------------------------------------------------------------------------------------------
    From logits z: temperature 0 -> argmax (greedy). Otherwise p = softmax(z / T), then optionally
-   keep the top_k most likely tokens, then the smallest set whose mass reaches top_p (nucleus,
-   Holtzman et al. 2020), renormalise and draw. The log-prob returned for a sampled token is log p
-   under that final (truncated, renormalised) distribution; greedy returns log softmax(z)[argmax].
+   keep the top_k most likely tokens, then the smallest set whose (top-k renormalised) mass reaches
+   top_p (nucleus, Holtzman et al. 2020; the order Hugging Face applies them), renormalise and draw.
+   The log-prob returned for a sampled token is log p under that final (truncated, renormalised)
+   distribution; greedy returns log softmax(z)[argmax]. Token choices never depend on the batch;
+   log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
+   different order.
    Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
    token for all live sequences in a single batched forward. A sequence stops at EOS (kept, with
    mask 1) or at max_new_tokens. Determinism: sequence i draws from its own RNG stream seeded by
@@ -2703,9 +2706,10 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
     if ((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) {
         qsort(pt__sample_buf, (size_t)V, sizeof(pt__prob_idx), pt__cmp_prob_desc);
         if (k > 0 && k < n) n = k;
-        if (top_p > 0.0f && top_p < 1.0f) {
-            float c = 0.0f;
-            for (i = 0; i < n; i++) { c += pt__sample_buf[i].p; if (c >= top_p) { n = i + 1; break; } }
+        if (top_p > 0.0f && top_p < 1.0f) {   /* on the top-k renormalised mass, as Hugging Face does */
+            float c = 0.0f, km = 0.0f;
+            for (i = 0; i < n; i++) km += pt__sample_buf[i].p;
+            for (i = 0; i < n; i++) { c += pt__sample_buf[i].p; if (c >= top_p * km) { n = i + 1; break; } }
         }
     }
     for (i = 0; i < n; i++) kept += pt__sample_buf[i].p;

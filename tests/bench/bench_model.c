@@ -1,5 +1,6 @@
 /* bench_model.c - training-step and generation throughput of the transformer.
    usage: bench_model [tiny|small|stories|all] [threads...]
+   stories = the real stories260K.bin (from $PT_MODELS or ../shared/models), generation only.
    Training: forward + backward + AdamW on a [B=8, T=256] batch of random tokens (tokens/s).
    Generation: new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 and batch 16.
    Peak RSS is reported per config (it includes the model, the arena and the KV cache). */
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
     cfgs[1].name = "small"; cfgs[1].c.dim = 288; cfgs[1].c.n_layers = 6; cfgs[1].c.n_heads = 6; cfgs[1].c.n_kv_heads = 6; cfgs[1].c.hidden_dim = 768;
     for (ci = 0; ci < 2; ci++) { cfgs[ci].c.vocab_size = 512; cfgs[ci].c.seq_len = 256; }
     if (argc > 2) { nt = 0; for (ti = 2; ti < argc && nt < 2; ti++) threads[nt++] = atoi(argv[ti]); }
-    printf("%-6s %7s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s", "peak RSS");
+    printf("%-7s %7s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s", "peak RSS");
     for (ci = 0; ci < 2; ci++) {
         pt_model *m;
         if (strcmp(which, "all") != 0 && strcmp(which, cfgs[ci].name) != 0) continue;
@@ -78,7 +79,21 @@ int main(int argc, char **argv)
             tr = bench_train(m, 8, 256, ci == 0 ? 8 : 4);
             g1 = bench_gen(m, 1, 128);
             g16 = bench_gen(m, 16, 128);
-            printf("%-6s %7d %14.0f %14.0f %14.0f %8.0f MB\n", cfgs[ci].name, threads[ti], tr, g1, g16, peak_rss_mb());
+            printf("%-7s %7d %14.0f %14.0f %14.0f %8.0f MB\n", cfgs[ci].name, threads[ti], tr, g1, g16, peak_rss_mb());
+            fflush(stdout);
+        }
+        pt_model_free(m);
+    }
+    if (strcmp(which, "all") == 0 || strcmp(which, "stories") == 0) {
+        char path[1024];
+        const char *dir = getenv("PT_MODELS");
+        pt_model *m;
+        snprintf(path, sizeof path, "%s/stories260K.bin", dir && *dir ? dir : "../shared/models");
+        m = pt_model_load_llama2c(path);
+        if (!m) printf("SKIPPED: stories260K.bin not found (%s)\n", pt_last_error());
+        for (ti = 0; m && ti < nt; ti++) {
+            pt_set_threads(threads[ti]);
+            printf("%-7s %7d %14s %14.0f %14.0f %8.0f MB\n", "stories", threads[ti], "-", bench_gen(m, 1, 128), bench_gen(m, 16, 128), peak_rss_mb());
             fflush(stdout);
         }
         pt_model_free(m);
