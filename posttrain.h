@@ -418,7 +418,8 @@ enum { PT_BYTE_BOS = 256, PT_BYTE_EOS, PT_BYTE_PAD, PT_BYTE_SYSTEM, PT_BYTE_USER
 typedef struct pt_tokenizer pt_tokenizer;
 struct pt_tokenizer {
     int vocab_size, bos_id, eos_id, pad_id;
-    /* encode text into ids (up to max_ids); returns the count, or a negative status */
+    /* encode text into ids (up to max_ids); returns the count, or a negative status. BPE checks
+       max_ids before merging: give it at least strlen(text) + 3 slots, as llama2.c does. */
     int (*encode)(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids);
     /* the text of one token (prev = the previous id, for tokenizers whose rendering depends on it) */
     const char *(*piece)(const pt_tokenizer *tok, int prev, int id, char buf[16]);
@@ -3330,7 +3331,11 @@ static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos
         {
             int id = pt__bpe_lookup(b, V, buf), i;
             if (id >= 0) PT__PUSH(id);
-            else for (i = 0; i < str_len; i++) PT__PUSH((unsigned char)buf[i] + 3);   /* byte fallback */
+            else for (i = 0; i < str_len; i++) {   /* byte fallback */
+                int bid = (unsigned char)buf[i] + 3;
+                if (bid >= V) { PT_FREE(buf); return pt__fail(PT_ERR_ARG, "bpe tokenizer: byte 0x%02X is not in the vocabulary and it has no byte tokens", bid - 3); }
+                PT__PUSH(bid);
+            }
         }
         str_len = 0;
     }
@@ -3414,10 +3419,10 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
     if (r.err || max_len < 1 || max_len > 65536) { st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len, r.err ? "(file too short)" : "not in [1, 65536]"); goto fail; }
     b->max_len = (int)max_len;
     b->vocab = (char **)PT_MALLOC((size_t)vocab_size * sizeof(char *));
+    if (b->vocab) memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
     b->scores = (float *)PT_MALLOC((size_t)vocab_size * sizeof(float));
     b->sorted = (int *)PT_MALLOC((size_t)vocab_size * sizeof(int));
     if (!b->vocab || !b->scores || !b->sorted) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-    memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
     for (i = 0; i < 256; i++) { b->byte_pieces[2 * i] = (char)i; b->byte_pieces[2 * i + 1] = 0; }
     for (i = 0; i < vocab_size; i++) {
         uint32_t len;
