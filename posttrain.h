@@ -99,7 +99,11 @@
 
 #ifndef PTDEF
 #ifdef PT_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define PTDEF static __attribute__((unused))   /* a static build need not call every function */
+#else
 #define PTDEF static
+#endif
 #else
 #define PTDEF extern
 #endif
