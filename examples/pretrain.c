@@ -7,7 +7,7 @@
    models and RL close in later examples. Prints samples and held-out accuracy before and after,
    writes build/pretrain.csv and saves build/base.ckpt.
 
-   usage: pretrain [steps (default 1200)] [threads (0 = all)] [checkpoint (default build/base.ckpt)]
+   usage: pretrain [steps (default 700)] [threads (0 = all)] [checkpoint (default build/base.ckpt)]
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
@@ -56,7 +56,7 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 1200, step, i;
+    int steps = argc > 1 ? atoi(argv[1]) : 700, step, i;
     const char *out_path = argc > 3 ? argv[3] : "build/base.ckpt";
     pt_config cfg = {0};
     pt_world_config wc = {0};

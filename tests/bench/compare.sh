@@ -5,6 +5,7 @@
 #   usage: tests/bench/compare.sh            (from anywhere; expects build/bench_model, builds it if missing)
 #   env:   THREADS="1 2"   thread counts for both sides
 #          PYTHON=/usr/bin/python3
+#          BENCH_MODEL=build/bench_model
 #
 # PyTorch gets the setup a fair peer would give it, for its own process only:
 #   - OpenMP OpenBLAS (Debian libopenblas0-openmp) first on LD_LIBRARY_PATH; the BLAS actually
@@ -17,13 +18,14 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 THREADS=${THREADS:-"1 2"}
 PYTHON=${PYTHON:-/usr/bin/python3}
+BENCH_MODEL=${BENCH_MODEL:-build/bench_model}
 TMAX=$(echo $THREADS | tr ' ' '\n' | sort -n | tail -1)
 
-[ -x build/bench_model ] || make build/bench_model >/dev/null || { echo "compare.sh: cannot build build/bench_model"; exit 0; }
+[ -x "$BENCH_MODEL" ] || make "$BENCH_MODEL" >/dev/null || { echo "compare.sh: cannot build $BENCH_MODEL"; exit 0; }
 
 echo "== load before: $(uptime | sed 's/.*load average/load average/') ($(nproc) cpus)"
-echo "== ours: OMP_WAIT_POLICY=passive build/bench_model all $THREADS"
-OURS=$(OMP_WAIT_POLICY=passive build/bench_model all $THREADS)
+echo "== ours: OMP_WAIT_POLICY=passive $BENCH_MODEL all $THREADS"
+OURS=$(OMP_WAIT_POLICY=passive "$BENCH_MODEL" all $THREADS)
 echo "$OURS"
 
 TORCH=""
@@ -75,7 +77,7 @@ $1 == "TORCH" && $2 == "torch" {
 }
 $1 == "TORCH" && $2 == "torch_info" { for (i = 3; i <= NF; i++) { split($i, p, "="); info[p[1]] = p[2] } }
 END {
-    printf "%-6s %3s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n", "", "", "train", "tok/s", "", "gen b1", "tok/s", "", "gen b16", "tok/s", ""
+    printf "%-6s %3s | %-24s | %-24s | %-24s\n", "", "", "    train tok/s", "    gen b1 tok/s", "    gen b16 tok/s"
     printf "%-6s %3s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n", "config", "thr", "ours", "pytorch", "ratio", "ours", "pytorch", "ratio", "ours", "pytorch", "ratio"
     for (j = 1; j <= n; j++) {
         k = order[j]; split(k, c, " ")
@@ -96,7 +98,7 @@ END {
     check("batch-16 generation >= 6x batch-1 tokens/s (ours, small, " tmax " threads)", og16["small " tmax], og1["small " tmax], 6.0)
 }
 function check(what, a, b, need) {
-    if (a == "" || b == "" || b <= 0) printf "  SKIPPED  %s\n", what
+    if (a == "" || b == "" || b <= 0) printf "  SKIPPED  %s (no result)\n", what
     else printf "  %-7s  %s: %.2fx\n", (a / b >= need ? "PASS" : "MISS"), what, a / b
 }'
 exit 0
