@@ -77,3 +77,7 @@ clean:
 
 $(B)/bench_model: tests/bench/bench_model.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
+
+# execute every notebook headless with Debian's python3 (executed copies in $(B)/notebooks); fails on any cell error
+notebooks:
+	PYTHON=$(PYTHON) OUT=$(B)/notebooks sh notebooks/run.sh

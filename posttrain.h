@@ -397,6 +397,7 @@ typedef struct pt_kv_cache {
     float *k, *v;             /* [n_layers][n_seqs][kv_dim][max_len]: positions contiguous */
     int *len;                 /* tokens stored per sequence */
     float *scratch; int64_t scratch_floats; int scratch_rows;
+    float **packed;           /* internal: weights pre-packed by pt_generate for its own cache */
 } pt_kv_cache;
 PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len);
 PTDEF void pt_kv_free(pt_kv_cache *kv);
@@ -1351,6 +1352,44 @@ static void pt__gemm_serial(int M, int N, int K, const float *A, int64_t rsa, in
     }
 }
 
+/* Pre-packed weights for inference: y = x W^T with W [N, K] packed once into panels of NR columns
+   over the full K, [ceil(N/NR)][K][NR] (zero padded), so decoding many steps never repacks them. */
+static int64_t pt__prepacked_floats(int N, int K) { return (int64_t)((N + PT__NR - 1) / PT__NR) * PT__NR * K; }
+static void pt__prepack_w(const float *W, int N, int K, float *out)
+{
+    int jr;
+    for (jr = 0; jr < N; jr += PT__NR) {
+        int nr = N - jr < PT__NR ? N - jr : PT__NR, j, k;
+        float *dst = out + (int64_t)jr * K;
+        for (j = 0; j < PT__NR; j++) {
+            const float *src = W + (int64_t)(jr + j) * K;
+            if (j < nr) for (k = 0; k < K; k++) dst[(int64_t)k * PT__NR + j] = src[k];
+            else for (k = 0; k < K; k++) dst[(int64_t)k * PT__NR + j] = 0.0f;
+        }
+    }
+}
+/* C[M, N] (+)= A[M, K] (rows contiguous) W^T with W pre-packed; columns [n0, n1) only. */
+static void pt__gemm_prepacked_cols(int M, int n0, int n1, int K, const float *A, int64_t rsa, const float *Wp,
+                                    float *C, int64_t ldc, int accumulate, float *Ap)
+{
+    int pc, ic, jr, ir;
+    for (pc = 0; pc < K; pc += PT__KC) {
+        int kc = K - pc < PT__KC ? K - pc : PT__KC;
+        for (ic = 0; ic < M; ic += PT__MC) {
+            int mc = M - ic < PT__MC ? M - ic : PT__MC;
+            pt__pack_a(mc, kc, A + (int64_t)ic * rsa + pc, rsa, 1, Ap);
+            for (jr = n0; jr < n1; jr += PT__NR) {
+                int nr = n1 - jr < PT__NR ? n1 - jr : PT__NR;
+                const float *bp = Wp + (int64_t)jr * K + (int64_t)pc * PT__NR;
+                for (ir = 0; ir < mc; ir += PT__MR) {
+                    int mr = mc - ir < PT__MR ? mc - ir : PT__MR;
+                    pt__microkernel(kc, Ap + (int64_t)ir * kc, bp, C + (int64_t)(ic + ir) * ldc + jr, ldc, mr, nr, accumulate || pc > 0);
+                }
+            }
+        }
+    }
+}
+
 /* Per-thread packing buffers, allocated once and reused by every call (process-wide). */
 static float *pt__pack_bufs[64];
 static int pt__pack_nbufs;
@@ -1433,6 +1472,27 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
             if (n1 > n0) pt__gemm_serial(M, n1 - n0, K, A, rsa, csa, B + (int64_t)n0 * csb, rsb, csb,
                                          C + n0, ldc, accumulate, Ap, Bp);
         }
+    }
+}
+
+/* y = x W^T for inference: the pre-packed path when a packed copy exists and there are enough rows
+   to amortise a kernel call, else pt_gemm (which takes dot products for 1-4 rows). */
+static void pt__infer_linear(int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int accumulate)
+{
+    int nt = pt_get_threads(), have;
+    if (!Wp || M <= 4) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
+    if (2.0 * M * N * K < 4194304.0) nt = 1;
+    have = pt__ensure_pack_bufs(nt);
+    if (have < 1) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
+    if (nt > have) nt = have;
+#if PT__OMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        int t = pt__thread_id(), T = pt__num_threads(), tiles = (N + PT__NR - 1) / PT__NR;
+        int n0 = (int)((int64_t)tiles * t / T) * PT__NR, n1 = (int)((int64_t)tiles * (t + 1) / T) * PT__NR;
+        if (n1 > N) n1 = N;
+        if (n1 > n0) pt__gemm_prepacked_cols(M, n0, n1, K, x, K, Wp, y, N, accumulate, pt__pack_bufs[t]);
     }
 }
 
@@ -2486,6 +2546,7 @@ PTDEF void pt_kv_free(pt_kv_cache *kv)
 {
     if (!kv) return;
     pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
+    if (kv->packed) { int i; for (i = 0; i < kv->n_layers * 7 + 1; i++) pt__free_aligned(kv->packed[i]); PT_FREE(kv->packed); }
     PT_FREE(kv->len);
     PT_FREE(kv);
 }
@@ -2548,6 +2609,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     x = kv->scratch; xb = x + (int64_t)n * D; q = xb + (int64_t)n * D; att = q + (int64_t)n * D;
     k = att + (int64_t)n * D; v = k + (int64_t)n * KVD; h1 = v + (int64_t)n * KVD; h3 = h1 + (int64_t)n * Hd;
     sc = h3 + (int64_t)n * Hd; pos = (int *)(sc + (int64_t)n * H * S);
+#define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
     for (i = 0; i < n; i++) {
         int j, before = 0;
         for (j = 0; j < i; j++) before += seq_ids[j] == seq_ids[i];
@@ -2559,9 +2621,9 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
         int rh;
         pt__rmsnorm_rows(xb, x, L->attn_norm->data, n, D, c->norm_eps);
-        pt_gemm(n, D, D, xb, D, 1, L->wq->data, 1, D, q, D, 0);
-        pt_gemm(n, KVD, D, xb, D, 1, L->wk->data, 1, D, k, KVD, 0);
-        pt_gemm(n, KVD, D, xb, D, 1, L->wv->data, 1, D, v, KVD, 0);
+        pt__infer_linear(n, D, D, xb, L->wq->data, PK(l, 0), q, 0);
+        pt__infer_linear(n, KVD, D, xb, L->wk->data, PK(l, 1), k, 0);
+        pt__infer_linear(n, KVD, D, xb, L->wv->data, PK(l, 2), v, 0);
         for (i = 0; i < n; i++) {   /* store k, v transposed: position is the fastest index */
             int64_t base = (int64_t)seq_ids[i] * KVD * S + pos[i];
             int e;
@@ -2592,19 +2654,38 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
                 o[d] = acc * inv;
             }
         }
-        pt_gemm(n, D, D, att, D, 1, L->wo->data, 1, D, x, D, 1);        /* x += att Wo^T */
+        pt__infer_linear(n, D, D, att, L->wo->data, PK(l, 3), x, 1);        /* x += att Wo^T */
         pt__rmsnorm_rows(xb, x, L->ffn_norm->data, n, D, c->norm_eps);
-        pt_gemm(n, Hd, D, xb, D, 1, L->w1->data, 1, D, h1, Hd, 0);
-        pt_gemm(n, Hd, D, xb, D, 1, L->w3->data, 1, D, h3, Hd, 0);
+        pt__infer_linear(n, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0);
+        pt__infer_linear(n, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0);
         for (r = 0; r < n * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
-        pt_gemm(n, D, Hd, h1, Hd, 1, L->w2->data, 1, Hd, x, D, 1);      /* x += h W2^T */
+        pt__infer_linear(n, D, Hd, h1, L->w2->data, PK(l, 5), x, 1);      /* x += h W2^T */
     }
     for (i = 0; i < n; i++) kv->len[seq_ids[i]]++;
     if (logits) {
         pt__rmsnorm_rows(xb, x, m->norm->data, n, D, c->norm_eps);
-        pt_gemm(n, V, D, xb, D, 1, m->output->data, 1, D, logits, V, 0);
+        pt__infer_linear(n, V, D, xb, m->output->data, PK(c->n_layers, 0), logits, 0);
     }
+#undef PK
     return PT_OK;
+}
+/* Pack every weight matrix for kv's private use (pt_generate's own cache, whose weights cannot
+   change while it lives). Failure is harmless: the unpacked path is used. */
+static void pt__kv_prepack(pt_kv_cache *kv, const pt_model *m)
+{
+    int l, i, n = m->cfg.n_layers * 7 + 1;
+    kv->packed = (float **)PT_MALLOC((size_t)n * sizeof(float *));
+    if (!kv->packed) return;
+    memset(kv->packed, 0, (size_t)n * sizeof(float *));
+    for (l = 0; l <= m->cfg.n_layers; l++)
+        for (i = 0; i < (l < m->cfg.n_layers ? 7 : 1); i++) {
+            const pt_tensor *w = l == m->cfg.n_layers ? m->output :
+                i == 0 ? m->layers[l].wq : i == 1 ? m->layers[l].wk : i == 2 ? m->layers[l].wv : i == 3 ? m->layers[l].wo :
+                i == 4 ? m->layers[l].w1 : i == 5 ? m->layers[l].w2 : m->layers[l].w3;
+            float *p = pt__alloc_aligned_floats(pt__prepacked_floats(w->shape[0], w->shape[1]));
+            if (p) pt__prepack_w(w->data, w->shape[0], w->shape[1], p);
+            kv->packed[l * 7 + i] = p;
+        }
 }
 
 /* ================================================================================================
@@ -2764,6 +2845,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     live = (int *)PT_MALLOC((size_t)N * sizeof(int));
     logits = (float *)PT_MALLOC((size_t)N * V * sizeof(float));
     kv = pt_kv_new(m, N, r.width);
+    if (kv && N > 4) pt__kv_prepack(kv, m);   /* decoding more than 4 rows goes through the kernel */
     if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok || !live || !logits || !kv) {
         st = pt_last_status() == PT_ERR_NOMEM ? PT_ERR_NOMEM : pt__fail(PT_ERR_NOMEM, "pt_generate: out of memory");
         goto done;
