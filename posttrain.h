@@ -1477,10 +1477,11 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
 
 /* y = x W^T for inference: the pre-packed path when a packed copy exists and there are enough rows
    to amortise a kernel call, else pt_gemm (which takes dot products for 1-4 rows). */
-static void pt__infer_linear(int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int accumulate)
+static void pt__infer_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int accumulate)
 {
     int nt = pt_get_threads(), have;
-    if (!Wp || M <= 4) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
+    if (!Wp) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
+    if (n_all <= 4) { pt__gemv_rows(M, N, K, x, K, W, K, y, N, accumulate); return; }
     if (2.0 * M * N * K < 4194304.0) nt = 1;
     have = pt__ensure_pack_bufs(nt);
     if (have < 1) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
@@ -2534,9 +2535,11 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
     memset(kv, 0, sizeof *kv);
     kv->n_seqs = n_seqs; kv->max_len = max_len; kv->n_layers = m->cfg.n_layers;
     kv->kv_dim = m->cfg.dim / m->cfg.n_heads * m->cfg.n_kv_heads;
-    n = (int64_t)kv->n_layers * n_seqs * max_len * kv->kv_dim;
+    n = (int64_t)kv->n_layers * n_seqs * max_len * kv->kv_dim + 16;   /* +16: chunked reads past the end */
     kv->k = pt__alloc_aligned_floats(n);
     kv->v = pt__alloc_aligned_floats(n);
+    if (kv->k) memset(kv->k, 0, (size_t)n * sizeof(float));
+    if (kv->v) memset(kv->v, 0, (size_t)n * sizeof(float));
     kv->len = (int *)PT_MALLOC((size_t)n_seqs * sizeof(int));
     if (!kv->k || !kv->v || !kv->len) { pt_kv_free(kv); return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)", (long long)(2 * n)); }
     memset(kv->len, 0, (size_t)n_seqs * sizeof(int));
@@ -2580,11 +2583,109 @@ static void pt__rope_row(float *x, int n_heads, int hd, int pos, float theta)
         }
     }
 }
-PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids, const int *tokens, float *logits)
+/* Inference scratch (rows of the whole call) and the forward over rows [r0, r1). tid >= 0: this is
+   one thread of a row split, so every helper runs serially on that thread's packing buffer;
+   tid < 0: the helpers parallelise inside. n (all rows of the call) picks the matmul path. */
+typedef struct pt__step_ws { float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc; int *pos; } pt__step_ws;
+static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int acc, int tid)
+{
+    if (tid < 0) { pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc); return; }
+    if (Wp && n_all > 4) pt__gemm_prepacked_cols(M, 0, N, K, x, K, Wp, y, N, acc, pt__pack_bufs[tid]);
+    else pt__gemv_rows(M, N, K, x, K, W, K, y, N, acc);   /* nested: its parallel-for stays serial */
+}
+static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, int n, int r0, int r1,
+                          const int *seq_ids, const int *tokens, float *logits, int tid)
 {
     const pt_config *c = &m->cfg;
     int D = c->dim, H = c->n_heads, KVH = c->n_kv_heads, hd = D / H, KVD = kv->kv_dim, Hd = c->hidden_dim;
-    int V = c->vocab_size, S = kv->max_len, l, i, r, group = H / KVH;
+    int V = c->vocab_size, S = kv->max_len, l, i, group = H / KVH, nr = r1 - r0;
+    int64_t r;
+    const int *pos = w->pos;
+    float *x = w->x + (int64_t)r0 * D, *xb = w->xb + (int64_t)r0 * D, *q = w->q + (int64_t)r0 * D;
+    float *k = w->k + (int64_t)r0 * KVD, *v = w->v + (int64_t)r0 * KVD, *att = w->att + (int64_t)r0 * D;
+    float *h1 = w->h1 + (int64_t)r0 * Hd, *h3 = w->h3 + (int64_t)r0 * Hd, *sc = w->sc;
+#define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
+    if (nr < 1) return;
+    for (i = 0; i < nr; i++) memcpy(x + (int64_t)i * D, m->tok_embeddings->data + (int64_t)tokens[r0 + i] * D, (size_t)D * sizeof(float));
+    for (l = 0; l < c->n_layers; l++) {
+        pt_layer *L = &m->layers[l];
+        float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
+        int rh;
+        pt__rmsnorm_rows(xb, x, L->attn_norm->data, nr, D, c->norm_eps);
+        pt__step_linear(n, nr, D, D, xb, L->wq->data, PK(l, 0), q, 0, tid);
+        pt__step_linear(n, nr, KVD, D, xb, L->wk->data, PK(l, 1), k, 0, tid);
+        pt__step_linear(n, nr, KVD, D, xb, L->wv->data, PK(l, 2), v, 0, tid);
+        for (i = 0; i < nr; i++) {   /* store k, v transposed: position is the fastest index */
+            int64_t base = (int64_t)seq_ids[r0 + i] * KVD * S + pos[r0 + i];
+            int e;
+            pt__rope_row(q + (int64_t)i * D, H, hd, pos[r0 + i], c->rope_theta);
+            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, pos[r0 + i], c->rope_theta);
+            for (e = 0; e < KVD; e++) { kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e]; vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e]; }
+        }
+        /* attention: one (row, head) pair per work item, every inner loop over positions s */
+#if PT__OMP
+#pragma omp parallel for schedule(static) if (tid < 0 && (int64_t)nr * H * (pos[r1 - 1] + 1) * hd > 524288)
+#endif
+        for (rh = r0 * H; rh < r1 * H; rh++) {
+            int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;
+            const float *qh = w->q + (int64_t)row * D + h * hd;
+            const float *kt = kc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
+            const float *vt = vc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
+            float *p = sc + (int64_t)rh * (S + 16), *o = w->att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f, inv;
+            float rs = sqrtf((float)hd);
+            int s0, j, d0;
+            /* scores in chunks of 16 positions, the head dim inside: one store per chunk. Reads up
+               to 15 positions past t, which the cache pads and zero-fills; they are discarded. */
+            for (s0 = 0; s0 <= t; s0 += 16) {
+                float acc[16];
+                int len = t + 1 - s0 < 16 ? t + 1 - s0 : 16;
+                for (j = 0; j < 16; j++) acc[j] = 0.0f;
+                for (d = 0; d < hd; d++) {
+                    const float *kr = kt + (int64_t)d * S + s0;
+                    float qd = qh[d];
+                    PT__SIMD for (j = 0; j < 16; j++) acc[j] += qd * kr[j];
+                }
+                for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
+            }
+            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
+            for (s = t + 1; s < ((t + 16) & ~15); s++) p[s] = 0.0f;   /* zero the last chunk's tail */
+            inv = 1.0f / sum;
+            for (d0 = 0; d0 < hd; d0 += 8) {   /* 8 head dims at a time, 16 positions per step */
+                float acc[8][16];
+                int nd = hd - d0 < 8 ? hd - d0 : 8, e;
+                for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
+                for (s0 = 0; s0 <= t; s0 += 16)
+                    for (e = 0; e < nd; e++) {
+                        const float *vr = vt + (int64_t)(d0 + e) * S + s0;
+                        PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += p[s0 + j] * vr[j];
+                    }
+                for (e = 0; e < nd; e++) {
+                    float tot = 0.0f;
+                    for (j = 0; j < 16; j++) tot += acc[e][j];
+                    o[d0 + e] = tot * inv;
+                }
+            }
+        }
+        pt__step_linear(n, nr, D, D, att, L->wo->data, PK(l, 3), x, 1, tid);        /* x += att Wo^T */
+        pt__rmsnorm_rows(xb, x, L->ffn_norm->data, nr, D, c->norm_eps);
+        pt__step_linear(n, nr, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0, tid);
+        pt__step_linear(n, nr, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0, tid);
+        for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
+        pt__step_linear(n, nr, D, Hd, h1, L->w2->data, PK(l, 5), x, 1, tid);      /* x += h W2^T */
+    }
+    if (logits) {
+        pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
+        pt__step_linear(n, nr, V, D, xb, m->output->data, PK(c->n_layers, 0), logits + (int64_t)r0 * V, 0, tid);
+    }
+#undef PK
+}
+
+PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids, const int *tokens, float *logits)
+{
+    const pt_config *c = &m->cfg;
+    int D = c->dim, H = c->n_heads, KVH = c->n_kv_heads, KVD = kv->kv_dim, Hd = c->hidden_dim;
+    int V = c->vocab_size, S = kv->max_len, i, distinct = 1, nt;
     int *pos;
     float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc;
     int64_t need;
@@ -2599,7 +2700,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         if (kv->len[s] + already >= S) return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s, kv->len[s] + already, S);
     }
     /* scratch: x, xb, q, k, v, att, h1, h3 rows + scores for each (row, head) + positions */
-    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * S + n + 64;
+    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64;
     if (kv->scratch_floats < need) {
         float *ns = pt__alloc_aligned_floats(need);
         if (!ns) return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
@@ -2608,65 +2709,33 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     }
     x = kv->scratch; xb = x + (int64_t)n * D; q = xb + (int64_t)n * D; att = q + (int64_t)n * D;
     k = att + (int64_t)n * D; v = k + (int64_t)n * KVD; h1 = v + (int64_t)n * KVD; h3 = h1 + (int64_t)n * Hd;
-    sc = h3 + (int64_t)n * Hd; pos = (int *)(sc + (int64_t)n * H * S);
-#define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
+    sc = h3 + (int64_t)n * Hd; pos = (int *)(sc + (int64_t)n * H * (S + 16));
     for (i = 0; i < n; i++) {
         int j, before = 0;
         for (j = 0; j < i; j++) before += seq_ids[j] == seq_ids[i];
         pos[i] = kv->len[seq_ids[i]] + before;
-        memcpy(x + (int64_t)i * D, m->tok_embeddings->data + (int64_t)tokens[i] * D, (size_t)D * sizeof(float));
+        distinct &= before == 0;
     }
-    for (l = 0; l < c->n_layers; l++) {
-        pt_layer *L = &m->layers[l];
-        float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
-        int rh;
-        pt__rmsnorm_rows(xb, x, L->attn_norm->data, n, D, c->norm_eps);
-        pt__infer_linear(n, D, D, xb, L->wq->data, PK(l, 0), q, 0);
-        pt__infer_linear(n, KVD, D, xb, L->wk->data, PK(l, 1), k, 0);
-        pt__infer_linear(n, KVD, D, xb, L->wv->data, PK(l, 2), v, 0);
-        for (i = 0; i < n; i++) {   /* store k, v transposed: position is the fastest index */
-            int64_t base = (int64_t)seq_ids[i] * KVD * S + pos[i];
-            int e;
-            pt__rope_row(q + (int64_t)i * D, H, hd, pos[i], c->rope_theta);
-            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, pos[i], c->rope_theta);
-            for (e = 0; e < KVD; e++) { kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e]; vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e]; }
-        }
-        /* attention: one (row, head) pair per work item, every inner loop over positions s */
+    {
+        pt__step_ws w;
+        w.x = x; w.xb = xb; w.q = q; w.k = k; w.v = v; w.att = att; w.h1 = h1; w.h3 = h3; w.sc = sc; w.pos = pos;
+        /* Decoding many sequences: split the rows between threads for the whole forward (one
+           parallel region per step instead of several per layer). Rows are independent, every
+           row takes the same kernel path either way, so the bits do not depend on the split. */
+        nt = pt_get_threads();
+        if (nt > 1 && distinct && kv->packed && n >= 8 && pt__ensure_pack_bufs(nt) >= nt) {
 #if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)n * H * (pos[n - 1] + 1) * hd > 524288)
+#pragma omp parallel num_threads(nt)
 #endif
-        for (rh = 0; rh < n * H; rh++) {
-            int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;
-            const float *qh = q + (int64_t)row * D + h * hd;
-            const float *kt = kc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
-            const float *vt = vc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
-            float *p = sc + (int64_t)rh * S, *o = att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f, inv;
-            float rs = sqrtf((float)hd);
-            { float q0 = qh[0]; PT__SIMD for (s = 0; s <= t; s++) p[s] = q0 * kt[s]; }
-            for (d = 1; d < hd; d++) { const float *kr = kt + (int64_t)d * S; float qd = qh[d]; PT__SIMD for (s = 0; s <= t; s++) p[s] += qd * kr[s]; }
-            PT__SIMD for (s = 0; s <= t; s++) p[s] /= rs;
-            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
-            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
-            inv = 1.0f / sum;
-            for (d = 0; d < hd; d++) {
-                const float *vr = vt + (int64_t)d * S; float acc = 0.0f;
-                PT__SIMD_SUM(acc) for (s = 0; s <= t; s++) acc += p[s] * vr[s];
-                o[d] = acc * inv;
+            {
+                int t = pt__thread_id(), T = pt__num_threads();
+                pt__step_rows(m, kv, &w, n, n * t / T, n * (t + 1) / T, seq_ids, tokens, logits, t);
             }
+        } else {
+            pt__step_rows(m, kv, &w, n, 0, n, seq_ids, tokens, logits, -1);
         }
-        pt__infer_linear(n, D, D, att, L->wo->data, PK(l, 3), x, 1);        /* x += att Wo^T */
-        pt__rmsnorm_rows(xb, x, L->ffn_norm->data, n, D, c->norm_eps);
-        pt__infer_linear(n, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0);
-        pt__infer_linear(n, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0);
-        for (r = 0; r < n * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
-        pt__infer_linear(n, D, Hd, h1, L->w2->data, PK(l, 5), x, 1);      /* x += h W2^T */
     }
     for (i = 0; i < n; i++) kv->len[seq_ids[i]]++;
-    if (logits) {
-        pt__rmsnorm_rows(xb, x, m->norm->data, n, D, c->norm_eps);
-        pt__infer_linear(n, V, D, xb, m->output->data, PK(c->n_layers, 0), logits, 0);
-    }
-#undef PK
     return PT_OK;
 }
 /* Pack every weight matrix for kv's private use (pt_generate's own cache, whose weights cannot
@@ -2775,7 +2844,7 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
     if (!(T > 0.0f)) {   /* greedy */
         if (logprob) {
             float m = logits[best], z = 0.0f;
-            for (i = 0; i < V; i++) z += expf(logits[i] - m);
+            PT__SIMD_SUM(z) for (i = 0; i < V; i++) z += pt__exp(logits[i] - m);
             *logprob = -logf(z);
         }
         return best;
@@ -2786,8 +2855,14 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
         pt__sample_buf = nb; pt__sample_cap = V;
     }
     mx = logits[best] / T;
-    for (i = 0; i < V; i++) { float e = expf(logits[i] / T - mx); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
-    for (i = 0; i < V; i++) pt__sample_buf[i].p /= sum;
+    {
+        float it = 1.0f / T;
+        for (i = 0; i < V; i++) { float e = pt__exp(logits[i] * it - mx); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
+    }
+    {
+        float inv = 1.0f / sum;
+        for (i = 0; i < V; i++) pt__sample_buf[i].p *= inv;
+    }
     n = V;
     if ((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) {
         qsort(pt__sample_buf, (size_t)V, sizeof(pt__prob_idx), pt__cmp_prob_desc);
