@@ -398,6 +398,7 @@ typedef struct pt_kv_cache {
     int *len;                 /* tokens stored per sequence */
     float *scratch; int64_t scratch_floats; int scratch_rows;
     float **packed;           /* internal: weights pre-packed by pt_generate for its own cache */
+    float *rope;              /* [max_len][head_size]: cos then sin of each position's angles */
 } pt_kv_cache;
 PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len);
 PTDEF void pt_kv_free(pt_kv_cache *kv);
@@ -2540,8 +2541,19 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
     kv->v = pt__alloc_aligned_floats(n);
     if (kv->k) memset(kv->k, 0, (size_t)n * sizeof(float));
     if (kv->v) memset(kv->v, 0, (size_t)n * sizeof(float));
+    {   /* RoPE angles per position, computed the way llama2.c computes them on the fly */
+        int hs = m->cfg.dim / m->cfg.n_heads, t, i;
+        kv->rope = (float *)PT_MALLOC((size_t)max_len * hs * sizeof(float));
+        if (kv->rope)
+            for (t = 0; t < max_len; t++)
+                for (i = 0; i < hs / 2; i++) {
+                    float freq = 1.0f / powf(m->cfg.rope_theta, (float)(2 * i) / (float)hs), a = (float)t * freq;
+                    kv->rope[(int64_t)t * hs + i] = cosf(a);
+                    kv->rope[(int64_t)t * hs + hs / 2 + i] = sinf(a);
+                }
+    }
     kv->len = (int *)PT_MALLOC((size_t)n_seqs * sizeof(int));
-    if (!kv->k || !kv->v || !kv->len) { pt_kv_free(kv); return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)", (long long)(2 * n)); }
+    if (!kv->k || !kv->v || !kv->len || !kv->rope) { pt_kv_free(kv); return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)", (long long)(2 * n)); }
     memset(kv->len, 0, (size_t)n_seqs * sizeof(int));
     return kv;
 }
@@ -2551,6 +2563,7 @@ PTDEF void pt_kv_free(pt_kv_cache *kv)
     pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
     if (kv->packed) { int i; for (i = 0; i < kv->n_layers * 7 + 1; i++) pt__free_aligned(kv->packed[i]); PT_FREE(kv->packed); }
     PT_FREE(kv->len);
+    PT_FREE(kv->rope);
     PT_FREE(kv);
 }
 PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq)
@@ -2570,12 +2583,11 @@ static void pt__rmsnorm_rows(float *out, const float *x, const float *w, int row
         PT__SIMD for (c = 0; c < C; c++) o[c] = w[c] * (ss * xr[c]);
     }
 }
-static void pt__rope_row(float *x, int n_heads, int hd, int pos, float theta)
+static void pt__rope_row(float *x, int n_heads, int hd, const float *cs)
 {
     int h, i;
     for (i = 0; i < hd / 2; i++) {
-        float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
-        float a = (float)pos * freq, co = cosf(a), si = sinf(a);
+        float co = cs[i], si = cs[hd / 2 + i];
         for (h = 0; h < n_heads; h++) {
             float *v = x + h * hd + 2 * i, x0 = v[0], x1 = v[1];
             v[0] = x0 * co - x1 * si;
@@ -2618,8 +2630,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
         for (i = 0; i < nr; i++) {   /* store k, v transposed: position is the fastest index */
             int64_t base = (int64_t)seq_ids[r0 + i] * KVD * S + pos[r0 + i];
             int e;
-            pt__rope_row(q + (int64_t)i * D, H, hd, pos[r0 + i], c->rope_theta);
-            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, pos[r0 + i], c->rope_theta);
+            pt__rope_row(q + (int64_t)i * D, H, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
+            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
             for (e = 0; e < KVD; e++) { kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e]; vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e]; }
         }
         /* attention: one (row, head) pair per work item, every inner loop over positions s */
