@@ -2040,6 +2040,51 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    (b, kv head) so each thread owns the dK/dV rows it writes. P is saved: B*H*T*T floats. */
 typedef struct pt__attn_saved { float *P, *kt, *vt; int *seg; } pt__attn_saved;
 
+/* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
+   inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
+   past n in each row (the callers pad their buffers); those lanes are discarded. */
+PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows, int64_t stride, int hd, int n)
+{
+    int s0, j, d;
+    for (s0 = 0; s0 < n; s0 += 16) {
+        float acc[16];
+        int len = n - s0 < 16 ? n - s0 : 16;
+        for (j = 0; j < 16; j++) acc[j] = 0.0f;
+        for (d = 0; d < hd; d++) {
+            const float *r = rows + (int64_t)d * stride + s0;
+            float wd = w[d];
+            PT__SIMD for (j = 0; j < 16; j++) acc[j] += wd * r[j];
+        }
+        if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) out[s0 + j] = acc[j]; }   /* no rep movs */
+        else for (j = 0; j < len; j++) out[s0 + j] = acc[j];
+    }
+}
+/* out[d] (+)= scale * sum_{s<n} p[s] * rows[d][s], 8 dims x 16 positions per step. */
+PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *rows, int64_t stride, int hd, int n, float scale, int accumulate)
+{
+    int d0, s0, j, e;
+    for (d0 = 0; d0 < hd; d0 += 8) {
+        float acc[8][16];
+        int nd = hd - d0 < 8 ? hd - d0 : 8;
+        for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
+        for (s0 = 0; s0 < n; s0 += 16) {
+            float pc[16];
+            int len = n - s0 < 16 ? n - s0 : 16;
+            if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) pc[j] = p[s0 + j]; }
+            else for (j = 0; j < 16; j++) pc[j] = j < len ? p[s0 + j] : 0.0f;
+            for (e = 0; e < nd; e++) {
+                const float *r = rows + (int64_t)(d0 + e) * stride + s0;
+                PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += pc[j] * r[j];
+            }
+        }
+        for (e = 0; e < nd; e++) {
+            float tot = 0.0f;
+            for (j = 0; j < 16; j++) tot += acc[e][j];
+            out[d0 + e] = accumulate ? out[d0 + e] + tot * scale : tot * scale;
+        }
+    }
+}
+
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
@@ -2070,18 +2115,12 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
                 const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
                 float dot = 0.0f;
                 if (seg && seg[t] == 0) continue;
-                { const float *vr = vt; float gd = gout[0]; PT__SIMD for (s = 0; s <= t; s++) dp[s] = gd * vr[s]; }
-                for (d = 1; d < hd; d++) {
-                    const float *vr = vt + (int64_t)d * T; float gd = gout[d];
-                    PT__SIMD for (s = 0; s <= t; s++) dp[s] += gd * vr[s];
-                }
+                pt__attn_rows_dot(dp, gout, vt, T, hd, t + 1);            /* dP = dO V^T */
                 PT__SIMD_SUM(dot) for (s = 0; s <= t; s++) dot += P[s] * dp[s];
                 PT__SIMD for (s = 0; s <= t; s++) dp[s] = P[s] * (dp[s] - dot) * scale;   /* dS * scale */
+                if (dq) pt__attn_weighted_rows(dq + (((int64_t)b * T + t) * H + h) * hd, dp, kt, T, hd, t + 1, 1.0f, 1);
                 for (d = 0; d < hd; d++) {
-                    const float *kr = kt + (int64_t)d * T;
-                    float *gk = gkt + (int64_t)d * T, *gv = gvt + (int64_t)d * T, acc = 0.0f, qd = qt[d], gd = gout[d];
-                    PT__SIMD_SUM(acc) for (s = 0; s <= t; s++) acc += dp[s] * kr[s];
-                    if (dq) dq[(((int64_t)b * T + t) * H + h) * hd + d] += acc;
+                    float *gk = gkt + (int64_t)d * T, *gv = gvt + (int64_t)d * T, qd = qt[d], gd = gout[d];
                     PT__SIMD for (s = 0; s <= t; s++) gk[s] += dp[s] * qd;
                     PT__SIMD for (s = 0; s <= t; s++) gv[s] += P[s] * gd;
                 }
@@ -2113,8 +2152,8 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     sv = (pt__attn_saved *)pt_arena_alloc(&ctx->arena, sizeof *sv);
     if (!o || !sv) return NULL;
     sv->P = pt__floats(ctx, (int64_t)B * H * T * T);
-    sv->kt = pt__floats(ctx, (int64_t)B * KVH * hd * T);
-    sv->vt = pt__floats(ctx, (int64_t)B * KVH * hd * T);
+    sv->kt = pt__floats(ctx, (int64_t)B * KVH * hd * T + 16);   /* +16: chunked reads past a row */
+    sv->vt = pt__floats(ctx, (int64_t)B * KVH * hd * T + 16);
     sv->seg = pt__copy_ints(ctx, seg, (int64_t)B * T);
     if (!sv->P || !sv->kt || !sv->vt || (seg && !sv->seg)) return NULL;
     for (bk = 0; bk < B * KVH; bk++) {
@@ -2130,7 +2169,7 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
 #pragma omp parallel for schedule(dynamic, 1) if ((int64_t)B * H * T * T * hd > 65536)
 #endif
     for (bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H, kh = h / (H / KVH), t, s, d;
+        int b = bh / H, h = bh % H, kh = h / (H / KVH), t, s;
         const float *kt = sv->kt + ((int64_t)b * KVH + kh) * hd * T, *vt = sv->vt + ((int64_t)b * KVH + kh) * hd * T;
         const int *sg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
         for (t = 0; t < T; t++) {
@@ -2139,22 +2178,14 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
             float *ot = o->data + (((int64_t)b * T + t) * H + h) * hd;
             float mx = -INFINITY, sum = 0.0f, inv;
             if (sg && sg[t] == 0) continue;   /* padding: zero output (o was zeroed) */
-            { const float *kr = kt; float qd = qt[0]; PT__SIMD for (s = 0; s <= t; s++) P[s] = qd * kr[s]; }
-            for (d = 1; d < hd; d++) {
-                const float *kr = kt + (int64_t)d * T; float qd = qt[d];
-                PT__SIMD for (s = 0; s <= t; s++) P[s] += qd * kr[s];
-            }
+            pt__attn_rows_dot(P, qt, kt, T, hd, t + 1);
             if (sg) { int me = sg[t]; for (s = 0; s <= t; s++) P[s] = sg[s] == me ? P[s] * scale : -INFINITY; }
             else { PT__SIMD for (s = 0; s <= t; s++) P[s] *= scale; }
             for (s = 0; s <= t; s++) mx = P[s] > mx ? P[s] : mx;
             PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { P[s] = pt__exp(P[s] - mx); sum += P[s]; }
             inv = 1.0f / sum;
             PT__SIMD for (s = 0; s <= t; s++) P[s] *= inv;
-            for (d = 0; d < hd; d++) {
-                const float *vr = vt + (int64_t)d * T; float acc = 0.0f;
-                PT__SIMD_SUM(acc) for (s = 0; s <= t; s++) acc += P[s] * vr[s];
-                ot[d] = acc;
-            }
+            pt__attn_weighted_rows(ot, P, vt, T, hd, t + 1, 1.0f, 0);
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
@@ -2657,7 +2688,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
                     float qd = qh[d];
                     PT__SIMD for (j = 0; j < 16; j++) acc[j] += qd * kr[j];
                 }
-                for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
+                if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) p[s0 + j] = acc[j] / rs; }
+                else for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
             }
             for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
             PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }

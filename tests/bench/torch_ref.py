@@ -14,7 +14,8 @@ same way as bench_model.c:
          floor included in rss_mb)
 
 usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
-       (defaults: all 1 2).  Prints one machine-readable line per config and thread count:
+       (defaults: all 1 2).  env: TORCH_REF_OPT=foreach|forloop (AdamW implementation),
+       TORCH_REF_GQA=group|repeat (decode-time GQA, see GQA_DECODE).  Prints one machine-readable line per config and thread count:
   torch tiny threads=2 train=13012 gen1=1100 gen16=7400 rss_mb=940 rss_base_mb=230 train_minflt_per_step=0
 plus an info line with the torch version, BLAS library actually mapped, CPU capability,
 malloc settings and optimizer mode:
@@ -37,6 +38,11 @@ CONFIGS = {
 }
 TRAIN_STEPS = {"tiny": 8, "small": 4}   # timed steps after 2 warm-ups, as in bench_model.c
 B, T, N_NEW, GEN_RUNS = 8, 256, 128, 3
+# decode-time GQA: "group" (default) views the n_heads queries as [n_kv, rep] against the
+# cache as it is; "repeat" repeat_interleaves the cached K/V to n_heads every step (same math,
+# about half the batch-1 speed on tiny: the per-step copies and index ops cost more than the
+# attention itself)
+GQA_DECODE = os.environ.get("TORCH_REF_GQA", "group")
 
 
 def peak_rss_mb():
@@ -123,7 +129,11 @@ class Block(nn.Module):
         vc[:, :, pos] = v[:, 0]
         K, V = kc[:, :, :pos + 1], vc[:, :, :pos + 1]                 # [N, KV, t, hd]
         rep = self.n_heads // self.n_kv
-        qg = q.view(N, self.n_kv, rep, self.hd)                     # GQA without copying the cache
+        if GQA_DECODE == "repeat" and rep > 1:                      # copy the cache to n_heads every step
+            K, V = K.repeat_interleave(rep, dim=1), V.repeat_interleave(rep, dim=1)
+            qg = q.view(N, self.n_heads, 1, self.hd)
+        else:                                                       # group q heads by kv head: no copy
+            qg = q.view(N, self.n_kv, rep, self.hd)
         att = (qg @ K.transpose(-2, -1)) * (1.0 / math.sqrt(self.hd))   # [N, KV, rep, t]
         y = F.softmax(att, dim=-1) @ V                              # [N, KV, rep, hd]
         x = x + self.wo(y.reshape(N, 1, -1))
@@ -272,9 +282,11 @@ def main(argv):
     for line in torch.__config__.show().splitlines():             # reflects ATEN_CPU_CAPABILITY
         if "CPU capability usage:" in line:
             cap = line.split(":", 1)[1].strip().replace(" ", "_")
-    print("torch_info version=%s blas=%s omp=%s cpu_capability=%s opt=%s malloc_mmap_threshold=%s malloc_trim_threshold=%s"
+    print("torch_info version=%s blas=%s omp=%s cpu_capability=%s opt=%s gqa_decode=%s omp_wait_policy=%s "
+          "malloc_mmap_threshold=%s malloc_trim_threshold=%s"
           % (torch.__version__, ",".join(blas) or "none", ",".join(omp) or "none", cap,
-             os.environ.get("TORCH_REF_OPT", "foreach"), os.environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
+             os.environ.get("TORCH_REF_OPT", "foreach"), GQA_DECODE, os.environ.get("OMP_WAIT_POLICY", "unset"),
+             os.environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
              os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset")), flush=True)
     # Peak RSS first, one fresh process per config, while this process is still at its import
     # floor: Linux carries the parent's RSS high-water mark into a child's ru_maxrss across
