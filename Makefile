@@ -17,9 +17,9 @@ else
 endif
 WARN    := -Wall -Wextra -Werror
 ARCH    ?= -march=native
-OPT     := -O2 $(ARCH) -fno-math-errno
+OPT     := -O2 $(ARCH) -fno-math-errno -ffp-contract=fast
 CFLAGS  ?= -std=c99 $(OPT) $(WARN) $(OMPFLAGS)
-SANFLAGS := -std=c99 -O1 -g $(ARCH) -fno-math-errno $(WARN) $(OMPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SANFLAGS := -std=c99 -O1 -g $(ARCH) -fno-math-errno -ffp-contract=fast $(WARN) $(OMPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDLIBS  := -lm
 B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
