@@ -2885,7 +2885,18 @@ static int pt__cmp_prob_desc(const void *a, const void *b)
 /* sampling scratch: V probabilities + index pairs, kept between calls */
 static pt__prob_idx *pt__sample_buf;
 static int pt__sample_cap;
+static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *buf);
 PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob)
+{
+    if (V >= 1 && pt__sample_cap < V) {
+        pt__prob_idx *nb = (pt__prob_idx *)PT_REALLOC(pt__sample_buf, (size_t)V * sizeof(pt__prob_idx));
+        if (!nb) return pt__fail(PT_ERR_NOMEM, "pt_sample: out of memory");
+        pt__sample_buf = nb; pt__sample_cap = V;
+    }
+    return pt__sample_into(logits, V, s, rng, logprob, pt__sample_buf);
+}
+/* The sampler proper, on a caller's scratch of V entries (so rows can be sampled in parallel). */
+static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *pt__sample_buf)
 {
     float T = s ? s->temperature : 0.0f, mx = -INFINITY, sum = 0.0f, u, cum = 0.0f, kept = 0.0f;
     int i, n, best = 0, k = s ? s->top_k : 0;
@@ -2899,11 +2910,6 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
             *logprob = -logf(z);
         }
         return best;
-    }
-    if (pt__sample_cap < V) {
-        pt__prob_idx *nb = (pt__prob_idx *)PT_REALLOC(pt__sample_buf, (size_t)V * sizeof(pt__prob_idx));
-        if (!nb) return pt__fail(PT_ERR_NOMEM, "pt_sample: out of memory");
-        pt__sample_buf = nb; pt__sample_cap = V;
     }
     mx = logits[best] / T;
     {
@@ -2944,8 +2950,9 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     int st = PT_OK, n_live, step;
     pt_kv_cache *kv = NULL;
     pt_rng *rngs = NULL;
-    int *rows_seq = NULL, *rows_tok = NULL, *live = NULL;
-    float *logits = NULL;
+    int *rows_seq = NULL, *rows_tok = NULL, *live = NULL, *picked = NULL;
+    float *logits = NULL, *picked_lp = NULL;
+    pt__prob_idx *sbuf = NULL;
     pt_gen_result r;
     memset(&r, 0, sizeof r);
     if (!out) return pt__fail(PT_ERR_ARG, "pt_generate: out is NULL");
@@ -2970,9 +2977,12 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     rows_tok = (int *)PT_MALLOC((size_t)N * (maxp > 1 ? maxp : 1) * sizeof(int));
     live = (int *)PT_MALLOC((size_t)N * sizeof(int));
     logits = (float *)PT_MALLOC((size_t)N * V * sizeof(float));
+    sbuf = (pt__prob_idx *)PT_MALLOC((size_t)N * V * sizeof(pt__prob_idx));
+    picked = (int *)PT_MALLOC((size_t)N * sizeof(int));
+    picked_lp = (float *)PT_MALLOC((size_t)N * sizeof(float));
     kv = pt_kv_new(m, N, r.width);
     if (kv && N > 4) pt__kv_prepack(kv, m);   /* decoding more than 4 rows goes through the kernel */
-    if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok || !live || !logits || !kv) {
+    if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok || !live || !logits || !sbuf || !picked || !picked_lp || !kv) {
         st = pt_last_status() == PT_ERR_NOMEM ? PT_ERR_NOMEM : pt__fail(PT_ERR_NOMEM, "pt_generate: out of memory");
         goto done;
     }
@@ -3003,9 +3013,16 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         int nr = 0;
         for (i = 0; i < N; i++) if (live[i]) { rows_seq[nr] = i; rows_tok[nr] = r.tokens[(int64_t)i * r.width + r.total_len[i] - 1]; nr++; }
         if ((st = pt_model_step(m, kv, nr, rows_seq, rows_tok, logits)) != PT_OK) goto done;
+        /* each row samples from its own RNG stream into its own scratch: parallel, same bits */
+#if PT__OMP
+#pragma omp parallel for schedule(static) if ((int64_t)nr * V > 65536)
+#endif
+        for (j = 0; j < nr; j++)
+            picked[j] = pt__sample_into(logits + (int64_t)j * V, V, cfg ? &cfg->sampler : NULL, &rngs[rows_seq[j]],
+                                        &picked_lp[j], sbuf + (int64_t)j * V);
         for (j = 0; j < nr; j++) {
-            float lp = 0.0f;
-            int s = rows_seq[j], tok = pt_sample(logits + (int64_t)j * V, V, cfg ? &cfg->sampler : NULL, &rngs[s], &lp);
+            float lp = picked_lp[j];
+            int s = rows_seq[j], tok = picked[j];
             int64_t at = (int64_t)s * r.width + r.total_len[s];
             if (tok < 0) { st = tok; goto done; }
             r.tokens[at] = tok; r.logprobs[at] = lp; r.mask[at] = 1.0f;
@@ -3018,6 +3035,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
 done:
     pt_gen_result_free(&r);
     PT_FREE(rngs); PT_FREE(rows_seq); PT_FREE(rows_tok); PT_FREE(live); PT_FREE(logits);
+    PT_FREE(sbuf); PT_FREE(picked); PT_FREE(picked_lp);
     pt_kv_free(kv);
     return st;
 }
