@@ -26,7 +26,7 @@ B := build
 export OMP_WAIT_POLICY ?= passive
 
 EXAMPLES := autograd_tour pretrain generate
-TESTS    := test_engine test_model test_llama2c
+TESTS    := test_engine test_model test_llama2c test_learning
 HDR      := posttrain.h
 
 .PHONY: all test bench demo clean notebooks
@@ -50,7 +50,10 @@ $(B)/cpp_tu: tests/cpp_tu.cpp $(HDR) | $(B)
 $(B)/static_tu: tests/static_tu.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
 
-TEST_BINS := $(addprefix $(B)/,$(TESTS)) $(addprefix $(B)/asan_,$(TESTS)) $(B)/cpp_tu $(B)/static_tu
+# learning tests (minutes of training under ASan) run optimised only; the code they run is covered
+# under the sanitizers by the other suites
+ASAN_TESTS := $(filter-out test_learning,$(TESTS))
+TEST_BINS := $(addprefix $(B)/,$(TESTS)) $(addprefix $(B)/asan_,$(ASAN_TESTS)) $(B)/cpp_tu $(B)/static_tu
 
 $(B)/parity_dump: tests/parity_dump.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
