@@ -25,7 +25,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate
+EXAMPLES := autograd_tour pretrain generate sft
 TESTS    := test_engine test_model test_llama2c test_learning
 HDR      := posttrain.h
 
@@ -72,8 +72,9 @@ bench: $(B)/bench_matmul $(B)/bench_model
 	$(B)/bench_matmul
 	$(B)/bench_model
 
-demo: $(B)/autograd_tour
-	$(B)/autograd_tour
+demo: $(B)/pretrain $(B)/sft
+	$(B)/pretrain
+	$(B)/sft
 
 clean:
 	rm -rf $(B)

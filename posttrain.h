@@ -591,12 +591,80 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *completion, pt_w
 /* The pretraining corpus: `n_docs` documents BOS "Q: ...\nA: ...\n" EOS (noisy with probability
    cfg->noise) written as byte-tokenizer ids into ids (up to cap); returns the count. */
 PTDEF int64_t pt_world_corpus(const pt_world_config *cfg, uint64_t seed, int64_t n_docs, int *ids, int64_t cap);
-/* The base-model prompt for a problem: BOS "Q: 47+85=?\nA: " as byte ids; returns the count. */
-PTDEF int pt_world_prompt(const pt_problem *p, int *ids, int cap);
+/* The prompt for a problem as byte ids; returns the count. chat = 0: the base model's raw format,
+   BOS "Q: 47+85=?\nA: "; chat = 1: the chat template (below), BOS <|user|>Q: 47+85=?<|end|><|assistant|>. */
+PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap);
 /* Greedy-decode n problems of a split (one batched generation) and score them: answer accuracy,
    format validity and the fraction of correct steps. Optionally keeps the first completion text. */
 typedef struct pt_world_eval_result { int n; float accuracy, format_rate, step_accuracy; char first[256]; } pt_world_eval_result;
-PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, pt_world_eval_result *res);
+PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res);
+
+/* ------------------------------------------------------------------------------------------------
+   9b. Chat template and SFT examples                                                  >>chat
+   One template for every algorithm, with the byte tokenizer's special tokens:
+       <bos>[<|system|>SYSTEM<|end|>]<|user|>USER<|end|><|assistant|>ASSISTANT<|end|><eos>
+   A supervised example is prompt ids (everything up to and including <|assistant|>, never
+   trained on) followed by completion ids (the assistant's text, <|end|>, <eos>): the loss mask is
+   1 exactly on the completion ("completion-only" / "assistant-only" loss, as TRL's
+   DataCollatorForCompletionOnlyLM). The world's demonstration for a problem is its clean solution:
+       prompt      <bos><|user|>Q: 47+85=?<|end|><|assistant|>
+       completion  <think>7+5=12;4+8+1=13</think><answer>132</answer><|end|><eos>
+   ------------------------------------------------------------------------------------------------ */
+typedef struct pt_example {
+    int *ids;          /* prompt then completion */
+    int n_ids, n_prompt;
+} pt_example;
+/* Render a conversation with the template; system may be NULL; assistant NULL ends with
+   <|assistant|> (a generation prompt). Returns the byte length (truncated to cap - 1). */
+PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap);
+/* The world's SFT example for problem `index` of a split (heap ids; free with pt_examples_free). */
+PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex);
+PTDEF void pt_examples_free(pt_example *ex, int n);   /* frees each ex[i].ids (not the array) */
+/* Pack examples into one batch of B rows of T tokens: examples are laid end to end in each row,
+   each with its own segment id (1, 2, ...) and positions from 0, so attention never crosses an
+   example (pt_attention's segment mask); targets are the next token of the same example, the loss
+   mask is 1 on completion targets only; the rest of a row is padding (seg 0, mask 0). Takes
+   examples order[0..] while they fit (an example longer than T is cut to T); returns how many were
+   used. Buffers are [B*T]. */
+PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, int B, int T, int pad_id,
+                           int *tokens, int *targets, float *mask, int *pos, int *seg);
+
+/* ================================================================================================
+   10. SFT                                                                                >>sft
+   ------------------------------------------------------------------------------------------------
+   Supervised fine-tuning on demonstrations (Ouyang et al. 2022, "InstructGPT", step 1): minimise
+   the completion-only cross-entropy over packed batches,
+       L = - (1/|C|) sum_{t in C} log p(y_t | y_<t)      C = completion tokens of the batch,
+   with AdamW, linear warmup + cosine decay and global-norm clipping. Every eval_every steps: the
+   loss on held-out examples and an optional task metric (e.g. world accuracy); the best model
+   (by the metric, else by eval loss) is saved atomically. Non-finite losses skip the step.
+   ================================================================================================ */
+typedef struct pt_sft_config {
+    int steps;            /* 0 -> 200 */
+    int batch_rows;       /* rows per batch; 0 -> 8 */
+    int seq_len;          /* row length for packing; 0 -> the model's seq_len */
+    float lr;             /* peak learning rate; 0 -> 1e-3 */
+    float min_lr;         /* 0 -> lr / 10 */
+    int warmup;           /* 0 -> steps / 20 */
+    float weight_decay;   /* 0 -> none */
+    float grad_clip;      /* 0 -> 1.0; < 0 -> no clipping */
+    int eval_every;       /* 0 -> steps / 4 */
+    uint64_t seed;        /* example order */
+    const char *csv_path;     /* metrics CSV (step,loss,lr,grad_norm,eval_loss,metric); NULL = none */
+    const char *best_path;    /* best checkpoint (native format); NULL = none */
+    float (*metric)(pt_model *m, void *user);   /* optional task metric, higher is better */
+    void *user;
+    int quiet;            /* 1: no progress line */
+} pt_sft_config;
+typedef struct pt_sft_result {
+    float first_loss, last_loss, best_eval_loss, best_metric;
+    int best_step, steps_done, skipped;
+    double seconds, tokens_per_s;
+} pt_sft_result;
+PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
+                       const pt_sft_config *cfg, pt_sft_result *res);
+/* Completion-only mean cross-entropy of the model on examples (no gradient). */
+PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *loss);
 
 #ifdef __cplusplus
 }
@@ -3850,14 +3918,7 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
     sc->format_ok = sc->n_steps >= 1;
     sc->correct = ans == p->answer;
 }
-PTDEF int pt_world_prompt(const pt_problem *p, int *ids, int cap)
-{
-    pt_tokenizer tok = pt_byte_tokenizer();
-    char text[sizeof p->question + 8];
-    snprintf(text, sizeof text, "%sA: ", p->question);
-    return tok.encode(&tok, text, 1, 0, ids, cap);
-}
-PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, pt_world_eval_result *res)
+PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res)
 {
     pt_tokenizer tok = pt_byte_tokenizer();
     pt_problem *probs = (pt_problem *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_problem));
@@ -3875,14 +3936,14 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
     for (i = 0; i < n; i++) {
         pt_world_problem(cfg, split, 0, i, &probs[i]);
         prompts[i] = buf + (int64_t)i * 192;
-        lens[i] = pt_world_prompt(&probs[i], prompts[i], 192);
+        lens[i] = pt_world_prompt(&probs[i], chat, prompts[i], 192);
         if (lens[i] < 0) { st = lens[i]; goto done; }
         if (lens[i] > maxp) maxp = lens[i];
     }
     g.max_new_tokens = m->cfg.seq_len - maxp;
     if (g.max_new_tokens > 160) g.max_new_tokens = 160;
     if (g.max_new_tokens < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: seq_len %d leaves no room after a %d-token prompt", m->cfg.seq_len, maxp); goto done; }
-    g.stop_token = tok.eos_id;
+    g.stop_token = chat ? PT_BYTE_END : tok.eos_id;
     if ((st = pt_generate(m, (const int *const *)prompts, lens, n, 1, &g, &r)) != PT_OK) goto done;
     for (i = 0; i < n; i++) {
         char text[1024];
@@ -3930,6 +3991,237 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
         n += k;
     }
     return n;
+}
+
+/* ------------------------------------------------------------------------------------------------
+   9b. Chat template and SFT examples (implementation)
+   ------------------------------------------------------------------------------------------------ */
+PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap)
+{
+    size_t at = 0;
+    if (!out || cap < 1) return pt__fail(PT_ERR_ARG, "pt_chat_text: no output buffer");
+    at = pt__append(out, (size_t)cap, at, "<bos>");
+    if (system) at = pt__append(out, (size_t)cap, at, "<|system|>%s<|end|>", system);
+    at = pt__append(out, (size_t)cap, at, "<|user|>%s<|end|><|assistant|>", user ? user : "");
+    if (assistant) at = pt__append(out, (size_t)cap, at, "%s<|end|><eos>", assistant);
+    return (int)at;
+}
+/* The question without its trailing newline: "Q: 47+85=?" */
+static void pt__world_user_text(const pt_problem *p, char *out, size_t cap)
+{
+    size_t n = strlen(p->question);
+    if (n > 0 && p->question[n - 1] == '\n') n--;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, p->question, n);
+    out[n] = 0;
+}
+PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    char text[sizeof p->question + 64], user[sizeof p->question];
+    if (!chat) {
+        snprintf(text, sizeof text, "%sA: ", p->question);
+        return tok.encode(&tok, text, 1, 0, ids, cap);
+    }
+    pt__world_user_text(p, user, sizeof user);
+    pt_chat_text(NULL, user, NULL, text, (int)sizeof text);
+    return tok.encode(&tok, text, 0, 0, ids, cap);   /* the template already starts with <bos> */
+}
+PTDEF void pt_examples_free(pt_example *ex, int n)
+{
+    int i;
+    if (!ex) return;
+    for (i = 0; i < n; i++) { PT_FREE(ex[i].ids); ex[i].ids = NULL; }
+}
+PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_problem p;
+    char user[sizeof p.question], text[sizeof p.question + sizeof p.solution + 64];
+    int ids[1024], n, np;
+    memset(ex, 0, sizeof *ex);
+    pt_world_problem(cfg, split, seed, index, &p);
+    pt__world_user_text(&p, user, sizeof user);
+    np = pt_world_prompt(&p, 1, ids, 1024);
+    if (np < 0) return np;
+    /* the assistant's text is the solution without the base format's "A: " */
+    pt_chat_text(NULL, user, p.solution + 3, text, (int)sizeof text);
+    n = tok.encode(&tok, text, 0, 0, ids, 1024);
+    if (n < 0) return n;
+    ex->ids = (int *)PT_MALLOC((size_t)n * sizeof(int));
+    if (!ex->ids) return pt__fail(PT_ERR_NOMEM, "pt_world_sft_example: out of memory");
+    memcpy(ex->ids, ids, (size_t)n * sizeof(int));
+    ex->n_ids = n; ex->n_prompt = np;
+    return PT_OK;
+}
+PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, int B, int T, int pad_id,
+                           int *tokens, int *targets, float *mask, int *pos, int *seg)
+{
+    int used = 0, b, i;
+    for (i = 0; i < B * T; i++) { tokens[i] = pad_id; targets[i] = pad_id; mask[i] = 0.0f; pos[i] = 0; seg[i] = 0; }
+    for (b = 0; b < B && used < n_order; b++) {
+        int at = 0, segment = 0;
+        while (used < n_order) {
+            const pt_example *e = &ex[order[used]];
+            int len = e->n_ids < T ? e->n_ids : T, t;
+            if (len < 2) { used++; continue; }         /* nothing to predict */
+            if (at + len > T) { if (at == 0) len = T; else break; }
+            segment++;
+            for (t = 0; t < len; t++) {
+                int r = b * T + at + t;
+                tokens[r] = e->ids[t];
+                pos[r] = t;
+                seg[r] = segment;
+                if (t + 1 < len) {
+                    targets[r] = e->ids[t + 1];
+                    mask[r] = t + 1 >= e->n_prompt ? 1.0f : 0.0f;   /* predict completion tokens only */
+                }
+            }
+            at += len;
+            used++;
+        }
+    }
+    return used;
+}
+
+/* ================================================================================================
+   10. SFT (implementation)
+   ================================================================================================ */
+PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *loss)
+{
+    int B = 8, done = 0, st = PT_OK, i;
+    int *order = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int));
+    int *buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
+    float *mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
+    pt_ctx *ctx = pt_ctx_new(0);
+    double total = 0, weight = 0;
+    *loss = 0.0f;
+    if (!order || !buf || !mask || !ctx) { st = pt__fail(PT_ERR_NOMEM, "pt_eval_loss: out of memory"); goto done; }
+    if (T > m->cfg.seq_len) T = m->cfg.seq_len;
+    pt_ctx_set_grad(ctx, 0);
+    for (i = 0; i < n; i++) order[i] = i;
+    while (done < n) {
+        pt_batch b;
+        pt_tensor *l;
+        double w = 0;
+        int used = pt_pack_examples(ex, order + done, n - done, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T, buf + 3 * B * T);
+        if (used < 1) break;
+        done += used;
+        for (i = 0; i < B * T; i++) w += mask[i];
+        if (w == 0) continue;
+        memset(&b, 0, sizeof b);
+        b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
+        l = pt_model_loss(ctx, m, &b);
+        if (!l) { st = pt_last_status(); goto done; }
+        total += (double)l->data[0] * w; weight += w;
+        pt_ctx_reset(ctx);
+    }
+    *loss = weight > 0 ? (float)(total / weight) : 0.0f;
+done:
+    PT_FREE(order); PT_FREE(buf); PT_FREE(mask);
+    pt_ctx_free(ctx);
+    return st;
+}
+PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
+                       const pt_sft_config *cfg_in, pt_sft_result *res)
+{
+    pt_sft_config c;
+    pt_sft_result r;
+    pt_ctx *ctx = NULL;
+    pt_rng rng;
+    pt_adamw_config opt;
+    int *order = NULL, *buf = NULL, cursor, step, st = PT_OK, i, B, T;
+    float *mask = NULL;
+    FILE *csv = NULL;
+    double t0 = pt_time_seconds(), tokens = 0;
+    memset(&c, 0, sizeof c);
+    if (cfg_in) c = *cfg_in;
+    memset(&r, 0, sizeof r);
+    if (c.steps <= 0) c.steps = 200;
+    if (c.batch_rows <= 0) c.batch_rows = 8;
+    if (c.seq_len <= 0 || c.seq_len > m->cfg.seq_len) c.seq_len = m->cfg.seq_len;
+    if (c.lr <= 0) c.lr = 1e-3f;
+    if (c.min_lr <= 0) c.min_lr = c.lr / 10;
+    if (c.warmup <= 0) c.warmup = c.steps / 20;
+    if (c.grad_clip == 0) c.grad_clip = 1.0f;
+    if (c.eval_every <= 0) c.eval_every = c.steps / 4 > 0 ? c.steps / 4 : 1;
+    B = c.batch_rows; T = c.seq_len;
+    r.best_eval_loss = INFINITY; r.best_metric = -INFINITY; r.best_step = -1;
+    if (n_train < 1) return pt__fail(PT_ERR_ARG, "pt_sft_train: no training examples");
+    memset(&opt, 0, sizeof opt);
+    opt.weight_decay = c.weight_decay;
+    ctx = pt_ctx_new(0);
+    order = (int *)PT_MALLOC((size_t)n_train * sizeof(int));
+    buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
+    mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
+    if (!ctx || !order || !buf || !mask) { st = pt__fail(PT_ERR_NOMEM, "pt_sft_train: out of memory"); goto done; }
+    if (c.csv_path) {
+        csv = fopen(c.csv_path, "w");
+        if (!csv) { st = pt__fail(PT_ERR_IO, "%s: cannot open for writing", c.csv_path); goto done; }
+        fprintf(csv, "step,loss,lr,grad_norm,eval_loss,metric\n");
+    }
+    pt_rng_seed(&rng, c.seed ^ 0x5F7A11ull);
+    for (i = 0; i < n_train; i++) order[i] = i;
+    cursor = n_train;   /* forces a shuffle before the first batch */
+    for (step = 0; step < c.steps; step++) {
+        pt_batch b;
+        pt_tensor *loss;
+        double gnorm = 0;
+        float lr = pt_lr_schedule(step, c.warmup, c.steps, c.lr, c.min_lr), eval_loss = NAN, metric = NAN, lv;
+        int used;
+        if (cursor >= n_train) {   /* a new epoch: Fisher-Yates shuffle */
+            for (i = n_train - 1; i > 0; i--) { int j = pt_rng_int(&rng, 0, i), t = order[i]; order[i] = order[j]; order[j] = t; }
+            cursor = 0;
+        }
+        used = pt_pack_examples(train, order + cursor, n_train - cursor, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T, buf + 3 * B * T);
+        cursor += used > 0 ? used : 1;
+        memset(&b, 0, sizeof b);
+        b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
+        loss = pt_model_loss(ctx, m, &b);
+        if (!loss) { st = pt_last_status(); goto done; }
+        if (pt_backward(ctx, loss) != PT_OK || (c.grad_clip > 0 && pt_clip_grad_norm(m->params, c.grad_clip, &gnorm) != PT_OK)) {
+            if (pt_last_status() != PT_ERR_NONFINITE) { st = pt_last_status(); goto done; }
+            r.skipped++;            /* a non-finite loss or gradient: reported, not trained on */
+            pt_params_zero_grad(m->params); pt_ctx_reset(ctx);
+            continue;
+        }
+        if (pt_adamw_step(m->params, &opt, lr) != PT_OK) r.skipped++;
+        pt_params_zero_grad(m->params);
+        lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
+        if (step == 0) r.first_loss = lv;
+        r.last_loss = lv;
+        for (i = 0; i < B * T; i++) tokens += b.seg[i] != 0;
+        pt_ctx_reset(ctx);
+        if ((step + 1) % c.eval_every == 0 || step == c.steps - 1) {
+            int better;
+            if (eval && n_eval > 0 && (st = pt_eval_loss(m, eval, n_eval, T, &eval_loss)) != PT_OK) goto done;
+            if (c.metric) metric = c.metric(m, c.user);
+            better = c.metric ? metric > r.best_metric : (eval && n_eval > 0 && eval_loss < r.best_eval_loss);
+            if (eval && n_eval > 0 && eval_loss < r.best_eval_loss) r.best_eval_loss = eval_loss;
+            if (better) {
+                if (c.metric) r.best_metric = metric;
+                r.best_step = step + 1;
+                if (c.best_path && (st = pt_model_save(m, c.best_path, 0)) != PT_OK) goto done;
+            }
+        }
+        if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f\n", step + 1, lv, lr, gnorm, eval_loss, metric);
+        if (!c.quiet && (step % 10 == 0 || step == c.steps - 1 || eval_loss == eval_loss)) {
+            double el = pt_time_seconds() - t0;
+            printf("\r  sft step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", step + 1, c.steps, lv, lr,
+                   tokens / (el > 0 ? el : 1), el / (step + 1) * (c.steps - step - 1));
+            if (eval_loss == eval_loss || metric == metric) printf("  eval loss %.4f  metric %.3f\n", eval_loss, metric);
+            fflush(stdout);
+        }
+    }
+    r.steps_done = step;
+done:
+    r.seconds = pt_time_seconds() - t0;
+    r.tokens_per_s = r.seconds > 0 ? tokens / r.seconds : 0;
+    if (csv) fclose(csv);
+    if (res) *res = r;
+    PT_FREE(order); PT_FREE(buf); PT_FREE(mask);
+    pt_ctx_free(ctx);
+    return st;
 }
 
 #if defined(__clang__)

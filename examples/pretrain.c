@@ -24,7 +24,7 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
     pt_world_eval_result id, ood;
     pt_tokenizer tok = pt_byte_tokenizer();
     int i;
-    if (pt_world_eval(m, wc, PT_WORLD_ID, 200, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 100, &ood) != PT_OK) {
+    if (pt_world_eval(m, wc, PT_WORLD_ID, 200, 0, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 100, 0, &ood) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
     }
@@ -42,7 +42,7 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
             pt_gen_result r;
             char text[1024];
             pt_world_problem(wc, PT_WORLD_ID, 0, i, &p);
-            n = pt_world_prompt(&p, prompt, 192);
+            n = pt_world_prompt(&p, 0, prompt, 192);
             pp[0] = prompt;
             memset(&g, 0, sizeof g);
             g.max_new_tokens = m->cfg.seq_len - n; g.stop_token = tok.eos_id;

@@ -31,7 +31,7 @@ static void test_pretraining(void)
     pt_rng_seed(&rng, 3);
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
     CHECK(n > 100000, "corpus has %lld tokens", (long long)n);
-    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, &before) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
     for (s = 0; s < steps; s++) {
         pt_batch bt;
         pt_tensor *l;
@@ -51,7 +51,7 @@ static void test_pretraining(void)
         pt_params_zero_grad(m->params);
         pt_ctx_reset(ctx);
     }
-    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, &after) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  pretraining: loss %.3f -> %.3f, format %.2f -> %.2f, accuracy %.2f -> %.2f, steps %.2f\n",
            first, last, before.format_rate, after.format_rate, before.accuracy, after.accuracy, after.step_accuracy);
     CHECK(first > 5.0f && last < 0.6f, "loss %.3f -> %.3f (measured 5.61 -> 0.38)", first, last);
