@@ -49,16 +49,17 @@
         2a. matmul kernels >>matmul   2b. elementwise >>elementwise   2c. embedding, RMSNorm, RoPE,
         attention >>blocks   2d. softmax, losses, log-prob gather >>softmax   2e. gradcheck >>gradcheck
      3. Transformer: config, parameters, training forward, KV-cache inference  >>transformer
-     4. Tokenizers: byte-level (built-in world)                               >>tokenizers
-        llama2.c BPE                                                          [planned]
+     4. Tokenizers: byte-level (built-in world), llama2.c BPE                 >>tokenizers
      5. Sampling and generation: greedy/temperature/top-k/top-p, batched      >>sampling
      6. Optimizer: AdamW, gradient clipping, LR schedule                      >>optimizer
-     7. Checkpoints: native format, atomic save, validated load               >>checkpoints
-        llama2.c import/export                                                [planned]
+     7. Checkpoints: native format, atomic save, validated load,             >>checkpoints
+        llama2.c v0/v1 import and v0 export
      8. PEFT: LoRA, prompt tuning, trainable tokens, subsets                  [planned]
      9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
-        JSONL, chat template, packing                                         [planned]
-    10. SFT and distillation                                                  [planned]
+        9b. chat template, SFT examples, packing                              >>chat
+        JSONL reader                                                          [planned]
+    10. SFT (trainer, eval loss, best checkpoint)                             >>sft
+        distillation                                                          [planned]
     11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
     12. Preference optimisation: DPO and variants                             [planned]
     13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
@@ -76,7 +77,8 @@
 
    HISTORY
      0.1.0  engine (tensors, tape autograd, kernels, AdamW), Llama-style transformer, KV-cache
-            generation, checkpoints, the arithmetic world (full history at the end of the file)
+            generation, checkpoints, the arithmetic world, llama2.c interop, SFT
+            (full history at the end of the file)
 
    LICENSE: MIT, see the end of the file.
 */
@@ -4235,7 +4237,9 @@ done:
      0.1.0 (2026-11-28)  engine: status codes, RNG, arena, tensors, tape autograd, blocked SIMD/OpenMP
                          matmul, attention, norms, RoPE, losses and log-prob gather, gradcheck, AdamW;
                          Llama-style transformer with batched KV-cache inference, byte tokenizer,
-                         sampling and batched generation, native checkpoints, the arithmetic world.
+                         sampling and batched generation, native checkpoints, the arithmetic world;
+                         llama2.c checkpoints and BPE tokenizer (greedy output equal to llama2.c's);
+                         chat template, packed SFT batches, the SFT trainer.
 
    ------------------------------------------------------------------------------------------------
    MIT License
