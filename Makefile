@@ -82,6 +82,10 @@ clean:
 $(B)/bench_model: tests/bench/bench_model.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
 
+# shared library for the notebooks (Python ctypes): notebooks/ptlib.c over posttrain.h
+$(B)/libposttrain.so: notebooks/ptlib.c $(HDR) | $(B)
+	$(CC) $(CFLAGS) -fPIC -shared -I. $< -o $@ $(LDLIBS)
+
 # execute every notebook headless with Debian's python3 (executed copies in $(B)/notebooks); fails on any cell error
-notebooks:
+notebooks: $(B)/libposttrain.so
 	PYTHON=$(PYTHON) OUT=$(B)/notebooks sh notebooks/run.sh
