@@ -68,9 +68,10 @@ test: $(TEST_BINS) $(B)/parity_dump all
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
 
+# matmul GFLOP/s vs the measured FP32 peak; then training/generation tokens/s vs PyTorch in the same run
 bench: $(B)/bench_matmul $(B)/bench_model
 	$(B)/bench_matmul
-	$(B)/bench_model
+	PYTHON=$(PYTHON) BENCH_MODEL=$(B)/bench_model bash tests/bench/compare.sh
 
 demo: $(B)/pretrain $(B)/sft
 	$(B)/pretrain
