@@ -62,8 +62,19 @@ $(B)/parity_dump: tests/parity_dump.c $(HDR) | $(B)
 PYTHON ?= /usr/bin/python3
 PARITY := "$(PYTHON) tests/torch_parity.py $(B)/parity_dump $(B)/parity"
 
-test: $(TEST_BINS) $(B)/parity_dump all
-	@sh tests/run_tests.sh $(TEST_BINS) $(PARITY)
+$(B)/valgrind_loaders: tests/valgrind_loaders.c tests/test.h $(HDR) | $(B)
+	$(CC) -std=c99 -O1 -g $(WARN) -I. $< -o $@ $(LDLIBS)
+
+# the loaders under valgrind when it is installed (it is on the CI machine image)
+VALGRIND := $(shell command -v valgrind 2>/dev/null)
+ifneq ($(VALGRIND),)
+VG_TEST := "valgrind -q --leak-check=full --error-exitcode=3 $(B)/valgrind_loaders"
+else
+VG_TEST := "echo SKIPPED: valgrind not installed; echo 0 passed, 0 failed"
+endif
+
+test: $(TEST_BINS) $(B)/parity_dump $(B)/valgrind_loaders all
+	@sh tests/run_tests.sh $(TEST_BINS) $(VG_TEST) $(PARITY)
 
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)

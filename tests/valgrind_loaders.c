@@ -1,0 +1,51 @@
+/* Every loader and saver on good and bad input, meant to run under valgrind (make test does when
+   valgrind is installed): no invalid reads, no uninitialised jumps, no leaks. */
+#define POSTTRAIN_IMPLEMENTATION
+#include "posttrain.h"
+#include "test.h"
+#include <string.h>
+
+static void write_bytes(const char *path, const void *p, size_t n) { FILE *f = fopen(path, "wb"); if (f) { fwrite(p, 1, n, f); fclose(f); } }
+
+int main(void)
+{
+    char model[1024], tokp[1024];
+    pt_model *m, *m2, *m3;
+    pt_tokenizer tok, t2;
+    pt_config c;
+    int ids[64], n;
+    unsigned char junk[300];
+    const char *tmp_native = "build/vg_native.ckpt", *tmp_l2c = "build/vg_l2c.bin", *tmp_bad = "build/vg_bad.bin";
+    snprintf(model, sizeof model, "%s/stories260K.bin", test_models_dir());
+    snprintf(tokp, sizeof tokp, "%s/tok512.bin", test_models_dir());
+    m = pt_model_load_llama2c(model);
+    if (!m) {
+        printf("SKIPPED: stories260K.bin not found (set PT_MODELS or see README); using a random model\n");
+        memset(&c, 0, sizeof c);
+        c.dim = 32; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 64; c.vocab_size = 512; c.seq_len = 32;
+        m = pt_model_new(&c, 1);
+    } else if (pt_bpe_load(&tok, tokp, 512) == PT_OK) {
+        n = tok.encode(&tok, "Once upon a time", 1, 0, ids, 64);
+        CHECK(n == 5 && ids[1] == 403, "encode: %d tokens", n);
+        pt_tokenizer_free(&tok);
+    }
+    CHECK(m != NULL, "model: %s", pt_last_error());
+    if (!m) return test_end("valgrind_loaders");
+    CHECK(pt_model_save_llama2c(m, tmp_l2c) == PT_OK, "export: %s", pt_last_error());
+    CHECK(pt_model_save(m, tmp_native, 1) == PT_OK, "save: %s", pt_last_error());
+    m2 = pt_model_load(tmp_native);
+    m3 = pt_model_load_any(tmp_l2c);
+    CHECK(m2 && m3, "reload: %s", pt_last_error());
+    CHECK(m2 && memcmp(m2->params->data, m->params->data, (size_t)m->params->n_data * sizeof(float)) == 0, "native round trip");
+    for (n = 0; n < (int)sizeof junk; n++) junk[n] = (unsigned char)(n * 37 + 11);
+    write_bytes(tmp_bad, junk, sizeof junk);
+    CHECK(pt_model_load_any(tmp_bad) == NULL, "junk model rejected");
+    CHECK(pt_model_load(tmp_bad) == NULL, "junk checkpoint rejected");
+    CHECK(pt_bpe_load(&t2, tmp_bad, 512) != PT_OK, "junk tokenizer rejected");
+    write_bytes(tmp_bad, junk, 12);
+    CHECK(pt_model_load_llama2c(tmp_bad) == NULL, "short llama2.c file rejected");
+    CHECK(pt_model_load_into(m, tmp_l2c) != PT_OK, "a llama2.c file is not a native checkpoint");
+    remove(tmp_native); remove(tmp_l2c); remove(tmp_bad);
+    pt_model_free(m); pt_model_free(m2); pt_model_free(m3);
+    return test_end("valgrind_loaders");
+}
