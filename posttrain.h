@@ -369,6 +369,7 @@ typedef struct pt_model {
     pt_layer *layers;
     float *llama2c_rope; int64_t llama2c_rope_n;  /* RoPE tables kept from a llama2.c import, so an
                                                      import -> export round trip is byte-identical */
+    struct pt_lora *lora;                         /* LoRA adapters (section 8), or NULL */
 } pt_model;
 
 /* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
@@ -546,6 +547,47 @@ PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
 /* Read a whole file; *out must be freed with pt_free(). */
 PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n);
 PTDEF void pt_free(void *p);
+
+/* ================================================================================================
+   8. PEFT: LoRA                                                                           >>lora
+   ------------------------------------------------------------------------------------------------
+   LoRA (Hu et al. 2021): a frozen weight W [out, in] gets a trainable low-rank update,
+       y = x W^T + s * dropout(x) A^T B^T,     A [r, in], B [out, r],  s = alpha / r
+   (rsLoRA, Kalajdzievski 2023: s = alpha / sqrt(r)). A starts Kaiming-uniform (bound 1/sqrt(in),
+   as PEFT's kaiming_uniform_(a=sqrt(5))), B starts at zero, so the adapted model starts exactly at
+   the base model. Attaching freezes every base tensor: they get no gradient slots and no gradient
+   work. The adapters live in their own flat buffers (m->lora->params); merge folds s B A into W
+   (for export or fast inference), unmerge takes it out again. Targets are glob patterns over the
+   names of the seven matrices of each layer (layers.N.attn.wq|wk|wv|wo, layers.N.mlp.w1|w2|w3).
+   Adapter files: "PTLA", u32 version 1, u32 rank, f32 alpha, u32 rslora, u32 count, then per
+   adapter u32 slot (layer * 7 + matrix index in the order above), A, B as fp32; a u64 FNV-1a
+   checksum; saved atomically, validated against the model on load.
+   ================================================================================================ */
+typedef struct pt_lora_config {
+    int rank;             /* 0 -> 8 */
+    float alpha;          /* 0 -> rank (s = 1) */
+    int rslora;           /* 1: s = alpha / sqrt(rank) */
+    float dropout;        /* on the adapter input while training (grad on); 0 = none */
+    const char *targets;  /* comma-separated globs; NULL -> "*.attn.wq,*.attn.wv" (the LoRA paper's) */
+    uint64_t seed;        /* A's initialisation and the dropout masks */
+} pt_lora_config;
+typedef struct pt_lora {
+    pt_params *params;    /* every A and B, trainable */
+    pt_tensor **a, **b;   /* [n_layers * 7]: NULL where the matrix is not targeted */
+    int rank, rslora, merged, count;
+    float alpha, scale, dropout;
+    pt_rng rng;
+} pt_lora;
+PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg);
+PTDEF void pt_lora_detach(pt_model *m);          /* drops the adapters (unmerged weights stay as they are) */
+PTDEF int pt_lora_merge(pt_model *m);            /* W += s B A for every adapter */
+PTDEF int pt_lora_unmerge(pt_model *m);          /* W -= s B A */
+PTDEF int pt_lora_save(const pt_model *m, const char *path);
+PTDEF int pt_lora_load(pt_model *m, const char *path);   /* attaches (replacing any) and loads */
+/* Optimizer step for everything trainable in the model (base and adapters): clip the global norm
+   (max_norm <= 0: no clipping), then AdamW. Returns PT_ERR_NONFINITE and changes nothing on NaN. */
+PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out);
+PTDEF void pt_model_zero_grad(pt_model *m);
 
 /* ================================================================================================
    9. DATA: THE ARITHMETIC WORLD                                                        >>world
@@ -2583,7 +2625,24 @@ PTDEF void pt_model_free(pt_model *m)
     pt_params_free(m->params);
     PT_FREE(m->layers);
     PT_FREE(m->llama2c_rope);
+    pt_lora_detach(m);
     PT_FREE(m);
+}
+
+/* y = h W^T, plus the LoRA branch s * dropout(h) A^T B^T when the matrix has an unmerged adapter. */
+static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int slot, pt_tensor *W)
+{
+    pt_tensor *y = pt_linear(ctx, h, W, NULL), *x = h;
+    pt_lora *lo = m->lora;
+    if (!y || !lo || lo->merged || !lo->a[slot]) return y;
+    if (lo->dropout > 0 && ctx->grad_enabled) {   /* inverted dropout on the adapter's input only */
+        pt_tensor *mask = pt_tensor_new(ctx, h->ndim, h->shape);
+        int64_t i;
+        if (!mask) return NULL;
+        for (i = 0; i < mask->size; i++) mask->data[i] = pt_rng_uniform(&lo->rng) < lo->dropout ? 0.0f : 1.0f / (1.0f - lo->dropout);
+        x = pt_mul(ctx, h, mask);
+    }
+    return pt_add(ctx, y, pt_scale(ctx, pt_linear(ctx, pt_linear(ctx, x, lo->a[slot], NULL), lo->b[slot], NULL), lo->scale));
 }
 
 /* The training forward through the tape: final hidden states after the last norm, [B*T, D]. */
@@ -2606,14 +2665,14 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
         pt_tensor *h = pt_rmsnorm(ctx, x, L->attn_norm, c->norm_eps);
-        pt_tensor *q = pt_rope(ctx, pt_reshape(ctx, pt_linear(ctx, h, L->wq, NULL), 4, s4q), b->pos, c->rope_theta);
-        pt_tensor *k = pt_rope(ctx, pt_reshape(ctx, pt_linear(ctx, h, L->wk, NULL), 4, s4k), b->pos, c->rope_theta);
-        pt_tensor *v = pt_reshape(ctx, pt_linear(ctx, h, L->wv, NULL), 4, s4k);
+        pt_tensor *q = pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 0, L->wq), 4, s4q), b->pos, c->rope_theta);
+        pt_tensor *k = pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 1, L->wk), 4, s4k), b->pos, c->rope_theta);
+        pt_tensor *v = pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 2, L->wv), 4, s4k);
         pt_tensor *a = pt_reshape(ctx, pt_attention(ctx, q, k, v, b->seg), 2, s2);
-        x = pt_add(ctx, x, pt_linear(ctx, a, L->wo, NULL));
+        x = pt_add(ctx, x, pt__lin(ctx, m, a, l * 7 + 3, L->wo));
         h = pt_rmsnorm(ctx, x, L->ffn_norm, c->norm_eps);
-        h = pt_swiglu(ctx, pt_linear(ctx, h, L->w1, NULL), pt_linear(ctx, h, L->w3, NULL));
-        x = pt_add(ctx, x, pt_linear(ctx, h, L->w2, NULL));
+        h = pt_swiglu(ctx, pt__lin(ctx, m, h, l * 7 + 4, L->w1), pt__lin(ctx, m, h, l * 7 + 6, L->w3));
+        x = pt_add(ctx, x, pt__lin(ctx, m, h, l * 7 + 5, L->w2));
     }
     return pt_rmsnorm(ctx, x, m->norm, c->norm_eps);
 }
@@ -2706,7 +2765,17 @@ static void pt__rope_row(float *x, int n_heads, int hd, const float *cs)
 /* Inference scratch (rows of the whole call) and the forward over rows [r0, r1). tid >= 0: this is
    one thread of a row split, so every helper runs serially on that thread's packing buffer;
    tid < 0: the helpers parallelise inside. n (all rows of the call) picks the matmul path. */
-typedef struct pt__step_ws { float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc; int *pos; } pt__step_ws;
+typedef struct pt__step_ws { float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc, *lt; int *pos; } pt__step_ws;
+/* y[M, N] += s * (x A^T) B^T for an unmerged adapter; tmp holds M * rank floats. */
+static void pt__lora_rows(const pt_lora *lo, int slot, int M, const float *x, int K, float *y, int N, float *tmp)
+{
+    int r, i;
+    if (!lo || lo->merged || !lo->a[slot]) return;
+    r = lo->rank;
+    pt__gemv_rows(M, r, K, x, K, lo->a[slot]->data, K, tmp, r, 0);
+    for (i = 0; i < M * r; i++) tmp[i] *= lo->scale;
+    pt__gemv_rows(M, N, r, tmp, r, lo->b[slot]->data, r, y, N, 1);
+}
 static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int acc, int tid)
 {
     if (tid < 0) { pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc); return; }
@@ -2724,6 +2793,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     float *x = w->x + (int64_t)r0 * D, *xb = w->xb + (int64_t)r0 * D, *q = w->q + (int64_t)r0 * D;
     float *k = w->k + (int64_t)r0 * KVD, *v = w->v + (int64_t)r0 * KVD, *att = w->att + (int64_t)r0 * D;
     float *h1 = w->h1 + (int64_t)r0 * Hd, *h3 = w->h3 + (int64_t)r0 * Hd, *sc = w->sc;
+    const pt_lora *lo = m->lora && !m->lora->merged ? m->lora : NULL;
+    float *lt = lo ? w->lt + (int64_t)r0 * lo->rank : NULL;
 #define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
     if (nr < 1) return;
     for (i = 0; i < nr; i++) memcpy(x + (int64_t)i * D, m->tok_embeddings->data + (int64_t)tokens[r0 + i] * D, (size_t)D * sizeof(float));
@@ -2735,6 +2806,11 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
         pt__step_linear(n, nr, D, D, xb, L->wq->data, PK(l, 0), q, 0, tid);
         pt__step_linear(n, nr, KVD, D, xb, L->wk->data, PK(l, 1), k, 0, tid);
         pt__step_linear(n, nr, KVD, D, xb, L->wv->data, PK(l, 2), v, 0, tid);
+        if (lo) {
+            pt__lora_rows(lo, l * 7 + 0, nr, xb, D, q, D, lt);
+            pt__lora_rows(lo, l * 7 + 1, nr, xb, D, k, KVD, lt);
+            pt__lora_rows(lo, l * 7 + 2, nr, xb, D, v, KVD, lt);
+        }
         for (i = 0; i < nr; i++) {   /* store k, v transposed: position is the fastest index */
             int64_t base = (int64_t)seq_ids[r0 + i] * KVD * S + pos[r0 + i];
             int e;
@@ -2789,11 +2865,14 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
             }
         }
         pt__step_linear(n, nr, D, D, att, L->wo->data, PK(l, 3), x, 1, tid);        /* x += att Wo^T */
+        if (lo) pt__lora_rows(lo, l * 7 + 3, nr, att, D, x, D, lt);
         pt__rmsnorm_rows(xb, x, L->ffn_norm->data, nr, D, c->norm_eps);
         pt__step_linear(n, nr, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0, tid);
         pt__step_linear(n, nr, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0, tid);
+        if (lo) { pt__lora_rows(lo, l * 7 + 4, nr, xb, D, h1, Hd, lt); pt__lora_rows(lo, l * 7 + 6, nr, xb, D, h3, Hd, lt); }
         for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
         pt__step_linear(n, nr, D, Hd, h1, L->w2->data, PK(l, 5), x, 1, tid);      /* x += h W2^T */
+        if (lo) pt__lora_rows(lo, l * 7 + 5, nr, h1, Hd, x, D, lt);
     }
     if (logits) {
         pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
@@ -2821,7 +2900,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         if (kv->len[s] + already >= S) return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s, kv->len[s] + already, S);
     }
     /* scratch: x, xb, q, k, v, att, h1, h3 rows + scores for each (row, head) + positions */
-    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64;
+    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64 + (m->lora ? (int64_t)n * m->lora->rank : 0);
     if (kv->scratch_floats < need) {
         float *ns = pt__alloc_aligned_floats(need);
         if (!ns) return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
@@ -2840,6 +2919,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     {
         pt__step_ws w;
         w.x = x; w.xb = xb; w.q = q; w.k = k; w.v = v; w.att = att; w.h1 = h1; w.h3 = h3; w.sc = sc; w.pos = pos;
+        w.lt = (float *)(pos + n + 16);   /* LoRA scratch after the positions */
         /* Decoding many sequences: split the rows between threads for the whole forward (one
            parallel region per step instead of several per layer). Rows are independent, every
            row takes the same kernel path either way, so the bits do not depend on the split. */
@@ -3779,6 +3859,230 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path)
 }
 
 /* ================================================================================================
+   8. PEFT: LoRA (implementation)
+   ================================================================================================ */
+static const char *const pt__slot_names[7] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo", "mlp.w1", "mlp.w2", "mlp.w3"};
+static pt_tensor *pt__slot_weight(const pt_model *m, int slot)
+{
+    const pt_layer *L = &m->layers[slot / 7];
+    switch (slot % 7) {
+    case 0: return L->wq; case 1: return L->wk; case 2: return L->wv; case 3: return L->wo;
+    case 4: return L->w1; case 5: return L->w2; default: return L->w3;
+    }
+}
+static void pt__lora_free(pt_lora *lo)
+{
+    if (!lo) return;
+    pt_params_free(lo->params);
+    PT_FREE(lo->a); PT_FREE(lo->b);
+    PT_FREE(lo);
+}
+PTDEF void pt_lora_detach(pt_model *m)
+{
+    if (!m || !m->lora) return;
+    pt__lora_free(m->lora);
+    m->lora = NULL;
+}
+static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora, float dropout, uint64_t seed, const unsigned char *on)
+{
+    int n_slots = m->cfg.n_layers * 7, slot, count = 0, st;
+    pt_lora *lo = (pt_lora *)PT_MALLOC(sizeof(pt_lora));
+    char name[64];
+    if (!lo) return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
+    memset(lo, 0, sizeof *lo);
+    lo->params = pt_params_new();
+    lo->a = (pt_tensor **)PT_MALLOC((size_t)n_slots * sizeof(pt_tensor *));
+    lo->b = (pt_tensor **)PT_MALLOC((size_t)n_slots * sizeof(pt_tensor *));
+    if (!lo->params || !lo->a || !lo->b) { pt__lora_free(lo); return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory"); }
+    memset(lo->a, 0, (size_t)n_slots * sizeof(pt_tensor *));
+    memset(lo->b, 0, (size_t)n_slots * sizeof(pt_tensor *));
+    for (slot = 0; slot < n_slots; slot++) {
+        const pt_tensor *w = pt__slot_weight(m, slot);
+        int sa[2], sb[2];
+        if (!on[slot]) continue;
+        sa[0] = rank; sa[1] = w->shape[1]; sb[0] = w->shape[0]; sb[1] = rank;
+        snprintf(name, sizeof name, "lora.%d.%s.A", slot / 7, pt__slot_names[slot % 7]);
+        lo->a[slot] = pt_params_add(lo->params, name, 2, sa, 0);
+        snprintf(name, sizeof name, "lora.%d.%s.B", slot / 7, pt__slot_names[slot % 7]);
+        lo->b[slot] = pt_params_add(lo->params, name, 2, sb, 0);
+        if (!lo->a[slot] || !lo->b[slot]) { pt__lora_free(lo); return pt_last_status(); }
+        count++;
+    }
+    if (count == 0) { pt__lora_free(lo); return pt__fail(PT_ERR_ARG, "pt_lora_attach: no weight matrix matches the targets"); }
+    if ((st = pt_params_alloc(lo->params)) != PT_OK) { pt__lora_free(lo); return st; }
+    lo->rank = rank; lo->alpha = alpha; lo->rslora = rslora; lo->dropout = dropout; lo->count = count;
+    lo->scale = rslora ? alpha / sqrtf((float)rank) : alpha / (float)rank;
+    pt_rng_seed(&lo->rng, seed);
+    for (slot = 0; slot < n_slots; slot++) {   /* A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0 */
+        int64_t j;
+        float bound;
+        if (!lo->a[slot]) continue;
+        bound = 1.0f / sqrtf((float)lo->a[slot]->shape[1]);
+        for (j = 0; j < lo->a[slot]->size; j++) lo->a[slot]->data[j] = (2.0f * pt_rng_uniform(&lo->rng) - 1.0f) * bound;
+    }
+    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) { pt__lora_free(lo); return st; }   /* freeze the base */
+    pt_lora_detach(m);
+    m->lora = lo;
+    return PT_OK;
+}
+PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
+{
+    int n_slots = m->cfg.n_layers * 7, slot, st, rank = cfg && cfg->rank > 0 ? cfg->rank : 8;
+    float alpha = cfg && cfg->alpha > 0 ? cfg->alpha : (float)rank, dropout = cfg ? cfg->dropout : 0.0f;
+    const char *targets = cfg && cfg->targets ? cfg->targets : "*.attn.wq,*.attn.wv";
+    unsigned char *on;
+    char name[64], pat[128];
+    if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_attach: unmerge the current adapters first");
+    if (!(dropout >= 0.0f && dropout < 1.0f)) return pt__fail(PT_ERR_ARG, "pt_lora_attach: dropout %g not in [0, 1)", (double)dropout);
+    if (rank > 4096) return pt__fail(PT_ERR_ARG, "pt_lora_attach: rank %d too large", rank);
+    on = (unsigned char *)PT_MALLOC((size_t)n_slots);
+    if (!on) return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
+    for (slot = 0; slot < n_slots; slot++) {
+        const char *p = targets;
+        on[slot] = 0;
+        snprintf(name, sizeof name, "layers.%d.%s", slot / 7, pt__slot_names[slot % 7]);
+        while (*p) {   /* comma-separated glob patterns */
+            size_t len = strcspn(p, ",");
+            if (len < sizeof pat) { memcpy(pat, p, len); pat[len] = 0; if (len && pt_glob_match(pat, name)) on[slot] = 1; }
+            p += len + (p[len] == ',');
+        }
+    }
+    st = pt__lora_attach_slots(m, rank, alpha, cfg ? cfg->rslora : 0, dropout, cfg ? cfg->seed : 0, on);
+    PT_FREE(on);
+    return st;
+}
+static int pt__lora_fold(pt_model *m, float sign)
+{
+    pt_lora *lo = m->lora;
+    int slot;
+    if (!lo) return pt__fail(PT_ERR_ARG, "LoRA merge/unmerge: the model has no adapters");
+    for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
+        pt_tensor *w = pt__slot_weight(m, slot);
+        float *ba;
+        int64_t j;
+        if (!lo->a[slot]) continue;
+        ba = pt__alloc_aligned_floats(w->size);
+        if (!ba) return pt__fail(PT_ERR_NOMEM, "LoRA merge: out of memory");
+        /* BA [out, in] = B [out, r] A [r, in] */
+        pt_gemm(w->shape[0], w->shape[1], lo->rank, lo->b[slot]->data, lo->rank, 1, lo->a[slot]->data, w->shape[1], 1, ba, w->shape[1], 0);
+        for (j = 0; j < w->size; j++) w->data[j] += sign * lo->scale * ba[j];
+        pt__free_aligned(ba);
+    }
+    return PT_OK;
+}
+PTDEF int pt_lora_merge(pt_model *m)
+{
+    int st;
+    if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_merge: already merged");
+    if ((st = pt__lora_fold(m, 1.0f)) == PT_OK) m->lora->merged = 1;
+    return st;
+}
+PTDEF int pt_lora_unmerge(pt_model *m)
+{
+    int st;
+    if (m->lora && !m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_unmerge: not merged");
+    if ((st = pt__lora_fold(m, -1.0f)) == PT_OK) m->lora->merged = 0;
+    return st;
+}
+PTDEF int pt_lora_save(const pt_model *m, const char *path)
+{
+    const pt_lora *lo = m->lora;
+    pt__wbuf w;
+    int slot, st;
+    if (!lo) return pt__fail(PT_ERR_ARG, "%s: the model has no adapters to save", path);
+    memset(&w, 0, sizeof w);
+    pt__put(&w, "PTLA", 4);
+    pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)lo->rank); pt__put_f32(&w, lo->alpha);
+    pt__put_u32(&w, (uint32_t)lo->rslora); pt__put_u32(&w, (uint32_t)lo->count);
+    for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
+        if (!lo->a[slot]) continue;
+        pt__put_u32(&w, (uint32_t)slot);
+        pt__put_floats(&w, lo->a[slot]->data, lo->a[slot]->size);
+        pt__put_floats(&w, lo->b[slot]->data, lo->b[slot]->size);
+    }
+    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+PTDEF int pt_lora_load(pt_model *m, const char *path)
+{
+    unsigned char *data = NULL, *on = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    uint32_t version, rank, rslora, count, i;
+    float alpha;
+    int n_slots = m->cfg.n_layers * 7, st;
+    uint32_t *slots = NULL;
+    size_t at0;
+    pt_lora *saved = m->lora;
+    if (saved && saved->merged) return pt__fail(PT_ERR_ARG, "pt_lora_load: unmerge the current adapters first");
+    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
+    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    if (n < 32 || memcmp(data, "PTLA", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h LoRA adapter (bad magic or too short)", path); goto done; }
+    r.at = 4;
+    version = pt__get_u32(&r, "version");
+    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter version %u, this library reads version 1", path, version); goto done; }
+    { pt__rbuf c = r; c.at = n - 8; if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path); goto done; } }
+    r.n = n - 8;
+    rank = pt__get_u32(&r, "rank"); alpha = pt__get_f32(&r, "alpha"); rslora = pt__get_u32(&r, "rslora"); count = pt__get_u32(&r, "count");
+    if (r.err || rank < 1 || rank > 4096 || !(alpha > 0 && alpha < 1e6f) || rslora > 1 || count < 1 || count > (uint32_t)n_slots) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (rank %u, alpha %g, rslora %u, count %u for a %d-layer model)", path, rank, (double)alpha, rslora, count, m->cfg.n_layers);
+        goto done;
+    }
+    slots = (uint32_t *)PT_MALLOC(count * sizeof(uint32_t));
+    on = (unsigned char *)PT_MALLOC((size_t)n_slots);
+    if (!slots || !on) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    memset(on, 0, (size_t)n_slots);
+    at0 = r.at;
+    for (i = 0; i < count; i++) {   /* first pass: slots and sizes */
+        const pt_tensor *w;
+        uint32_t s = pt__get_u32(&r, "slot");
+        if (r.err || s >= (uint32_t)n_slots || on[s]) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u has a bad or repeated slot %u", path, i, s); goto done; }
+        on[s] = 1; slots[i] = s;
+        w = pt__slot_weight(m, (int)s);
+        if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated in adapter %u", path, i); goto done; }
+        r.at += (size_t)rank * ((size_t)w->shape[0] + (size_t)w->shape[1]) * 4;
+    }
+    if (r.at != r.n) { st = pt__fail(PT_ERR_FORMAT, "%s: %zu extra bytes after the adapters", path, r.n - r.at); goto done; }
+    m->lora = NULL;   /* build the new adapters aside; the old ones come back on failure */
+    if ((st = pt__lora_attach_slots(m, (int)rank, alpha, (int)rslora, 0.0f, 0, on)) != PT_OK) { m->lora = saved; goto done; }
+    pt__lora_free(saved);
+    r.at = at0;
+    for (i = 0; i < count; i++) {
+        pt_lora *lo = m->lora;
+        int64_t j;
+        (void)pt__get_u32(&r, "slot");
+        for (j = 0; j < lo->a[slots[i]]->size; j++) lo->a[slots[i]]->data[j] = pt__get_f32(&r, "A");
+        for (j = 0; j < lo->b[slots[i]]->size; j++) lo->b[slots[i]]->data[j] = pt__get_f32(&r, "B");
+    }
+done:
+    PT_FREE(data); PT_FREE(slots); PT_FREE(on);
+    return st;
+}
+PTDEF void pt_model_zero_grad(pt_model *m)
+{
+    pt_params_zero_grad(m->params);
+    if (m->lora) pt_params_zero_grad(m->lora->params);
+}
+PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out)
+{
+    double a = pt_grad_norm(m->params), b = m->lora ? pt_grad_norm(m->lora->params) : 0.0, norm = sqrt(a * a + b * b);
+    int st;
+    if (norm_out) *norm_out = norm;
+    if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
+    if (max_norm > 0 && norm > max_norm) {   /* one global norm over base and adapters */
+        float s = (float)(max_norm / norm);
+        int64_t i;
+        for (i = 0; i < m->params->n_grad; i++) m->params->grad[i] *= s;
+        if (m->lora) for (i = 0; i < m->lora->params->n_grad; i++) m->lora->params->grad[i] *= s;
+    }
+    if ((st = pt_adamw_step(m->params, cfg, lr)) != PT_OK) return st;
+    if (m->lora && (st = pt_adamw_step(m->lora->params, cfg, lr)) != PT_OK) return st;
+    return PT_OK;
+}
+
+/* ================================================================================================
    9. DATA: THE ARITHMETIC WORLD (implementation)
    ================================================================================================ */
 static void pt__world_defaults(const pt_world_config *in, pt_world_config *c)
@@ -4181,14 +4485,13 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
         b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
         loss = pt_model_loss(ctx, m, &b);
         if (!loss) { st = pt_last_status(); goto done; }
-        if (pt_backward(ctx, loss) != PT_OK || (c.grad_clip > 0 && pt_clip_grad_norm(m->params, c.grad_clip, &gnorm) != PT_OK)) {
+        if (pt_backward(ctx, loss) != PT_OK || pt_model_optimizer_step(m, &opt, lr, c.grad_clip, &gnorm) != PT_OK) {
             if (pt_last_status() != PT_ERR_NONFINITE) { st = pt_last_status(); goto done; }
             r.skipped++;            /* a non-finite loss or gradient: reported, not trained on */
-            pt_params_zero_grad(m->params); pt_ctx_reset(ctx);
+            pt_model_zero_grad(m); pt_ctx_reset(ctx);
             continue;
         }
-        if (pt_adamw_step(m->params, &opt, lr) != PT_OK) r.skipped++;
-        pt_params_zero_grad(m->params);
+        pt_model_zero_grad(m);
         lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
         if (step == 0) r.first_loss = lv;
         r.last_loss = lv;
