@@ -25,7 +25,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft
+EXAMPLES := autograd_tour pretrain generate sft peft
 TESTS    := test_engine test_model test_llama2c test_learning
 HDR      := posttrain.h
 

@@ -139,6 +139,10 @@ static void test_chat_text(void)
     CHECK(strcmp(out, "<bos><|system|>be brief<|end|><|user|>Q: 47+85=?<|end|><|assistant|>"
                       "<think>7+5=12;4+8+1=13</think><answer>132</answer><|end|><eos>") == 0, "long: '%s'", out);
 
+    /* texts are data, not formats */
+    pt_chat_text("%s%d", "100% %n", "%%", out, sizeof out);
+    CHECK(strcmp(out, "<bos><|system|>%s%d<|end|><|user|>100% %n<|end|><|assistant|>%%<|end|><eos>") == 0, "percent signs: '%s'", out);
+
     /* the markers are the byte tokenizer's special tokens */
     pt_chat_text(NULL, "U", "A", out, sizeof out);
     k = tok.encode(&tok, out, 0, 0, ids, 64);
@@ -809,6 +813,15 @@ static void test_sft_train(void)
         st = pt_sft_train(m, train, 300, NULL, 0, &cfg, &res);
         capture_end();
         CHECK(st == PT_OK && file_size(out) > 10, "verbose run printed %ld bytes", file_size(out));
+        /* the progress line is finished by the time pt_sft_train returns, so the caller's next
+           output starts on a fresh line (here: no eval set and no metric) */
+        {
+            FILE *f = fopen(out, "rb");
+            int last = -1, ch;
+            while (f && (ch = fgetc(f)) != EOF) last = ch;
+            if (f) fclose(f);
+            CHECK(last == '\n', "verbose run without eval/metric leaves its progress line unterminated (last byte %d)", last);
+        }
         pt_model_free(m);
     }
     /* (c) a metric: best_path is written when it improves; rising -> the last evaluation */
@@ -880,6 +893,57 @@ static void test_sft_train(void)
         CHECK(pt_sft_train(m3, train, 300, eval, 16, &cfg, &r2) == PT_OK, "run 3: %s", pt_last_error());
         CHECK(!weights_equal(m1, m3), "another seed gives the same weights");
         pt_model_free(m1); pt_model_free(m2); pt_model_free(m3);
+    }
+    /* (e2) the thread count does not change the result */
+    {
+        pt_model *m1 = pt_model_new(&c, 9), *m2 = pt_model_new(&c, 9);
+        pt_sft_config cfg = {0};
+        int nt = pt_get_threads();
+        cfg.steps = 6; cfg.batch_rows = 4; cfg.quiet = 1; cfg.seed = 5;
+        pt_set_threads(1);
+        pt_sft_train(m1, train, 300, NULL, 0, &cfg, &res);
+        pt_set_threads(nt);
+        pt_sft_train(m2, train, 300, NULL, 0, &cfg, &res);
+        CHECK(weights_equal(m1, m2), "1 thread vs %d threads: different weights", nt);
+        pt_model_free(m1); pt_model_free(m2);
+    }
+    /* (e3) non-finite losses skip the step: an untied model whose embedding row of one byte is NaN
+       gives a NaN loss on every batch that contains that byte. Two training examples, one batch row
+       each: one clean, one with the poisoned byte, so every epoch (2 steps) has one of each. */
+    {
+        pt_config cu = c;
+        pt_model *m;
+        pt_param *te;
+        pt_example tx[2], vx[1];
+        int clean[24], bad[24], j, nl, calls_want = 6;
+        pt_sft_config cfg = {0};
+        int64_t k, nonfinite = 0;
+        for (j = 0; j < 24; j++) { clean[j] = 'a' + j % 20; bad[j] = 'a' + j % 20; }
+        bad[10] = 200;   /* the poisoned byte */
+        tx[0] = make_example(clean, 24, 4); tx[1] = make_example(bad, 24, 4); vx[0] = make_example(clean, 24, 4);
+        cu.untied = 1;
+        m = pt_model_new(&cu, 6);
+        te = pt_params_find(m->params, "tok_embeddings");
+        for (j = 0; j < cu.dim; j++) te->t.data[200 * cu.dim + j] = NAN;
+        cfg.steps = 6; cfg.batch_rows = 1; cfg.seq_len = 24; cfg.eval_every = 1; cfg.quiet = 1; cfg.csv_path = csv;
+        cfg.metric = metric_rising;
+        g_metric_calls = 0;
+        st = pt_sft_train(m, tx, 2, vx, 1, &cfg, &res);
+        CHECK(st == PT_OK, "poisoned run: %s", pt_last_error());
+        CHECK(res.skipped == 3 && res.steps_done == 6, "poisoned run: skipped %d (want 3), steps_done %d", res.skipped, res.steps_done);
+        /* nothing but the poisoned row itself became non-finite */
+        for (k = 0; k < m->params->n_data; k++) nonfinite += !isfinite(m->params->data[k]);
+        CHECK(nonfinite == cu.dim, "poisoned run: %lld non-finite weights, want %d (the poisoned row)", (long long)nonfinite, cu.dim);
+        CHECK(isfinite(res.first_loss) && res.first_loss > 0 && isfinite(res.last_loss) && res.last_loss > 0,
+              "poisoned run: first_loss %g last_loss %g (should be the first/last finite losses)", (double)res.first_loss, (double)res.last_loss);
+        /* "every eval_every steps": a skipped step must not silently drop the evaluation (and the
+           best checkpoint) scheduled for it, nor its CSV line */
+        CHECK(g_metric_calls == calls_want, "poisoned run, eval_every 1: metric evaluated %d times in 6 steps (skipped steps drop their evaluation)",
+              g_metric_calls);
+        nl = read_lines(csv, lines, 300);
+        CHECK(nl == 7, "poisoned run: CSV has %d lines, want header + 6 (skipped steps have no line)", nl);
+        pt_examples_free(tx, 2); pt_examples_free(vx, 1);
+        pt_model_free(m);
     }
     /* (f) an all-zero config: 200 steps, batch 8, the model's seq_len (a short-sequence model) */
     {
