@@ -659,7 +659,7 @@ typedef struct pt_example {
     int n_ids, n_prompt;
 } pt_example;
 /* Render a conversation with the template; system may be NULL; assistant NULL ends with
-   <|assistant|> (a generation prompt). Returns the byte length (truncated to cap - 1). */
+   <|assistant|> (a generation prompt). Returns the bytes written (at most cap - 1: truncated). */
 PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap);
 /* The world's SFT example for problem `index` of a split (heap ids; free with pt_examples_free). */
 PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex);
@@ -4310,7 +4310,8 @@ PTDEF int pt_chat_text(const char *system, const char *user, const char *assista
     if (system) at = pt__append(out, (size_t)cap, at, "<|system|>%s<|end|>", system);
     at = pt__append(out, (size_t)cap, at, "<|user|>%s<|end|><|assistant|>", user ? user : "");
     if (assistant) at = pt__append(out, (size_t)cap, at, "%s<|end|><eos>", assistant);
-    return (int)at;
+    (void)at;
+    return (int)strlen(out);   /* what was written (at most cap - 1) */
 }
 /* The question without its trailing newline: "Q: 47+85=?" */
 static void pt__world_user_text(const pt_problem *p, char *out, size_t cap)
@@ -4436,7 +4437,7 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
     pt_ctx *ctx = NULL;
     pt_rng rng;
     pt_adamw_config opt;
-    int *order = NULL, *buf = NULL, cursor, step, st = PT_OK, i, B, T;
+    int *order = NULL, *buf = NULL, cursor, step, st = PT_OK, i, B, T, have_loss = 0;
     float *mask = NULL;
     FILE *csv = NULL;
     double t0 = pt_time_seconds(), tokens = 0;
@@ -4485,16 +4486,16 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
         b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
         loss = pt_model_loss(ctx, m, &b);
         if (!loss) { st = pt_last_status(); goto done; }
+        lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
         if (pt_backward(ctx, loss) != PT_OK || pt_model_optimizer_step(m, &opt, lr, c.grad_clip, &gnorm) != PT_OK) {
             if (pt_last_status() != PT_ERR_NONFINITE) { st = pt_last_status(); goto done; }
             r.skipped++;            /* a non-finite loss or gradient: reported, not trained on */
-            pt_model_zero_grad(m); pt_ctx_reset(ctx);
-            continue;
+            lv = NAN;
+        } else {
+            if (!have_loss) { r.first_loss = lv; have_loss = 1; }
+            r.last_loss = lv;
         }
         pt_model_zero_grad(m);
-        lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
-        if (step == 0) r.first_loss = lv;
-        r.last_loss = lv;
         for (i = 0; i < B * T; i++) tokens += b.seg[i] != 0;
         pt_ctx_reset(ctx);
         if ((step + 1) % c.eval_every == 0 || step == c.steps - 1) {
@@ -4519,6 +4520,7 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
         }
     }
     r.steps_done = step;
+    if (!c.quiet) printf("\n");
 done:
     r.seconds = pt_time_seconds() - t0;
     r.tokens_per_s = r.seconds > 0 ? tokens / r.seconds : 0;
