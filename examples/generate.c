@@ -1,6 +1,6 @@
 /* generate.c - a llama2.c-compatible command line for posttrain.h models.
 
-     generate MODEL [-z TOKENIZER] [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS] [-i PROMPT]
+     generate MODEL [-z TOKENIZER] [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS] [-i PROMPT] [-a ADAPTER]
 
    MODEL is a llama2.c checkpoint (legacy v0 or v1) or a native posttrain.h checkpoint. TOKENIZER is
    a llama2.c tokenizer.bin (default "tokenizer.bin" for llama2.c models; native models with the
@@ -9,7 +9,8 @@
    or EOS for the byte vocabulary, tokens print as they are produced (unprintable single bytes are
    skipped), and the speed goes to stderr at the end. Temperature 0 is greedy decoding: on
    stories260K.bin it prints exactly what llama2.c prints. Sampling uses posttrain.h's RNG, so a
-   seed gives other (equally valid) samples than llama2.c's. */
+   seed gives other (equally valid) samples than llama2.c's. -a applies a LoRA adapter file
+   (pt_lora_save) on top of the base model. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <ctype.h>
@@ -19,7 +20,7 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: generate MODEL [-z TOKENIZER] [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS] [-i PROMPT]\n");
+    fprintf(stderr, "usage: generate MODEL [-z TOKENIZER] [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS] [-i PROMPT] [-a ADAPTER]\n");
     exit(1);
 }
 
@@ -32,7 +33,7 @@ static void print_piece(const char *piece)
 
 int main(int argc, char **argv)
 {
-    const char *model_path, *tok_path = NULL, *prompt = "";
+    const char *model_path, *tok_path = NULL, *prompt = "", *adapter = NULL;
     float temperature = 1.0f, topp = 0.9f;
     unsigned long long seed = 0;
     int steps = 256, i, n_prompt, pos, token, next, stop;
@@ -56,13 +57,14 @@ int main(int argc, char **argv)
         case 'n': steps = atoi(argv[i + 1]); break;
         case 'i': prompt = argv[i + 1]; break;
         case 'z': tok_path = argv[i + 1]; break;
+        case 'a': adapter = argv[i + 1]; break;
         default: usage();
         }
     }
     if (i != argc) usage();
     if (seed == 0) seed = (unsigned long long)(pt_time_seconds() * 1e6);
     m = pt_model_load_any(model_path);
-    if (!m) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
+    if (!m || (adapter && pt_lora_load(m, adapter) != PT_OK)) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
     if (!tok_path && m->cfg.vocab_size == PT_BYTE_VOCAB) tok = pt_byte_tokenizer();
     else if (pt_bpe_load(&tok, tok_path ? tok_path : "tokenizer.bin", m->cfg.vocab_size) != PT_OK) {
         fprintf(stderr, "error: %s\n", pt_last_error());

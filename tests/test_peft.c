@@ -441,6 +441,25 @@ static void test_attach(void)
         c.targets = NULL; c.dropout = 2.0f;
         CHECK(pt_lora_attach(m, &c) == PT_ERR_ARG && m->lora == keep, "bad dropout keeps the current adapters");
     }
+    /* alpha: attach must refuse what it cannot use or what pt_lora_load would refuse */
+    {
+        pt_lora *keep = m->lora;
+        c = lcfg(4, INFINITY, 0, 0.0f, NULL, 3);
+        st = pt_lora_attach(m, &c);
+        CHECK(st == PT_ERR_ARG, "alpha inf accepted (status %s, scale %g)", pt_status_name(st), m->lora ? (double)m->lora->scale : 0.0);
+        if (st == PT_OK) keep = m->lora;
+        c.alpha = 2e6f;
+        st = pt_lora_attach(m, &c);
+        if (st == PT_OK) {   /* accepted: then its file must load back */
+            const char *ap = tmp_path("alpha.ptla");
+            int ls;
+            CHECK(pt_lora_save(m, ap) == PT_OK, "save alpha 2e6");
+            ls = pt_lora_load(m, ap);
+            CHECK(ls == PT_OK, "attach accepts alpha 2e6 but pt_lora_load rejects the adapter it saved: %s", pt_last_error());
+        } else {
+            CHECK(st == PT_ERR_ARG && m->lora == keep, "alpha 2e6 refused with PT_ERR_ARG");
+        }
+    }
     /* NULL config: rank 8, alpha 8, default targets */
     CHECK(pt_lora_attach(m, NULL) == PT_OK, "attach NULL config: %s", pt_last_error());
     lo = m->lora;
@@ -575,6 +594,43 @@ static void test_training(void)
         CHECK(fabs(norm - want) <= 1e-12 * want, "norm_out %.12g vs adapter grad norm %.12g", norm, want);
         CHECK(!same_floats(before, m->lora->params->data, m->lora->params->n_data), "a step changed nothing");
         CHECK(same_floats(base, m->params->data, m->params->n_data), "a step changed base weights");
+        free(before);
+        pt_model_zero_grad(m);
+        pt_ctx_reset(ctx);
+    }
+    /* clipping: the gradients are scaled in place to the max norm before AdamW */
+    {
+        pt_tensor *l = pt_model_loss(ctx, m, &b);
+        double norm = 0;
+        CHECK(l && pt_backward(ctx, l) == PT_OK, "backward");
+        CHECK(pt_model_optimizer_step(m, NULL, 1e-3f, 1e-3f, &norm) == PT_OK, "clipped step: %s", pt_last_error());
+        CHECK(norm > 1e-3, "pre-clip norm %g", norm);
+        CHECK_NEAR(pt_grad_norm(m->lora->params), 1e-3, 1e-9, "adapter gradient norm after clipping to 1e-3");
+        pt_model_zero_grad(m);
+        pt_ctx_reset(ctx);
+    }
+    /* base tensors unfrozen next to the adapters: one global norm, both trained */
+    {
+        pt_tensor *l;
+        double norm = 0, a, ad;
+        int64_t j;
+        float *before = copy_floats(m->params->data, m->params->n_data);
+        pt_param *nw = pt_params_find(m->params, "layers.0.ffn_norm");
+        CHECK(pt_params_set_trainable(m->params, "*norm", 1) == 5, "unfreeze the 5 norm weights");
+        l = pt_model_loss(ctx, m, &b);
+        CHECK(l && pt_backward(ctx, l) == PT_OK, "backward with norms trainable");
+        a = pt_grad_norm(m->params); ad = pt_grad_norm(m->lora->params);
+        CHECK(a > 0 && ad > 0, "both base norms and adapters get gradients (%g, %g)", a, ad);
+        CHECK(pt_model_optimizer_step(m, NULL, 1e-2f, 1e-4f, &norm) == PT_OK, "joint step");
+        CHECK(fabs(norm - sqrt(a * a + ad * ad)) <= 1e-9 * norm, "joint norm %.12g vs sqrt(a^2+b^2) %.12g", norm, sqrt(a * a + ad * ad));
+        CHECK_NEAR(sqrt(pt_grad_norm(m->params) * pt_grad_norm(m->params) + pt_grad_norm(m->lora->params) * pt_grad_norm(m->lora->params)), 1e-4, 1e-9,
+                   "global norm after clipping base + adapters to 1e-4");
+        CHECK(nw && memcmp(nw->t.data, before + nw->offset, (size_t)nw->t.size * sizeof(float)) != 0, "the unfrozen norm weight did not move");
+        for (j = 0; j < m->params->count; j++) {
+            pt_param *p = m->params->items[j];
+            if (pt_glob_match("*norm", p->name)) continue;
+            CHECK(memcmp(p->t.data, before + p->offset, (size_t)p->t.size * sizeof(float)) == 0, "frozen %s moved", p->name);
+        }
         free(before);
         pt_model_zero_grad(m);
         pt_ctx_reset(ctx);
@@ -761,6 +817,34 @@ static void test_merge_and_inference(void)
     free(w0);
     pt_ctx_free(ctx);
     pt_model_free(m);
+    {   /* a rank above every dim (48 > 32): the KV-cache LoRA scratch (rows x rank) must fit */
+        pt_model *m2 = make_model(std_cfg(0), 510);
+        pt_ctx *ctx2 = pt_ctx_new(0);
+        pt_lora_config c2 = lcfg(48, 0, 0, 0.0f, "*", 511);
+        enum { NS = 9, TL = 5 };
+        int seqtok[NS * TL], rows_seq[NS * TL], rows_tok[NS * TL], nr = 0;
+        float *ref, *lg2 = (float *)malloc((size_t)NS * TL * V * sizeof(float));
+        double w2 = 0;
+        CHECK(pt_lora_attach(m2, &c2) == PT_OK, "attach rank 48");
+        randomize_b(m2, 0.1f, 512);
+        rand_tokens(seqtok, NS * TL, &rng);
+        ref = logits_of(m2, ctx2, seqtok, NS, TL);
+        for (i = 0; i < TL; i++) for (s = 0; s < NS; s++) { rows_seq[nr] = s; rows_tok[nr] = seqtok[s * TL + i]; nr++; }
+        {
+            pt_kv_cache *kv = pt_kv_new(m2, NS, TL);
+            st = pt_model_step(m2, kv, nr, rows_seq, rows_tok, lg2);   /* interleaved rows of 9 sequences */
+            CHECK(st == PT_OK, "rank 48 step: %s", pt_last_error());
+            for (i = 0; i < nr; i++) {
+                double e = rel_err(lg2 + (int64_t)i * V, ref + ((int64_t)rows_seq[i] * TL + i / NS) * V, V);
+                if (e > w2) w2 = e;
+            }
+            CHECK(w2 <= 1e-5, "rank 48: KV-cache (interleaved rows) vs training forward rel %g", w2);
+            pt_kv_free(kv);
+        }
+        free(ref); free(lg2);
+        pt_ctx_free(ctx2);
+        pt_model_free(m2);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -780,8 +864,10 @@ static void expect_bad(const char *what, const unsigned char *b, size_t n, int w
     float *lg;
     int st;
     if (write_bytes(path, b, n) != 0) { CHECK(0, "cannot write %s", path); return; }
+    pt_clear_error();
     st = pt_lora_load(g_dst, path);
-    CHECK(st != PT_OK && (want == 0 || st == want), "%s: status %s (%s), expected %s", what, pt_status_name(st), pt_last_error(), want ? pt_status_name(want) : "an error");
+    CHECK(st != PT_OK && (want == 0 || st == want), "%s: status %s (%s), expected %s", what, pt_status_name(st),
+          st == PT_OK ? "loaded without an error" : pt_last_error(), want ? pt_status_name(want) : "an error");
     CHECK(g_dst->lora == keep && keep && keep->params->n_data == g_dst_n && same_floats(g_dst_adapters, keep->params->data, g_dst_n),
           "%s: the model's adapters changed", what);
     lg = logits_of(g_dst, ctx, g_tok, 2, 12);
@@ -998,7 +1084,8 @@ static void test_files(void)
     st = pt_lora_load(g_dst, path);
     {
         float *lg = logits_of(g_dst, ctx, tok, 2, 12);
-        CHECK(st == PT_OK && same_floats(lg, trained, n), "final reload: %s, rel %g", pt_status_name(st), rel_err(lg, trained, n));
+        /* not bit-equal to `trained`: this model went through merge + unmerge, which restores W to ~1e-8 only */
+        CHECK(st == PT_OK && same_floats(lg, g_dst_logits, n) && rel_err(lg, trained, n) <= 1e-5, "final reload: %s, rel %g", pt_status_name(st), rel_err(lg, trained, n));
         free(lg);
     }
     free(g_dst_adapters); free(g_dst_logits);
