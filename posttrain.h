@@ -560,7 +560,8 @@ PTDEF void pt_free(void *p);
    (for export or fast inference), unmerge takes it out again. Targets are glob patterns over the
    names of the seven matrices of each layer (layers.N.attn.wq|wk|wv|wo, layers.N.mlp.w1|w2|w3).
    Adapter files: "PTLA", u32 version 1, u32 rank, f32 alpha, u32 rslora, u32 count, then per
-   adapter u32 slot (layer * 7 + matrix index in the order above), A, B as fp32; a u64 FNV-1a
+   adapter u32 slot (layer * 7 + matrix index in the order above), u32 out, u32 in, A, B as fp32
+   (shapes are checked against the model on load); a u64 FNV-1a
    checksum; saved atomically, validated against the model on load.
    ================================================================================================ */
 typedef struct pt_lora_config {
@@ -1298,13 +1299,21 @@ PTDEF int pt_params_alloc(pt_params *P)
 PTDEF int pt_params_set_trainable(pt_params *P, const char *pattern, int trainable)
 {
     int i, hits = 0, st;
+    int *old = (int *)PT_MALLOC((size_t)(P->count > 0 ? P->count : 1) * sizeof(int));
+    if (!old) return pt__fail(PT_ERR_NOMEM, "pt_params_set_trainable: out of memory");
+    for (i = 0; i < P->count; i++) old[i] = P->items[i]->flags;
     for (i = 0; i < P->count; i++) {
         pt_param *p = P->items[i];
         if (!pt_glob_match(pattern, p->name)) continue;
         hits++;
         if (trainable) p->flags &= ~PT_PARAM_FROZEN; else p->flags |= PT_PARAM_FROZEN;
     }
-    if (P->data && (st = pt__params_layout_grads(P)) != PT_OK) return st;
+    if (P->data && (st = pt__params_layout_grads(P)) != PT_OK) {   /* leave the flags as they were */
+        for (i = 0; i < P->count; i++) P->items[i]->flags = old[i];
+        PT_FREE(old);
+        return st;
+    }
+    PT_FREE(old);
     return hits;
 }
 PTDEF void pt_params_zero_grad(pt_params *P) { if (P->grad) memset(P->grad, 0, (size_t)P->n_grad * sizeof(float)); }
@@ -3935,6 +3944,7 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
     if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_attach: unmerge the current adapters first");
     if (!(dropout >= 0.0f && dropout < 1.0f)) return pt__fail(PT_ERR_ARG, "pt_lora_attach: dropout %g not in [0, 1)", (double)dropout);
     if (rank > 4096) return pt__fail(PT_ERR_ARG, "pt_lora_attach: rank %d too large", rank);
+    if (!(alpha < 1e6f)) return pt__fail(PT_ERR_ARG, "pt_lora_attach: alpha %g must be finite and below 1e6", (double)alpha);
     on = (unsigned char *)PT_MALLOC((size_t)n_slots);
     if (!on) return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
     for (slot = 0; slot < n_slots; slot++) {
@@ -3955,19 +3965,22 @@ static int pt__lora_fold(pt_model *m, float sign)
 {
     pt_lora *lo = m->lora;
     int slot;
+    int64_t biggest = 1;
+    float *ba;
     if (!lo) return pt__fail(PT_ERR_ARG, "LoRA merge/unmerge: the model has no adapters");
+    for (slot = 0; slot < m->cfg.n_layers * 7; slot++)
+        if (lo->a[slot] && pt__slot_weight(m, slot)->size > biggest) biggest = pt__slot_weight(m, slot)->size;
+    ba = pt__alloc_aligned_floats(biggest);   /* one buffer up front: never a half-merged model */
+    if (!ba) return pt__fail(PT_ERR_NOMEM, "LoRA merge: out of memory");
     for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
         pt_tensor *w = pt__slot_weight(m, slot);
-        float *ba;
         int64_t j;
         if (!lo->a[slot]) continue;
-        ba = pt__alloc_aligned_floats(w->size);
-        if (!ba) return pt__fail(PT_ERR_NOMEM, "LoRA merge: out of memory");
         /* BA [out, in] = B [out, r] A [r, in] */
         pt_gemm(w->shape[0], w->shape[1], lo->rank, lo->b[slot]->data, lo->rank, 1, lo->a[slot]->data, w->shape[1], 1, ba, w->shape[1], 0);
         for (j = 0; j < w->size; j++) w->data[j] += sign * lo->scale * ba[j];
-        pt__free_aligned(ba);
     }
+    pt__free_aligned(ba);
     return PT_OK;
 }
 PTDEF int pt_lora_merge(pt_model *m)
@@ -3997,6 +4010,8 @@ PTDEF int pt_lora_save(const pt_model *m, const char *path)
     for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
         if (!lo->a[slot]) continue;
         pt__put_u32(&w, (uint32_t)slot);
+        pt__put_u32(&w, (uint32_t)lo->b[slot]->shape[0]);   /* out */
+        pt__put_u32(&w, (uint32_t)lo->a[slot]->shape[1]);   /* in */
         pt__put_floats(&w, lo->a[slot]->data, lo->a[slot]->size);
         pt__put_floats(&w, lo->b[slot]->data, lo->b[slot]->size);
     }
@@ -4037,10 +4052,15 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     at0 = r.at;
     for (i = 0; i < count; i++) {   /* first pass: slots and sizes */
         const pt_tensor *w;
-        uint32_t s = pt__get_u32(&r, "slot");
+        uint32_t s = pt__get_u32(&r, "slot"), out = pt__get_u32(&r, "out"), in = pt__get_u32(&r, "in");
         if (r.err || s >= (uint32_t)n_slots || on[s]) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u has a bad or repeated slot %u", path, i, s); goto done; }
         on[s] = 1; slots[i] = s;
         w = pt__slot_weight(m, (int)s);
+        if (out != (uint32_t)w->shape[0] || in != (uint32_t)w->shape[1]) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path, i, out, in,
+                          s / 7, pt__slot_names[s % 7], w->shape[0], w->shape[1]);
+            goto done;
+        }
         if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated in adapter %u", path, i); goto done; }
         r.at += (size_t)rank * ((size_t)w->shape[0] + (size_t)w->shape[1]) * 4;
     }
@@ -4052,7 +4072,7 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     for (i = 0; i < count; i++) {
         pt_lora *lo = m->lora;
         int64_t j;
-        (void)pt__get_u32(&r, "slot");
+        (void)pt__get_u32(&r, "slot"); (void)pt__get_u32(&r, "out"); (void)pt__get_u32(&r, "in");
         for (j = 0; j < lo->a[slots[i]]->size; j++) lo->a[slots[i]]->data[j] = pt__get_f32(&r, "A");
         for (j = 0; j < lo->b[slots[i]]->size; j++) lo->b[slots[i]]->data[j] = pt__get_f32(&r, "B");
     }

@@ -15,7 +15,8 @@ same way as bench_model.c:
 
 usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
        (defaults: all 1 2).  env: TORCH_REF_OPT=foreach|forloop (AdamW implementation),
-       TORCH_REF_GQA=group|repeat (decode-time GQA, see GQA_DECODE).  Prints one machine-readable line per config and thread count:
+       TORCH_REF_GQA=group|repeat (decode-time GQA, see GQA_DECODE).
+Prints one machine-readable line per config and thread count:
   torch tiny threads=2 train=13012 gen1=1100 gen16=7400 rss_mb=940 rss_base_mb=230 train_minflt_per_step=0
 plus an info line with the torch version, BLAS library actually mapped, CPU capability,
 malloc settings and optimizer mode:
