@@ -54,7 +54,8 @@
      6. Optimizer: AdamW, gradient clipping, LR schedule                      >>optimizer
      7. Checkpoints: native format, atomic save, validated load,             >>checkpoints
         llama2.c v0/v1 import and v0 export
-     8. PEFT: LoRA, prompt tuning, trainable tokens, subsets                  [planned]
+     8. PEFT: LoRA (merge, adapter files), parameter subsets by name pattern  >>lora
+        prompt tuning, trainable added tokens                                 [planned]
      9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
         9b. chat template, SFT examples, packing                              >>chat
         JSONL reader                                                          [planned]
@@ -4564,7 +4565,7 @@ done:
                          Llama-style transformer with batched KV-cache inference, byte tokenizer,
                          sampling and batched generation, native checkpoints, the arithmetic world;
                          llama2.c checkpoints and BPE tokenizer (greedy output equal to llama2.c's);
-                         chat template, packed SFT batches, the SFT trainer.
+                         chat template, packed SFT batches, the SFT trainer, LoRA.
 
    ------------------------------------------------------------------------------------------------
    MIT License
