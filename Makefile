@@ -38,10 +38,10 @@ $(B):
 $(B)/%: examples/%.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
 
-$(B)/test_%: tests/test_%.c tests/test.h $(HDR) | $(B)
+$(B)/test_%: tests/test_%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
 
-$(B)/asan_%: tests/%.c tests/test.h $(HDR) | $(B)
+$(B)/asan_%: tests/%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 	$(CC) $(SANFLAGS) -I. $< -o $@ $(LDLIBS)
 
 $(B)/cpp_tu: tests/cpp_tu.cpp $(HDR) | $(B)

@@ -34,33 +34,7 @@
 /* ---------------------------------------------------------------------------------------------
    Helpers: temporary files, a little-endian byte builder
    --------------------------------------------------------------------------------------------- */
-static char g_dir[64];
-#define MAX_TMP 192
-static char g_files[MAX_TMP][160];
-static int g_nfiles;
-
-static const char *tmp_path(const char *name)
-{
-    int i;
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    for (i = 0; i < g_nfiles; i++) if (strcmp(g_files[i], p) == 0) return g_files[i];
-    if (g_nfiles == MAX_TMP) { printf("too many temp files\n"); exit(2); }
-    strcpy(g_files[g_nfiles], p);
-    return g_files[g_nfiles++];
-}
-static void cleanup_tmp(void)
-{
-    int i;
-    for (i = 0; i < g_nfiles; i++) {
-        char t[200];
-        remove(g_files[i]);
-        snprintf(t, sizeof t, "%.150s.tmp", g_files[i]);
-        remove(t);
-    }
-    if (g_dir[0]) rmdir(g_dir);
-}
-static int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+#include "test_tmp.h"
 
 typedef struct bbuf { unsigned char *p; size_t n, cap; } bbuf;
 static void bb_put(bbuf *b, const void *src, size_t n)

@@ -23,33 +23,7 @@
 /* ---------------------------------------------------------------------------------------------
    Helpers
    --------------------------------------------------------------------------------------------- */
-static char g_dir[64];
-static char g_files[64][160];
-static int g_nfiles;
-
-/* A path inside the temporary directory; remembered so the cleanup removes it. */
-static const char *tmp_path(const char *name)
-{
-    int i;
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    for (i = 0; i < g_nfiles; i++) if (strcmp(g_files[i], p) == 0) return g_files[i];
-    if (g_nfiles == 64) { printf("too many temp files\n"); exit(2); }
-    strcpy(g_files[g_nfiles], p);
-    return g_files[g_nfiles++];
-}
-static void cleanup_tmp(void)
-{
-    int i;
-    for (i = 0; i < g_nfiles; i++) {
-        char t[200];
-        remove(g_files[i]);
-        snprintf(t, sizeof t, "%.150s.tmp", g_files[i]);
-        remove(t);
-    }
-    if (g_dir[0]) rmdir(g_dir);
-}
-static int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+#include "test_tmp.h"
 
 static int write_bytes(const char *path, const unsigned char *b, size_t n)
 {

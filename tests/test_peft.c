@@ -56,31 +56,7 @@ static void *t_realloc(void *p, size_t n) { if (t_fail_at >= 0 && t_allocs++ == 
 static void t_free(void *p) { free(p); }
 static void arm_failure(long k) { t_fail_at = k; t_allocs = 0; t_failed = 0; }
 static void disarm_failure(void) { t_fail_at = -1; }
-static char g_dir[64];
-static char g_files[64][160];
-static int g_nfiles;
-
-static const char *tmp_path(const char *name)
-{
-    int i;
-    char p[160];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    for (i = 0; i < g_nfiles; i++) if (strcmp(g_files[i], p) == 0) return g_files[i];
-    if (g_nfiles == 64) { printf("too many temp files\n"); exit(2); }
-    strcpy(g_files[g_nfiles], p);
-    return g_files[g_nfiles++];
-}
-static void cleanup_tmp(void)
-{
-    int i;
-    for (i = 0; i < g_nfiles; i++) {
-        char t[200];
-        remove(g_files[i]);
-        snprintf(t, sizeof t, "%.150s.tmp", g_files[i]);
-        remove(t);
-    }
-    if (g_dir[0]) CHECK(rmdir(g_dir) == 0, "temp dir %s not removed (stray files?)", g_dir);
-}
+#include "test_tmp.h"
 static int write_bytes(const char *path, const unsigned char *b, size_t n)
 {
     FILE *f = fopen(path, "wb");
