@@ -58,7 +58,7 @@
         prompt tuning, trainable added tokens                                 [planned]
      9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
         9b. chat template, SFT examples, packing                              >>chat
-        JSONL reader                                                          [planned]
+        9c. strict JSONL datasets (TRL schemas), world export                >>jsonl
     10. SFT (trainer, eval loss, best checkpoint)                             >>sft
         distillation                                                          [planned]
     11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
@@ -659,21 +659,75 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 typedef struct pt_example {
     int *ids;          /* prompt then completion */
     int n_ids, n_prompt;
+    unsigned char *train;   /* optional [n_ids]: 1 where token i is a training target (multi-turn
+                               assistant-only loss); NULL = every token from n_prompt on */
 } pt_example;
 /* Render a conversation with the template; system may be NULL; assistant NULL ends with
    <|assistant|> (a generation prompt). Returns the bytes written (at most cap - 1: truncated). */
 PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap);
 /* The world's SFT example for problem `index` of a split (heap ids; free with pt_examples_free). */
 PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex);
-PTDEF void pt_examples_free(pt_example *ex, int n);   /* frees each ex[i].ids (not the array) */
+PTDEF void pt_examples_free(pt_example *ex, int n);   /* frees each ex[i].ids and .train (not the array) */
 /* Pack examples into one batch of B rows of T tokens: examples are laid end to end in each row,
    each with its own segment id (1, 2, ...) and positions from 0, so attention never crosses an
    example (pt_attention's segment mask); targets are the next token of the same example, the loss
-   mask is 1 on completion targets only; the rest of a row is padding (seg 0, mask 0). Takes
+   mask is 1 on completion targets only (or where ex.train says); the rest of a row is padding (seg 0, mask 0). Takes
    examples order[0..] while they fit (an example longer than T is cut to T); returns how many were
    used. Buffers are [B*T]. */
 PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, int B, int T, int pad_id,
                            int *tokens, int *targets, float *mask, int *pos, int *seg);
+
+/* ------------------------------------------------------------------------------------------------
+   9c. Datasets: strict JSONL                                                          >>jsonl
+   One JSON object per line (JSON Lines), in the schemas TRL's trainers read:
+       text        {"text": "..."}                                      plain language modelling
+       completion  {"prompt": "...", "completion": "..."}               SFT, prompt not trained on
+       messages    {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+       preference  {"prompt": "...", "chosen": "...", "rejected": "..."[, "strength" | "margin": x]}
+       prompt      {"prompt": "..."[, "answer": "..."]}                 RL with a rule reward
+   The schema is the caller's, or (PT_DATA_AUTO) the first record's: messages, else chosen+rejected,
+   else completion, else text, else prompt; every line must then carry that schema's fields.
+   Strict means: RFC 8259 JSON (no comments, trailing commas, NaN or single quotes), valid UTF-8
+   (no overlongs, surrogates or code points past U+10FFFF), every field of the right type, no field
+   of the schema twice, no NUL (\u0000) in a string, at most max_line bytes per line (0 -> 1 MiB).
+   Fields outside the schema are allowed and skipped (datasets carry ids and metadata), blank lines
+   are skipped, \r\n line ends and a leading UTF-8 byte-order mark are accepted. Errors read
+       data.jsonl:12:34: expected ',' or '}' after a field, found 'x'
+   (line and byte column from 1) and leave *ds untouched: a file loads whole or not at all.
+   Records become examples (pt_record_example) as follows, so every trainer sees the same tokens:
+       text        <bos>TEXT<eos>, every token trained
+       completion  <bos>PROMPT | COMPLETION<eos> (raw concatenation, TRL's "standard" format), or
+                   with chat = 1 the chat template with user = PROMPT, assistant = COMPLETION
+       messages    the chat template over all turns; the loss covers every assistant turn and
+                   its <|end|> (assistant-only loss); n_prompt ends at the first assistant turn
+       preference  prompt + chosen (which = 0) or prompt + rejected (which = 1), as completion
+       prompt      the generation prompt alone (n_ids == n_prompt)
+   Pieces are encoded separately, so the prompt/completion boundary is always a token boundary.
+   ------------------------------------------------------------------------------------------------ */
+enum { PT_DATA_AUTO = 0, PT_DATA_TEXT, PT_DATA_COMPLETION, PT_DATA_MESSAGES, PT_DATA_PREFERENCE, PT_DATA_PROMPT };
+typedef struct pt_message { char *role, *content; } pt_message;
+typedef struct pt_record {
+    int line;                     /* 1-based line in the file */
+    char *text, *prompt, *completion, *chosen, *rejected, *answer;   /* NULL when absent */
+    pt_message *messages; int n_messages;
+    float strength; int has_strength;   /* "strength" or "margin", if given */
+} pt_record;
+typedef struct pt_dataset { int kind, n; pt_record *records; } pt_dataset;
+/* Load a JSONL file (kind = PT_DATA_* or PT_DATA_AUTO; max_line 0 -> 1 MiB). */
+PTDEF int pt_jsonl_load(const char *path, int kind, size_t max_line, pt_dataset *ds);
+/* The same over a buffer; `name` stands for the file name in error messages. */
+PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kind, size_t max_line, pt_dataset *ds);
+PTDEF void pt_dataset_free(pt_dataset *ds);
+PTDEF const char *pt_data_kind_name(int kind);   /* "text", "completion", ... */
+/* Write a dataset as JSONL in its schema (atomic; strings escaped so that loading gives them back). */
+PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path);
+/* One record as a tokenized example (see above); which = 1 picks a preference record's rejected. */
+PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kind, int chat, int which, pt_example *ex);
+/* The world as a dataset of n problems of a split, in any schema: text "Q: ..\nA: <think>..</answer>\n";
+   completion the same split after "A: "; messages user "Q: 47+85=?", assistant "<think>..</answer>"
+   (pt_record_example gives exactly pt_world_sft_example's ids); preference chosen = the clean solution,
+   rejected = one with a corrupted step or answer; prompt "Q: 47+85=?" with answer "132". */
+PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds);
 
 /* ================================================================================================
    10. SFT                                                                                >>sft
@@ -4359,7 +4413,7 @@ PTDEF void pt_examples_free(pt_example *ex, int n)
 {
     int i;
     if (!ex) return;
-    for (i = 0; i < n; i++) { PT_FREE(ex[i].ids); ex[i].ids = NULL; }
+    for (i = 0; i < n; i++) { PT_FREE(ex[i].ids); PT_FREE(ex[i].train); ex[i].ids = NULL; ex[i].train = NULL; }
 }
 PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex)
 {
@@ -4402,7 +4456,8 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
                 seg[r] = segment;
                 if (t + 1 < len) {
                     targets[r] = e->ids[t + 1];
-                    mask[r] = t + 1 >= e->n_prompt ? 1.0f : 0.0f;   /* predict completion tokens only */
+                    /* predict completion tokens only */
+                    mask[r] = (e->train ? e->train[t + 1] != 0 : t + 1 >= e->n_prompt) ? 1.0f : 0.0f;
                 }
             }
             at += len;
@@ -4410,6 +4465,639 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
         }
     }
     return used;
+}
+
+/* ------------------------------------------------------------------------------------------------
+   9c. Datasets: strict JSONL (implementation)
+   A recursive-descent parser over one line at a time. Only the schema's fields are decoded; any
+   other value is still fully validated and then skipped.
+   ------------------------------------------------------------------------------------------------ */
+typedef struct pt__json {
+    const unsigned char *s; size_t n, at;   /* the line, without its line end */
+    const char *file; int line, depth;
+} pt__json;
+static int pt__jfail(const pt__json *j, size_t at, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return pt__fail(PT_ERR_FORMAT, "%s:%d:%zu: %s", j->file, j->line, at + 1, msg);
+}
+/* "found 'x'" / "found end of line" for messages */
+static const char *pt__jfound(const pt__json *j, char buf[32])
+{
+    unsigned char c;
+    if (j->at >= j->n) return "end of line";
+    c = j->s[j->at];
+    if (c >= 0x20 && c < 0x7f) snprintf(buf, 32, "'%c'", c);
+    else snprintf(buf, 32, "byte 0x%02x", c);
+    return buf;
+}
+static void pt__jws(pt__json *j) { while (j->at < j->n && (j->s[j->at] == ' ' || j->s[j->at] == '\t' || j->s[j->at] == '\r')) j->at++; }
+/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
+static int pt__utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;   /* no overlongs, no surrogates */
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;   /* <= U+10FFFF */
+        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+static int pt__jhex4(const pt__json *j, size_t at, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+    if (at + 4 > j->n) return 0;
+    for (i = 0; i < 4; i++) {
+        unsigned c = j->s[at + i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+/* A string; decoded into a new buffer when out != NULL. */
+static int pt__jstring(pt__json *j, char **out)
+{
+    size_t start, end, o = 0;
+    char *buf = NULL;
+    char found[32];
+    if (j->at >= j->n || j->s[j->at] != '"') return pt__jfail(j, j->at, "expected a string, found %s", pt__jfound(j, found));
+    start = ++j->at;
+    for (end = start; end < j->n && j->s[end] != '"'; end++)   /* find the closing quote to size the buffer */
+        if (j->s[end] == '\\') end++;
+    if (end >= j->n) return pt__jfail(j, start - 1, "unterminated string");
+    if (out && !(buf = (char *)PT_MALLOC(end - start + 1))) return pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", j->file, j->line);
+    while (j->at < end) {
+        unsigned c = j->s[j->at];
+        if (c < 0x20) { PT_FREE(buf); return pt__jfail(j, j->at, "unescaped control character (byte 0x%02x) in a string", c); }
+        if (c != '\\') { if (buf) buf[o++] = (char)c; j->at++; continue; }
+        c = j->s[j->at + 1];
+        if (c == 'u') {
+            unsigned u, lo;
+            if (!pt__jhex4(j, j->at + 2, &u)) { PT_FREE(buf); return pt__jfail(j, j->at, "\\u must be followed by 4 hex digits"); }
+            if (u >= 0xDC00 && u <= 0xDFFF) { PT_FREE(buf); return pt__jfail(j, j->at, "unpaired low surrogate \\u%04X", u); }
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (j->at + 12 > end || j->s[j->at + 6] != '\\' || j->s[j->at + 7] != 'u' || !pt__jhex4(j, j->at + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                    PT_FREE(buf); return pt__jfail(j, j->at, "high surrogate \\u%04X is not followed by a low surrogate", u);
+                }
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                j->at += 6;
+            }
+            if (u == 0) { PT_FREE(buf); return pt__jfail(j, j->at, "\\u0000 (NUL) is not supported in strings"); }
+            j->at += 6;
+            if (!buf) continue;
+            if (u < 0x80) buf[o++] = (char)u;
+            else if (u < 0x800) { buf[o++] = (char)(0xC0 | (u >> 6)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
+            else if (u < 0x10000) { buf[o++] = (char)(0xE0 | (u >> 12)); buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
+            else { buf[o++] = (char)(0xF0 | (u >> 18)); buf[o++] = (char)(0x80 | ((u >> 12) & 0x3F)); buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
+            continue;
+        }
+        switch (c) {
+        case '"': case '\\': case '/': break;
+        case 'b': c = '\b'; break; case 'f': c = '\f'; break; case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break; case 't': c = '\t'; break;
+        default: PT_FREE(buf); return pt__jfail(j, j->at, "invalid escape '\\%c'", c >= 0x20 && c < 0x7f ? (int)c : '?');
+        }
+        if (buf) buf[o++] = (char)c;
+        j->at += 2;
+    }
+    j->at = end + 1;
+    if (buf) { buf[o] = 0; *out = buf; }
+    return PT_OK;
+}
+static int pt__jnumber(pt__json *j, double *out)
+{
+    size_t s0 = j->at, len;
+    char tmp[64], found[32];
+    const unsigned char *s = j->s;
+    if (j->at < j->n && s[j->at] == '-') j->at++;
+    if (j->at < j->n && s[j->at] == '0') {
+        j->at++;
+        if (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') return pt__jfail(j, s0, "leading zeros are not allowed in a number");
+    } else if (j->at < j->n && s[j->at] >= '1' && s[j->at] <= '9') while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
+    else return pt__jfail(j, j->at, "expected a number, found %s", pt__jfound(j, found));
+    if (j->at < j->n && s[j->at] == '.') {
+        j->at++;
+        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')) return pt__jfail(j, j->at, "expected a digit after '.'");
+        while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
+    }
+    if (j->at < j->n && (s[j->at] == 'e' || s[j->at] == 'E')) {
+        j->at++;
+        if (j->at < j->n && (s[j->at] == '+' || s[j->at] == '-')) j->at++;
+        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')) return pt__jfail(j, j->at, "expected a digit in the exponent");
+        while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
+    }
+    len = j->at - s0;
+    if (len >= sizeof tmp) return pt__jfail(j, s0, "number longer than %d characters", (int)sizeof tmp - 1);
+    memcpy(tmp, s + s0, len); tmp[len] = 0;
+    *out = strtod(tmp, NULL);   /* the grammar is checked above; strtod only converts */
+    if (!isfinite(*out)) return pt__jfail(j, s0, "number %s out of range", tmp);
+    return PT_OK;
+}
+static int pt__jvalue(pt__json *j);   /* validate and skip any value */
+static int pt__jcontainer(pt__json *j, int object)
+{
+    char found[32];
+    int st;
+    if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");
+    j->at++;   /* past '{' or '[' */
+    pt__jws(j);
+    if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
+    for (;;) {
+        pt__jws(j);
+        if (object) {
+            if ((st = pt__jstring(j, NULL)) != PT_OK) return st;
+            pt__jws(j);
+            if (j->at >= j->n || j->s[j->at] != ':') return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found));
+            j->at++;
+            pt__jws(j);
+        }
+        if ((st = pt__jvalue(j)) != PT_OK) return st;
+        pt__jws(j);
+        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
+        if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
+        return pt__jfail(j, j->at, object ? "expected ',' or '}' in an object, found %s" : "expected ',' or ']' in an array, found %s", pt__jfound(j, found));
+    }
+}
+static int pt__jvalue(pt__json *j)
+{
+    char found[32];
+    double d;
+    if (j->at >= j->n) return pt__jfail(j, j->at, "expected a value, found end of line");
+    switch (j->s[j->at]) {
+    case '{': return pt__jcontainer(j, 1);
+    case '[': return pt__jcontainer(j, 0);
+    case '"': return pt__jstring(j, NULL);
+    case 't': if (j->n - j->at >= 4 && memcmp(j->s + j->at, "true", 4) == 0) { j->at += 4; return PT_OK; } break;
+    case 'f': if (j->n - j->at >= 5 && memcmp(j->s + j->at, "false", 5) == 0) { j->at += 5; return PT_OK; } break;
+    case 'n': if (j->n - j->at >= 4 && memcmp(j->s + j->at, "null", 4) == 0) { j->at += 4; return PT_OK; } break;
+    default: if (j->s[j->at] == '-' || (j->s[j->at] >= '0' && j->s[j->at] <= '9')) return pt__jnumber(j, &d);
+    }
+    return pt__jfail(j, j->at, "expected a JSON value, found %s", pt__jfound(j, found));
+}
+static void pt__record_free(pt_record *r)
+{
+    int i;
+    PT_FREE(r->text); PT_FREE(r->prompt); PT_FREE(r->completion); PT_FREE(r->chosen); PT_FREE(r->rejected); PT_FREE(r->answer);
+    for (i = 0; i < r->n_messages; i++) { PT_FREE(r->messages[i].role); PT_FREE(r->messages[i].content); }
+    PT_FREE(r->messages);
+    memset(r, 0, sizeof *r);
+}
+PTDEF void pt_dataset_free(pt_dataset *ds)
+{
+    int i;
+    if (!ds) return;
+    for (i = 0; i < ds->n; i++) pt__record_free(&ds->records[i]);
+    PT_FREE(ds->records);
+    memset(ds, 0, sizeof *ds);
+}
+PTDEF const char *pt_data_kind_name(int kind)
+{
+    static const char *const names[] = {"auto", "text", "completion", "messages", "preference", "prompt"};
+    return kind >= 0 && kind <= PT_DATA_PROMPT ? names[kind] : "unknown";
+}
+/* One message object {"role": ..., "content": ...} */
+static int pt__jmessage(pt__json *j, pt_message *msg)
+{
+    char found[32], *key = NULL;
+    size_t obj_at = j->at;
+    int st;
+    if (j->at >= j->n || j->s[j->at] != '{') return pt__jfail(j, j->at, "expected a message object {\"role\", \"content\"}, found %s", pt__jfound(j, found));
+    if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");
+    j->at++;
+    pt__jws(j);
+    if (j->at < j->n && j->s[j->at] == '}') j->at++;
+    else for (;;) {
+        size_t key_at, val_at;
+        char **dst = NULL;
+        pt__jws(j);
+        key_at = j->at;
+        if ((st = pt__jstring(j, &key)) != PT_OK) return st;
+        pt__jws(j);
+        if (j->at >= j->n || j->s[j->at] != ':') { PT_FREE(key); return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found)); }
+        j->at++;
+        pt__jws(j);
+        val_at = j->at;
+        if (strcmp(key, "role") == 0) dst = &msg->role;
+        else if (strcmp(key, "content") == 0) dst = &msg->content;
+        if (dst && *dst) { st = pt__jfail(j, key_at, "field \"%s\" appears twice in a message", key); PT_FREE(key); return st; }
+        PT_FREE(key); key = NULL;
+        if (dst) {
+            if (j->at >= j->n || j->s[j->at] != '"') return pt__jfail(j, val_at, "wrong type: message field \"%s\" must be a string, found %s", dst == &msg->role ? "role" : "content", pt__jfound(j, found));
+            if ((st = pt__jstring(j, dst)) != PT_OK) return st;
+            if (dst == &msg->role && strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 && strcmp(msg->role, "assistant") != 0)
+                return pt__jfail(j, val_at, "role \"%s\" is not one of \"system\", \"user\", \"assistant\"", msg->role);
+        } else if ((st = pt__jvalue(j)) != PT_OK) return st;
+        pt__jws(j);
+        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
+        if (j->at < j->n && j->s[j->at] == '}') { j->at++; break; }
+        return pt__jfail(j, j->at, "expected ',' or '}' in a message, found %s", pt__jfound(j, found));
+    }
+    j->depth--;
+    if (!msg->role) return pt__jfail(j, obj_at, "message without a \"role\"");
+    if (!msg->content) return pt__jfail(j, obj_at, "message without a \"content\"");
+    return PT_OK;
+}
+static int pt__jmessages(pt__json *j, pt_record *r)
+{
+    char found[32];
+    int st, cap = 0;
+    size_t arr_at = j->at;
+    if (j->at >= j->n || j->s[j->at] != '[') return pt__jfail(j, j->at, "wrong type: \"messages\" must be an array of messages, found %s", pt__jfound(j, found));
+    j->at++;
+    pt__jws(j);
+    if (j->at < j->n && j->s[j->at] == ']') return pt__jfail(j, arr_at, "\"messages\" is empty");
+    for (;;) {
+        pt__jws(j);
+        if (r->n_messages == cap) {
+            int nc = cap ? cap * 2 : 4;
+            pt_message *nm = (pt_message *)PT_REALLOC(r->messages, (size_t)nc * sizeof(pt_message));
+            if (!nm) return pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", j->file, j->line);
+            r->messages = nm; cap = nc;
+        }
+        memset(&r->messages[r->n_messages], 0, sizeof(pt_message));
+        r->n_messages++;   /* counted before parsing, so a failure frees what was read */
+        if ((st = pt__jmessage(j, &r->messages[r->n_messages - 1])) != PT_OK) return st;
+        pt__jws(j);
+        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
+        if (j->at < j->n && j->s[j->at] == ']') { j->at++; return PT_OK; }
+        return pt__jfail(j, j->at, "expected ',' or ']' in \"messages\", found %s", pt__jfound(j, found));
+    }
+}
+/* One line: an object whose schema fields are decoded into *r. */
+static int pt__jrecord(pt__json *j, pt_record *r)
+{
+    static const char *const str_fields[6] = {"text", "prompt", "completion", "chosen", "rejected", "answer"};
+    char found[32], *key = NULL;
+    int st, k, seen_messages = 0;
+    pt__jws(j);
+    if (j->at >= j->n || j->s[j->at] != '{') return pt__jfail(j, j->at, "expected '{' (each line must be one JSON object), found %s", pt__jfound(j, found));
+    j->at++;
+    j->depth = 1;
+    pt__jws(j);
+    if (j->at < j->n && j->s[j->at] == '}') j->at++;
+    else for (;;) {
+        size_t key_at, val_at;
+        char **dst = NULL;
+        pt__jws(j);
+        key_at = j->at;
+        if ((st = pt__jstring(j, &key)) != PT_OK) return st;
+        pt__jws(j);
+        if (j->at >= j->n || j->s[j->at] != ':') { PT_FREE(key); return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found)); }
+        j->at++;
+        pt__jws(j);
+        val_at = j->at;
+        for (k = 0; k < 6; k++) if (strcmp(key, str_fields[k]) == 0) break;
+        if (k < 6) {
+            char **fields[6];
+            fields[0] = &r->text; fields[1] = &r->prompt; fields[2] = &r->completion; fields[3] = &r->chosen; fields[4] = &r->rejected; fields[5] = &r->answer;
+            dst = fields[k];
+            if (*dst) { st = pt__jfail(j, key_at, "field \"%s\" appears twice", key); PT_FREE(key); return st; }
+            if (j->at >= j->n || j->s[j->at] != '"') { st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a string, found %s", key, pt__jfound(j, found)); PT_FREE(key); return st; }
+            PT_FREE(key); key = NULL;
+            if ((st = pt__jstring(j, dst)) != PT_OK) return st;
+        } else if (strcmp(key, "messages") == 0) {
+            PT_FREE(key); key = NULL;
+            if (seen_messages) return pt__jfail(j, key_at, "field \"messages\" appears twice");
+            seen_messages = 1;
+            if ((st = pt__jmessages(j, r)) != PT_OK) return st;
+        } else if (strcmp(key, "strength") == 0 || strcmp(key, "margin") == 0) {
+            double d;
+            if (r->has_strength) { st = pt__jfail(j, key_at, "field \"%s\": a record has one \"strength\" or \"margin\"", key); PT_FREE(key); return st; }
+            if (j->at >= j->n || !(j->s[j->at] == '-' || (j->s[j->at] >= '0' && j->s[j->at] <= '9'))) {
+                st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a number, found %s", key, pt__jfound(j, found)); PT_FREE(key); return st;
+            }
+            PT_FREE(key); key = NULL;
+            if ((st = pt__jnumber(j, &d)) != PT_OK) return st;
+            if (!(fabs(d) < 1e30)) return pt__jfail(j, val_at, "preference strength %g out of range", d);
+            r->strength = (float)d; r->has_strength = 1;
+        } else {
+            PT_FREE(key); key = NULL;
+            if ((st = pt__jvalue(j)) != PT_OK) return st;   /* a field outside the schemas: validated, skipped */
+        }
+        pt__jws(j);
+        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
+        if (j->at < j->n && j->s[j->at] == '}') { j->at++; break; }
+        return pt__jfail(j, j->at, "expected ',' or '}' after a field, found %s", pt__jfound(j, found));
+    }
+    pt__jws(j);
+    if (j->at < j->n) return pt__jfail(j, j->at, "expected the end of the line after the object, found %s", pt__jfound(j, found));
+    return PT_OK;
+}
+static int pt__record_kind(const pt_record *r)
+{
+    if (r->messages) return PT_DATA_MESSAGES;
+    if (r->chosen || r->rejected) return PT_DATA_PREFERENCE;
+    if (r->completion) return PT_DATA_COMPLETION;
+    if (r->text) return PT_DATA_TEXT;
+    if (r->prompt) return PT_DATA_PROMPT;
+    return PT_DATA_AUTO;
+}
+/* The schema's required fields, or the name of the first one missing. */
+static const char *pt__record_missing(const pt_record *r, int kind)
+{
+    switch (kind) {
+    case PT_DATA_TEXT: return r->text ? NULL : "text";
+    case PT_DATA_COMPLETION: return !r->prompt ? "prompt" : !r->completion ? "completion" : NULL;
+    case PT_DATA_MESSAGES: return r->messages ? NULL : "messages";
+    case PT_DATA_PREFERENCE: return !r->prompt ? "prompt" : !r->chosen ? "chosen" : !r->rejected ? "rejected" : NULL;
+    default: return r->prompt ? NULL : "prompt";
+    }
+}
+PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kind, size_t max_line, pt_dataset *ds)
+{
+    pt_dataset out;
+    size_t at = 0;
+    int line = 0, cap = 0, st = PT_OK, kind_line = 0;
+    if (!ds || (!text && len)) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: NULL dataset or text");
+    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: unknown schema %d", kind);
+    if (!name) name = "<jsonl>";
+    if (max_line == 0) max_line = (size_t)1 << 20;
+    memset(&out, 0, sizeof out);
+    out.kind = kind;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) at = 3;   /* a byte-order mark */
+    while (at < len) {
+        const unsigned char *s = (const unsigned char *)text + at;
+        size_t n = 0, i, next;
+        pt__json j;
+        pt_record r;
+        while (at + n < len && s[n] != '\n') n++;
+        next = at + n + 1;
+        line++;
+        if (n > 0 && s[n - 1] == '\r') n--;
+        at = next;
+        if (n > max_line) { st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: line is %zu bytes, longer than the limit of %zu", name, line, n, max_line); goto fail; }
+        for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
+        if (i == n) continue;   /* blank line */
+        for (i = 0; i < n;) {
+            int k = pt__utf8_len(s + i, n - i);
+            if (!k) { st = pt__fail(PT_ERR_FORMAT, "%s:%d:%zu: invalid UTF-8 (byte 0x%02x)", name, line, i + 1, s[i]); goto fail; }
+            i += (size_t)k;
+        }
+        memset(&j, 0, sizeof j);
+        j.s = s; j.n = n; j.file = name; j.line = line;
+        memset(&r, 0, sizeof r);
+        r.line = line;
+        if ((st = pt__jrecord(&j, &r)) != PT_OK) { pt__record_free(&r); goto fail; }
+        if (out.kind == PT_DATA_AUTO) {
+            if ((out.kind = pt__record_kind(&r)) == PT_DATA_AUTO) {
+                pt__record_free(&r);
+                st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: no dataset fields: expected \"text\", \"prompt\"+\"completion\", \"messages\", \"prompt\"+\"chosen\"+\"rejected\" or \"prompt\"", name, line);
+                goto fail;
+            }
+            kind_line = line;
+        }
+        {
+            const char *miss = pt__record_missing(&r, out.kind);
+            if (miss) {
+                pt__record_free(&r);
+                if (kind_line) st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (the file's schema is %s, from line %d)", name, line, miss, pt_data_kind_name(out.kind), kind_line);
+                else st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (schema %s)", name, line, miss, pt_data_kind_name(out.kind));
+                goto fail;
+            }
+        }
+        if (out.n == cap) {
+            int nc = cap ? cap * 2 : 64;
+            pt_record *nr = cap > INT_MAX / 2 ? NULL : (pt_record *)PT_REALLOC(out.records, (size_t)nc * sizeof(pt_record));
+            if (!nr) { pt__record_free(&r); st = pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", name, line); goto fail; }
+            out.records = nr; cap = nc;
+        }
+        out.records[out.n++] = r;
+    }
+    if (out.n == 0) { st = pt__fail(PT_ERR_FORMAT, "%s: no records", name); goto fail; }
+    *ds = out;
+    return PT_OK;
+fail:
+    pt_dataset_free(&out);
+    return st;
+}
+PTDEF int pt_jsonl_load(const char *path, int kind, size_t max_line, pt_dataset *ds)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    int st;
+    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
+    st = pt_jsonl_parse(path, (const char *)data, n, kind, max_line, ds);
+    PT_FREE(data);
+    return st;
+}
+static void pt__put_jstring(pt__wbuf *w, const char *key, const char *v, int first)
+{
+    const unsigned char *p = (const unsigned char *)v;
+    char esc[8];
+    if (!first) pt__put(w, ", ", 2);
+    pt__put(w, "\"", 1); pt__put(w, key, strlen(key)); pt__put(w, "\": \"", 4);
+    for (; *p; p++) {
+        switch (*p) {
+        case '"': pt__put(w, "\\\"", 2); break;
+        case '\\': pt__put(w, "\\\\", 2); break;
+        case '\n': pt__put(w, "\\n", 2); break;
+        case '\r': pt__put(w, "\\r", 2); break;
+        case '\t': pt__put(w, "\\t", 2); break;
+        default:
+            if (*p < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", *p); pt__put(w, esc, 6); }
+            else pt__put(w, p, 1);
+        }
+    }
+    pt__put(w, "\"", 1);
+}
+PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
+{
+    pt__wbuf w;
+    int i, k, st;
+    if (!ds || ds->kind < PT_DATA_TEXT || ds->kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save needs a dataset with a schema", path);
+    memset(&w, 0, sizeof w);
+    for (i = 0; i < ds->n; i++) {
+        const pt_record *r = &ds->records[i];
+        const char *miss = pt__record_missing(r, ds->kind);
+        if (miss) { PT_FREE(w.p); return pt__fail(PT_ERR_ARG, "%s: record %d has no \"%s\"", path, i, miss); }
+        pt__put(&w, "{", 1);
+        switch (ds->kind) {
+        case PT_DATA_TEXT: pt__put_jstring(&w, "text", r->text, 1); break;
+        case PT_DATA_COMPLETION: pt__put_jstring(&w, "prompt", r->prompt, 1); pt__put_jstring(&w, "completion", r->completion, 0); break;
+        case PT_DATA_MESSAGES:
+            pt__put(&w, "\"messages\": [", 13);
+            for (k = 0; k < r->n_messages; k++) {
+                pt__put(&w, k ? ", {" : "{", k ? 3 : 1);
+                pt__put_jstring(&w, "role", r->messages[k].role, 1);
+                pt__put_jstring(&w, "content", r->messages[k].content, 0);
+                pt__put(&w, "}", 1);
+            }
+            pt__put(&w, "]", 1);
+            break;
+        case PT_DATA_PREFERENCE:
+            pt__put_jstring(&w, "prompt", r->prompt, 1); pt__put_jstring(&w, "chosen", r->chosen, 0); pt__put_jstring(&w, "rejected", r->rejected, 0);
+            if (r->has_strength) { char num[48]; int len = snprintf(num, sizeof num, ", \"strength\": %.9g", (double)r->strength); pt__put(&w, num, (size_t)len); }
+            break;
+        default:
+            pt__put_jstring(&w, "prompt", r->prompt, 1);
+            if (r->answer) pt__put_jstring(&w, "answer", r->answer, 0);
+        }
+        pt__put(&w, "}\n", 2);
+    }
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+/* growing token buffer for pt_record_example */
+typedef struct pt__ids { int *ids; unsigned char *train; int n, cap, err; } pt__ids;
+static void pt__ids_text(pt__ids *v, const pt_tokenizer *tok, const char *text, int bos, int eos, int train)
+{
+    int need, k, i;
+    if (v->err) return;
+    need = (int)strlen(text) * 2 + 8;   /* byte: one id per byte; BPE: at most bytes + 3 */
+    if (v->n + need > v->cap) {
+        int nc = v->cap ? v->cap : 256;
+        int *ni; unsigned char *nt;
+        while (nc < v->n + need) nc *= 2;
+        ni = (int *)PT_REALLOC(v->ids, (size_t)nc * sizeof(int));
+        if (!ni) { v->err = PT_ERR_NOMEM; return; }
+        v->ids = ni;
+        nt = (unsigned char *)PT_REALLOC(v->train, (size_t)nc);
+        if (!nt) { v->err = PT_ERR_NOMEM; return; }
+        v->train = nt; v->cap = nc;
+    }
+    if (!*text && !bos && !eos) return;
+    k = tok->encode(tok, text, bos, eos, v->ids + v->n, v->cap - v->n);
+    if (k < 0) { v->err = k; return; }
+    for (i = 0; i < k; i++) v->train[v->n + i] = (unsigned char)train;
+    v->n += k;
+}
+PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kind, int chat, int which, pt_example *ex)
+{
+    pt__ids v;
+    int n_prompt = 0, i, uses_mask = 0;
+    const char *miss;
+    if (!tok || !r || !ex) return pt__fail(PT_ERR_ARG, "pt_record_example: NULL argument");
+    memset(ex, 0, sizeof *ex);
+    if (kind == PT_DATA_AUTO) kind = pt__record_kind(r);
+    if ((miss = pt__record_missing(r, kind)) != NULL) return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) has no \"%s\" for schema %s", r->line, miss, pt_data_kind_name(kind));
+    memset(&v, 0, sizeof v);
+    /* the special markers are written as text: the byte tokenizer turns them into their ids */
+#define PT__PIECE(text, train) pt__ids_text(&v, tok, text, 0, 0, train)
+    switch (kind) {
+    case PT_DATA_TEXT:
+        pt__ids_text(&v, tok, r->text, 1, 1, 1);
+        n_prompt = 1;
+        break;
+    case PT_DATA_MESSAGES:
+        uses_mask = 1;
+        pt__ids_text(&v, tok, "", 1, 0, 0);
+        for (i = 0; i < r->n_messages; i++) {
+            const pt_message *msg = &r->messages[i];
+            int assistant = strcmp(msg->role, "assistant") == 0;
+            PT__PIECE(assistant ? "<|assistant|>" : strcmp(msg->role, "user") == 0 ? "<|user|>" : "<|system|>", 0);
+            if (assistant && !n_prompt) n_prompt = v.n;
+            PT__PIECE(msg->content, assistant);
+            PT__PIECE("<|end|>", assistant);
+        }
+        if (!n_prompt) { PT__PIECE("<|assistant|>", 0); n_prompt = v.n; }   /* no assistant turn: a generation prompt */
+        else pt__ids_text(&v, tok, "", 0, 1, 1);
+        break;
+    default: {
+        const char *completion = kind == PT_DATA_COMPLETION ? r->completion : kind == PT_DATA_PREFERENCE ? (which ? r->rejected : r->chosen) : NULL;
+        if (chat || kind == PT_DATA_PREFERENCE || kind == PT_DATA_PROMPT) {
+            if (!chat) { pt__ids_text(&v, tok, r->prompt, 1, 0, 0); n_prompt = v.n; }
+            else {
+                pt__ids_text(&v, tok, "", 1, 0, 0);
+                PT__PIECE("<|user|>", 0); PT__PIECE(r->prompt, 0); PT__PIECE("<|end|><|assistant|>", 0);
+                n_prompt = v.n;
+            }
+            if (completion) { PT__PIECE(completion, 1); if (chat) PT__PIECE("<|end|>", 1); pt__ids_text(&v, tok, "", 0, 1, 1); }
+        } else {
+            pt__ids_text(&v, tok, r->prompt, 1, 0, 0);
+            n_prompt = v.n;
+            PT__PIECE(completion, 1);
+            pt__ids_text(&v, tok, "", 0, 1, 1);
+        }
+    }
+    }
+#undef PT__PIECE
+    if (v.err) { PT_FREE(v.ids); PT_FREE(v.train); return v.err == PT_ERR_NOMEM ? pt__fail(PT_ERR_NOMEM, "pt_record_example: out of memory") : v.err; }
+    ex->ids = v.ids; ex->n_ids = v.n; ex->n_prompt = n_prompt;
+    if (uses_mask) ex->train = v.train; else PT_FREE(v.train);
+    return PT_OK;
+}
+static char *pt__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = (char *)PT_MALLOC(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds)
+{
+    pt_dataset out;
+    pt_rng noise_rng;
+    int i, oom = 0;
+    if (!ds || n < 1 || kind < PT_DATA_TEXT || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_world_dataset: need n >= 1 and a schema, got n %d kind %d", n, kind);
+    memset(&out, 0, sizeof out);
+    out.kind = kind;
+    out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
+    if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory");
+    memset(out.records, 0, (size_t)n * sizeof(pt_record));
+    out.n = n;
+    pt_rng_seed(&noise_rng, seed ^ 0x5EEDBADull);
+    for (i = 0; i < n && !oom; i++) {
+        pt_problem p;
+        pt_record *r = &out.records[i];
+        char user[sizeof p.question], buf[sizeof p.question + sizeof p.solution + 8];
+        pt_world_problem(cfg, split, seed, i, &p);
+        pt__world_user_text(&p, user, sizeof user);
+        r->line = i + 1;
+        switch (kind) {
+        case PT_DATA_TEXT:
+            snprintf(buf, sizeof buf, "%s%s\n", p.question, p.solution);
+            oom |= !(r->text = pt__strdup(buf));
+            break;
+        case PT_DATA_COMPLETION:
+            snprintf(buf, sizeof buf, "%sA: ", p.question);
+            oom |= !(r->prompt = pt__strdup(buf));
+            snprintf(buf, sizeof buf, "%s\n", p.solution + 3);
+            oom |= !(r->completion = pt__strdup(buf));
+            break;
+        case PT_DATA_MESSAGES:
+            r->messages = (pt_message *)PT_MALLOC(2 * sizeof(pt_message));
+            if (!r->messages) { oom = 1; break; }
+            r->n_messages = 2;
+            r->messages[0].role = pt__strdup("user"); r->messages[0].content = pt__strdup(user);
+            r->messages[1].role = pt__strdup("assistant"); r->messages[1].content = pt__strdup(p.solution + 3);
+            oom |= !r->messages[0].role || !r->messages[0].content || !r->messages[1].role || !r->messages[1].content;
+            break;
+        case PT_DATA_PREFERENCE: {
+            pt_problem bad = p;
+            int tries;
+            oom |= !(r->prompt = pt__strdup(user));
+            oom |= !(r->chosen = pt__strdup(p.solution + 3));
+            for (tries = 0; tries < 16; tries++) {   /* a corruption that changes nothing is drawn again */
+                pt__world_render(&bad, &noise_rng, 1.0f);
+                if (strcmp(bad.solution, p.solution) != 0) break;
+            }
+            oom |= !(r->rejected = pt__strdup(bad.solution + 3));
+            break;
+        }
+        default:
+            oom |= !(r->prompt = pt__strdup(user));
+            snprintf(buf, sizeof buf, "%lld", p.answer);
+            oom |= !(r->answer = pt__strdup(buf));
+        }
+    }
+    if (oom) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory"); }
+    *ds = out;
+    return PT_OK;
 }
 
 /* ================================================================================================

@@ -74,6 +74,7 @@ static pt_model *scaled_model(const pt_config *c, uint64_t seed)
 static pt_example make_example(const int *ids, int n, int n_prompt)
 {
     pt_example e;
+    memset(&e, 0, sizeof e);
     e.ids = (int *)malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
     if (n > 0) memcpy(e.ids, ids, (size_t)n * sizeof(int));
     e.n_ids = n; e.n_prompt = n_prompt;
