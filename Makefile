@@ -25,8 +25,8 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft peft
-TESTS    := test_engine test_model test_llama2c test_sft test_peft test_learning
+EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories
+TESTS    := test_engine test_model test_llama2c test_sft test_peft test_data test_learning
 HDR      := posttrain.h
 
 .PHONY: all test bench demo clean notebooks

@@ -290,6 +290,14 @@ PTDEF pt_tensor *pt_row_mean(pt_ctx *ctx, pt_tensor *a, const float *mask);
 /* Embedding: out[i, :] = table[ids[i], :], shape [n_ids, D] (reshape for [B, T, D]). Ids outside
    [0, V) are an error naming the position. */
 PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int n_ids);
+/* Embedding with overridden rows: out[i, :] = over[slot[ids[i]], :] where that slot is >= 0, else
+   table[ids[i], :]. slot has n_slot entries (n_slot may exceed the table's V: ids >= V must have a
+   slot). Gradients go to whichever row was read. Trainable tokens and prompt tuning (8b) use it. */
+PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor *over, const int *slot, int n_slot,
+                                       const int *ids, int n_ids);
+/* y = x [R, C] with column cols[j] replaced by src[:, j] (src [R, n_cols]; cols[j] < 0 skips j;
+   the other columns must be distinct). The replaced columns of x get no gradient. */
+PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const int *cols, int n_cols);
 /* RMSNorm over the last dim: y = x / sqrt(mean(x^2) + eps) * w  (Zhang & Sennrich 2019). */
 PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps);
 /* RoPE on x[B, T, H, hd] (hd even), rotating interleaved pairs (2i, 2i+1) by angle
@@ -371,6 +379,7 @@ typedef struct pt_model {
     float *llama2c_rope; int64_t llama2c_rope_n;  /* RoPE tables kept from a llama2.c import, so an
                                                      import -> export round trip is byte-identical */
     struct pt_lora *lora;                         /* LoRA adapters (section 8), or NULL */
+    struct pt_token_adapter *tokens;              /* prompt tuning / trainable tokens (8b), or NULL */
 } pt_model;
 
 /* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
@@ -591,6 +600,52 @@ PTDEF int pt_lora_load(pt_model *m, const char *path);   /* attaches (replacing 
 PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out);
 PTDEF void pt_model_zero_grad(pt_model *m);
 
+/* ------------------------------------------------------------------------------------------------
+   8b. Prompt tuning and trainable tokens                                               >>tokens
+   Prompt tuning (Lester et al. 2021, "The Power of Scale for Parameter-Efficient Prompt Tuning"):
+   k trainable virtual-token embeddings P [k, D] are prepended to every input and nothing else
+   trains. Here virtual token j is the id V + j, past the vocabulary: prepending them is a data
+   operation (pt_examples_prepend, pt_model_prompt_prefix), so packing, segment masks, the KV cache
+   and generation need nothing new; the classifier still covers the V real tokens (a virtual token
+   is never predicted). They go before everything, <bos> included, as PEFT does. Init: the
+   embeddings of given token ids (the paper's class-label/text init, PEFT's PromptTuningInit.TEXT)
+   or of k random vocabulary rows (the paper's sampled-vocabulary init).
+   Trainable tokens (PEFT's TrainableTokensModel; the recipe for new special tokens): only the rows
+   of chosen ids train, e.g. the chat template's markers that a base model never saw. The rows live
+   in a small trainable tensor R [n, D] that overrides those rows of the frozen table,
+       x_t = R[j] if token t is ids[j], else E[t],     logit[ids[j]] = h . R[j]
+   (through the tied classifier; an untied model gets a second tensor for its classifier rows), so
+   the base keeps no gradient buffer. pt_tokens_merge writes R into the base tables (exact).
+   One token adapter at a time; it combines with LoRA (both train, the base stays frozen).
+   Adapter files: "PTTK", u32 version 1, u32 n, u32 n_virtual, u32 dim, u32 vocab, u32 has_out,
+   i32 ids[n], R, then the classifier rows if has_out, as fp32; u64 FNV-1a checksum; atomic.
+   ------------------------------------------------------------------------------------------------ */
+typedef struct pt_token_adapter {
+    pt_params *params;
+    pt_tensor *rows;      /* [n, D]: the embedding of each token in ids */
+    pt_tensor *out_rows;  /* [n, D]: their classifier rows in an untied model, else NULL */
+    int n, n_virtual;     /* prompt tuning: n == n_virtual, ids V .. V+n-1 */
+    int *ids;             /* [n] */
+    int *slot;            /* [V + n_virtual]: j if the token is ids[j], else -1 */
+    int *cols;            /* [n]: the classifier column of each row (-1 for virtual tokens) */
+} pt_token_adapter;
+/* Prompt tuning with n_virtual tokens (ids V ..), rows copied from the embeddings of init_ids
+   (NULL: of random vocabulary rows drawn with seed). Freezes the base; replaces a token adapter. */
+PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_ids, uint64_t seed);
+/* Train only the embedding (and classifier) rows of ids[0..n); freezes the base. */
+PTDEF int pt_trainable_tokens_attach(pt_model *m, const int *ids, int n);
+PTDEF void pt_tokens_detach(pt_model *m);
+PTDEF int pt_tokens_merge(pt_model *m);   /* trainable tokens: write R into the base, detach */
+PTDEF int pt_tokens_save(const pt_model *m, const char *path);
+PTDEF int pt_tokens_load(pt_model *m, const char *path);   /* attaches (replacing any) and loads */
+/* The virtual-token prefix every prompt needs (0 tokens without prompt tuning); returns the count. */
+PTDEF int pt_model_prompt_prefix(const pt_model *m, int *ids, int cap);
+typedef struct pt_example pt_example;   /* a tokenized training example, section 9b */
+/* Insert ids[0..k) at the front of each example (into its prompt; never trained on). */
+PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k);
+/* Tokens the model accepts as input: V plus the virtual tokens. */
+PTDEF int pt_model_input_vocab(const pt_model *m);
+
 /* ================================================================================================
    9. DATA: THE ARITHMETIC WORLD                                                        >>world
    ------------------------------------------------------------------------------------------------
@@ -656,12 +711,12 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
        prompt      <bos><|user|>Q: 47+85=?<|end|><|assistant|>
        completion  <think>7+5=12;4+8+1=13</think><answer>132</answer><|end|><eos>
    ------------------------------------------------------------------------------------------------ */
-typedef struct pt_example {
+struct pt_example {
     int *ids;          /* prompt then completion */
     int n_ids, n_prompt;
     unsigned char *train;   /* optional [n_ids]: 1 where token i is a training target (multi-turn
                                assistant-only loss); NULL = every token from n_prompt on */
-} pt_example;
+};
 /* Render a conversation with the template; system may be NULL; assistant NULL ends with
    <|assistant|> (a generation prompt). Returns the bytes written (at most cap - 1: truncated). */
 PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap);
@@ -751,7 +806,9 @@ typedef struct pt_sft_config {
     int eval_every;       /* 0 -> steps / 4 */
     uint64_t seed;        /* example order */
     const char *csv_path;     /* metrics CSV (step,loss,lr,grad_norm,eval_loss,metric); NULL = none */
-    const char *best_path;    /* best checkpoint (native format); NULL = none */
+    const char *best_path;    /* best checkpoint; NULL = none. The model (native format), or when
+                                 adapters are attached only they: LoRA (pt_lora_save) or a token
+                                 adapter (pt_tokens_save) at best_path; both: tokens at PATH.tokens */
     float (*metric)(pt_model *m, void *user);   /* optional task metric, higher is better */
     void *user;
     int quiet;            /* 1: no progress line */
@@ -765,6 +822,10 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
                        const pt_sft_config *cfg, pt_sft_result *res);
 /* Completion-only mean cross-entropy of the model on examples (no gradient). */
 PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *loss);
+/* Generations as SFT examples (distillation, rejection sampling, STaR): sequence i's prompt, then its
+   generated tokens, then end_id if end_id >= 0 (e.g. <eos> after a stop at <|end|>). keep (may be
+   NULL) selects sequences. Writes up to r->n_seqs examples to ex; returns the count or an error. */
+PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned char *keep, int end_id, pt_example *ex);
 
 #ifdef __cplusplus
 }
@@ -2096,6 +2157,90 @@ PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int
     return z;
 }
 
+static void pt__embedding_override_backward(pt_ctx *ctx, pt__node *nd)
+{
+    pt_tensor *table = nd->in[0], *over = nd->in[1], *z = nd->out;
+    float *dt = pt__grad(ctx, table), *dov = pt__grad(ctx, over);
+    const int *ids = (const int *)nd->aux[0], *row = (const int *)nd->aux[1];
+    int n = nd->i[0], D = table->shape[1], i, c;
+    for (i = 0; i < n; i++) {   /* serial: repeated ids add into the same row */
+        float *dst = row[i] >= 0 ? (dov ? dov + (int64_t)row[i] * D : NULL) : (dt ? dt + (int64_t)ids[i] * D : NULL);
+        const float *g = z->grad + (int64_t)i * D;
+        if (!dst) continue;
+        PT__SIMD for (c = 0; c < D; c++) dst[c] += g[c];
+    }
+}
+PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor *over, const int *slot, int n_slot,
+                                       const int *ids, int n_ids)
+{
+    pt_tensor *z;
+    pt__node *nd;
+    int shape[2], i, V, D, *row;
+    if (!table || !over) return NULL;
+    if (table->ndim != 2 || over->ndim != 2 || over->shape[1] != table->shape[1])
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_embedding_override: table [V, D] and over [n, D] must share D");
+    if (!ids || !slot || n_ids < 1 || n_slot < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: need ids and a slot map");
+    V = table->shape[0]; D = table->shape[1];
+    row = (int *)pt_arena_alloc(&ctx->arena, (size_t)n_ids * sizeof(int));
+    if (!row) return NULL;
+    for (i = 0; i < n_ids; i++) {
+        if (ids[i] < 0 || ids[i] >= n_slot)
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: token id %d at position %d is outside [0, %d)", ids[i], i, n_slot);
+        row[i] = slot[ids[i]];
+        if (row[i] >= over->shape[0] || (row[i] < 0 && ids[i] >= V))
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: token id %d at position %d has slot %d (table %d rows, over %d rows)", ids[i], i, row[i], V, over->shape[0]);
+    }
+    shape[0] = n_ids; shape[1] = D;
+    z = pt__new_uninit(ctx, 2, shape);
+    if (!z) return NULL;
+    for (i = 0; i < n_ids; i++)
+        memcpy(z->data + (int64_t)i * D, row[i] >= 0 ? over->data + (int64_t)row[i] * D : table->data + (int64_t)ids[i] * D, (size_t)D * sizeof(float));
+    nd = pt__record(ctx, pt__embedding_override_backward, z, table, over, NULL);
+    if (nd) { nd->aux[0] = pt__copy_ints(ctx, ids, n_ids); nd->aux[1] = row; nd->i[0] = n_ids; if (!nd->aux[0]) return NULL; }
+    return z;
+}
+static void pt__set_columns_backward(pt_ctx *ctx, pt__node *nd)
+{
+    pt_tensor *x = nd->in[0], *src = nd->in[1], *y = nd->out;
+    float *dx = pt__grad(ctx, x), *ds = pt__grad(ctx, src);
+    const int *cols = (const int *)nd->aux[0];
+    int R = pt_tensor_rows(x), C = pt_tensor_cols(x), n = nd->i[0], r, j;
+    for (r = 0; r < R; r++) {
+        const float *g = y->grad + (int64_t)r * C;
+        if (dx) {
+            float *d = dx + (int64_t)r * C;
+            int c;
+            PT__SIMD for (c = 0; c < C; c++) d[c] += g[c];
+            for (j = 0; j < n; j++) if (cols[j] >= 0) d[cols[j]] -= g[cols[j]];   /* overwritten: no gradient */
+        }
+        if (ds) for (j = 0; j < n; j++) if (cols[j] >= 0) ds[(int64_t)r * n + j] += g[cols[j]];
+    }
+}
+PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const int *cols, int n_cols)
+{
+    pt_tensor *y;
+    pt__node *nd;
+    int R, C, r, j, k;
+    if (!x || !src) return NULL;
+    R = pt_tensor_rows(x); C = pt_tensor_cols(x);
+    if (!cols || n_cols < 1 || pt_tensor_rows(src) != R || pt_tensor_cols(src) != n_cols)
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_set_columns: src must be [%d, n_cols = %d]", R, n_cols);
+    for (j = 0; j < n_cols; j++) {
+        if (cols[j] >= C) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d (entry %d) outside [0, %d)", cols[j], j, C);
+        for (k = 0; k < j; k++)
+            if (cols[j] >= 0 && cols[k] == cols[j]) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d given twice", cols[j]);
+    }
+    y = pt__new_uninit(ctx, x->ndim, x->shape);
+    if (!y) return NULL;
+    memcpy(y->data, x->data, (size_t)x->size * sizeof(float));
+    for (r = 0; r < R; r++)
+        for (j = 0; j < n_cols; j++)
+            if (cols[j] >= 0) y->data[(int64_t)r * C + cols[j]] = src->data[(int64_t)r * n_cols + j];
+    nd = pt__record(ctx, pt__set_columns_backward, y, x, src, NULL);
+    if (nd) { nd->aux[0] = pt__copy_ints(ctx, cols, n_cols); nd->i[0] = n_cols; if (!nd->aux[0]) return NULL; }
+    return y;
+}
+
 /* RMSNorm: r = 1/sqrt(mean(x^2) + eps), y = x r w.
    dx_i = r w_i dy_i - x_i r^3 / C * sum_j dy_j w_j x_j;   dw_i += sum_rows dy_i x_i r. */
 static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
@@ -2690,6 +2835,7 @@ PTDEF void pt_model_free(pt_model *m)
     PT_FREE(m->layers);
     PT_FREE(m->llama2c_rope);
     pt_lora_detach(m);
+    pt_tokens_detach(m);
     PT_FREE(m);
 }
 
@@ -2725,7 +2871,8 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
                 return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)", b->pos[i], i, c->seq_len);
     s4q[0] = s4k[0] = b->B; s4q[1] = s4k[1] = b->T; s4q[2] = c->n_heads; s4k[2] = c->n_kv_heads; s4q[3] = s4k[3] = hd;
     s2[0] = b->B * b->T; s2[1] = c->dim;
-    x = pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
+    x = m->tokens ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot, pt_model_input_vocab(m), b->tokens, b->B * b->T)
+                  : pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
         pt_tensor *h = pt_rmsnorm(ctx, x, L->attn_norm, c->norm_eps);
@@ -2742,7 +2889,11 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 }
 PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
-    return pt_linear(ctx, pt__model_hidden(ctx, m, b), m->output, NULL);
+    pt_tensor *h = pt__model_hidden(ctx, m, b), *logits = pt_linear(ctx, h, m->output, NULL);
+    const pt_token_adapter *ta = m->tokens;
+    if (!ta || ta->n_virtual) return logits;
+    /* trainable tokens: their classifier columns come from the adapter's rows */
+    return pt_set_columns(ctx, logits, pt_linear(ctx, h, ta->out_rows ? ta->out_rows : ta->rows, NULL), ta->cols, ta->n);
 }
 PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
@@ -2861,7 +3012,10 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     float *lt = lo ? w->lt + (int64_t)r0 * lo->rank : NULL;
 #define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
     if (nr < 1) return;
-    for (i = 0; i < nr; i++) memcpy(x + (int64_t)i * D, m->tok_embeddings->data + (int64_t)tokens[r0 + i] * D, (size_t)D * sizeof(float));
+    for (i = 0; i < nr; i++) {
+        int t = tokens[r0 + i], j = m->tokens ? m->tokens->slot[t] : -1;
+        memcpy(x + (int64_t)i * D, j >= 0 ? m->tokens->rows->data + (int64_t)j * D : m->tok_embeddings->data + (int64_t)t * D, (size_t)D * sizeof(float));
+    }
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
         float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
@@ -2941,6 +3095,17 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     if (logits) {
         pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
         pt__step_linear(n, nr, V, D, xb, m->output->data, PK(c->n_layers, 0), logits + (int64_t)r0 * V, 0, tid);
+        if (m->tokens && !m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
+            const pt_token_adapter *ta = m->tokens;
+            const float *W = ta->out_rows ? ta->out_rows->data : ta->rows->data;
+            int j, e;
+            for (i = 0; i < nr; i++)
+                for (j = 0; j < ta->n; j++) {
+                    float dot = 0.0f;
+                    for (e = 0; e < D; e++) dot += xb[(int64_t)i * D + e] * W[(int64_t)j * D + e];
+                    logits[(int64_t)(r0 + i) * V + ta->cols[j]] = dot;
+                }
+        }
     }
 #undef PK
 }
@@ -2949,7 +3114,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
 {
     const pt_config *c = &m->cfg;
     int D = c->dim, H = c->n_heads, KVH = c->n_kv_heads, KVD = kv->kv_dim, Hd = c->hidden_dim;
-    int V = c->vocab_size, S = kv->max_len, i, distinct = 1, nt;
+    int S = kv->max_len, i, distinct = 1, nt;
     int *pos;
     float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc;
     int64_t need;
@@ -2959,7 +3124,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     for (i = 0; i < n; i++) {
         int s = seq_ids[i], already = 0, j;
         if (s < 0 || s >= kv->n_seqs) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has sequence id %d outside [0, %d)", i, s, kv->n_seqs);
-        if (tokens[i] < 0 || tokens[i] >= V) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has token %d outside the vocabulary [0, %d)", i, tokens[i], V);
+        if (tokens[i] < 0 || tokens[i] >= pt_model_input_vocab(m)) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has token %d outside the vocabulary [0, %d)", i, tokens[i], pt_model_input_vocab(m));
         for (j = 0; j < i; j++) already += seq_ids[j] == s;
         if (kv->len[s] + already >= S) return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s, kv->len[s] + already, S);
     }
@@ -3175,7 +3340,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     for (i = 0; i < n_prompts; i++) {
         if (prompt_lens[i] < 1) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d is empty (start it with BOS)", i);
         for (j = 0; j < prompt_lens[i]; j++)
-            if (prompts[i][j] < 0 || prompts[i][j] >= V) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d token %d is %d, outside [0, %d)", i, j, prompts[i][j], V);
+            if (prompts[i][j] < 0 || prompts[i][j] >= pt_model_input_vocab(m)) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d token %d is %d, outside [0, %d)", i, j, prompts[i][j], pt_model_input_vocab(m));
         if (prompt_lens[i] > maxp) maxp = prompt_lens[i];
     }
     if (maxp + max_new > m->cfg.seq_len) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new, m->cfg.seq_len);
@@ -4135,25 +4300,218 @@ done:
     PT_FREE(data); PT_FREE(slots); PT_FREE(on);
     return st;
 }
+/* ------------------------------------------------------------------------------------------------
+   8b. Prompt tuning and trainable tokens (implementation)
+   ------------------------------------------------------------------------------------------------ */
+static void pt__tokens_free(pt_token_adapter *ta)
+{
+    if (!ta) return;
+    pt_params_free(ta->params);
+    PT_FREE(ta->ids); PT_FREE(ta->slot); PT_FREE(ta->cols);
+    PT_FREE(ta);
+}
+PTDEF void pt_tokens_detach(pt_model *m)
+{
+    if (!m || !m->tokens) return;
+    pt__tokens_free(m->tokens);
+    m->tokens = NULL;
+}
+PTDEF int pt_model_input_vocab(const pt_model *m) { return m->cfg.vocab_size + (m->tokens ? m->tokens->n_virtual : 0); }
+/* A new adapter for ids (virtual ones are >= V), rows copied from src rows of the base tables
+   (src_ids[j] for R; ids[j] for the classifier rows of an untied model); src_ids NULL: left zero. */
+static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int n, int n_virtual)
+{
+    int V = m->cfg.vocab_size, D = m->cfg.dim, j, st, shape[2];
+    pt_token_adapter *ta = (pt_token_adapter *)PT_MALLOC(sizeof(pt_token_adapter));
+    if (!ta) return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
+    memset(ta, 0, sizeof *ta);
+    ta->params = pt_params_new();
+    ta->ids = (int *)PT_MALLOC((size_t)n * sizeof(int));
+    ta->cols = (int *)PT_MALLOC((size_t)n * sizeof(int));
+    ta->slot = (int *)PT_MALLOC((size_t)(V + n_virtual) * sizeof(int));
+    if (!ta->params || !ta->ids || !ta->cols || !ta->slot) { pt__tokens_free(ta); return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory"); }
+    ta->n = n; ta->n_virtual = n_virtual;
+    for (j = 0; j < V + n_virtual; j++) ta->slot[j] = -1;
+    for (j = 0; j < n; j++) { ta->ids[j] = ids[j]; ta->slot[ids[j]] = j; ta->cols[j] = ids[j] < V ? ids[j] : -1; }
+    shape[0] = n; shape[1] = D;
+    if (!(ta->rows = pt_params_add(ta->params, "tokens.rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
+    if (m->cfg.untied && n_virtual == 0 && !(ta->out_rows = pt_params_add(ta->params, "tokens.output_rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
+    if ((st = pt_params_alloc(ta->params)) != PT_OK) { pt__tokens_free(ta); return st; }
+    for (j = 0; j < n && src_ids; j++) {
+        memcpy(ta->rows->data + (int64_t)j * D, m->tok_embeddings->data + (int64_t)src_ids[j] * D, (size_t)D * sizeof(float));
+        if (ta->out_rows) memcpy(ta->out_rows->data + (int64_t)j * D, m->output->data + (int64_t)ids[j] * D, (size_t)D * sizeof(float));
+    }
+    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) { pt__tokens_free(ta); return st; }   /* freeze the base */
+    pt_tokens_detach(m);
+    m->tokens = ta;
+    return PT_OK;
+}
+PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_ids, uint64_t seed)
+{
+    int V = m->cfg.vocab_size, j, st, *ids, *src;
+    pt_rng rng;
+    if (n_virtual < 1 || n_virtual > 1024 || n_virtual >= m->cfg.seq_len)
+        return pt__fail(PT_ERR_ARG, "pt_prompt_tuning_attach: n_virtual %d not in [1, min(1024, seq_len %d))", n_virtual, m->cfg.seq_len);
+    if (init_ids)
+        for (j = 0; j < n_virtual; j++)
+            if (init_ids[j] < 0 || init_ids[j] >= V) return pt__fail(PT_ERR_ARG, "pt_prompt_tuning_attach: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
+    ids = (int *)PT_MALLOC((size_t)n_virtual * 2 * sizeof(int));
+    if (!ids) return pt__fail(PT_ERR_NOMEM, "pt_prompt_tuning_attach: out of memory");
+    src = ids + n_virtual;
+    pt_rng_seed(&rng, seed);
+    for (j = 0; j < n_virtual; j++) { ids[j] = V + j; src[j] = init_ids ? init_ids[j] : pt_rng_int(&rng, 0, V - 1); }
+    st = pt__tokens_build(m, ids, src, n_virtual, n_virtual);
+    PT_FREE(ids);
+    return st;
+}
+PTDEF int pt_trainable_tokens_attach(pt_model *m, const int *ids, int n)
+{
+    int V = m->cfg.vocab_size, j, k;
+    if (!ids || n < 1 || n > V) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: need 1..%d ids, got %d", V, n);
+    for (j = 0; j < n; j++) {
+        if (ids[j] < 0 || ids[j] >= V) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: id %d (entry %d) outside [0, %d)", ids[j], j, V);
+        for (k = 0; k < j; k++) if (ids[k] == ids[j]) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: id %d given twice", ids[j]);
+    }
+    return pt__tokens_build(m, ids, ids, n, 0);
+}
+PTDEF int pt_tokens_merge(pt_model *m)
+{
+    pt_token_adapter *ta = m->tokens;
+    int D = m->cfg.dim, j;
+    if (!ta) return pt__fail(PT_ERR_ARG, "pt_tokens_merge: the model has no token adapter");
+    if (ta->n_virtual) return pt__fail(PT_ERR_ARG, "pt_tokens_merge: virtual tokens have no row in the vocabulary to merge into; keep the adapter");
+    for (j = 0; j < ta->n; j++) {
+        memcpy(m->tok_embeddings->data + (int64_t)ta->ids[j] * D, ta->rows->data + (int64_t)j * D, (size_t)D * sizeof(float));
+        if (ta->out_rows) memcpy(m->output->data + (int64_t)ta->ids[j] * D, ta->out_rows->data + (int64_t)j * D, (size_t)D * sizeof(float));
+    }
+    pt_tokens_detach(m);
+    return PT_OK;
+}
+PTDEF int pt_model_prompt_prefix(const pt_model *m, int *ids, int cap)
+{
+    int j, k = m->tokens ? m->tokens->n_virtual : 0;
+    if (k > cap) return pt__fail(PT_ERR_ARG, "pt_model_prompt_prefix: %d virtual tokens do not fit in %d", k, cap);
+    for (j = 0; j < k; j++) ids[j] = m->tokens->ids[j];
+    return k;
+}
+PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k)
+{
+    int i, st = PT_OK;
+    int **ni;
+    unsigned char **nt;
+    if (k < 0 || (k > 0 && !ids) || n < 0) return pt__fail(PT_ERR_ARG, "pt_examples_prepend: bad prefix (k %d) or count (n %d)", k, n);
+    if (k == 0 || n == 0) return PT_OK;
+    ni = (int **)PT_MALLOC((size_t)n * sizeof(int *));
+    nt = (unsigned char **)PT_MALLOC((size_t)n * sizeof(unsigned char *));
+    if (ni) memset(ni, 0, (size_t)n * sizeof(int *));
+    if (nt) memset(nt, 0, (size_t)n * sizeof(unsigned char *));
+    for (i = 0; ni && nt && i < n; i++) {   /* every new buffer first, so a failure changes nothing */
+        ni[i] = (int *)PT_MALLOC((size_t)(ex[i].n_ids + k) * sizeof(int));
+        if (ex[i].train) nt[i] = (unsigned char *)PT_MALLOC((size_t)(ex[i].n_ids + k));
+        if (!ni[i] || (ex[i].train && !nt[i])) break;
+    }
+    if (!ni || !nt || i < n) {
+        for (i = 0; ni && nt && i < n; i++) { PT_FREE(ni[i]); PT_FREE(nt[i]); }
+        st = pt__fail(PT_ERR_NOMEM, "pt_examples_prepend: out of memory");
+    } else {
+        for (i = 0; i < n; i++) {
+            memcpy(ni[i], ids, (size_t)k * sizeof(int));
+            memcpy(ni[i] + k, ex[i].ids, (size_t)ex[i].n_ids * sizeof(int));
+            PT_FREE(ex[i].ids); ex[i].ids = ni[i];
+            if (nt[i]) { memset(nt[i], 0, (size_t)k); memcpy(nt[i] + k, ex[i].train, (size_t)ex[i].n_ids); PT_FREE(ex[i].train); ex[i].train = nt[i]; }
+            ex[i].n_ids += k; ex[i].n_prompt += k;
+        }
+    }
+    PT_FREE(ni); PT_FREE(nt);
+    return st;
+}
+PTDEF int pt_tokens_save(const pt_model *m, const char *path)
+{
+    const pt_token_adapter *ta = m->tokens;
+    pt__wbuf w;
+    int j, st;
+    if (!ta) return pt__fail(PT_ERR_ARG, "%s: the model has no token adapter to save", path);
+    memset(&w, 0, sizeof w);
+    pt__put(&w, "PTTK", 4);
+    pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)ta->n); pt__put_u32(&w, (uint32_t)ta->n_virtual);
+    pt__put_u32(&w, (uint32_t)m->cfg.dim); pt__put_u32(&w, (uint32_t)m->cfg.vocab_size); pt__put_u32(&w, ta->out_rows ? 1u : 0u);
+    for (j = 0; j < ta->n; j++) pt__put_u32(&w, (uint32_t)ta->ids[j]);
+    pt__put_floats(&w, ta->rows->data, ta->rows->size);
+    if (ta->out_rows) pt__put_floats(&w, ta->out_rows->data, ta->out_rows->size);
+    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+PTDEF int pt_tokens_load(pt_model *m, const char *path)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    uint32_t version, cnt, nv, dim, vocab, has_out, j;
+    int st, V = m->cfg.vocab_size, D = m->cfg.dim, *ids = NULL;
+    pt_token_adapter *saved = m->tokens;
+    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
+    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    if (n < 40 || memcmp(data, "PTTK", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h token adapter (bad magic or too short)", path); goto done; }
+    r.at = 4;
+    { pt__rbuf c = r; c.at = n - 8; if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path); goto done; } }
+    r.n = n - 8;
+    version = pt__get_u32(&r, "version");
+    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version); goto done; }
+    cnt = pt__get_u32(&r, "n"); nv = pt__get_u32(&r, "n_virtual"); dim = pt__get_u32(&r, "dim"); vocab = pt__get_u32(&r, "vocab"); has_out = pt__get_u32(&r, "has_out");
+    if (r.err || dim != (uint32_t)D || vocab != (uint32_t)V) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter for dim %u vocab %u, the model has dim %d vocab %d", path, dim, vocab, D, V); goto done; }
+    if (cnt < 1 || cnt > (uint32_t)V + 1024 || (nv != 0 && nv != cnt) || has_out > 1 || (has_out && (nv || !m->cfg.untied)) || (!has_out && !nv && m->cfg.untied)) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (n %u, n_virtual %u, has_out %u for an %s model)", path, cnt, nv, has_out, m->cfg.untied ? "untied" : "tied"); goto done;
+    }
+    if ((uint64_t)cnt * 4 + (uint64_t)cnt * (uint64_t)D * 4 * (1 + has_out) != r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: size does not match %u rows of %d floats", path, cnt, D); goto done; }
+    ids = (int *)PT_MALLOC((size_t)cnt * sizeof(int));
+    if (!ids) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    for (j = 0; j < cnt; j++) {
+        uint32_t k;
+        ids[j] = (int)pt__get_u32(&r, "id");
+        if (nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j); goto done; }
+        for (k = 0; k < j; k++) if (ids[k] == ids[j]) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[j]); goto done; }
+    }
+    m->tokens = NULL;   /* build aside; the old adapter comes back on failure */
+    if ((st = pt__tokens_build(m, ids, NULL, (int)cnt, (int)nv)) != PT_OK) { m->tokens = saved; goto done; }
+    pt__tokens_free(saved);
+    { int64_t i; for (i = 0; i < m->tokens->rows->size; i++) m->tokens->rows->data[i] = pt__get_f32(&r, "rows"); }
+    if (has_out) { int64_t i; for (i = 0; i < m->tokens->out_rows->size; i++) m->tokens->out_rows->data[i] = pt__get_f32(&r, "output rows"); }
+done:
+    PT_FREE(data); PT_FREE(ids);
+    return st;
+}
+/* The model's parameter sets: base, LoRA adapters, token adapter (absent ones are NULL). */
+static void pt__model_param_sets(pt_model *m, pt_params *sets[3])
+{
+    sets[0] = m->params;
+    sets[1] = m->lora ? m->lora->params : NULL;
+    sets[2] = m->tokens ? m->tokens->params : NULL;
+}
 PTDEF void pt_model_zero_grad(pt_model *m)
 {
-    pt_params_zero_grad(m->params);
-    if (m->lora) pt_params_zero_grad(m->lora->params);
+    pt_params *sets[3];
+    int k;
+    pt__model_param_sets(m, sets);
+    for (k = 0; k < 3; k++) if (sets[k]) pt_params_zero_grad(sets[k]);
 }
 PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out)
 {
-    double a = pt_grad_norm(m->params), b = m->lora ? pt_grad_norm(m->lora->params) : 0.0, norm = sqrt(a * a + b * b);
-    int st;
+    pt_params *sets[3];
+    double sq = 0, norm;
+    int st, k;
+    pt__model_param_sets(m, sets);
+    for (k = 0; k < 3; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
+    norm = sqrt(sq);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
     if (max_norm > 0 && norm > max_norm) {   /* one global norm over base and adapters */
         float s = (float)(max_norm / norm);
         int64_t i;
-        for (i = 0; i < m->params->n_grad; i++) m->params->grad[i] *= s;
-        if (m->lora) for (i = 0; i < m->lora->params->n_grad; i++) m->lora->params->grad[i] *= s;
+        for (k = 0; k < 3; k++) if (sets[k]) for (i = 0; i < sets[k]->n_grad; i++) sets[k]->grad[i] *= s;
     }
-    if ((st = pt_adamw_step(m->params, cfg, lr)) != PT_OK) return st;
-    if (m->lora && (st = pt_adamw_step(m->lora->params, cfg, lr)) != PT_OK) return st;
+    for (k = 0; k < 3; k++) if (sets[k] && (st = pt_adamw_step(sets[k], cfg, lr)) != PT_OK) return st;
     return PT_OK;
 }
 
@@ -4303,7 +4661,8 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 {
     pt_tokenizer tok = pt_byte_tokenizer();
     pt_problem *probs = (pt_problem *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_problem));
-    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * 192 * sizeof(int));
+    int stride = 192 + (m->tokens ? m->tokens->n_virtual : 0);
+    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * stride * sizeof(int));
     int **prompts = (int **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int *));
     int *lens = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int));
     pt_gen_config g;
@@ -4314,11 +4673,14 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
     memset(&r, 0, sizeof r);
     if (n < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: n %d must be >= 1", n); goto done; }
     if (!probs || !buf || !prompts || !lens) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval: out of memory"); goto done; }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {   /* prompts start with the model's virtual tokens (prompt tuning) */
+        int k = pt_model_prompt_prefix(m, buf + (int64_t)i * stride, stride - 192);
+        if (k < 0) { st = k; goto done; }
         pt_world_problem(cfg, split, 0, i, &probs[i]);
-        prompts[i] = buf + (int64_t)i * 192;
-        lens[i] = pt_world_prompt(&probs[i], chat, prompts[i], 192);
+        prompts[i] = buf + (int64_t)i * stride;
+        lens[i] = pt_world_prompt(&probs[i], chat, prompts[i] + k, 192);
         if (lens[i] < 0) { st = lens[i]; goto done; }
+        lens[i] += k;
         if (lens[i] > maxp) maxp = lens[i];
     }
     g.max_new_tokens = m->cfg.seq_len - maxp;
@@ -5138,6 +5500,35 @@ done:
     pt_ctx_free(ctx);
     return st;
 }
+PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned char *keep, int end_id, pt_example *ex)
+{
+    int i, n = 0;
+    for (i = 0; i < r->n_seqs; i++) {
+        const int *t = r->tokens + (int64_t)i * r->width;
+        int len = r->total_len[i], extra = end_id >= 0 ? 1 : 0;
+        if (keep && !keep[i]) continue;
+        memset(&ex[n], 0, sizeof ex[n]);
+        ex[n].ids = (int *)PT_MALLOC((size_t)(len + extra) * sizeof(int));
+        if (!ex[n].ids) { pt_examples_free(ex, n); return pt__fail(PT_ERR_NOMEM, "pt_examples_from_generations: out of memory"); }
+        memcpy(ex[n].ids, t, (size_t)len * sizeof(int));
+        if (extra) ex[n].ids[len] = end_id;
+        ex[n].n_ids = len + extra; ex[n].n_prompt = r->prompt_len[i];
+        n++;
+    }
+    return n;
+}
+/* What training changed: the model, or only its adapters when some are attached. */
+static int pt__save_trained(pt_model *m, const char *path)
+{
+    char tpath[1024];
+    int st;
+    if (!m->lora && !m->tokens) return pt_model_save(m, path, 0);
+    if (m->lora && (st = pt_lora_save(m, path)) != PT_OK) return st;
+    if (!m->tokens) return PT_OK;
+    if (!m->lora) return pt_tokens_save(m, path);
+    if (snprintf(tpath, sizeof tpath, "%s.tokens", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+    return pt_tokens_save(m, tpath);
+}
 PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
                        const pt_sft_config *cfg_in, pt_sft_result *res)
 {
@@ -5216,7 +5607,7 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
             if (better) {
                 if (c.metric) r.best_metric = metric;
                 r.best_step = step + 1;
-                if (c.best_path && (st = pt_model_save(m, c.best_path, 0)) != PT_OK) goto done;
+                if (c.best_path && (st = pt__save_trained(m, c.best_path)) != PT_OK) goto done;
             }
         }
         if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f\n", step + 1, lv, lr, gnorm, eval_loss, metric);
