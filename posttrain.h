@@ -55,12 +55,12 @@
      7. Checkpoints: native format, atomic save, validated load,             >>checkpoints
         llama2.c v0/v1 import and v0 export
      8. PEFT: LoRA (merge, adapter files), parameter subsets by name pattern  >>lora
-        prompt tuning, trainable added tokens                                 [planned]
+        8b. prompt tuning, trainable tokens, token adapter files             >>tokens
      9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
         9b. chat template, SFT examples, packing                              >>chat
-        9c. strict JSONL datasets (TRL schemas), world export                >>jsonl
-    10. SFT (trainer, eval loss, best checkpoint)                             >>sft
-        distillation                                                          [planned]
+        9c. strict JSONL datasets (TRL schemas), world export                 >>jsonl
+    10. SFT (trainer, eval loss, best checkpoint), generations as examples    >>sft
+        (distillation: examples/distill.c)
     11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
     12. Preference optimisation: DPO and variants                             [planned]
     13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
@@ -78,7 +78,8 @@
 
    HISTORY
      0.1.0  engine (tensors, tape autograd, kernels, AdamW), Llama-style transformer, KV-cache
-            generation, checkpoints, the arithmetic world, llama2.c interop, SFT
+            generation, checkpoints, the arithmetic world, llama2.c interop, SFT, LoRA, prompt
+            tuning, trainable tokens, strict JSONL datasets
             (full history at the end of the file)
 
    LICENSE: MIT, see the end of the file.
@@ -616,7 +617,8 @@ PTDEF void pt_model_zero_grad(pt_model *m);
        x_t = R[j] if token t is ids[j], else E[t],     logit[ids[j]] = h . R[j]
    (through the tied classifier; an untied model gets a second tensor for its classifier rows), so
    the base keeps no gradient buffer. pt_tokens_merge writes R into the base tables (exact).
-   One token adapter at a time; it combines with LoRA (both train, the base stays frozen).
+   One token adapter at a time (pt_tokens_attach makes one with both kinds of rows); it combines
+   with LoRA (both train, the base stays frozen).
    Adapter files: "PTTK", u32 version 1, u32 n, u32 n_virtual, u32 dim, u32 vocab, u32 has_out,
    i32 ids[n], R, then the classifier rows if has_out, as fp32; u64 FNV-1a checksum; atomic.
    ------------------------------------------------------------------------------------------------ */
@@ -624,7 +626,7 @@ typedef struct pt_token_adapter {
     pt_params *params;
     pt_tensor *rows;      /* [n, D]: the embedding of each token in ids */
     pt_tensor *out_rows;  /* [n, D]: their classifier rows in an untied model, else NULL */
-    int n, n_virtual;     /* prompt tuning: n == n_virtual, ids V .. V+n-1 */
+    int n, n_virtual;     /* rows; the first n_virtual are virtual tokens V .. V+n_virtual-1 */
     int *ids;             /* [n] */
     int *slot;            /* [V + n_virtual]: j if the token is ids[j], else -1 */
     int *cols;            /* [n]: the classifier column of each row (-1 for virtual tokens) */
@@ -634,6 +636,9 @@ typedef struct pt_token_adapter {
 PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_ids, uint64_t seed);
 /* Train only the embedding (and classifier) rows of ids[0..n); freezes the base. */
 PTDEF int pt_trainable_tokens_attach(pt_model *m, const int *ids, int n);
+/* Both in one adapter: n_virtual virtual tokens (0 = none; init as above) and trainable rows for
+   train_ids[0..n_train) (the soft prompt cannot teach the model tokens it never saw; this can). */
+PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train, uint64_t seed);
 PTDEF void pt_tokens_detach(pt_model *m);
 PTDEF int pt_tokens_merge(pt_model *m);   /* trainable tokens: write R into the base, detach */
 PTDEF int pt_tokens_save(const pt_model *m, const char *path);
@@ -744,11 +749,15 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
    else completion, else text, else prompt; every line must then carry that schema's fields.
    Strict means: RFC 8259 JSON (no comments, trailing commas, NaN or single quotes), valid UTF-8
    (no overlongs, surrogates or code points past U+10FFFF), every field of the right type, no field
-   of the schema twice, no NUL (\u0000) in a string, at most max_line bytes per line (0 -> 1 MiB).
+   of the schema twice, no NUL (\u0000) in a string, at most max_line bytes per line (0 -> 1 MiB),
+   values nested at most 64 deep, numbers finite and at most 63 characters long (so an id such
+   as 2**256 in a metadata field is an error), strength |x| < 1e30.
    Fields outside the schema are allowed and skipped (datasets carry ids and metadata), blank lines
    are skipped, \r\n line ends and a leading UTF-8 byte-order mark are accepted. Errors read
        data.jsonl:12:34: expected ',' or '}' after a field, found 'x'
-   (line and byte column from 1) and leave *ds untouched: a file loads whole or not at all.
+   (line and byte column from 1; on line 1 counted after a byte-order mark) and leave *ds
+   untouched: a file loads whole or not at all. Saving refuses (PT_ERR_ARG, nothing written) a
+   record the reader would reject: missing fields, bad UTF-8, unknown roles, non-finite strength.
    Records become examples (pt_record_example) as follows, so every trainer sees the same tokens:
        text        <bos>TEXT<eos>, every token trained
        completion  <bos>PROMPT | COMPLETION<eos> (raw concatenation, TRL's "standard" format), or
@@ -781,7 +790,9 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
 /* The world as a dataset of n problems of a split, in any schema: text "Q: ..\nA: <think>..</answer>\n";
    completion the same split after "A: "; messages user "Q: 47+85=?", assistant "<think>..</answer>"
    (pt_record_example gives exactly pt_world_sft_example's ids); preference chosen = the clean solution,
-   rejected = one with a corrupted step or answer; prompt "Q: 47+85=?" with answer "132". */
+   rejected = one with a corrupted step or answer; prompt "Q: 47+85=?" with answer "132". Text and
+   completion records follow the base model's raw format; messages, preference and prompt records
+   are meant for the chat template (pt_record_example with chat = 1). */
 PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds);
 
 /* ================================================================================================
@@ -2891,7 +2902,7 @@ PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
     pt_tensor *h = pt__model_hidden(ctx, m, b), *logits = pt_linear(ctx, h, m->output, NULL);
     const pt_token_adapter *ta = m->tokens;
-    if (!ta || ta->n_virtual) return logits;
+    if (!ta || ta->n == ta->n_virtual) return logits;
     /* trainable tokens: their classifier columns come from the adapter's rows */
     return pt_set_columns(ctx, logits, pt_linear(ctx, h, ta->out_rows ? ta->out_rows : ta->rows, NULL), ta->cols, ta->n);
 }
@@ -3095,12 +3106,12 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     if (logits) {
         pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
         pt__step_linear(n, nr, V, D, xb, m->output->data, PK(c->n_layers, 0), logits + (int64_t)r0 * V, 0, tid);
-        if (m->tokens && !m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
+        if (m->tokens && m->tokens->n > m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
             const pt_token_adapter *ta = m->tokens;
             const float *W = ta->out_rows ? ta->out_rows->data : ta->rows->data;
             int j, e;
             for (i = 0; i < nr; i++)
-                for (j = 0; j < ta->n; j++) {
+                for (j = ta->n_virtual; j < ta->n; j++) {
                     float dot = 0.0f;
                     for (e = 0; e < D; e++) dot += xb[(int64_t)i * D + e] * W[(int64_t)j * D + e];
                     logits[(int64_t)(r0 + i) * V + ta->cols[j]] = dot;
@@ -4335,44 +4346,50 @@ static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int
     for (j = 0; j < n; j++) { ta->ids[j] = ids[j]; ta->slot[ids[j]] = j; ta->cols[j] = ids[j] < V ? ids[j] : -1; }
     shape[0] = n; shape[1] = D;
     if (!(ta->rows = pt_params_add(ta->params, "tokens.rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
-    if (m->cfg.untied && n_virtual == 0 && !(ta->out_rows = pt_params_add(ta->params, "tokens.output_rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
+    if (m->cfg.untied && n > n_virtual && !(ta->out_rows = pt_params_add(ta->params, "tokens.output_rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
     if ((st = pt_params_alloc(ta->params)) != PT_OK) { pt__tokens_free(ta); return st; }
     for (j = 0; j < n && src_ids; j++) {
         memcpy(ta->rows->data + (int64_t)j * D, m->tok_embeddings->data + (int64_t)src_ids[j] * D, (size_t)D * sizeof(float));
-        if (ta->out_rows) memcpy(ta->out_rows->data + (int64_t)j * D, m->output->data + (int64_t)ids[j] * D, (size_t)D * sizeof(float));
+        if (ta->out_rows && ids[j] < V) memcpy(ta->out_rows->data + (int64_t)j * D, m->output->data + (int64_t)ids[j] * D, (size_t)D * sizeof(float));
     }
     if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) { pt__tokens_free(ta); return st; }   /* freeze the base */
     pt_tokens_detach(m);
     m->tokens = ta;
     return PT_OK;
 }
-PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_ids, uint64_t seed)
+PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train, uint64_t seed)
 {
-    int V = m->cfg.vocab_size, j, st, *ids, *src;
+    int V = m->cfg.vocab_size, j, k, st, n = n_virtual + n_train, *ids, *src;
     pt_rng rng;
-    if (n_virtual < 1 || n_virtual > 1024 || n_virtual >= m->cfg.seq_len)
-        return pt__fail(PT_ERR_ARG, "pt_prompt_tuning_attach: n_virtual %d not in [1, min(1024, seq_len %d))", n_virtual, m->cfg.seq_len);
-    if (init_ids)
-        for (j = 0; j < n_virtual; j++)
-            if (init_ids[j] < 0 || init_ids[j] >= V) return pt__fail(PT_ERR_ARG, "pt_prompt_tuning_attach: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
-    ids = (int *)PT_MALLOC((size_t)n_virtual * 2 * sizeof(int));
-    if (!ids) return pt__fail(PT_ERR_NOMEM, "pt_prompt_tuning_attach: out of memory");
-    src = ids + n_virtual;
+    if (n_virtual < 0 || n_virtual > 1024 || n_virtual >= m->cfg.seq_len)
+        return pt__fail(PT_ERR_ARG, "token adapter: n_virtual %d not in [0, min(1024, seq_len %d))", n_virtual, m->cfg.seq_len);
+    if (n_train < 0 || n_train > V || (n_train > 0 && !train_ids) || n < 1)
+        return pt__fail(PT_ERR_ARG, "token adapter: need 1..%d trainable ids or virtual tokens, got %d and %d", V, n_train, n_virtual);
+    for (j = 0; init_ids && j < n_virtual; j++)
+        if (init_ids[j] < 0 || init_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
+    for (j = 0; j < n_train; j++) {
+        if (train_ids[j] < 0 || train_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d (entry %d) outside [0, %d)", train_ids[j], j, V);
+        for (k = 0; k < j; k++) if (train_ids[k] == train_ids[j]) return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d given twice", train_ids[j]);
+    }
+    ids = (int *)PT_MALLOC((size_t)n * 2 * sizeof(int));
+    if (!ids) return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
+    src = ids + n;
     pt_rng_seed(&rng, seed);
     for (j = 0; j < n_virtual; j++) { ids[j] = V + j; src[j] = init_ids ? init_ids[j] : pt_rng_int(&rng, 0, V - 1); }
-    st = pt__tokens_build(m, ids, src, n_virtual, n_virtual);
+    for (j = 0; j < n_train; j++) ids[n_virtual + j] = src[n_virtual + j] = train_ids[j];
+    st = pt__tokens_build(m, ids, src, n, n_virtual);
     PT_FREE(ids);
     return st;
 }
+PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_ids, uint64_t seed)
+{
+    if (n_virtual < 1) return pt__fail(PT_ERR_ARG, "pt_prompt_tuning_attach: n_virtual %d must be >= 1", n_virtual);
+    return pt_tokens_attach(m, n_virtual, init_ids, NULL, 0, seed);
+}
 PTDEF int pt_trainable_tokens_attach(pt_model *m, const int *ids, int n)
 {
-    int V = m->cfg.vocab_size, j, k;
-    if (!ids || n < 1 || n > V) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: need 1..%d ids, got %d", V, n);
-    for (j = 0; j < n; j++) {
-        if (ids[j] < 0 || ids[j] >= V) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: id %d (entry %d) outside [0, %d)", ids[j], j, V);
-        for (k = 0; k < j; k++) if (ids[k] == ids[j]) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: id %d given twice", ids[j]);
-    }
-    return pt__tokens_build(m, ids, ids, n, 0);
+    if (!ids || n < 1) return pt__fail(PT_ERR_ARG, "pt_trainable_tokens_attach: need at least one id, got %d", n);
+    return pt_tokens_attach(m, 0, NULL, ids, n, 0);
 }
 PTDEF int pt_tokens_merge(pt_model *m)
 {
@@ -4461,7 +4478,7 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version); goto done; }
     cnt = pt__get_u32(&r, "n"); nv = pt__get_u32(&r, "n_virtual"); dim = pt__get_u32(&r, "dim"); vocab = pt__get_u32(&r, "vocab"); has_out = pt__get_u32(&r, "has_out");
     if (r.err || dim != (uint32_t)D || vocab != (uint32_t)V) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter for dim %u vocab %u, the model has dim %d vocab %d", path, dim, vocab, D, V); goto done; }
-    if (cnt < 1 || cnt > (uint32_t)V + 1024 || (nv != 0 && nv != cnt) || has_out > 1 || (has_out && (nv || !m->cfg.untied)) || (!has_out && !nv && m->cfg.untied)) {
+    if (cnt < 1 || cnt > (uint32_t)V + 1024 || nv > cnt || nv > 1024 || has_out > 1 || has_out != (uint32_t)(m->cfg.untied && cnt > nv)) {
         st = pt__fail(PT_ERR_FORMAT, "%s: bad header (n %u, n_virtual %u, has_out %u for an %s model)", path, cnt, nv, has_out, m->cfg.untied ? "untied" : "tied"); goto done;
     }
     if ((uint64_t)cnt * 4 + (uint64_t)cnt * (uint64_t)D * 4 * (1 + has_out) != r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: size does not match %u rows of %d floats", path, cnt, D); goto done; }
@@ -4470,7 +4487,7 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     for (j = 0; j < cnt; j++) {
         uint32_t k;
         ids[j] = (int)pt__get_u32(&r, "id");
-        if (nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j); goto done; }
+        if (j < nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j); goto done; }
         for (k = 0; k < j; k++) if (ids[k] == ids[j]) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[j]); goto done; }
     }
     m->tokens = NULL;   /* build aside; the old adapter comes back on failure */
@@ -5179,6 +5196,34 @@ static const char *pt__record_missing(const pt_record *r, int kind)
     default: return r->prompt ? NULL : "prompt";
     }
 }
+/* What the reader would reject in a record built in memory (NULL if it is fine): the schema's
+   fields, message roles and contents, valid UTF-8, a finite strength. */
+static int pt__utf8_ok(const char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) { int k = pt__utf8_len((const unsigned char *)s + i, n - i); if (!k) return 0; i += (size_t)k; }
+    return 1;
+}
+static const char *pt__record_invalid(const pt_record *r, int kind, char why[96])
+{
+    const char *miss = pt__record_missing(r, kind), *const fields[6] = {r->text, r->prompt, r->completion, r->chosen, r->rejected, r->answer};
+    int i;
+    if (miss) { snprintf(why, 96, "has no \"%s\"", miss); return why; }
+    for (i = 0; i < 6; i++) if (fields[i] && !pt__utf8_ok(fields[i])) { snprintf(why, 96, "has a string that is not valid UTF-8"); return why; }
+    if (kind == PT_DATA_MESSAGES) {
+        if (r->n_messages < 1) { snprintf(why, 96, "has no messages"); return why; }
+        for (i = 0; i < r->n_messages; i++) {
+            const pt_message *msg = &r->messages[i];
+            if (!msg->role || !msg->content) { snprintf(why, 96, "message %d has no %s", i, msg->role ? "content" : "role"); return why; }
+            if (strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 && strcmp(msg->role, "assistant") != 0) {
+                snprintf(why, 96, "message %d has role \"%.32s\" (system, user or assistant)", i, msg->role); return why;
+            }
+            if (!pt__utf8_ok(msg->content) || !pt__utf8_ok(msg->role)) { snprintf(why, 96, "message %d is not valid UTF-8", i); return why; }
+        }
+    }
+    if (r->has_strength && !(fabsf(r->strength) < 1e30f)) { snprintf(why, 96, "has strength %g (finite, |x| < 1e30)", (double)r->strength); return why; }
+    return NULL;
+}
 PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kind, size_t max_line, pt_dataset *ds)
 {
     pt_dataset out;
@@ -5284,8 +5329,8 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
     memset(&w, 0, sizeof w);
     for (i = 0; i < ds->n; i++) {
         const pt_record *r = &ds->records[i];
-        const char *miss = pt__record_missing(r, ds->kind);
-        if (miss) { PT_FREE(w.p); return pt__fail(PT_ERR_ARG, "%s: record %d has no \"%s\"", path, i, miss); }
+        char why[96];
+        if (pt__record_invalid(r, ds->kind, why)) { PT_FREE(w.p); return pt__fail(PT_ERR_ARG, "%s: record %d %s; nothing written", path, i, why); }
         pt__put(&w, "{", 1);
         switch (ds->kind) {
         case PT_DATA_TEXT: pt__put_jstring(&w, "text", r->text, 1); break;
@@ -5342,11 +5387,11 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
 {
     pt__ids v;
     int n_prompt = 0, i, uses_mask = 0;
-    const char *miss;
+    char why[96];
     if (!tok || !r || !ex) return pt__fail(PT_ERR_ARG, "pt_record_example: NULL argument");
     memset(ex, 0, sizeof *ex);
     if (kind == PT_DATA_AUTO) kind = pt__record_kind(r);
-    if ((miss = pt__record_missing(r, kind)) != NULL) return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) has no \"%s\" for schema %s", r->line, miss, pt_data_kind_name(kind));
+    if (pt__record_invalid(r, kind, why)) return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) %s for schema %s", r->line, why, pt_data_kind_name(kind));
     memset(&v, 0, sizeof v);
     /* the special markers are written as text: the byte tokenizer turns them into their ids */
 #define PT__PIECE(text, train) pt__ids_text(&v, tok, text, 0, 0, train)
@@ -5367,7 +5412,7 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
             PT__PIECE("<|end|>", assistant);
         }
         if (!n_prompt) { PT__PIECE("<|assistant|>", 0); n_prompt = v.n; }   /* no assistant turn: a generation prompt */
-        else pt__ids_text(&v, tok, "", 0, 1, 1);
+        else pt__ids_text(&v, tok, "", 0, 1, strcmp(r->messages[r->n_messages - 1].role, "assistant") == 0);   /* <eos> trains after an assistant turn only */
         break;
     default: {
         const char *completion = kind == PT_DATA_COMPLETION ? r->completion : kind == PT_DATA_PREFERENCE ? (which ? r->rejected : r->chosen) : NULL;
