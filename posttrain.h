@@ -2218,11 +2218,12 @@ static void pt__set_columns_backward(pt_ctx *ctx, pt__node *nd)
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), n = nd->i[0], r, j;
     for (r = 0; r < R; r++) {
         const float *g = y->grad + (int64_t)r * C;
-        if (dx) {
-            float *d = dx + (int64_t)r * C;
+        if (dx) {   /* the overwritten columns get no gradient: save them, add the row, restore */
+            float *d = dx + (int64_t)r * C, *keep = (float *)nd->aux[1];
             int c;
+            for (j = 0; j < n; j++) if (cols[j] >= 0) keep[j] = d[cols[j]];
             PT__SIMD for (c = 0; c < C; c++) d[c] += g[c];
-            for (j = 0; j < n; j++) if (cols[j] >= 0) d[cols[j]] -= g[cols[j]];   /* overwritten: no gradient */
+            for (j = 0; j < n; j++) if (cols[j] >= 0) d[cols[j]] = keep[j];
         }
         if (ds) for (j = 0; j < n; j++) if (cols[j] >= 0) ds[(int64_t)r * n + j] += g[cols[j]];
     }
@@ -2248,7 +2249,10 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
         for (j = 0; j < n_cols; j++)
             if (cols[j] >= 0) y->data[(int64_t)r * C + cols[j]] = src->data[(int64_t)r * n_cols + j];
     nd = pt__record(ctx, pt__set_columns_backward, y, x, src, NULL);
-    if (nd) { nd->aux[0] = pt__copy_ints(ctx, cols, n_cols); nd->i[0] = n_cols; if (!nd->aux[0]) return NULL; }
+    if (nd) {
+        nd->aux[0] = pt__copy_ints(ctx, cols, n_cols); nd->aux[1] = pt__floats(ctx, n_cols); nd->i[0] = n_cols;
+        if (!nd->aux[0] || !nd->aux[1]) return NULL;
+    }
     return y;
 }
 
@@ -4478,7 +4482,7 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version); goto done; }
     cnt = pt__get_u32(&r, "n"); nv = pt__get_u32(&r, "n_virtual"); dim = pt__get_u32(&r, "dim"); vocab = pt__get_u32(&r, "vocab"); has_out = pt__get_u32(&r, "has_out");
     if (r.err || dim != (uint32_t)D || vocab != (uint32_t)V) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter for dim %u vocab %u, the model has dim %d vocab %d", path, dim, vocab, D, V); goto done; }
-    if (cnt < 1 || cnt > (uint32_t)V + 1024 || nv > cnt || nv > 1024 || has_out > 1 || has_out != (uint32_t)(m->cfg.untied && cnt > nv)) {
+    if (cnt < 1 || cnt > (uint32_t)V + 1024 || nv > cnt || nv > 1024 || nv >= (uint32_t)m->cfg.seq_len || has_out > 1 || has_out != (uint32_t)(m->cfg.untied && cnt > nv)) {
         st = pt__fail(PT_ERR_FORMAT, "%s: bad header (n %u, n_virtual %u, has_out %u for an %s model)", path, cnt, nv, has_out, m->cfg.untied ? "untied" : "tied"); goto done;
     }
     if ((uint64_t)cnt * 4 + (uint64_t)cnt * (uint64_t)D * 4 * (1 + has_out) != r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: size does not match %u rows of %d floats", path, cnt, D); goto done; }

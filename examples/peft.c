@@ -2,13 +2,15 @@
 
    Starting each time from the pretrained base model (build/base.ckpt), fine-tune on the world's
    demonstrations (as examples/sft.c does) with: full fine-tuning, LoRA at ranks 1, 4 and 16 on
-   every matrix, prompt tuning (16 virtual tokens), trainable tokens (only the embedding rows of
-   the chat template's markers, which the base model never saw), the RMSNorm gains only, and the
+   every matrix, trainable tokens (only the embedding rows of the chat template's markers, which
+   the base model never saw), prompt tuning (16 virtual tokens, plus those markers' rows), the
+   RMSNorm gains only, and the
    last layer only. Prints one table: held-out accuracy and format validity, trainable parameters,
    the memory that training adds (gradients + AdamW moments of the trainable tensors), and wall
    time. Writes build/peft.csv (the table) and build/peft_loss.csv (every variant's loss curve).
 
-   usage: peft [steps per variant (default 150)] [base checkpoint (default build/base.ckpt)] */
+   usage: peft [steps per variant (default 150)] [base checkpoint (default build/base.ckpt)]
+               [output prefix (default build/peft: build/peft.csv, build/peft_loss.csv)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>
@@ -37,15 +39,19 @@ static void append_curve(FILE *out, const char *name, const char *path)
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 150, i, v;
-    const char *base = argc > 2 ? argv[2] : "build/base.ckpt";
+    const char *base = argc > 2 ? argv[2] : "build/base.ckpt", *prefix = argc > 3 ? argv[3] : "build/peft";
+    char table_path[512], curves_path[512];
     static pt_example train[N_TRAIN], prefixed[N_TRAIN];
     pt_world_config world = {0};
     variant vs[N_VARIANTS] = {{"full fine-tuning", 0, "*", 0, 0}, {"LoRA r=1", 1, NULL, 0, 0}, {"LoRA r=4", 4, NULL, 0, 0},
-                              {"LoRA r=16", 16, NULL, 0, 0}, {"prompt tuning k=16", 0, NULL, 16, 0},
+                              {"LoRA r=16", 16, NULL, 0, 0}, {"prompt k=16 + chat", 0, NULL, 16, 1},
                               {"chat tokens only", 0, NULL, 0, 1}, {"norms only", 0, "*norm", 0, 0}, {"last layer only", 0, NULL, 0, 0}};
     /* the chat template's markers: <|user|>, <|assistant|>, <|end|> and <eos> after them */
     const int chat_ids[4] = {PT_BYTE_USER, PT_BYTE_ASSISTANT, PT_BYTE_END, PT_BYTE_EOS};
-    FILE *csv = fopen("build/peft.csv", "w"), *curves = fopen("build/peft_loss.csv", "w");
+    FILE *csv, *curves;
+    snprintf(table_path, sizeof table_path, "%s.csv", prefix);
+    snprintf(curves_path, sizeof curves_path, "%s_loss.csv", prefix);
+    csv = fopen(table_path, "w"); curves = fopen(curves_path, "w");
     world.min_digits = 1; world.max_digits = 3;
     for (i = 0; i < N_TRAIN; i++)
         if (pt_world_sft_example(&world, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK ||
@@ -62,7 +68,7 @@ int main(int argc, char **argv)
         pt_world_eval_result id, ood;
         int64_t trainable;
         double mem;
-        char last[64], csv_path[64];
+        char last[64], csv_path[600];
         if (!m) { printf("error: %s (run `make demo` first)\n", pt_last_error()); return 1; }
         if (vs[v].lora_rank > 0) {
             pt_lora_config lc = {0};
@@ -70,7 +76,9 @@ int main(int argc, char **argv)
             if (pt_lora_attach(m, &lc) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
         } else if (vs[v].prompt_tokens > 0) {
             int prefix[64], k;
-            if (pt_prompt_tuning_attach(m, vs[v].prompt_tokens, NULL, 1) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
+            /* the soft prompt plus the chat markers' rows: a soft prompt alone cannot teach the
+               model the template's new tokens (it scores 0% format here) */
+            if (pt_tokens_attach(m, vs[v].prompt_tokens, NULL, chat_ids, 4, 1) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
             k = pt_model_prompt_prefix(m, prefix, 64);   /* virtual ids V.. in front of every example */
             if (pt_examples_prepend(prefixed, N_TRAIN, prefix, k) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
             data = prefixed;
@@ -84,7 +92,7 @@ int main(int argc, char **argv)
         trainable = pt_params_count(m->params, 1) + (m->lora ? pt_params_count(m->lora->params, 1) : 0) +
                     (m->tokens ? pt_params_count(m->tokens->params, 1) : 0);
         mem = 12.0 * (double)trainable;   /* gradient + AdamW m and v, fp32 */
-        snprintf(csv_path, sizeof csv_path, "build/peft_%d.csv", v);
+        snprintf(csv_path, sizeof csv_path, "%s_%d.csv", prefix, v);
         cfg.steps = steps; cfg.batch_rows = 8; cfg.quiet = 1; cfg.eval_every = steps; cfg.csv_path = csv_path;
         /* small parameter sets take larger steps (as in the papers: LoRA 1e-4..3e-3 at scale, prompt tuning 0.3) */
         cfg.lr = vs[v].lora_rank > 0 ? 3e-3f : vs[v].prompt_tokens || vs[v].chat_tokens ? 3e-2f :
@@ -105,6 +113,6 @@ int main(int argc, char **argv)
     if (csv) fclose(csv);
     if (curves) fclose(curves);
     pt_examples_free(train, N_TRAIN); pt_examples_free(prefixed, N_TRAIN);
-    printf("\nwritten build/peft.csv (the base model: %s)\n", base);
+    printf("\nwritten %s and %s (the base model: %s)\n", table_path, curves_path, base);
     return 0;
 }

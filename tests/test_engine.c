@@ -8,6 +8,7 @@
      3. determinism across thread counts and of the RNG
      4. autograd semantics: accumulation, frozen params, no-grad, detach, NaN loss, steady-state memory
      5. errors: NULL + status + message, never a crash; NULL propagation keeps the first message
+        5b. pt_embedding_override / pt_set_columns (token adapters): exact values and gradients, errors
      6. optimizer: AdamW against a hand computation, NaN gradients, clipping, LR schedule
      7. glob matching
      8. regressions for bugs found while writing this file (kept; they fail until fixed)
@@ -86,7 +87,7 @@ enum {
     G_EXP, G_LOG, G_SQUARE, G_SIGMOID, G_LOGSIG, G_TANH, G_SILU, G_SWIGLU, G_RELU, G_MIN, G_MAX,
     G_CLAMP, G_RESHAPE, G_SUM, G_MEAN, G_MASKED_SUM, G_MASKED_MEAN, G_ROW_SUM, G_ROW_MEAN,
     G_EMBEDDING, G_RMSNORM, G_ROPE, G_ATTENTION, G_SOFTMAX, G_LOG_SOFTMAX, G_CE, G_LOGPROBS,
-    G_MLP, G_SELF_MUL, G_DETACH_WRONG
+    G_MLP, G_SELF_MUL, G_DETACH_WRONG, G_EMB_OVERRIDE, G_EMB_OVERRIDE_SQ, G_SET_COLS, G_SET_COLS_TWICE
 };
 typedef struct gc_args {
     int op;
@@ -95,6 +96,8 @@ typedef struct gc_args {
     const int *pos, *seg;           /* rope, attention */
     float a, b;                     /* scalars: scale, clamp bounds, temperature, theta */
     int ndim, shape[4];             /* reshape */
+    const int *slot; int n_slot;    /* embedding_override */
+    const int *cols; int n_cols;    /* set_columns */
 } gc_args;
 static gc_args args(int op) { gc_args a; memset(&a, 0, sizeof a); a.op = op; return a; }
 
@@ -146,6 +149,12 @@ static pt_tensor *gc_build(pt_ctx *ctx, pt_tensor **in, void *user)
     }
     case G_SELF_MUL: return pt_add(ctx, pt_mul(ctx, in[0], in[0]), pt_exp(ctx, in[0]));
     case G_DETACH_WRONG: return pt_mul(ctx, pt_detach(ctx, in[0]), in[0]);  /* tape sees half of d(x^2) */
+    case G_EMB_OVERRIDE: return pt_embedding_override(ctx, in[0], in[1], g->slot, g->n_slot, g->ids, g->n_ids);
+    case G_EMB_OVERRIDE_SQ:   /* nonlinear downstream: a repeated row's contributions must add */
+        return pt_square(ctx, pt_embedding_override(ctx, in[0], in[1], g->slot, g->n_slot, g->ids, g->n_ids));
+    case G_SET_COLS: return pt_set_columns(ctx, in[0], in[1], g->cols, g->n_cols);
+    case G_SET_COLS_TWICE:    /* x used again after the op: the replaced columns get only y*x's share */
+        return pt_mul(ctx, pt_set_columns(ctx, in[0], in[1], g->cols, g->n_cols), in[0]);
     }
     return NULL;
 }
@@ -326,6 +335,50 @@ static void test_gradcheck_losses(void)
         CHECK(st == PT_ERR_ARG && r.checked == 0, "gradcheck with nothing to check: status %s", pt_status_name(st));
         pt_tensor_free(t);
     }
+}
+
+/* pt_embedding_override (table and over rows, virtual ids >= V that only over has) and
+   pt_set_columns (x and src, skipped -1 entries), at small and wide sizes. */
+static pt_tensor *rnd_const(int ndim, const int *shape, float lo, float hi)
+{
+    pt_tensor *t = pt_tensor_alloc(ndim, shape, 0);
+    if (!t) { printf("pt_tensor_alloc failed: %s\n", pt_last_error()); exit(2); }
+    fill(t->data, t->size, lo, hi);
+    return t;
+}
+static void test_gradcheck_tokens(void)
+{
+    /* V=5, D=3, 3 override rows: id 1 overridden (a trainable token), ids 5 and 6 virtual */
+    static const int slot7[7] = {-1, 2, -1, -1, -1, 0, 1};
+    static const int ids9[9] = {5, 1, 3, 1, 6, 0, 5, 4, 3};
+    /* V=17, D=65, 4 override rows: ids 3 and 16 overridden, 17 and 18 virtual */
+    static const int slot19[19] = {-1, -1, -1, 1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 3, 0, 2};
+    static const int ids12[12] = {17, 18, 3, 0, 16, 3, 9, 17, 2, 16, 9, 11};
+    static const int ids_plain[4] = {0, 4, 4, 2};   /* no overridden id: over gets a zero gradient */
+    static const int cols3[3] = {4, -1, 0}, cols4[4] = {16, 2, -1, 7}, cols2[2] = {-1, 8}, cols_neg[2] = {-1, -1};
+    gc_args a;
+
+    a = args(G_EMB_OVERRIDE); a.slot = slot7; a.n_slot = 7; a.ids = ids9; a.n_ids = 9;
+    GC("emb_override table[5,3] over[3,3], ids>=V, repeats", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(5, 3), -1, 1), rnd(2, SH(3, 3), -1, 1));
+    a = args(G_EMB_OVERRIDE_SQ); a.slot = slot7; a.n_slot = 7; a.ids = ids9; a.n_ids = 9;
+    GC("emb_override^2 table[5,3] over[3,3]", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(5, 3), -1, 1), rnd(2, SH(3, 3), -1, 1));
+    a = args(G_EMB_OVERRIDE_SQ); a.slot = slot19; a.n_slot = 19; a.ids = ids12; a.n_ids = 12;
+    GC("emb_override^2 table[17,65] over[4,65]", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(17, 65), -1, 1), rnd(2, SH(4, 65), -1, 1));
+    a = args(G_EMB_OVERRIDE_SQ); a.slot = slot19; a.n_slot = 19; a.ids = ids12; a.n_ids = 12;
+    GC("emb_override^2 frozen table[17,65], over[4,65]", a, 1e-2f, 1e-3, 1e-2, rnd_const(2, SH(17, 65), -1, 1), rnd(2, SH(4, 65), -1, 1));
+    a = args(G_EMB_OVERRIDE); a.slot = slot7; a.n_slot = 5; a.ids = ids_plain; a.n_ids = 4;
+    GC("emb_override n_slot=V, no id overridden", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(5, 3), -1, 1), rnd(2, SH(3, 3), -1, 1));
+
+    a = args(G_SET_COLS); a.cols = cols3; a.n_cols = 3;
+    GC("set_columns x[1,5] src[1,3] cols {4,-1,0}", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(1, 5), -1, 1), rnd(2, SH(1, 3), -1, 1));
+    a = args(G_SET_COLS_TWICE); a.cols = cols4; a.n_cols = 4;
+    GC("set_columns(x)*x x[3,17] src[3,4] cols {16,2,-1,7}", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 17), -1, 1), rnd(2, SH(3, 4), -1, 1));
+    a = args(G_SET_COLS_TWICE); a.cols = cols2; a.n_cols = 2;
+    GC("set_columns(x)*x x[17,9] src[17,2] cols {-1,8}", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(17, 9), -1, 1), rnd(2, SH(17, 2), -1, 1));
+    a = args(G_SET_COLS); a.cols = cols4; a.n_cols = 4;
+    GC("set_columns x[3,1,17] (3-D) src[3,4]", a, 1e-2f, 1e-3, 1e-2, rnd(3, SH(3, 1, 17), -1, 1), rnd(2, SH(3, 4), -1, 1));
+    a = args(G_SET_COLS); a.cols = cols_neg; a.n_cols = 2;
+    GC("set_columns cols {-1,-1}: y = x, src unused", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 5), -1, 1), rnd(2, SH(3, 2), -1, 1));
 }
 
 /* ================================================================================================
@@ -1293,6 +1346,128 @@ static void test_errors(void)
 }
 
 /* ================================================================================================
+   5b. pt_embedding_override and pt_set_columns: values, exact gradients, errors
+   ================================================================================================ */
+static void test_token_ops(void)
+{
+    pt_ctx *ctx = pt_ctx_new(0);
+    static const int slot7[7] = {-1, 2, -1, -1, -1, 0, 1};   /* V = 5: id 1 overridden, 5 and 6 virtual */
+    static const int ids6[6] = {5, 1, 3, 1, 6, 0};
+    float tb[15], ov[9], wsum[18];
+    int i, c;
+    pt_tensor *tab, *over, *e, *l;
+    for (i = 0; i < 15; i++) tb[i] = (float)i;           /* table row r = {3r, 3r+1, 3r+2} */
+    for (i = 0; i < 9; i++) ov[i] = 100.0f + (float)i;   /* over row j = {100+3j, ...} */
+    /* values: each output row is exactly the row it reads */
+    tab = pt_tensor_leaf(ctx, 2, SH(5, 3), tb);
+    over = pt_tensor_leaf(ctx, 2, SH(3, 3), ov);
+    e = pt_embedding_override(ctx, tab, over, slot7, 7, ids6, 6);
+    CHECK(e && e->ndim == 2 && e->shape[0] == 6 && e->shape[1] == 3, "embedding_override output is [n_ids, D]");
+    if (e) {
+        static const float want[18] = {100, 101, 102, 106, 107, 108, 9, 10, 11, 106, 107, 108, 103, 104, 105, 0, 1, 2};
+        CHECK(memcmp(e->data, want, sizeof want) == 0, "embedding_override rows: got {%g,%g,%g | %g,%g,%g | %g ...}",
+              e->data[0], e->data[1], e->data[2], e->data[3], e->data[4], e->data[5], e->data[6]);
+        /* exact gradients of L = sum_i w_i . out_i with small integer weights: an overridden id's table row
+           gets nothing, an over row gets the sum over the positions that read it */
+        for (i = 0; i < 18; i++) wsum[i] = (float)(i % 5) - 2.0f;
+        l = pt_sum(ctx, pt_mul(ctx, e, pt_tensor_from(ctx, 2, SH(6, 3), wsum)));
+        CHECK(l && pt_backward(ctx, l) == PT_OK && tab->grad && over->grad, "embedding_override backward ran: %s", pt_last_error());
+        if (tab->grad && over->grad) {
+            int ok_t = 1, ok_o = 1;
+            for (c = 0; c < 3; c++) {
+                ok_o &= over->grad[0 * 3 + c] == wsum[0 * 3 + c];                       /* id 5 at position 0 */
+                ok_o &= over->grad[1 * 3 + c] == wsum[4 * 3 + c];                       /* id 6 at position 4 */
+                ok_o &= over->grad[2 * 3 + c] == wsum[1 * 3 + c] + wsum[3 * 3 + c];     /* id 1 at positions 1, 3 */
+                ok_t &= tab->grad[0 * 3 + c] == wsum[5 * 3 + c] && tab->grad[3 * 3 + c] == wsum[2 * 3 + c];
+                ok_t &= tab->grad[1 * 3 + c] == 0.0f && tab->grad[2 * 3 + c] == 0.0f && tab->grad[4 * 3 + c] == 0.0f;
+            }
+            CHECK(ok_o, "embedding_override: over gradients {%g,%g,%g | %g ...}", over->grad[0], over->grad[1], over->grad[2], over->grad[3]);
+            CHECK(ok_t, "embedding_override: table gradients (row 1 is overridden: want 0, got %g)", tab->grad[3]);
+        }
+    }
+    pt_ctx_reset(ctx);
+    /* a frozen table gets no gradient buffer; the op still records for over */
+    {
+        pt_tensor *tf = pt_tensor_from(ctx, 2, SH(5, 3), tb), *of = pt_tensor_leaf(ctx, 2, SH(3, 3), ov);
+        e = pt_embedding_override(ctx, tf, of, slot7, 7, ids6, 6);
+        l = e ? pt_sum(ctx, e) : NULL;
+        CHECK(l && l->requires_grad && pt_backward(ctx, l) == PT_OK && tf->grad == NULL && of->grad && of->grad[6] == 2.0f && of->grad[0] == 1.0f,
+              "frozen table: no table gradient, over row 2 read twice gets 2");
+        pt_ctx_reset(ctx);
+        tf = pt_tensor_from(ctx, 2, SH(5, 3), tb); of = pt_tensor_from(ctx, 2, SH(3, 3), ov);
+        e = pt_embedding_override(ctx, tf, of, slot7, 7, ids6, 6);
+        CHECK(e && !e->requires_grad, "embedding_override of constants records nothing");
+        pt_ctx_reset(ctx);
+    }
+    /* set_columns: values, the replaced columns of x get exactly no gradient, skipped entries of src none */
+    {
+        static const float xs[8] = {1, 2, 3, 4, 5, 6, 7, 8}, ss[6] = {-1, -2, -3, -4, -5, -6}, ws[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        static const int cols[3] = {3, -1, 0};
+        pt_tensor *x = pt_tensor_leaf(ctx, 2, SH(2, 4), xs), *src = pt_tensor_leaf(ctx, 2, SH(2, 3), ss), *y;
+        y = pt_set_columns(ctx, x, src, cols, 3);
+        CHECK(y && y->ndim == 2 && y->shape[0] == 2 && y->shape[1] == 4, "set_columns output has x's shape");
+        if (y) {
+            static const float want[8] = {-3, 2, 3, -1, -6, 6, 7, -4};
+            CHECK(memcmp(y->data, want, sizeof want) == 0, "set_columns values {%g,%g,%g,%g | %g,%g,%g,%g}",
+                  y->data[0], y->data[1], y->data[2], y->data[3], y->data[4], y->data[5], y->data[6], y->data[7]);
+            CHECK(x->data[0] == 1 && x->data[3] == 4, "set_columns does not write into x");
+            l = pt_sum(ctx, pt_mul(ctx, y, pt_tensor_from(ctx, 2, SH(2, 4), ws)));
+            CHECK(l && pt_backward(ctx, l) == PT_OK && x->grad && src->grad, "set_columns backward ran");
+            if (x->grad && src->grad) {
+                static const float gx[8] = {0, 2, 3, 0, 0, 6, 7, 0}, gs[6] = {4, 0, 1, 8, 0, 5};
+                CHECK(memcmp(x->grad, gx, sizeof gx) == 0, "set_columns dx {%g,%g,%g,%g | %g,%g,%g,%g}", x->grad[0], x->grad[1], x->grad[2],
+                      x->grad[3], x->grad[4], x->grad[5], x->grad[6], x->grad[7]);
+                CHECK(memcmp(src->grad, gs, sizeof gs) == 0, "set_columns dsrc {%g,%g,%g | %g,%g,%g}", src->grad[0], src->grad[1], src->grad[2],
+                      src->grad[3], src->grad[4], src->grad[5]);
+            }
+        }
+        pt_ctx_reset(ctx);
+    }
+    /* errors: NULL, PT_ERR_SHAPE / PT_ERR_ARG, and a message naming the problem */
+    {
+        static const int ids_ok[3] = {0, 5, 1}, ids_big[3] = {0, 7, 1}, ids_neg[2] = {2, -1}, slot_hole[7] = {-1, 2, -1, -1, -1, 0, -1};
+        static const int slot_past[7] = {-1, 3, -1, -1, -1, 0, 1};
+        static const int c_dup[3] = {2, -1, 2}, c_big[2] = {0, 4}, c_ok[2] = {1, -1}, c_negs[3] = {-1, 0, -1};
+        pt_tensor *t53 = pt_tensor_new(ctx, 2, SH(5, 3)), *o33 = pt_tensor_new(ctx, 2, SH(3, 3)), *o34 = pt_tensor_new(ctx, 2, SH(3, 4));
+        pt_tensor *t3d = pt_tensor_new(ctx, 3, SH(1, 5, 3)), *x24 = pt_tensor_new(ctx, 2, SH(2, 4)), *s22 = pt_tensor_new(ctx, 2, SH(2, 2));
+        pt_tensor *s32 = pt_tensor_new(ctx, 2, SH(3, 2)), *s23 = pt_tensor_new(ctx, 2, SH(2, 3)), *s3 = pt_tensor_new(ctx, 3, SH(1, 2, 3));
+        pt_tensor *y;
+        pt_clear_error();
+        CHECK(pt_embedding_override(ctx, t53, o33, slot7, 7, ids_ok, 3) != NULL, "embedding_override with valid ids: %s", pt_last_error());
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o34, slot7, 7, ids_ok, 3), PT_ERR_SHAPE, "share D");
+        EXPECT_ERR(pt_embedding_override(ctx, t3d, o33, slot7, 7, ids_ok, 3), PT_ERR_SHAPE, "pt_embedding_override");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 7, ids_big, 3), PT_ERR_ARG, "token id 7 at position 1");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 7, ids_big, 3), PT_ERR_ARG, "[0, 7)");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 6, ids_big + 1, 1), PT_ERR_ARG, "[0, 6)");  /* n_slot bounds ids, not the table */
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 7, ids_neg, 2), PT_ERR_ARG, "token id -1 at position 1");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot_hole, 7, ids6, 6), PT_ERR_ARG, "token id 6 at position 4 has slot -1");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot_past, 7, ids6, 6), PT_ERR_ARG, "slot 3");   /* over has 3 rows */
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, NULL, 7, ids_ok, 3), PT_ERR_ARG, "slot map");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 7, NULL, 3), PT_ERR_ARG, "pt_embedding_override");
+        EXPECT_ERR(pt_embedding_override(ctx, t53, o33, slot7, 7, ids_ok, 0), PT_ERR_ARG, "pt_embedding_override");
+        y = pt_set_columns(ctx, x24, s22, c_ok, 2);
+        CHECK(y != NULL && pt_last_status() == PT_OK, "set_columns with valid columns: %s", pt_last_error());
+        y = pt_set_columns(ctx, x24, s23, c_negs, 3);
+        CHECK(y != NULL && pt_last_status() == PT_OK, "set_columns: repeated -1 entries are not duplicates: %s", pt_last_error());
+        EXPECT_ERR(pt_set_columns(ctx, x24, s23, c_dup, 3), PT_ERR_ARG, "column 2 given twice");
+        EXPECT_ERR(pt_set_columns(ctx, x24, s22, c_big, 2), PT_ERR_ARG, "column 4 (entry 1) outside [0, 4)");
+        EXPECT_ERR(pt_set_columns(ctx, x24, s32, c_ok, 2), PT_ERR_SHAPE, "src must be [2, n_cols = 2]");   /* rows differ */
+        EXPECT_ERR(pt_set_columns(ctx, x24, s23, c_ok, 2), PT_ERR_SHAPE, "src must be");                  /* columns differ */
+        EXPECT_ERR(pt_set_columns(ctx, x24, s22, c_ok, 0), PT_ERR_SHAPE, "pt_set_columns");
+        EXPECT_ERR(pt_set_columns(ctx, x24, s22, NULL, 2), PT_ERR_SHAPE, "pt_set_columns");
+        CHECK(pt_set_columns(ctx, pt_tensor_new(ctx, 3, SH(1, 2, 4)), s3, c_negs, 3) != NULL, "set_columns: 3-D src with R rows is fine");
+        /* NULL inputs propagate and keep the first error */
+        y = pt_set_columns(ctx, x24, s22, c_big, 2);
+        CHECK(y == NULL, "first error");
+        CHECK(pt_embedding_override(ctx, NULL, o33, slot7, 7, ids_ok, 3) == NULL && pt_embedding_override(ctx, t53, NULL, slot7, 7, ids_ok, 3) == NULL &&
+              pt_set_columns(ctx, NULL, s22, c_ok, 2) == NULL && pt_set_columns(ctx, x24, NULL, c_ok, 2) == NULL &&
+              has_str(pt_last_error(), "column 4"), "NULL propagation through the token ops keeps the first error: '%s'", pt_last_error());
+        pt_clear_error();
+    }
+    pt_ctx_free(ctx);
+}
+
+/* ================================================================================================
    6. Optimizer
    ================================================================================================ */
 static void test_optimizer(void)
@@ -1435,6 +1610,26 @@ static void test_regressions(void)
         CHECK(isfinite(e2) && e2 == e3, "pt__exp(100) = %g, want the saturation value %g", e2, e3);
         CHECK(isnan(pt__exp(NAN)), "pt__exp(NaN) is NaN");
     }
+    /* (e) pt_set_columns' backward adds the whole upstream gradient into dx and then subtracts it
+       back at the replaced columns: (d + g) - g, which is not d in floating point. When x has
+       another consumer recorded after the op (its backward runs first), the replaced columns lose
+       that other gradient. Here L = sum(set_columns(x, src, {0})) + 1e-8 * sum(x): dL/dx[0] is
+       exactly 1e-8 (only the second term reads x[0]), but (1e-8 + 1) - 1 = 0 in float. */
+    {
+        static const float xs[2] = {1, 2}, ss[1] = {5};
+        static const int col0[1] = {0};
+        pt_ctx *ctx = pt_ctx_new(0);
+        pt_tensor *x = pt_tensor_leaf(ctx, 2, SH(1, 2), xs), *src = pt_tensor_leaf(ctx, 2, SH(1, 1), ss), *y, *l;
+        y = pt_set_columns(ctx, x, src, col0, 1);
+        l = pt_add(ctx, pt_sum(ctx, y), pt_sum(ctx, pt_scale(ctx, x, 1e-8f)));
+        CHECK(l && pt_backward(ctx, l) == PT_OK && x->grad && src->grad, "set_columns regression graph ran: %s", pt_last_error());
+        if (x->grad && src->grad) {
+            CHECK(x->grad[0] == 1e-8f, "BUG pt_set_columns backward: dL/dx at a replaced column is %g, want exactly 1e-8 "
+                  "(the gradient x got from a later consumer is cancelled by (d + g) - g)", (double)x->grad[0]);
+            CHECK(x->grad[1] == 1.0f && src->grad[0] == 1.0f, "set_columns regression: dx[1] %g, dsrc %g", (double)x->grad[1], (double)src->grad[0]);
+        }
+        pt_ctx_free(ctx);
+    }
     /* (b) pt_backward must not fail because of an earlier, already-handled out-of-memory error. */
     {
         static const float xs[3] = {1, 2, 3};
@@ -1503,6 +1698,7 @@ int main(void)
     test_gradcheck_reductions();
     test_gradcheck_blocks();
     test_gradcheck_losses();
+    test_gradcheck_tokens();
     printf("  (%.2f s)\n", pt_time_seconds() - t);
     printf("== 2. forward values\n");
     t = pt_time_seconds(); test_forward_values(); printf("  (%.2f s)\n", pt_time_seconds() - t);
@@ -1512,6 +1708,8 @@ int main(void)
     t = pt_time_seconds(); test_autograd(); test_memory(); printf("  (%.2f s)\n", pt_time_seconds() - t);
     printf("== 5. errors\n");
     test_errors();
+    printf("== 5b. embedding_override, set_columns\n");
+    test_token_ops();
     printf("== 6. optimizer\n");
     test_optimizer();
     printf("== 7. glob\n");
