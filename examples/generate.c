@@ -9,8 +9,9 @@
    or EOS for the byte vocabulary, tokens print as they are produced (unprintable single bytes are
    skipped), and the speed goes to stderr at the end. Temperature 0 is greedy decoding: on
    stories260K.bin it prints exactly what llama2.c prints. Sampling uses posttrain.h's RNG, so a
-   seed gives other (equally valid) samples than llama2.c's. -a applies a LoRA adapter file
-   (pt_lora_save) on top of the base model. */
+   seed gives other (equally valid) samples than llama2.c's. -a applies an adapter file on top of
+   the base model: LoRA (pt_lora_save) or a token adapter (pt_tokens_save), told apart by its
+   first bytes. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <ctype.h>
@@ -42,7 +43,8 @@ int main(int argc, char **argv)
     pt_kv_cache *kv;
     pt_sampler sampler;
     pt_rng rng;
-    int *prompt_ids, seq0 = 0;
+    int *prompt_ids, seq0 = 0, n_virtual;
+    static int virt[1024];
     float *logits;
     double t_start = 0;
     char buf[16];
@@ -64,7 +66,14 @@ int main(int argc, char **argv)
     if (i != argc) usage();
     if (seed == 0) seed = (unsigned long long)(pt_time_seconds() * 1e6);
     m = pt_model_load_any(model_path);
-    if (!m || (adapter && pt_lora_load(m, adapter) != PT_OK)) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
+    if (m && adapter) {   /* "PTTK" = token adapter, else LoRA (whose loader names a bad file) */
+        char magic[4] = {0};
+        FILE *f = fopen(adapter, "rb");
+        int is_tokens = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "PTTK", 4) == 0;
+        if (f) fclose(f);
+        if ((is_tokens ? pt_tokens_load(m, adapter) : pt_lora_load(m, adapter)) != PT_OK) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
+    }
+    if (!m) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
     if (!tok_path && m->cfg.vocab_size == PT_BYTE_VOCAB) tok = pt_byte_tokenizer();
     else if (pt_bpe_load(&tok, tok_path ? tok_path : "tokenizer.bin", m->cfg.vocab_size) != PT_OK) {
         fprintf(stderr, "error: %s\n", pt_last_error());
@@ -74,13 +83,17 @@ int main(int argc, char **argv)
     stop = tok.encode == pt_byte_tokenizer().encode ? tok.eos_id : tok.bos_id;
     prompt_ids = (int *)malloc(((size_t)strlen(prompt) + 3) * sizeof(int) * 4);
     logits = (float *)malloc((size_t)m->cfg.vocab_size * sizeof(float));
-    kv = pt_kv_new(m, 1, steps);
+    n_virtual = pt_model_prompt_prefix(m, virt, 1024);   /* prompt tuning: virtual tokens go first, unprinted */
+    if (n_virtual > 0 && steps + n_virtual > m->cfg.seq_len) steps = m->cfg.seq_len - n_virtual;
+    kv = pt_kv_new(m, 1, steps + (n_virtual > 0 ? n_virtual : 0));
     if (!prompt_ids || !logits || !kv) { fprintf(stderr, "error: out of memory\n"); return 1; }
     n_prompt = tok.encode(&tok, prompt, 1, 0, prompt_ids, (int)strlen(prompt) * 4 + 8);
     if (n_prompt < 1) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
     sampler.temperature = temperature; sampler.top_k = 0; sampler.top_p = topp;
     pt_rng_seed(&rng, seed);
 
+    for (i = 0; i < n_virtual; i++)
+        if (pt_model_step(m, kv, 1, &seq0, &virt[i], NULL) != PT_OK) { fprintf(stderr, "error: %s\n", pt_last_error()); return 1; }
     token = prompt_ids[0];
     for (pos = 0; pos < steps;) {
         if (pt_model_step(m, kv, 1, &seq0, &token, logits) != PT_OK) { fprintf(stderr, "\nerror: %s\n", pt_last_error()); return 1; }
