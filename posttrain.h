@@ -42,8 +42,8 @@
      - Not thread-safe: use one pt_ctx per thread if you call the library from several threads, and note
        that pt_last_error() and the matmul scratch buffers are process-wide.
 
-   TABLE OF CONTENTS (sections appear in this order in both halves of the file; grep the >>marker;
-   [planned] = not built yet)
+   TABLE OF CONTENTS (sections appear in this order in both halves of the file; grep the >>marker
+   for a section's banner and API, "N. NAME (implementation)" for its code; [planned] = not built yet)
      1. Basics: status codes, errors, allocator, RNG, arena, timing           >>basics
      2. Tensors and autograd: tensors, tape, ops with their backwards          >>tensors
         2a. matmul kernels >>matmul   2b. elementwise >>elementwise   2c. embedding, RMSNorm, RoPE,

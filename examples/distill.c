@@ -124,6 +124,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (csv) fprintf(csv, "%s,%d,%lld,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f\n", names[s], n, (long long)pt_params_count(student->params, 0),
                          res.seconds, res.first_loss, res.last_loss, id.accuracy, id.format_rate, ood.accuracy);
+        if (csv) fflush(csv);
+        if (curves) fflush(curves);
         pt_model_free(student);
     }
     if (csv) fclose(csv);

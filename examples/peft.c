@@ -108,6 +108,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         if (csv) fprintf(csv, "%s,%lld,%.0f,%.2f,%.4f,%.4f,%.4f,%.4f,%.4f\n", vs[v].name, (long long)trainable, mem, res.seconds,
                          res.first_loss, res.last_loss, id.accuracy, id.format_rate, ood.accuracy);
+        if (csv) fflush(csv);   /* a notebook can plot a run that is still going */
+        if (curves) fflush(curves);
         pt_model_free(m);
     }
     if (csv) fclose(csv);

@@ -9,7 +9,11 @@
    out-of-distribution splits) before and after, writes build/sft.csv, saves build/sft.ckpt
    (the best model by held-out accuracy).
 
-   usage: sft [steps (default 300)] [base checkpoint (default build/base.ckpt)] */
+   Recipe: 600 steps of 16 packed rows of 128 tokens (about four passes over the 6000
+   demonstrations), peak learning rate 3e-3 with warmup and cosine decay. A quarter of that budget
+   (300 steps of 8 rows at 1e-3) teaches the template but leaves the arithmetic where the base had it.
+
+   usage: sft [steps (default 600)] [base checkpoint (default build/base.ckpt)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>
@@ -42,7 +46,7 @@ static void report(pt_model *m, const char *when, float *acc_out)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 300, i;
+    int steps = argc > 1 ? atoi(argv[1]) : 600, i;
     const char *base = argc > 2 ? argv[2] : "build/base.ckpt";
     pt_model *m = pt_model_load(base);
     static pt_example train[N_TRAIN], eval[N_EVAL];
@@ -57,7 +61,7 @@ int main(int argc, char **argv)
     printf("SFT of %s (%.2fM parameters) on %d world demonstrations, chat template, completion-only loss\n",
            base, pt_params_count(m->params, 1) / 1e6, N_TRAIN);
     report(m, "before", NULL);
-    cfg.steps = steps; cfg.batch_rows = 8; cfg.lr = 1e-3f; cfg.weight_decay = 0.0f;
+    cfg.steps = steps; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.weight_decay = 0.0f;
     cfg.eval_every = steps / 3 > 0 ? steps / 3 : 1;
     cfg.csv_path = "build/sft.csv"; cfg.best_path = "build/sft.ckpt";
     cfg.metric = id_accuracy;
