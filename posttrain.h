@@ -701,7 +701,8 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg, uint64_t seed, int64_t
    BOS "Q: 47+85=?\nA: "; chat = 1: the chat template (below), BOS <|user|>Q: 47+85=?<|end|><|assistant|>. */
 PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap);
 /* Greedy-decode n problems of a split (one batched generation) and score them: answer accuracy,
-   format validity and the fraction of correct steps. Optionally keeps the first completion text. */
+   format validity and the fraction of correct steps; res->first keeps the first completion text.
+   Prompts start with the model's virtual tokens when prompt tuning is attached (8b). */
 typedef struct pt_world_eval_result { int n; float accuracy, format_rate, step_accuracy; char first[256]; } pt_world_eval_result;
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res);
 
@@ -804,6 +805,10 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
    with AdamW, linear warmup + cosine decay and global-norm clipping. Every eval_every steps: the
    loss on held-out examples and an optional task metric (e.g. world accuracy); the best model
    (by the metric, else by eval loss) is saved atomically. Non-finite losses skip the step.
+   Distillation (Kim & Rush 2016, sequence-level; the distilled small models of DeepSeek-R1, 2025)
+   is SFT on a teacher's generations: pt_generate with the teacher, pt_examples_from_generations
+   (optionally keeping only answers a rule accepts), pt_sft_train on the student
+   (examples/distill.c).
    ================================================================================================ */
 typedef struct pt_sft_config {
     int steps;            /* 0 -> 200 */

@@ -45,6 +45,27 @@ int main(void)
     write_bytes(tmp_bad, junk, 12);
     CHECK(pt_model_load_llama2c(tmp_bad) == NULL, "short llama2.c file rejected");
     CHECK(pt_model_load_into(m, tmp_l2c) != PT_OK, "a llama2.c file is not a native checkpoint");
+    /* adapters (LoRA and token) and JSONL datasets: good and bad files */
+    {
+        pt_lora_config lc = {0};
+        const char *tmp_ad = "build/vg_adapter.bin", *tmp_tk = "build/vg_tokens.bin", *tmp_js = "build/vg_data.jsonl";
+        const int train_ids[2] = {3, 7};
+        pt_dataset ds, back;
+        static const char bad_json[] = "{\"prompt\": \"a\", \"completion\": \"b\"}\n{\"prompt\": \"a\", \"completion\": [1, {\"x\": \"\\ud800\"}]}\n";
+        lc.rank = 2; lc.targets = "*";
+        CHECK(pt_lora_attach(m, &lc) == PT_OK && pt_lora_save(m, tmp_ad) == PT_OK && pt_lora_load(m, tmp_ad) == PT_OK, "lora: %s", pt_last_error());
+        CHECK(pt_tokens_attach(m, 2, NULL, train_ids, 2, 1) == PT_OK && pt_tokens_save(m, tmp_tk) == PT_OK && pt_tokens_load(m, tmp_tk) == PT_OK, "tokens: %s", pt_last_error());
+        write_bytes(tmp_bad, junk, sizeof junk);
+        CHECK(pt_lora_load(m, tmp_bad) != PT_OK && pt_tokens_load(m, tmp_bad) != PT_OK, "junk adapters rejected");
+        CHECK(pt_world_dataset(NULL, PT_WORLD_TRAIN, 1, 20, PT_DATA_MESSAGES, &ds) == PT_OK && pt_jsonl_save(&ds, tmp_js) == PT_OK &&
+              pt_jsonl_load(tmp_js, PT_DATA_AUTO, 0, &back) == PT_OK && back.n == 20, "jsonl round trip: %s", pt_last_error());
+        pt_dataset_free(&ds); pt_dataset_free(&back);
+        write_bytes(tmp_js, bad_json, sizeof bad_json - 1);
+        CHECK(pt_jsonl_load(tmp_js, PT_DATA_AUTO, 0, &back) != PT_OK, "bad JSONL rejected");
+        write_bytes(tmp_js, junk, sizeof junk);
+        CHECK(pt_jsonl_load(tmp_js, PT_DATA_AUTO, 0, &back) != PT_OK, "junk JSONL rejected");
+        remove(tmp_ad); remove(tmp_tk); remove(tmp_js);
+    }
     remove(tmp_native); remove(tmp_l2c); remove(tmp_bad);
     pt_model_free(m); pt_model_free(m2); pt_model_free(m3);
     return test_end("valgrind_loaders");
