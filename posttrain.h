@@ -4996,6 +4996,23 @@ static int pt__jnumber(pt__json *j, double *out)
     return PT_OK;
 }
 static int pt__jvalue(pt__json *j);   /* validate and skip any value */
+/* An object's `"key" :` (whitespace around it); the decoded key goes to *key when key != NULL. */
+static int pt__jkey(pt__json *j, char **key, size_t *key_at)
+{
+    char found[32];
+    int st;
+    pt__jws(j);
+    if (key_at) *key_at = j->at;
+    if ((st = pt__jstring(j, key)) != PT_OK) return st;
+    pt__jws(j);
+    if (j->at >= j->n || j->s[j->at] != ':') {
+        if (key) { PT_FREE(*key); *key = NULL; }
+        return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found));
+    }
+    j->at++;
+    pt__jws(j);
+    return PT_OK;
+}
 static int pt__jcontainer(pt__json *j, int object)
 {
     char found[32];
@@ -5006,13 +5023,7 @@ static int pt__jcontainer(pt__json *j, int object)
     if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
     for (;;) {
         pt__jws(j);
-        if (object) {
-            if ((st = pt__jstring(j, NULL)) != PT_OK) return st;
-            pt__jws(j);
-            if (j->at >= j->n || j->s[j->at] != ':') return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found));
-            j->at++;
-            pt__jws(j);
-        }
+        if (object && (st = pt__jkey(j, NULL, NULL)) != PT_OK) return st;
         if ((st = pt__jvalue(j)) != PT_OK) return st;
         pt__jws(j);
         if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
@@ -5071,13 +5082,7 @@ static int pt__jmessage(pt__json *j, pt_message *msg)
     else for (;;) {
         size_t key_at, val_at;
         char **dst = NULL;
-        pt__jws(j);
-        key_at = j->at;
-        if ((st = pt__jstring(j, &key)) != PT_OK) return st;
-        pt__jws(j);
-        if (j->at >= j->n || j->s[j->at] != ':') { PT_FREE(key); return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found)); }
-        j->at++;
-        pt__jws(j);
+        if ((st = pt__jkey(j, &key, &key_at)) != PT_OK) return st;
         val_at = j->at;
         if (strcmp(key, "role") == 0) dst = &msg->role;
         else if (strcmp(key, "content") == 0) dst = &msg->content;
@@ -5140,13 +5145,7 @@ static int pt__jrecord(pt__json *j, pt_record *r)
     else for (;;) {
         size_t key_at, val_at;
         char **dst = NULL;
-        pt__jws(j);
-        key_at = j->at;
-        if ((st = pt__jstring(j, &key)) != PT_OK) return st;
-        pt__jws(j);
-        if (j->at >= j->n || j->s[j->at] != ':') { PT_FREE(key); return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found)); }
-        j->at++;
-        pt__jws(j);
+        if ((st = pt__jkey(j, &key, &key_at)) != PT_OK) return st;
         val_at = j->at;
         for (k = 0; k < 6; k++) if (strcmp(key, str_fields[k]) == 0) break;
         if (k < 6) {
