@@ -2,7 +2,7 @@
 #   make            build every example into build/
 #   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
 #   make bench      benchmarks (tests/bench/)
-#   make demo       the main job (for now the engine tour)
+#   make demo       pretraining, then SFT of that model: both stages print before/after tables
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
 CC ?= cc
 CXX ?= c++

@@ -194,6 +194,7 @@ PTDEF void pt_ctx_reset(pt_ctx *ctx);           /* drop all tensors and the tape
 PTDEF void pt_ctx_free(pt_ctx *ctx);
 PTDEF void pt_ctx_set_grad(pt_ctx *ctx, int enabled); /* 0: record nothing (evaluation) */
 PTDEF size_t pt_ctx_bytes_used(const pt_ctx *ctx);
+PTDEF size_t pt_ctx_bytes_peak(const pt_ctx *ctx);    /* arena high-water mark since pt_ctx_new */
 PTDEF void *pt_ctx_alloc(pt_ctx *ctx, size_t bytes);  /* scratch memory that lives until reset */
 
 /* Tensors on the context's arena (freed by pt_ctx_reset). shape has ndim entries, each >= 1. */
@@ -243,6 +244,11 @@ PTDEF int pt_glob_match(const char *pattern, const char *name);
 
 /* 2a. Matmul. y[..., N] = x[..., K] W[N, K]^T (+ b[N]). b may be NULL. */
 PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b);
+/* LoRA in one op: y = x W^T + s (x*mask) A^T B^T, with A [r, K] and B [N, r] (Hu et al. 2021).
+   mask (x's shape, may be NULL) is the adapter's dropout. The tape keeps only the [rows, r] product
+   x A^T, so the adapter adds almost no activation memory (three separate ops would keep three
+   [rows, N] outputs and their gradients per adapted matrix). */
+PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s, const float *mask);
 /* c[M, N] = a[M, K] b[K, N] for 2-D tensors (a plain matrix product; pt_linear is the fast path). */
 PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 /* The raw kernel: C[M,N] (+)= A[M,K] B[K,N] with any strides (A(i,k) = A[i*rsa + k*csa], ...).
@@ -753,12 +759,14 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
    of the schema twice, no NUL (\u0000) in a string, at most max_line bytes per line (0 -> 1 MiB),
    values nested at most 64 deep, numbers finite and at most 63 characters long (so an id such
    as 2**256 in a metadata field is an error), strength |x| < 1e30.
-   Fields outside the schema are allowed and skipped (datasets carry ids and metadata), blank lines
-   are skipped, \r\n line ends and a leading UTF-8 byte-order mark are accepted. Errors read
+   Other fields are allowed and skipped (datasets carry ids and metadata); the schemas' own names
+   (text, prompt, completion, chosen, rejected, answer, messages, strength, margin) are reserved:
+   wherever they appear they must have their schema's type. Blank lines are skipped, \r\n line ends and a leading UTF-8 byte-order mark are accepted. Errors read
        data.jsonl:12:34: expected ',' or '}' after a field, found 'x'
    (line and byte column from 1; on line 1 counted after a byte-order mark) and leave *ds
-   untouched: a file loads whole or not at all. Saving refuses (PT_ERR_ARG, nothing written) a
-   record the reader would reject: missing fields, bad UTF-8, unknown roles, non-finite strength.
+   untouched: a file loads whole or not at all. Saving refuses (PT_ERR_ARG, nothing written) what
+   the reader would reject: no records, missing fields, bad UTF-8, unknown roles, non-finite
+   strength, a line longer than the default limit.
    Records become examples (pt_record_example) as follows, so every trainer sees the same tokens:
        text        <bos>TEXT<eos>, every token trained
        completion  <bos>PROMPT | COMPLETION<eos> (raw concatenation, TRL's "standard" format), or
@@ -824,7 +832,9 @@ typedef struct pt_sft_config {
     const char *csv_path;     /* metrics CSV (step,loss,lr,grad_norm,eval_loss,metric); NULL = none */
     const char *best_path;    /* best checkpoint; NULL = none. The model (native format), or when
                                  adapters are attached only they: LoRA (pt_lora_save) or a token
-                                 adapter (pt_tokens_save) at best_path; both: tokens at PATH.tokens */
+                                 adapter (pt_tokens_save) at best_path; both: tokens at PATH.tokens;
+                                 base tensors unfrozen next to adapters: the model at PATH.model
+                                 too. Each file is atomic, the set of them is not. */
     float (*metric)(pt_model *m, void *user);   /* optional task metric, higher is better */
     void *user;
     int quiet;            /* 1: no progress line */
@@ -833,6 +843,11 @@ typedef struct pt_sft_result {
     float first_loss, last_loss, best_eval_loss, best_metric;
     int best_step, steps_done, skipped;
     double seconds, tokens_per_s;
+    /* memory, measured from what was allocated (bytes): training peaks at the sum of the three */
+    size_t weight_bytes;      /* every parameter: base + adapters (fp32) */
+    size_t state_bytes;       /* gradients + AdamW m and v: the trainable tensors only */
+    size_t activation_bytes;  /* the step arena's high-water mark: activations, their gradients and
+                                 the tape's saved values (frozen prefixes of the network record none) */
 } pt_sft_result;
 PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
                        const pt_sft_config *cfg, pt_sft_result *res);
@@ -1173,6 +1188,7 @@ PTDEF void pt_ctx_free(pt_ctx *ctx)
 }
 PTDEF void pt_ctx_set_grad(pt_ctx *ctx, int enabled) { ctx->grad_enabled = enabled; }
 PTDEF size_t pt_ctx_bytes_used(const pt_ctx *ctx) { return ctx->arena.used + ctx->arena.overflow_bytes; }
+PTDEF size_t pt_ctx_bytes_peak(const pt_ctx *ctx) { return ctx->arena.high_water; }
 PTDEF void *pt_ctx_alloc(pt_ctx *ctx, size_t bytes) { return pt_arena_alloc(&ctx->arena, bytes); }
 
 static float *pt__floats(pt_ctx *ctx, int64_t n) { return (float *)pt_arena_alloc(&ctx->arena, (size_t)n * sizeof(float)); }
@@ -1788,6 +1804,70 @@ PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b
     pt_gemm(M, N, K, x->data, K, 1, w->data, 1, K, y->data, N, 0);
     if (b) { int i, j; for (i = 0; i < M; i++) { float *r = y->data + (int64_t)i * N; PT__SIMD for (j = 0; j < N; j++) r[j] += b->data[j]; } }
     pt__record(ctx, pt__linear_backward, y, x, w, b);
+    return y;
+}
+/* in = {x, A, B}, aux = {W, s x~ A^T [M, r], NULL or [mask | x~] (2 M K floats)}, f[0] = s; x~ = x * mask */
+static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
+{
+    pt_tensor *x = n->in[0], *A = n->in[1], *B = n->in[2], *W = (pt_tensor *)n->aux[0], *y = n->out;
+    const float *us = (const float *)n->aux[1], *mask = (const float *)n->aux[2], *dy = y->grad;
+    int M = pt_tensor_rows(x), K = pt_tensor_cols(x), N = W->shape[0], r = A->shape[0];
+    int64_t i, MK = (int64_t)M * K;
+    float *gx = pt__grad(ctx, x), *gw = pt__grad(ctx, W), *ga = pt__grad(ctx, A), *gb = pt__grad(ctx, B), *g, *tmp;
+    const float *xt;
+    if (gx) pt_gemm(M, K, N, dy, N, 1, W->data, K, 1, gx, K, 1);              /* dx += dy W          */
+    if (gw) pt_gemm(N, K, M, dy, 1, N, x->data, K, 1, gw, K, 1);              /* dW += dy^T x        */
+    if (gb) pt_gemm(N, r, M, dy, 1, N, us, r, 1, gb, r, 1);                   /* dB += dy^T (s x~A^T) */
+    if (!gx && !ga) return;
+    g = pt__floats(ctx, (int64_t)M * r);                                      /* g = s dy B  [M, r]  */
+    if (!g) { ctx->failed = 1; return; }
+    pt_gemm(M, r, N, dy, N, 1, B->data, r, 1, g, r, 0);
+    for (i = 0; i < (int64_t)M * r; i++) g[i] *= n->f[0];
+    xt = mask ? mask + MK : x->data;
+    if (ga) pt_gemm(r, K, M, g, 1, r, xt, K, 1, ga, K, 1);                   /* dA += g^T x~        */
+    if (gx && !mask) pt_gemm(M, K, r, g, r, 1, A->data, K, 1, gx, K, 1);     /* dx += (g A) * mask  */
+    else if (gx) {
+        if (!(tmp = pt__floats(ctx, MK))) { ctx->failed = 1; return; }
+        pt_gemm(M, K, r, g, r, 1, A->data, K, 1, tmp, K, 0);
+        PT__SIMD for (i = 0; i < MK; i++) gx[i] += tmp[i] * mask[i];
+    }
+}
+PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s, const float *mask)
+{
+    pt_tensor *y;
+    pt__node *nd;
+    float *us, *xt, *saved = NULL;
+    int64_t i, MK;
+    int shape[4], d, M, K, N, r;
+    if (!x || !w || !a || !b) return NULL;
+    if (w->ndim != 2 || a->ndim != 2 || b->ndim != 2 || pt_tensor_cols(x) != w->shape[1] || a->shape[1] != w->shape[1] ||
+        b->shape[0] != w->shape[0] || b->shape[1] != a->shape[0])
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear_lora: need x[..., K] W[N, K] A[r, K] B[N, r]; got K %d, W %dD [%d, %d], "
+                                         "A %dD [%d, %d], B %dD [%d, %d]", pt_tensor_cols(x), w->ndim, w->shape[0], w->ndim > 1 ? w->shape[1] : 0,
+                                         a->ndim, a->shape[0], a->ndim > 1 ? a->shape[1] : 0, b->ndim, b->shape[0], b->ndim > 1 ? b->shape[1] : 0);
+    M = pt_tensor_rows(x); K = pt_tensor_cols(x); N = w->shape[0]; r = a->shape[0]; MK = (int64_t)M * K;
+    for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = N;
+    y = pt__new_uninit(ctx, x->ndim, shape);
+    us = pt__floats(ctx, (int64_t)M * r);
+    if (!y || !us) return NULL;
+    xt = x->data;
+    if (mask) {   /* a copy of the mask (the caller's may not outlive the step), then x~ */
+        if (!(saved = pt__floats(ctx, 2 * MK))) return NULL;
+        memcpy(saved, mask, (size_t)MK * sizeof(float));
+        xt = saved + MK;
+        PT__SIMD for (i = 0; i < MK; i++) xt[i] = x->data[i] * mask[i];
+    }
+    pt_gemm(M, N, K, x->data, K, 1, w->data, 1, K, y->data, N, 0);           /* y = x W^T          */
+    pt_gemm(M, r, K, xt, K, 1, a->data, 1, K, us, r, 0);                      /* u = x~ A^T         */
+    for (i = 0; i < (int64_t)M * r; i++) us[i] *= s;
+    pt_gemm(M, N, r, us, r, 1, b->data, 1, r, y->data, N, 1);                /* y += (s u) B^T     */
+    /* W has no slot among the three inputs that decide whether to record: ask for it separately */
+    nd = pt__record(ctx, pt__linear_lora_backward, y, x, a, b);
+    if (!nd && w->requires_grad && (nd = pt__record(ctx, pt__linear_lora_backward, y, w, NULL, NULL)) != NULL) {
+        nd->in[0] = x; nd->in[1] = a; nd->in[2] = b;
+    }
+    if (nd) { nd->aux[0] = w; nd->aux[1] = us; nd->aux[2] = saved; nd->f[0] = s; }
     return y;
 }
 static void pt__matmul_backward(pt_ctx *ctx, pt__node *n)
@@ -2862,17 +2942,15 @@ PTDEF void pt_model_free(pt_model *m)
 /* y = h W^T, plus the LoRA branch s * dropout(h) A^T B^T when the matrix has an unmerged adapter. */
 static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int slot, pt_tensor *W)
 {
-    pt_tensor *y = pt_linear(ctx, h, W, NULL), *x = h;
     pt_lora *lo = m->lora;
-    if (!y || !lo || lo->merged || !lo->a[slot]) return y;
+    float *mask = NULL;
+    if (!lo || lo->merged || !lo->a[slot]) return pt_linear(ctx, h, W, NULL);
     if (lo->dropout > 0 && ctx->grad_enabled) {   /* inverted dropout on the adapter's input only */
-        pt_tensor *mask = pt_tensor_new(ctx, h->ndim, h->shape);
         int64_t i;
-        if (!mask) return NULL;
-        for (i = 0; i < mask->size; i++) mask->data[i] = pt_rng_uniform(&lo->rng) < lo->dropout ? 0.0f : 1.0f / (1.0f - lo->dropout);
-        x = pt_mul(ctx, h, mask);
+        if (!(mask = pt__floats(ctx, h->size))) return NULL;
+        for (i = 0; i < h->size; i++) mask[i] = pt_rng_uniform(&lo->rng) < lo->dropout ? 0.0f : 1.0f / (1.0f - lo->dropout);
     }
-    return pt_add(ctx, y, pt_scale(ctx, pt_linear(ctx, pt_linear(ctx, x, lo->a[slot], NULL), lo->b[slot], NULL), lo->scale));
+    return pt_linear_lora(ctx, h, W, lo->a[slot], lo->b[slot], lo->scale, mask);
 }
 
 /* The training forward through the tape: final hidden states after the last norm, [B*T, D]. */
@@ -3546,7 +3624,7 @@ PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     f = fopen(tmp, "wb");
     if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tmp);
-    ok = fwrite(data, 1, n, f) == n;
+    ok = n == 0 || fwrite(data, 1, n, f) == n;   /* fwrite(NULL, 1, 0, f) is undefined */
     ok = fflush(f) == 0 && ok;
     ok = fclose(f) == 0 && ok;
     if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
@@ -4366,9 +4444,21 @@ static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int
     m->tokens = ta;
     return PT_OK;
 }
+/* The first id that repeats an earlier one (all ids in [0, limit)), -1 if none, -2 out of memory:
+   one pass over a table of flags, so a whole vocabulary of trainable rows costs O(V), not O(V^2). */
+static int pt__first_repeat(const int *ids, int n, int limit)
+{
+    unsigned char *seen = (unsigned char *)PT_MALLOC((size_t)(limit > 0 ? limit : 1));
+    int j, at = -1;
+    if (!seen) return -2;
+    memset(seen, 0, (size_t)(limit > 0 ? limit : 1));
+    for (j = 0; j < n && at < 0; j++) { if (seen[ids[j]]) at = j; seen[ids[j]] = 1; }
+    PT_FREE(seen);
+    return at;
+}
 PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train, uint64_t seed)
 {
-    int V = m->cfg.vocab_size, j, k, st, n = n_virtual + n_train, *ids, *src;
+    int V = m->cfg.vocab_size, j, st, n = n_virtual + n_train, *ids, *src;
     pt_rng rng;
     if (n_virtual < 0 || n_virtual > 1024 || n_virtual >= m->cfg.seq_len)
         return pt__fail(PT_ERR_ARG, "token adapter: n_virtual %d not in [0, min(1024, seq_len %d))", n_virtual, m->cfg.seq_len);
@@ -4378,8 +4468,9 @@ PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, cons
         if (init_ids[j] < 0 || init_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
     for (j = 0; j < n_train; j++) {
         if (train_ids[j] < 0 || train_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d (entry %d) outside [0, %d)", train_ids[j], j, V);
-        for (k = 0; k < j; k++) if (train_ids[k] == train_ids[j]) return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d given twice", train_ids[j]);
     }
+    if ((j = pt__first_repeat(train_ids, n_train, V)) != -1)
+        return j == -2 ? pt__fail(PT_ERR_NOMEM, "token adapter: out of memory") : pt__fail(PT_ERR_ARG, "token adapter: trainable id %d given twice", train_ids[j]);
     ids = (int *)PT_MALLOC((size_t)n * 2 * sizeof(int));
     if (!ids) return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
     src = ids + n;
@@ -4475,7 +4566,7 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     size_t n = 0;
     pt__rbuf r;
     uint32_t version, cnt, nv, dim, vocab, has_out, j;
-    int st, V = m->cfg.vocab_size, D = m->cfg.dim, *ids = NULL;
+    int st, V = m->cfg.vocab_size, D = m->cfg.dim, *ids = NULL, rep;
     pt_token_adapter *saved = m->tokens;
     if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
     memset(&r, 0, sizeof r); r.p = data; r.n = n;
@@ -4494,10 +4585,12 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     ids = (int *)PT_MALLOC((size_t)cnt * sizeof(int));
     if (!ids) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
     for (j = 0; j < cnt; j++) {
-        uint32_t k;
         ids[j] = (int)pt__get_u32(&r, "id");
         if (j < nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j); goto done; }
-        for (k = 0; k < j; k++) if (ids[k] == ids[j]) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[j]); goto done; }
+    }
+    if ((rep = pt__first_repeat(ids, (int)cnt, V + (int)nv)) != -1) {
+        st = rep == -2 ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[rep]);
+        goto done;
     }
     m->tokens = NULL;   /* build aside; the old adapter comes back on failure */
     if ((st = pt__tokens_build(m, ids, NULL, (int)cnt, (int)nv)) != PT_OK) { m->tokens = saved; goto done; }
@@ -4857,9 +4950,11 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
 
 /* ------------------------------------------------------------------------------------------------
    9c. Datasets: strict JSONL (implementation)
-   A recursive-descent parser over one line at a time. Only the schema's fields are decoded; any
-   other value is still fully validated and then skipped.
+   A recursive-descent parser over one line at a time. The schemas' field names are decoded wherever
+   they appear (the schema may be decided by this very line); any other value is still fully
+   validated and then skipped.
    ------------------------------------------------------------------------------------------------ */
+#define PT__JSONL_MAX_LINE (1 << 20)   /* the default line limit, bytes without the line end */
 typedef struct pt__json {
     const unsigned char *s; size_t n, at;   /* the line, without its line end */
     const char *file; int line, depth;
@@ -5110,6 +5205,7 @@ static int pt__jmessages(pt__json *j, pt_record *r)
     int st, cap = 0;
     size_t arr_at = j->at;
     if (j->at >= j->n || j->s[j->at] != '[') return pt__jfail(j, j->at, "wrong type: \"messages\" must be an array of messages, found %s", pt__jfound(j, found));
+    if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");   /* the array is a level */
     j->at++;
     pt__jws(j);
     if (j->at < j->n && j->s[j->at] == ']') return pt__jfail(j, arr_at, "\"messages\" is empty");
@@ -5126,7 +5222,7 @@ static int pt__jmessages(pt__json *j, pt_record *r)
         if ((st = pt__jmessage(j, &r->messages[r->n_messages - 1])) != PT_OK) return st;
         pt__jws(j);
         if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
-        if (j->at < j->n && j->s[j->at] == ']') { j->at++; return PT_OK; }
+        if (j->at < j->n && j->s[j->at] == ']') { j->at++; j->depth--; return PT_OK; }
         return pt__jfail(j, j->at, "expected ',' or ']' in \"messages\", found %s", pt__jfound(j, found));
     }
 }
@@ -5240,7 +5336,7 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
     if (!ds || (!text && len)) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: NULL dataset or text");
     if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: unknown schema %d", kind);
     if (!name) name = "<jsonl>";
-    if (max_line == 0) max_line = (size_t)1 << 20;
+    if (max_line == 0) max_line = PT__JSONL_MAX_LINE;
     memset(&out, 0, sizeof out);
     out.kind = kind;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) at = 3;   /* a byte-order mark */
@@ -5334,9 +5430,11 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
     pt__wbuf w;
     int i, k, st;
     if (!ds || ds->kind < PT_DATA_TEXT || ds->kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save needs a dataset with a schema", path);
+    if (ds->n < 1 || !ds->records) return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save: no records (the reader refuses an empty file); nothing written", path);
     memset(&w, 0, sizeof w);
     for (i = 0; i < ds->n; i++) {
         const pt_record *r = &ds->records[i];
+        size_t line_start = w.n;
         char why[96];
         if (pt__record_invalid(r, ds->kind, why)) { PT_FREE(w.p); return pt__fail(PT_ERR_ARG, "%s: record %d %s; nothing written", path, i, why); }
         pt__put(&w, "{", 1);
@@ -5362,6 +5460,11 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
             if (r->answer) pt__put_jstring(&w, "answer", r->answer, 0);
         }
         pt__put(&w, "}\n", 2);
+        if (!w.err && w.n - line_start - 1 > PT__JSONL_MAX_LINE) {
+            PT_FREE(w.p);
+            return pt__fail(PT_ERR_ARG, "%s: record %d would be a line of %zu bytes, longer than the reader's default limit of %d; nothing written",
+                            path, i, w.n - line_start - 1, PT__JSONL_MAX_LINE);
+        }
     }
     st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
     PT_FREE(w.p);
@@ -5398,6 +5501,7 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
     char why[96];
     if (!tok || !r || !ex) return pt__fail(PT_ERR_ARG, "pt_record_example: NULL argument");
     memset(ex, 0, sizeof *ex);
+    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_record_example: kind %d is not a PT_DATA_* schema", kind);
     if (kind == PT_DATA_AUTO) kind = pt__record_kind(r);
     if (pt__record_invalid(r, kind, why)) return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) %s for schema %s", r->line, why, pt_data_kind_name(kind));
     memset(&v, 0, sizeof v);
@@ -5571,11 +5675,22 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
     return n;
 }
 /* What training changed: the model, or only its adapters when some are attached. */
+/* what the parameter sets hold: data of every tensor, and grad + AdamW m, v of the trainable ones */
+static void pt__param_bytes(const pt_params *P, size_t *weights, size_t *state)
+{
+    if (!P) return;
+    *weights += (size_t)P->n_data * sizeof(float);
+    *state += (size_t)P->n_grad * 3 * sizeof(float);
+}
 static int pt__save_trained(pt_model *m, const char *path)
 {
     char tpath[1024];
     int st;
     if (!m->lora && !m->tokens) return pt_model_save(m, path, 0);
+    if (pt_params_count(m->params, 1) > 0) {   /* base tensors trained next to the adapters: keep them too */
+        if (snprintf(tpath, sizeof tpath, "%s.model", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+        if ((st = pt_model_save(m, tpath, 0)) != PT_OK) return st;
+    }
     if (m->lora && (st = pt_lora_save(m, path)) != PT_OK) return st;
     if (!m->tokens) return PT_OK;
     if (!m->lora) return pt_tokens_save(m, path);
@@ -5677,6 +5792,10 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
 done:
     r.seconds = pt_time_seconds() - t0;
     r.tokens_per_s = r.seconds > 0 ? tokens / r.seconds : 0;
+    pt__param_bytes(m->params, &r.weight_bytes, &r.state_bytes);
+    if (m->lora) pt__param_bytes(m->lora->params, &r.weight_bytes, &r.state_bytes);
+    if (m->tokens) pt__param_bytes(m->tokens->params, &r.weight_bytes, &r.state_bytes);
+    if (ctx) r.activation_bytes = pt_ctx_bytes_peak(ctx);
     if (csv) fclose(csv);
     if (res) *res = r;
     PT_FREE(order); PT_FREE(buf); PT_FREE(mask);

@@ -487,7 +487,7 @@ static void test_bad_jsonl(void)
         CHECK(st == PT_OK && ds.n == 1, "a CRLF line of max_line bytes: status %d (%s)", st, pt_last_error());
         if (st == PT_OK) pt_dataset_free(&ds);
         st = pt_jsonl_parse(NAME, line64, strlen(line64), PT_DATA_AUTO, 63, &ds);
-        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:1:") && strstr(pt_last_error(), "64"),
+        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:1:") && (strstr(pt_last_error(), "64") != NULL),
               "max_line 63 on a 64-byte line: status %d '%s'", st, pt_last_error());
     }
     /* NUL bytes are never valid (the length, not a terminator, ends the text) */
@@ -495,15 +495,15 @@ static void test_bad_jsonl(void)
         static const char in_string[] = "{\"text\": \"a\0b\"}\n", after[] = "{\"text\": \"a\"}\0\n";
         pt_dataset ds;
         int st = pt_jsonl_parse(NAME, in_string, sizeof in_string - 1, PT_DATA_AUTO, 0, &ds);
-        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:12: ") && strstr(pt_last_error(), "control"), "NUL in a string: %d '%s'", st, pt_last_error());
+        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:12: ") && (strstr(pt_last_error(), "control") != NULL), "NUL in a string: %d '%s'", st, pt_last_error());
         st = pt_jsonl_parse(NAME, after, sizeof after - 1, PT_DATA_AUTO, 0, &ds);
-        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:14: ") && strstr(pt_last_error(), "0x00"), "NUL after the object: %d '%s'", st, pt_last_error());
+        CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), NAME ":1:14: ") && (strstr(pt_last_error(), "0x00") != NULL), "NUL after the object: %d '%s'", st, pt_last_error());
     }
     /* the missing-field message names the schema and the line it came from */
     {
         pt_dataset ds;
         int st = parse(GP GP "\n" "{\"prompt\": \"p\", \"chosen\": \"c\"}\n", PT_DATA_AUTO, &ds);
-        CHECK(st == PT_ERR_FORMAT && strstr(pt_last_error(), "preference") && strstr(pt_last_error(), "line 1"),
+        CHECK(st == PT_ERR_FORMAT && (strstr(pt_last_error(), "preference") != NULL) && (strstr(pt_last_error(), "line 1") != NULL),
               "missing field message: '%s'", pt_last_error());
     }
     /* a failure deep in a file frees what was read (ASan checks the leak) and keeps the old dataset */
@@ -571,7 +571,7 @@ static void test_load(void)
     CHECK(write_file(empty, "", 0), "write %s", empty);
     st = pt_jsonl_load(empty, PT_DATA_AUTO, 0, &a);
     snprintf(prefix, sizeof prefix, "%s: ", empty);
-    CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), prefix) && strstr(pt_last_error(), "no records"), "empty file: %d '%s'", st, pt_last_error());
+    CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), prefix) && (strstr(pt_last_error(), "no records") != NULL), "empty file: %d '%s'", st, pt_last_error());
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -681,7 +681,7 @@ static void test_round_trip(void)
         ds.n = 1; ds.records = &r; ds.kind = PT_DATA_AUTO;
         CHECK(pt_jsonl_save(&ds, p) == PT_ERR_ARG && !file_exists(p), "save without a schema: '%s'", pt_last_error());
         ds.kind = PT_DATA_COMPLETION;
-        CHECK(pt_jsonl_save(&ds, p) == PT_ERR_ARG && !file_exists(p) && strstr(pt_last_error(), "prompt"), "save a record without its field: '%s'", pt_last_error());
+        CHECK(pt_jsonl_save(&ds, p) == PT_ERR_ARG && !file_exists(p) && (strstr(pt_last_error(), "prompt") != NULL), "save a record without its field: '%s'", pt_last_error());
         CHECK(pt_jsonl_save(NULL, p) == PT_ERR_ARG, "save NULL");
         free(r.text);
     }
@@ -1121,15 +1121,15 @@ static void test_record_example(void)
     r.text = (char *)"t"; r.line = 17;
     memset(&ex, 0xA5, sizeof ex);
     st = pt_record_example(&tok, &r, PT_DATA_COMPLETION, 0, 0, &ex);
-    CHECK(st != PT_OK && strstr(pt_last_error(), "\"prompt\"") && strstr(pt_last_error(), "17"), "completion without prompt: %d '%s'", st, pt_last_error());
+    CHECK(st != PT_OK && (strstr(pt_last_error(), "\"prompt\"") != NULL) && (strstr(pt_last_error(), "17") != NULL), "completion without prompt: %d '%s'", st, pt_last_error());
     CHECK(ex.ids == NULL && ex.train == NULL && ex.n_ids == 0, "failed example not emptied");
     r.prompt = (char *)"p";
     st = pt_record_example(&tok, &r, PT_DATA_COMPLETION, 1, 0, &ex);
-    CHECK(st != PT_OK && strstr(pt_last_error(), "\"completion\""), "completion without completion: %d '%s'", st, pt_last_error());
+    CHECK(st != PT_OK && (strstr(pt_last_error(), "\"completion\"") != NULL), "completion without completion: %d '%s'", st, pt_last_error());
     st = pt_record_example(&tok, &r, PT_DATA_PREFERENCE, 0, 1, &ex);
-    CHECK(st != PT_OK && strstr(pt_last_error(), "\"chosen\""), "preference without chosen: %d '%s'", st, pt_last_error());
+    CHECK(st != PT_OK && (strstr(pt_last_error(), "\"chosen\"") != NULL), "preference without chosen: %d '%s'", st, pt_last_error());
     st = pt_record_example(&tok, &r, PT_DATA_MESSAGES, 1, 0, &ex);
-    CHECK(st != PT_OK && strstr(pt_last_error(), "\"messages\""), "messages without messages: %d '%s'", st, pt_last_error());
+    CHECK(st != PT_OK && (strstr(pt_last_error(), "\"messages\"") != NULL), "messages without messages: %d '%s'", st, pt_last_error());
     memset(&r, 0, sizeof r);
     st = pt_record_example(&tok, &r, PT_DATA_AUTO, 0, 0, &ex);
     CHECK(st != PT_OK, "an empty record is an error");
@@ -1289,6 +1289,81 @@ static void test_helpers(void)
     CHECK(strcmp(pt_data_kind_name(1000000), "unknown") == 0, "kind 1e6: '%s'", pt_data_kind_name(1000000));
 }
 
+/* Found in review: a schema number outside PT_DATA_* (crashed), an empty dataset saved as a file
+   the reader refuses, a line the writer makes longer than the reader's default limit, the
+   "messages" array not counted as a nesting level, reserved names with the wrong type. */
+static void test_review_fixes(void)
+{
+    static const int bad_kinds[4] = {6, 99, -1, -100};
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_dataset ds, back;
+    pt_record r;
+    pt_example ex;
+    char *big, *line;
+    size_t overhead = 0, n, limit = (size_t)1 << 20;
+    int k, st, d;
+    memset(&r, 0, sizeof r);
+    r.prompt = (char *)"hello";
+    for (k = 0; k < 4; k++) {
+        int chat;
+        for (chat = 0; chat < 2; chat++) {
+            memset(&ex, 0x5A, sizeof ex);
+            st = pt_record_example(&tok, &r, bad_kinds[k], chat, 0, &ex);
+            CHECK(st == PT_ERR_ARG && (strstr(pt_last_error(), "schema") != NULL) && ex.ids == NULL,
+                  "pt_record_example(kind %d, chat %d): %s '%s'", bad_kinds[k], chat, pt_status_name(st), pt_last_error());
+        }
+    }
+    /* an empty dataset: refused, nothing written */
+    memset(&ds, 0, sizeof ds);
+    ds.kind = PT_DATA_TEXT;
+    st = pt_jsonl_save(&ds, tmp_path("empty_save.jsonl"));
+    CHECK(st == PT_ERR_ARG && !file_exists(tmp_path("empty_save.jsonl")) && (strstr(pt_last_error(), "no records") != NULL),
+          "saving an empty dataset: %s '%s'", pt_status_name(st), pt_last_error());
+    /* the line limit: a text that makes a line of exactly 1 MiB round-trips; one byte more is refused */
+    memset(&r, 0, sizeof r);
+    ds.n = 1; ds.records = &r;
+    r.text = (char *)"abc";
+    if (pt_jsonl_save(&ds, tmp_path("small.jsonl")) == PT_OK && (line = read_all(tmp_path("small.jsonl"), &n)) != NULL) {
+        overhead = n - 1 - 3;   /* the line minus its text and its '\n' */
+        free(line);
+    }
+    CHECK(overhead > 0 && overhead < 32, "line overhead of a text record: %zu bytes", overhead);
+    big = (char *)malloc(limit + 2);
+    for (d = 0; d < 2 && overhead > 0; d++) {
+        size_t len = limit - overhead + (size_t)d;
+        memset(big, 'x', len); big[len] = 0;
+        r.text = big;
+        st = pt_jsonl_save(&ds, tmp_path("big.jsonl"));
+        if (d == 0) {
+            CHECK(st == PT_OK, "a line of exactly %zu bytes: %s", limit, pt_last_error());
+            st = pt_jsonl_load(tmp_path("big.jsonl"), PT_DATA_AUTO, 0, &back);
+            CHECK(st == PT_OK && back.n == 1 && strlen(back.records[0].text) == len, "the 1 MiB line loads back: %s", pt_last_error());
+            if (st == PT_OK) pt_dataset_free(&back);
+            remove(tmp_path("big.jsonl"));
+        } else {
+            CHECK(st == PT_ERR_ARG && !file_exists(tmp_path("big.jsonl")) && (strstr(pt_last_error(), "longer than") != NULL),
+                  "a line of %zu bytes is refused at save: %s '%s'", limit + 1, pt_status_name(st), pt_last_error());
+        }
+    }
+    free(big);
+    /* depth: object 1, "messages" 2, a message 3, then arrays in an extra field: 64 is the limit */
+    for (d = 63; d <= 65; d++) {
+        char text[512];
+        int o = snprintf(text, sizeof text, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\", \"meta\": "), i;
+        for (i = 3; i < d; i++) text[o++] = '[';
+        for (i = 3; i < d; i++) text[o++] = ']';
+        o += snprintf(text + o, sizeof text - (size_t)o, "}]}\n");
+        st = parse(text, PT_DATA_AUTO, &back);
+        if (d <= 64) { CHECK(st == PT_OK, "messages nested %d deep: %s", d, pt_last_error()); if (st == PT_OK) pt_dataset_free(&back); }
+        else CHECK(st == PT_ERR_FORMAT && (strstr(pt_last_error(), "deeper than 64") != NULL), "messages nested %d deep: %s '%s'", d, pt_status_name(st), pt_last_error());
+    }
+    /* reserved names keep their type in every schema (documented) */
+    st = parse("{\"text\": \"a\", \"answer\": 42}\n", PT_DATA_TEXT, &back);
+    CHECK(st == PT_ERR_FORMAT && (strstr(pt_last_error(), "\"answer\" must be a string") != NULL), "reserved \"answer\" as a number: %s '%s'",
+          pt_status_name(st), pt_last_error());
+    if (st == PT_OK) pt_dataset_free(&back);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/pt_test_data_XXXXXX";
@@ -1306,6 +1381,7 @@ int main(void)
     RUN("records as examples", test_record_example);
     RUN("packing with train masks", test_pack_train);
     RUN("helpers", test_helpers);
+    RUN("review fixes", test_review_fixes);
     cleanup_tmp();
     printf("  %.1f s\n", pt_time_seconds() - t0);
     return test_end("test_data");

@@ -87,7 +87,8 @@ enum {
     G_EXP, G_LOG, G_SQUARE, G_SIGMOID, G_LOGSIG, G_TANH, G_SILU, G_SWIGLU, G_RELU, G_MIN, G_MAX,
     G_CLAMP, G_RESHAPE, G_SUM, G_MEAN, G_MASKED_SUM, G_MASKED_MEAN, G_ROW_SUM, G_ROW_MEAN,
     G_EMBEDDING, G_RMSNORM, G_ROPE, G_ATTENTION, G_SOFTMAX, G_LOG_SOFTMAX, G_CE, G_LOGPROBS,
-    G_MLP, G_SELF_MUL, G_DETACH_WRONG, G_EMB_OVERRIDE, G_EMB_OVERRIDE_SQ, G_SET_COLS, G_SET_COLS_TWICE
+    G_MLP, G_SELF_MUL, G_DETACH_WRONG, G_EMB_OVERRIDE, G_EMB_OVERRIDE_SQ, G_SET_COLS, G_SET_COLS_TWICE,
+    G_LINEAR_LORA
 };
 typedef struct gc_args {
     int op;
@@ -107,6 +108,7 @@ static pt_tensor *gc_build(pt_ctx *ctx, pt_tensor **in, void *user)
     switch (g->op) {
     case G_LINEAR: return pt_linear(ctx, in[0], in[1], in[2]);
     case G_LINEAR_NB: return pt_linear(ctx, in[0], in[1], NULL);
+    case G_LINEAR_LORA: return pt_linear_lora(ctx, in[0], in[1], in[2], in[3], g->a, g->mask);
     case G_MATMUL: return pt_matmul(ctx, in[0], in[1]);
     case G_ADD: return pt_add(ctx, in[0], in[1]);
     case G_SUB: return pt_sub(ctx, in[0], in[1]);
@@ -192,6 +194,28 @@ static void test_gradcheck_elementwise(void)
     a = args(G_LINEAR);    GC("linear x[9,5] W[6,5] b[6] (blocked fwd)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(9, 5), -1, 1), rnd(2, SH(6, 5), -1, 1), rnd(1, SH(6), -1, 1));
     a = args(G_LINEAR_NB); GC("linear no bias x[2,3,4] W[1,4]", a, 1e-2f, 1e-3, 1e-2, rnd(3, SH(2, 3, 4), -1, 1), rnd(2, SH(1, 4), -1, 1));
     a = args(G_LINEAR_NB); GC("linear no bias x[3,1] W[4,1] (K=1)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 1), -1, 1), rnd(2, SH(4, 1), -1, 1));
+    {   /* LoRA in one op: every input trainable; frozen W (the usual case); W alone trainable (the
+           op must still record); dropout masks with zeros and 1/(1-p); rank 1 and K = 1 */
+        static float drop[2 * 3 * 17];
+        int64_t i;
+        pt_tensor *w;
+        for (i = 0; i < 2 * 3 * 17; i++) drop[i] = i % 3 == 1 ? 0.0f : 1.0f / 0.7f;
+        a = args(G_LINEAR_LORA); a.a = 0.7f;
+        GC("linear_lora x[3,5] W[4,5] A[2,5] B[4,2] s=0.7", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 5), -1, 1), rnd(2, SH(4, 5), -1, 1),
+           rnd(2, SH(2, 5), -1, 1), rnd(2, SH(4, 2), -1, 1));
+        w = rnd(2, SH(9, 17), -1, 1); w->requires_grad = 0;
+        a.a = 2.0f; a.mask = drop;
+        GC("linear_lora x[2,3,17] frozen W A[3,17] B[9,3] dropout", a, 1e-2f, 1e-3, 1e-2, rnd(3, SH(2, 3, 17), -1, 1), w,
+           rnd(2, SH(3, 17), -1, 1), rnd(2, SH(9, 3), -1, 1));
+        {
+            pt_tensor *x = rnd(2, SH(6, 17), -1, 1), *la = rnd(2, SH(3, 17), -1, 1), *lb = rnd(2, SH(9, 3), -1, 1);
+            x->requires_grad = la->requires_grad = lb->requires_grad = 0;
+            GC("linear_lora x[6,17] W[9,17] only W trainable, dropout", a, 1e-2f, 1e-3, 1e-2, x, rnd(2, SH(9, 17), -1, 1), la, lb);
+        }
+        a.a = -1.5f; a.mask = NULL;
+        GC("linear_lora x[65,1] W[3,1] A[1,1] B[3,1] (r=1, K=1)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(65, 1), -1, 1), rnd(2, SH(3, 1), -1, 1),
+           rnd(2, SH(1, 1), -1, 1), rnd(2, SH(3, 1), -1, 1));
+    }
     a = args(G_MATMUL);    GC("matmul a[3,17] b[17,5]", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 17), -1, 1), rnd(2, SH(17, 5), -1, 1));
     a = args(G_MATMUL);    GC("matmul a[1,65] b[65,3]", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(1, 65), -1, 1), rnd(2, SH(65, 3), -1, 1));
     a = args(G_MATMUL);    GC("matmul a[6,1] b[1,17]", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(6, 1), -1, 1), rnd(2, SH(1, 17), -1, 1));
