@@ -573,7 +573,11 @@ PTDEF void pt_free(void *p);
    (rsLoRA, Kalajdzievski 2023: s = alpha / sqrt(r)). A starts Kaiming-uniform (bound 1/sqrt(in),
    as PEFT's kaiming_uniform_(a=sqrt(5))), B starts at zero, so the adapted model starts exactly at
    the base model. Attaching freezes every base tensor: they get no gradient slots and no gradient
-   work. The adapters live in their own flat buffers (m->lora->params); merge folds s B A into W
+   work. Memory: each adapted product is one op (pt_linear_lora, 2a) that keeps only x A^T [rows, r]
+   for the backward, so training adds gradients + AdamW moments of A and B (12 bytes per trainable
+   parameter) and almost no activations; the activations of the frozen network are still needed,
+   and on a small model they dominate (pt_sft_result reports all three; examples/peft.c prints them).
+   The adapters live in their own flat buffers (m->lora->params); merge folds s B A into W
    (for export or fast inference), unmerge takes it out again. Targets are glob patterns over the
    names of the seven matrices of each layer (layers.N.attn.wq|wk|wv|wo, layers.N.mlp.w1|w2|w3).
    Adapter files: "PTLA", u32 version 1, u32 rank, f32 alpha, u32 rslora, u32 count, then per
@@ -1815,14 +1819,21 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
     int64_t i, MK = (int64_t)M * K;
     float *gx = pt__grad(ctx, x), *gw = pt__grad(ctx, W), *ga = pt__grad(ctx, A), *gb = pt__grad(ctx, B), *g, *tmp;
     const float *xt;
+    int j, k;
+    /* The products with a side of r columns are arranged so the long side is the kernel's wide
+       one: a packed gemm with r (1..16) output columns would fill only r/32 of its register tile. */
     if (gx) pt_gemm(M, K, N, dy, N, 1, W->data, K, 1, gx, K, 1);              /* dx += dy W          */
     if (gw) pt_gemm(N, K, M, dy, 1, N, x->data, K, 1, gw, K, 1);              /* dW += dy^T x        */
-    if (gb) pt_gemm(N, r, M, dy, 1, N, us, r, 1, gb, r, 1);                   /* dB += dy^T (s x~A^T) */
+    if (!(tmp = pt__floats(ctx, (int64_t)r * N))) { ctx->failed = 1; return; }
+    if (gb) {                                                                  /* dB += dy^T (s x~A^T) */
+        pt_gemm(r, N, M, us, 1, r, dy, N, 1, tmp, N, 0);                       /* as [r, N], then add transposed */
+        for (j = 0; j < N; j++) for (k = 0; k < r; k++) gb[(int64_t)j * r + k] += tmp[(int64_t)k * N + j];
+    }
     if (!gx && !ga) return;
     g = pt__floats(ctx, (int64_t)M * r);                                      /* g = s dy B  [M, r]  */
     if (!g) { ctx->failed = 1; return; }
-    pt_gemm(M, r, N, dy, N, 1, B->data, r, 1, g, r, 0);
-    for (i = 0; i < (int64_t)M * r; i++) g[i] *= n->f[0];
+    for (j = 0; j < N; j++) for (k = 0; k < r; k++) tmp[(int64_t)k * N + j] = n->f[0] * B->data[(int64_t)j * r + k];   /* s B^T */
+    pt__gemv_rows(M, r, N, dy, N, tmp, N, g, r, 0);
     xt = mask ? mask + MK : x->data;
     if (ga) pt_gemm(r, K, M, g, 1, r, xt, K, 1, ga, K, 1);                   /* dA += g^T x~        */
     if (gx && !mask) pt_gemm(M, K, r, g, r, 1, A->data, K, 1, gx, K, 1);     /* dx += (g A) * mask  */
@@ -1859,7 +1870,7 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
         PT__SIMD for (i = 0; i < MK; i++) xt[i] = x->data[i] * mask[i];
     }
     pt_gemm(M, N, K, x->data, K, 1, w->data, 1, K, y->data, N, 0);           /* y = x W^T          */
-    pt_gemm(M, r, K, xt, K, 1, a->data, 1, K, us, r, 0);                      /* u = x~ A^T         */
+    pt__gemv_rows(M, r, K, xt, K, a->data, K, us, r, 0);                      /* u = x~ A^T (dots)  */
     for (i = 0; i < (int64_t)M * r; i++) us[i] *= s;
     pt_gemm(M, N, r, us, r, 1, b->data, 1, r, y->data, N, 1);                /* y += (s u) B^T     */
     /* W has no slot among the three inputs that decide whether to record: ask for it separately */
