@@ -751,7 +751,10 @@ static void test_merge_and_inference(void)
         float lg[272], *ref = logits_of(m, ctx, tok, 2, 12);
         int seq0 = 0;
         double worst = 0;
-        CHECK(rel_err(ref, unmerged, n) <= 1e-6, "logits after merge+unmerge: rel %g", rel_err(ref, unmerged, n));
+        /* unmerge(merge(W)) differs from W by float rounding (the line above: ~3e-8), which moves
+           the logits by ~1e-6 relative (the -O1 sanitizer build measured 1.1e-6); a
+           wrong unmerge moves them by ~1e-1 */
+        CHECK(rel_err(ref, unmerged, n) <= 5e-6, "logits after merge+unmerge: rel %g", rel_err(ref, unmerged, n));
         for (i = 0; i < 12; i++) {
             st = pt_model_step(m, kv, 1, &seq0, &tok[i], lg);
             if (st != PT_OK) break;
