@@ -94,9 +94,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 1
+#define PT_VERSION_MINOR 2
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.1.0"
+#define PT_VERSION_STRING "0.2.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -5828,6 +5828,9 @@ done:
                          sampling and batched generation, native checkpoints, the arithmetic world;
                          llama2.c checkpoints and BPE tokenizer (greedy output equal to llama2.c's);
                          chat template, packed SFT batches, the SFT trainer, LoRA.
+     0.2.0 (2026-11-28)  SFT and PEFT chapter: strict JSONL datasets (TRL schemas), assistant-only
+                         masks, token adapters (prompt tuning, trainable tokens), fused LoRA op,
+                         measured training memory, distillation from generations.
 
    ------------------------------------------------------------------------------------------------
    MIT License
