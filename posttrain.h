@@ -915,9 +915,11 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
 #define PT__PRAGMA(x) _Pragma(#x)
 #define PT__SIMD PT__PRAGMA(omp simd)
 #define PT__SIMD_SUM(v) PT__PRAGMA(omp simd reduction(+:v))
+#define PT__SIMD_MAX(v) PT__PRAGMA(omp simd reduction(max:v))
 #else
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
+#define PT__SIMD_MAX(v)
 #endif
 #if PT__OMP
 #define PT__PARALLEL_FOR PT__PRAGMA(omp parallel for schedule(static))
@@ -3171,7 +3173,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
                 if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) p[s0 + j] = acc[j] / rs; }
                 else for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
             }
-            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+            PT__SIMD_MAX(mx) for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
             PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
             for (s = t + 1; s < ((t + 16) & ~15); s++) p[s] = 0.0f;   /* zero the last chunk's tail */
             inv = 1.0f / sum;
@@ -3398,6 +3400,31 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
             *logprob = -logf(z);
         }
         return best;
+    }
+    if (!((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) && V <= 16 * 4096) {
+        /* plain temperature sampling, the common case: no sort and no index array. The exps are
+           summed in blocks of 16 (vectorised); u falls in one block, which is scanned alone. */
+        float it = 1.0f / T, m2 = logits[best] * it, bsum[4096], e = 0.0f;
+        int nb = (V + 15) / 16, b, j, len;
+        for (b = 0; b < nb; b++) {
+            const float *lb = logits + 16 * b;
+            float z = 0.0f;
+            len = V - 16 * b < 16 ? V - 16 * b : 16;
+            PT__SIMD_SUM(z) for (j = 0; j < len; j++) z += pt__exp(lb[j] * it - m2);
+            bsum[b] = z; sum += z;
+        }
+        u = pt_rng_uniform(rng) * sum;
+        for (b = 0; b < nb - 1 && u >= cum + bsum[b]; b++) cum += bsum[b];
+        len = V - 16 * b < 16 ? V - 16 * b : 16;
+        for (j = 0, i = 16 * b; j < len; j++) {
+            float ej = pt__exp(logits[16 * b + j] * it - m2);
+            if (ej > 0.0f) { i = 16 * b + j; e = ej; }   /* rounding: the block's last possible token */
+            cum += ej;
+            if (ej > 0.0f && u < cum) break;
+        }
+        if (!(e > 0.0f)) { i = best; e = 1.0f; }
+        if (logprob) *logprob = logf(e / sum);
+        return i;
     }
     mx = logits[best] / T;
     {

@@ -1177,6 +1177,34 @@ static void test_sampling(void)
     for (i = 0; i < N; i++) { tok = pt_sample(z, V, &s, &rng, &lp); cnt[tok]++; if (fabs(lp - log(pt[tok])) > 1e-5) bad++; }
     CHECK(bad == 0, "T=0.5: %d wrong logprobs", bad);
     for (i = 0; i < V; i++) CHECK(fabs((double)cnt[i] / N - pt[i]) < 0.01, "T=0.5: token %d frequency %.4f vs %.4f", i, (double)cnt[i] / N, pt[i]);
+    /* a vocabulary of 103 (the sampler sums in blocks of 16: six whole blocks and a tail of 7) with
+       -inf logits (probability 0: never drawn) in the first, a middle and the tail block */
+    {
+        enum { VB = 103, NB = 60000 };
+        float zb[VB];
+        double pb[VB], chi = 0;
+        int cb[VB], j, zero_hits = 0;
+        pt_rng zr;
+        pt_rng_seed(&zr, 77);
+        for (j = 0; j < VB; j++) zb[j] = 3.0f * pt_rng_uniform(&zr) - 1.5f;
+        zb[0] = zb[40] = zb[101] = -INFINITY;
+        zb[102] = 2.0f;
+        softmax_d(zb, VB, 0.8, pb);
+        memset(&s, 0, sizeof s); s.temperature = 0.8f;
+        memset(cb, 0, sizeof cb); bad = 0;
+        for (i = 0; i < NB; i++) {
+            tok = pt_sample(zb, VB, &s, &rng, &lp);
+            if (tok < 0 || tok >= VB) { bad++; continue; }
+            cb[tok]++;
+            if (pb[tok] == 0) zero_hits++;
+            else if (fabs(lp - log(pb[tok])) > 1e-5) bad++;
+        }
+        for (j = 0; j < VB; j++) if (pb[j] > 0) chi += (cb[j] - NB * pb[j]) * (cb[j] - NB * pb[j]) / (NB * pb[j]);
+        CHECK(bad == 0 && zero_hits == 0, "V=103, T=0.8: %d bad draws or logprobs, %d draws of a -inf logit", bad, zero_hits);
+        /* 99 degrees of freedom: mean 99, sd 14; 160 is beyond 4 sd */
+        CHECK(chi < 160, "V=103, T=0.8: frequencies vs softmax chi-square %.1f (99 dof)", chi);
+        printf("  V=103 T=0.8: chi-square %.1f on 99 dof\n", chi);
+    }
     /* top_k 2: tokens 1 and 4 only, logprob log(p_i / (p_1 + p_4)) */
     memset(&s, 0, sizeof s); s.temperature = 1.0f; s.top_k = 2;
     memset(cnt, 0, sizeof cnt); bad = 0;
