@@ -471,7 +471,10 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    keep the top_k most likely tokens, then the smallest set whose (top-k renormalised) mass reaches
    top_p (nucleus, Holtzman et al. 2020; the order Hugging Face applies them), renormalise and draw.
    The log-prob returned for a sampled token is log p under that final (truncated, renormalised)
-   distribution; greedy returns log softmax(z)[argmax]. Token choices never depend on the batch;
+   distribution; greedy returns log softmax(z)[argmax]. Without top-k/top-p the draw is one inverse-
+   CDF lookup over exp(z/T - max) in index order (blocks of 16 summed vectorised, then one block
+   scanned), with no sort; a draw that rounding pushes past the last token of its block takes the
+   last token of nonzero probability in it. Token choices never depend on the batch;
    log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
    different order.
    Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
