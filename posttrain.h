@@ -768,7 +768,8 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
    as 2**256 in a metadata field is an error), strength |x| < 1e30.
    Other fields are allowed and skipped (datasets carry ids and metadata); the schemas' own names
    (text, prompt, completion, chosen, rejected, answer, messages, strength, margin) are reserved:
-   wherever they appear they must have their schema's type. Blank lines are skipped, \r\n line ends and a leading UTF-8 byte-order mark are accepted. Errors read
+   wherever they appear they must have their schema's type. Blank lines are skipped, \r\n line
+   ends and a leading UTF-8 byte-order mark are accepted. Errors read
        data.jsonl:12:34: expected ',' or '}' after a field, found 'x'
    (line and byte column from 1; on line 1 counted after a byte-order mark) and leave *ds
    untouched: a file loads whole or not at all. Saving refuses (PT_ERR_ARG, nothing written) what
