@@ -919,11 +919,9 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
 #define PT__PRAGMA(x) _Pragma(#x)
 #define PT__SIMD PT__PRAGMA(omp simd)
 #define PT__SIMD_SUM(v) PT__PRAGMA(omp simd reduction(+:v))
-#define PT__SIMD_MAX(v) PT__PRAGMA(omp simd reduction(max:v))
 #else
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
-#define PT__SIMD_MAX(v)
 #endif
 #if PT__OMP
 #define PT__PARALLEL_FOR PT__PRAGMA(omp parallel for schedule(static))
@@ -3177,7 +3175,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
                 if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) p[s0 + j] = acc[j] / rs; }
                 else for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
             }
-            PT__SIMD_MAX(mx) for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
             PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
             for (s = t + 1; s < ((t + 16) & ~15); s++) p[s] = 0.0f;   /* zero the last chunk's tail */
             inv = 1.0f / sum;
