@@ -474,7 +474,9 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    distribution; greedy returns log softmax(z)[argmax]. Without top-k/top-p the draw is one inverse-
    CDF lookup over exp(z/T - max) in index order (blocks of 16 summed vectorised, then one block
    scanned), with no sort; a draw that rounding pushes past the last token of its block takes the
-   last token of nonzero probability in it. Token choices never depend on the batch;
+   last token of nonzero probability in it. A logit of -inf is a masked token; NaN, +inf or every
+   logit -inf is PT_ERR_NONFINITE (pt_generate names the sequence and step); a temperature whose
+   inverse overflows float acts as greedy. Token choices never depend on the batch;
    log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
    different order.
    Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
@@ -3387,6 +3389,17 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
     }
     return pt__sample_into(logits, V, s, rng, logprob, pt__sample_buf);
 }
+/* -2 if logits can be sampled; else the index of a NaN or +inf, or -1 when every logit is -inf
+   (-inf alone is a masked token). */
+static int pt__bad_logit(const float *logits, int V)
+{
+    int i, finite = 0;
+    for (i = 0; i < V; i++) {
+        if (logits[i] != logits[i] || logits[i] == INFINITY) return i;
+        finite |= logits[i] > -INFINITY;
+    }
+    return finite ? -2 : -1;
+}
 /* The sampler proper, on a caller's scratch of V entries (so rows can be sampled in parallel). */
 static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *pt__sample_buf)
 {
@@ -3394,7 +3407,12 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
     int i, n, best = 0, k = s ? s->top_k : 0;
     float top_p = s ? s->top_p : 0.0f;
     if (V < 1) return pt__fail(PT_ERR_ARG, "pt_sample: vocabulary size %d", V);
+    if ((i = pt__bad_logit(logits, V)) >= -1) {
+        if (i < 0) return pt__fail(PT_ERR_NONFINITE, "pt_sample: every logit is -inf");
+        return pt__fail(PT_ERR_NONFINITE, "pt_sample: logit %d is %f", i, (double)logits[i]);
+    }
     for (i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
+    if (T > 0.0f && !(1.0f / T < INFINITY)) T = 0.0f;   /* so small that 1/T overflows: greedy */
     if (!(T > 0.0f)) {   /* greedy */
         if (logprob) {
             float m = logits[best], z = 0.0f;
@@ -3406,20 +3424,20 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
     if (!((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) && V <= 16 * 4096) {
         /* plain temperature sampling, the common case: no sort and no index array. The exps are
            summed in blocks of 16 (vectorised); u falls in one block, which is scanned alone. */
-        float it = 1.0f / T, m2 = logits[best] * it, bsum[4096], e = 0.0f;
+        float it = 1.0f / T, lmax = logits[best], bsum[4096], e = 0.0f;
         int nb = (V + 15) / 16, b, j, len;
         for (b = 0; b < nb; b++) {
             const float *lb = logits + 16 * b;
             float z = 0.0f;
             len = V - 16 * b < 16 ? V - 16 * b : 16;
-            PT__SIMD_SUM(z) for (j = 0; j < len; j++) z += pt__exp(lb[j] * it - m2);
+            PT__SIMD_SUM(z) for (j = 0; j < len; j++) z += pt__exp((lb[j] - lmax) * it);   /* <= 0: never overflows */
             bsum[b] = z; sum += z;
         }
         u = pt_rng_uniform(rng) * sum;
         for (b = 0; b < nb - 1 && u >= cum + bsum[b]; b++) cum += bsum[b];
         len = V - 16 * b < 16 ? V - 16 * b : 16;
         for (j = 0, i = 16 * b; j < len; j++) {
-            float ej = pt__exp(logits[16 * b + j] * it - m2);
+            float ej = pt__exp((logits[16 * b + j] - lmax) * it);
             if (ej > 0.0f) { i = 16 * b + j; e = ej; }   /* rounding: the block's last possible token */
             cum += ej;
             if (ej > 0.0f && u < cum) break;
@@ -3428,10 +3446,10 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
         if (logprob) *logprob = logf(e / sum);
         return i;
     }
-    mx = logits[best] / T;
+    mx = logits[best];
     {
         float it = 1.0f / T;
-        for (i = 0; i < V; i++) { float e = pt__exp(logits[i] * it - mx); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
+        for (i = 0; i < V; i++) { float e = pt__exp((logits[i] - mx) * it); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
     }
     {
         float inv = 1.0f / sum;
@@ -3530,6 +3548,14 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         int nr = 0;
         for (i = 0; i < N; i++) if (live[i]) { rows_seq[nr] = i; rows_tok[nr] = r.tokens[(int64_t)i * r.width + r.total_len[i] - 1]; nr++; }
         if ((st = pt_model_step(m, kv, nr, rows_seq, rows_tok, logits)) != PT_OK) goto done;
+        for (j = 0; j < nr; j++) {   /* checked here, so the parallel sampler below cannot fail */
+            int bad = pt__bad_logit(logits + (int64_t)j * V, V);
+            if (bad >= -1) {
+                st = pt__fail(PT_ERR_NONFINITE, "pt_generate: sequence %d, new token %d: %s%d", rows_seq[j], step,
+                              bad < 0 ? "every logit is -inf" : "non-finite logit at id ", bad < 0 ? 0 : bad);
+                goto done;
+            }
+        }
         /* each row samples from its own RNG stream into its own scratch: parallel, same bits */
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)nr * V > 65536)

@@ -1235,6 +1235,33 @@ static void test_sampling(void)
         CHECK(bad == 0, "pt_sample is not a function of the RNG state");
     }
     CHECK(pt_sample(z, 0, &s, &rng, &lp) < 0, "V = 0 should be an error");
+    /* tiny temperatures: the argmax, no NaN (1e-38 would overflow z / T; 1e-45 overflows 1 / T) */
+    {
+        static const float temps[3] = {1e-30f, 1e-38f, 1e-45f};
+        for (i = 0; i < 3; i++) {
+            memset(&s, 0, sizeof s); s.temperature = temps[i];
+            tok = pt_sample(z, V, &s, &rng, &lp);
+            /* 1e-45 acts as greedy, whose log-prob is log softmax(z) at the argmax (documented) */
+            CHECK(tok == 1 && fabs(lp - (i < 2 ? 0.0 : log(p[1]))) < 1e-5, "T=%g: token %d logprob %g (expected the argmax 1, %g)",
+                  (double)temps[i], tok, (double)lp, i < 2 ? 0.0 : log(p[1]));
+        }
+    }
+    /* NaN or +inf logits, or every logit -inf: an error naming the id, for greedy and sampled draws */
+    {
+        float zz[V];
+        int kase;
+        for (kase = 0; kase < 6; kase++) {
+            memcpy(zz, z, sizeof zz);
+            if (kase / 2 == 0) zz[5] = NAN;
+            else if (kase / 2 == 1) zz[5] = INFINITY;
+            else for (i = 0; i < V; i++) zz[i] = -INFINITY;
+            memset(&s, 0, sizeof s); s.temperature = kase % 2 ? 1.0f : 0.0f;
+            pt_clear_error();
+            tok = pt_sample(zz, V, &s, &rng, &lp);
+            CHECK(tok == PT_ERR_NONFINITE && strstr(pt_last_error(), kase < 4 ? "logit 5" : "every logit") != NULL,
+                  "bad logits case %d (T=%g): returned %d '%s'", kase, (double)s.temperature, tok, pt_last_error());
+        }
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1273,6 +1300,18 @@ static void test_generation(void)
     printf("9. generation\n");
     if (!m) { CHECK(0, "model"); return; }
     memset(&g, 0, sizeof g); g.max_new_tokens = 16;
+    {   /* a NaN in the classifier: every logit NaN, an error that names the sequence, nothing returned */
+        float saved = m->output->data[5];
+        int st;
+        m->output->data[5] = NAN;
+        memset(&r0, 0x5A, sizeof r0);
+        g.sampler.temperature = 1.0f;
+        st = pt_generate(m, prompts, lens, 2, 1, &g, &r0);
+        CHECK(st == PT_ERR_NONFINITE && strstr(pt_last_error(), "sequence 0") != NULL && r0.tokens == NULL,
+              "NaN weights: generate returned %d '%s'", st, pt_last_error());
+        m->output->data[5] = saved;
+        g.sampler.temperature = 0.0f;
+    }
     CHECK(pt_generate(m, prompts, lens, 1, 1, &g, &r0) == PT_OK, "greedy: %s", pt_last_error());
     if (!r0.tokens) return;
     check_gen_invariants("greedy, no stop", &r0, 0, 16);
