@@ -3393,12 +3393,11 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
    (-inf alone is a masked token). */
 static int pt__bad_logit(const float *logits, int V)
 {
-    int i, finite = 0;
-    for (i = 0; i < V; i++) {
-        if (logits[i] != logits[i] || logits[i] == INFINITY) return i;
-        finite |= logits[i] > -INFINITY;
-    }
-    return finite ? -2 : -1;
+    int i, bad = 0, usable = 0;
+    PT__SIMD_SUM(bad) for (i = 0; i < V; i++) bad += !(logits[i] < INFINITY);   /* NaN or +inf */
+    PT__SIMD_SUM(usable) for (i = 0; i < V; i++) usable += logits[i] > -INFINITY;
+    if (bad) for (i = 0; i < V; i++) if (!(logits[i] < INFINITY)) return i;
+    return usable ? -2 : -1;
 }
 /* The sampler proper, on a caller's scratch of V entries (so rows can be sampled in parallel). */
 static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *pt__sample_buf)
