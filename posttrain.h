@@ -423,6 +423,8 @@ typedef struct pt_kv_cache {
 PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len);
 PTDEF void pt_kv_free(pt_kv_cache *kv);
 PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq);    /* seq < 0: every sequence */
+/* Copy sequence src's cached keys, values and length to sequence dst (a shared prompt prefix). */
+PTDEF int pt_kv_copy(pt_kv_cache *kv, int src, int dst);
 /* Inference forward (no tape): row i feeds tokens[i] to sequence seq_ids[i] at position
    kv->len[seq_ids[i]] (rows of one sequence in order), appends its keys/values, and writes the
    next-token logits to logits[i*V] (logits may be NULL). Errors (bad id, full cache) change nothing. */
@@ -480,8 +482,10 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
    different order.
    Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
-   token for all live sequences in a single batched forward. A sequence stops at EOS (kept, with
-   mask 1) or at max_new_tokens. Determinism: sequence i draws from its own RNG stream seeded by
+   token for all live sequences in a single batched forward. A prompt repeated G times (GRPO's
+   group, best-of-N) is prefilled once and its KV cache copied to the other G - 1 sequences. A
+   sequence stops at any of its stop tokens (kept, with mask 1; a set, since every id including 0
+   is a real token) or at max_new_tokens. Determinism: sequence i draws from its own RNG stream seeded by
    (seed, i), so its tokens do not depend on which other sequences share the batch, nor on the
    thread count.
    ================================================================================================ */
@@ -489,10 +493,12 @@ typedef struct pt_sampler { float temperature; int top_k; float top_p; } pt_samp
 /* Sample from logits[V]; writes the token's log-prob (see above) to *logprob (may be NULL). */
 PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob);
 
+enum { PT_MAX_STOP_TOKENS = 8 };
 typedef struct pt_gen_config {
     int max_new_tokens;   /* 0 -> 64 */
     pt_sampler sampler;
-    int stop_token;       /* the id that ends a sequence (e.g. EOS); 0 = never stop early */
+    int stop_tokens[PT_MAX_STOP_TOKENS];   /* ids that end a sequence (kept, mask 1), e.g. <|end|> */
+    int n_stop_tokens;    /* how many of stop_tokens are used; 0 = run to max_new_tokens */
     uint64_t seed;
 } pt_gen_config;
 typedef struct pt_gen_result {
@@ -507,6 +513,19 @@ typedef struct pt_gen_result {
 PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts, int repeat,
                       const pt_gen_config *cfg, pt_gen_result *out);
 PTDEF void pt_gen_result_free(pt_gen_result *r);
+/* Generations as a training batch, one sequence per row (B = n_seqs, T = longest sequence - 1):
+   tokens and targets (the next token), mask 1 where the target was generated (the completion,
+   stop token included), old_logprobs the sampling log-prob of that target (0 elsewhere), seq the
+   sequence of each position (-1 on padding, whose tokens are pad_id). Heap buffers; free with
+   pt_rollout_batch_free. pt_rollout_view gives the pt_batch to run the model on. */
+typedef struct pt_rollout_batch {
+    int B, T;
+    int *tokens, *targets, *seq;
+    float *mask, *old_logprobs;
+} pt_rollout_batch;
+PTDEF int pt_rollout_batch_from(const pt_gen_result *r, int pad_id, pt_rollout_batch *out);
+PTDEF void pt_rollout_batch_free(pt_rollout_batch *b);
+PTDEF pt_batch pt_rollout_view(const pt_rollout_batch *b);
 
 /* ================================================================================================
    6. OPTIMIZER                                                                      >>optimizer
@@ -677,12 +696,31 @@ PTDEF int pt_model_input_vocab(const pt_model *m);
    whole. A rule checks the final answer (correctness), the format (markers in order, parsable
    steps) and every step (process labels for PRMs: step j is right iff its digits are the operands'
    j-th column digits, its carry is the previous step's tens, and its sum is correct).
-   Knobs: digits per operand, number of operands (terms). Splits: train problems come from
-   pt_world_problem(seed, index) for any index; the held-out splits use disjoint seeds and are
-   fixed: "id" (the training difficulty) and "ood" (one more digit). The pretraining corpus mixes
-   clean solutions with a fraction of noisy ones (a wrong digit in a step or the answer), as web text
-   would, so a small base model learns the format and only imperfectly the arithmetic: that gap is
-   what SFT, rewards and RL later close.
+   Knobs: digits per operand (all operands of a problem have the same count), number of operands
+   (terms), and the corpus noise (below).
+   Splits, held out by construction. A problem's canonical form (its operands sorted, so 47+85 and
+   85+47 are one problem) is hashed to a bucket 0..99: buckets 0-9 are the test class, 10-19 the
+   validation class, 20-99 training (pt_world_split_of). Every draw of a split rejects problems of
+   another class, so no test or validation problem can occur in any training stream (corpus, SFT,
+   preference or RL prompts), for any seed or config. PT_WORLD_ID tests the training difficulty,
+   PT_WORLD_OOD one more digit (test class too, so a later model trained on longer problems never
+   sees them either), PT_WORLD_VALID is for choosing checkpoints and settings; report ID and OOD.
+   Distinct problems with 2 terms: 1 digit 10^2 = 100 (this hash puts 5 in test, 13 in validation,
+   82 in training), 2 digits 90^2 = 8,100 (758 / 792 / 6,550), 3 digits 810,000, 4 digits
+   81,000,000; each class holds ~10% of every larger digit count. One-digit problems are few and
+   most of them are training facts (their column sums are also steps of every longer problem).
+   pt_world_heldout gives a fixed set of *distinct* held-out problems, an equal share per digit count
+   (one digit offers only ~10 test prompts; what it cannot fill goes to the next count); pt_world_eval
+   scores it per digit count with a 95% Wilson interval. At n = 800 and accuracy near 50% the
+   interval is +-3.5 points: a 5-point difference between two models on the same set is about the
+   smallest this size resolves (a paired comparison resolves less).
+   Difficulty ladder (the settings later chapters use, numbers in README.md): the defaults, 1-3
+   digits and 2 terms, with a 0.94M model pretrained on 10%-noise text (examples/pretrain.c): the
+   base is imperfect on 3 digits, SFT improves it, 4-digit OOD measures length generalisation;
+   terms = 3 is the harder rung (more carries, a longer think block).
+   The pretraining corpus mixes clean solutions with a fraction of noisy ones (a wrong digit in a
+   step or the answer), as web text would, so a small base model learns the format and only
+   imperfectly the arithmetic: that gap is what SFT, rewards and RL later close.
    ================================================================================================ */
 typedef struct pt_world_config {
     int min_digits, max_digits;   /* 0 -> 1 .. 3 */
@@ -696,9 +734,18 @@ typedef struct pt_problem {
     char question[160];           /* "Q: 47+85=?\n" (sized for 8 terms of 16 digits) */
     char solution[512];           /* "A: <think>...</think><answer>132</answer>" */
 } pt_problem;
-enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2 };
-/* Problem `index` of a split (deterministic in (cfg, split, seed, index)). OOD adds one digit. */
+/* Splits. PT_WORLD_TEST names the test class of pt_world_split_of (PT_WORLD_ID draws from it). */
+enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2, PT_WORLD_VALID = 3, PT_WORLD_TEST = PT_WORLD_ID };
+/* Problem `index` of a split (deterministic in (cfg, split, seed, index); held-out splits ignore
+   seed). Small held-out spaces repeat problems across indices: evaluate on pt_world_heldout. */
 PTDEF void pt_world_problem(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_problem *p);
+/* The class of a problem by its canonical form: PT_WORLD_TRAIN, PT_WORLD_VALID or PT_WORLD_TEST. */
+PTDEF int pt_world_split_of(const pt_problem *p);
+/* Up to n distinct problems of a held-out split (ID, OOD, VALID), an equal share per digit count,
+   always the same; returns how many (fewer when the split has fewer distinct problems). */
+PTDEF int pt_world_heldout(const pt_world_config *cfg, int split, int n, pt_problem *out);
+/* 95% Wilson score interval of a proportion k/n (n = 0 gives [0, 1]). */
+PTDEF void pt_binomial_interval(int k, int n, float *lo, float *hi);
 /* Score a completion text (what follows the question) against a problem. */
 typedef struct pt_world_score {
     int format_ok;      /* A: <think>steps</think><answer>digits</answer> in this order */
@@ -707,19 +754,87 @@ typedef struct pt_world_score {
     int steps_ok;       /* how many of them are right */
     int first_bad_step; /* index of the first wrong step, -1 if none */
     int step_ok[16];    /* per-step labels (process supervision), for the first 16 steps */
+    int has_answer;     /* an <answer>digits</answer> was found (majority votes count these) */
+    long long answer;   /* its value */
 } pt_world_score;
 PTDEF void pt_world_score_text(const pt_problem *p, const char *completion, pt_world_score *s);
+/* Parse "Q: 47+85=?" (anywhere in text: a raw prompt, a chat prompt, a JSONL prompt field) back into
+   a problem, so any prompt can be scored. 2..8 operands of up to 15 digits; PT_ERR_FORMAT if none. */
+PTDEF int pt_world_parse(const char *text, pt_problem *p);
+/* The token span of each reasoning step of a completion (for per-step PRM labels on tokens): step j
+   covers tokens start[j]..end[j] (inclusive), end[j] holding the step's last character (the last
+   digit of its sum; the PRM reads its score there). ids are the completion's tokens (decoded with
+   tok piece by piece, so BPE works too). Returns the number of steps (at most max_steps). */
+PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, int *start, int *end, int max_steps);
+
+typedef struct pt_dataset pt_dataset;   /* records of a JSONL file, section 9c */
+/* Preference data. The quality of a completion, the scale that preference strengths measure:
+       3  right answer, every step right, well-formed
+       2  right answer but flawed: a wrong step, or the format broken
+       1  wrong answer in a well-formed completion
+       0  wrong (or no) answer and the format broken
+   "a is preferred to b" has a strength from the quality gap, the four levels of Llama 2's
+   preference annotation (Touvron et al. 2023): gap 3 significantly better, 2 better, 1 slightly
+   better; equal quality but fewer wrong steps is marginally better (0); anything else is no
+   preference (-1). The strength is written to JSONL as "strength" (3, 2, 1, 0: Llama 2's "large"
+   margins, usable as a Bradley-Terry margin). */
+enum { PT_STRENGTH_NONE = -1, PT_STRENGTH_MARGINAL = 0, PT_STRENGTH_SLIGHT, PT_STRENGTH_BETTER, PT_STRENGTH_SIGNIFICANT };
+PTDEF int pt_world_quality(const pt_world_score *s);
+PTDEF int pt_world_strength(const pt_world_score *a, const pt_world_score *b);
+/* Synthetic completions (assistant text "<think>..</think><answer>..</answer>") of known flaws:
+     PT_FLAW_NONE       the clean solution (quality 3)
+     PT_FLAW_STEP       one step's sum wrong, not carried on: the answer stays right (quality 2)
+     PT_FLAW_ANSWER     every step right, the answer wrong (quality 1, no wrong step)
+     PT_FLAW_CARRIED    one step's sum wrong and carried on into a wrong answer (quality 1, one wrong step)
+     PT_FLAW_TRUNCATED  cut off inside the think block, as a generation that ran out of tokens (quality 0)
+   Returns the length written (< cap). */
+enum { PT_FLAW_NONE = 0, PT_FLAW_STEP, PT_FLAW_ANSWER, PT_FLAW_CARRIED, PT_FLAW_TRUNCATED };
+PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *out, int cap);
+/* n preference records (prompt "Q: 47+85=?", chosen, rejected, strength) for problems of a split,
+   the four strengths in equal shares (significant: clean vs truncated; better: clean vs a wrong
+   answer, or a step slip vs truncated; slight: clean vs a step slip, ...; marginal: a wrong answer
+   with right steps vs one carried from a wrong step). triples = 1 builds Llama 3's
+   edited > chosen > rejected rankings instead: per problem a wrong completion (rejected), a
+   flawed one with the right answer (chosen) and its repair (edited = the clean solution), written
+   as the three pairs edited/chosen, edited/rejected, chosen/rejected (n records, n a multiple of 3). */
+PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples, pt_dataset *ds);
+/* On-policy pairs: `samples` completions per problem from the model (chat template, sampler s),
+   ranked by the rules: the best and the worst form a pair when the best is strictly preferred.
+   Problems 0..n_problems-1 of a split (seed as pt_world_problem). Returns the pairs in ds. */
+PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int split, uint64_t seed, int n_problems,
+                                  int samples, const pt_sampler *s, uint64_t gen_seed, pt_dataset *ds);
+/* Sampled evaluation next to greedy: `samples` completions per held-out problem at sampler s:
+   mean accuracy (pass@1), unbiased pass@k (Chen et al. 2021), and the majority vote over the
+   parsed answers (self-consistency, Wang et al. 2023; ties go to the answer seen first). */
+typedef struct pt_world_sampled_result {
+    int n, samples, k;
+    float greedy, mean, pass_at_k, majority, format_rate;
+} pt_world_sampled_result;
+PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, int samples, int k,
+                                const pt_sampler *s, uint64_t seed, pt_world_sampled_result *res);
+/* pass@k from n samples of which c are right: 1 - C(n-c, k) / C(n, k) (k <= n). */
+PTDEF double pt_pass_at_k(int n, int c, int k);
 /* The pretraining corpus: `n_docs` documents BOS "Q: ...\nA: ...\n" EOS (noisy with probability
    cfg->noise) written as byte-tokenizer ids into ids (up to cap); returns the count. */
 PTDEF int64_t pt_world_corpus(const pt_world_config *cfg, uint64_t seed, int64_t n_docs, int *ids, int64_t cap);
 /* The prompt for a problem as byte ids; returns the count. chat = 0: the base model's raw format,
    BOS "Q: 47+85=?\nA: "; chat = 1: the chat template (below), BOS <|user|>Q: 47+85=?<|end|><|assistant|>. */
 PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap);
-/* Greedy-decode n problems of a split (one batched generation) and score them: answer accuracy,
-   format validity and the fraction of correct steps; res->first keeps the first completion text.
-   Prompts start with the model's virtual tokens when prompt tuning is attached (8b). */
-typedef struct pt_world_eval_result { int n; float accuracy, format_rate, step_accuracy; char first[256]; } pt_world_eval_result;
+/* Greedy-decode the fixed held-out set of a split (pt_world_heldout; for PT_WORLD_TRAIN problems
+   0..n-1 of seed 0) in one batched generation and score it: answer accuracy with its 95% interval,
+   per digit count, format validity and the fraction of correct steps; res->first keeps the first
+   completion text. Prompts start with the model's virtual tokens when prompt tuning is attached. */
+typedef struct pt_world_eval_result {
+    int n, correct;
+    float accuracy, accuracy_lo, accuracy_hi;   /* correct / n and its 95% Wilson interval */
+    float format_rate, step_accuracy;
+    int n_by_digits[17], correct_by_digits[17];  /* indexed by operand digit count */
+    char first[256];
+} pt_world_eval_result;
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res);
+/* "45.1% [41.7, 48.6] n=800 (1d 5/5, 2d 301/397, 3d 55/398)": accuracy, interval, per digit count.
+   Returns the length (snprintf-style). */
+PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap);
 
 /* ------------------------------------------------------------------------------------------------
    9b. Chat template and SFT examples                                                  >>chat
@@ -795,7 +910,7 @@ typedef struct pt_record {
     pt_message *messages; int n_messages;
     float strength; int has_strength;   /* "strength" or "margin", if given */
 } pt_record;
-typedef struct pt_dataset { int kind, n; pt_record *records; } pt_dataset;
+struct pt_dataset { int kind, n; pt_record *records; };
 /* Load a JSONL file (kind = PT_DATA_* or PT_DATA_AUTO; max_line 0 -> 1 MiB). */
 PTDEF int pt_jsonl_load(const char *path, int kind, size_t max_line, pt_dataset *ds);
 /* The same over a buffer; `name` stands for the file name in error messages. */
@@ -3477,6 +3592,85 @@ PTDEF void pt_gen_result_free(pt_gen_result *r)
     PT_FREE(r->tokens); PT_FREE(r->logprobs); PT_FREE(r->mask); PT_FREE(r->prompt_len); PT_FREE(r->total_len);
     memset(r, 0, sizeof *r);
 }
+static int pt__is_stop(const pt_gen_config *cfg, int tok)
+{
+    int i;
+    for (i = 0; cfg && i < cfg->n_stop_tokens && i < PT_MAX_STOP_TOKENS; i++)
+        if (tok == cfg->stop_tokens[i]) return 1;
+    return 0;
+}
+PTDEF int pt_kv_copy(pt_kv_cache *kv, int src, int dst)
+{
+    int l;
+    size_t block;
+    if (!kv || src < 0 || dst < 0 || src >= kv->n_seqs || dst >= kv->n_seqs)
+        return pt__fail(PT_ERR_ARG, "pt_kv_copy: sequences %d -> %d outside [0, %d)", src, dst, kv ? kv->n_seqs : 0);
+    if (src == dst) return PT_OK;
+    block = (size_t)kv->kv_dim * (size_t)kv->max_len;
+    for (l = 0; l < kv->n_layers; l++) {
+        size_t s = ((size_t)l * kv->n_seqs + (size_t)src) * block, d = ((size_t)l * kv->n_seqs + (size_t)dst) * block;
+        memcpy(kv->k + d, kv->k + s, block * sizeof(float));
+        memcpy(kv->v + d, kv->v + s, block * sizeof(float));
+    }
+    kv->len[dst] = kv->len[src];
+    return PT_OK;
+}
+PTDEF void pt_rollout_batch_free(pt_rollout_batch *b)
+{
+    if (!b) return;
+    PT_FREE(b->tokens);
+    PT_FREE(b->targets);
+    PT_FREE(b->seq);
+    PT_FREE(b->mask);
+    PT_FREE(b->old_logprobs);
+    memset(b, 0, sizeof *b);
+}
+PTDEF pt_batch pt_rollout_view(const pt_rollout_batch *b)
+{
+    pt_batch v;
+    memset(&v, 0, sizeof v);
+    v.B = b->B;
+    v.T = b->T;
+    v.tokens = b->tokens;
+    v.targets = b->targets;
+    v.loss_mask = b->mask;
+    return v;
+}
+PTDEF int pt_rollout_batch_from(const pt_gen_result *r, int pad_id, pt_rollout_batch *out)
+{
+    pt_rollout_batch b;
+    int i, t, T = 1;
+    size_t n;
+    if (!r || !out || r->n_seqs < 1 || !r->tokens) return pt__fail(PT_ERR_ARG, "pt_rollout_batch_from: no generations");
+    for (i = 0; i < r->n_seqs; i++) if (r->total_len[i] - 1 > T) T = r->total_len[i] - 1;
+    memset(&b, 0, sizeof b);
+    b.B = r->n_seqs;
+    b.T = T;
+    n = (size_t)b.B * (size_t)T;
+    b.tokens = (int *)PT_MALLOC(n * sizeof(int));
+    b.targets = (int *)PT_MALLOC(n * sizeof(int));
+    b.seq = (int *)PT_MALLOC(n * sizeof(int));
+    b.mask = (float *)PT_MALLOC(n * sizeof(float));
+    b.old_logprobs = (float *)PT_MALLOC(n * sizeof(float));
+    if (!b.tokens || !b.targets || !b.seq || !b.mask || !b.old_logprobs) {
+        pt_rollout_batch_free(&b);
+        return pt__fail(PT_ERR_NOMEM, "pt_rollout_batch_from: out of memory");
+    }
+    for (i = 0; i < b.B; i++) {
+        const int *seq = r->tokens + (int64_t)i * r->width;
+        for (t = 0; t < T; t++) {
+            size_t at = (size_t)i * T + t;
+            int valid = t + 1 < r->total_len[i];   /* position t predicts token t + 1 */
+            b.tokens[at] = t < r->total_len[i] ? seq[t] : pad_id;
+            b.targets[at] = valid ? seq[t + 1] : pad_id;
+            b.seq[at] = t < r->total_len[i] ? i : -1;
+            b.mask[at] = valid ? r->mask[(int64_t)i * r->width + t + 1] : 0.0f;
+            b.old_logprobs[at] = valid ? r->logprobs[(int64_t)i * r->width + t + 1] : 0.0f;
+        }
+    }
+    *out = b;
+    return PT_OK;
+}
 PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts, int repeat,
                       const pt_gen_config *cfg, pt_gen_result *out)
 {
@@ -3499,6 +3693,8 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         if (prompt_lens[i] > maxp) maxp = prompt_lens[i];
     }
     if (maxp + max_new > m->cfg.seq_len) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new, m->cfg.seq_len);
+    if (cfg && (cfg->n_stop_tokens < 0 || cfg->n_stop_tokens > PT_MAX_STOP_TOKENS))
+        return pt__fail(PT_ERR_ARG, "pt_generate: n_stop_tokens %d outside [0, %d]", cfg->n_stop_tokens, PT_MAX_STOP_TOKENS);
     N = n_prompts * repeat;
     r.n_seqs = N; r.width = maxp + max_new;
     r.tokens = (int *)PT_MALLOC((size_t)N * r.width * sizeof(int));
@@ -3529,16 +3725,23 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         memcpy(r.tokens + (int64_t)i * r.width, p, (size_t)r.prompt_len[i] * sizeof(int));
         pt_rng_seed(&rngs[i], (cfg ? cfg->seed : 0) * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1);
     }
-    /* prefill all but the last prompt token of every sequence, a few sequences per call */
+    /* prefill all but the last prompt token of the first sequence of each group, a few sequences
+       per call; the other repeat - 1 sequences of a group (GRPO's G samples) copy its KV cache */
     {
         int nrows = 0;
-        for (i = 0; i < N; i++) {
-            for (j = 0; j < r.prompt_len[i] - 1; j++) { rows_seq[nrows] = i; rows_tok[nrows] = r.tokens[(int64_t)i * r.width + j]; nrows++; }
+        for (i = 0; i < N; i += repeat) {
+            for (j = 0; j < r.prompt_len[i] - 1; j++) {
+                rows_seq[nrows] = i;
+                rows_tok[nrows] = r.tokens[(int64_t)i * r.width + j];
+                nrows++;
+            }
         }
         for (i = 0; i < nrows; i += 256) {
             int cnt = nrows - i < 256 ? nrows - i : 256;
             if ((st = pt_model_step(m, kv, cnt, rows_seq + i, rows_tok + i, NULL)) != PT_OK) goto done;
         }
+        for (i = 0; i < N; i++)
+            if (i % repeat) pt_kv_copy(kv, i - i % repeat, i);
     }
     /* decode: every live sequence feeds its last token and samples the next */
     for (i = 0; i < N; i++) live[i] = 1;
@@ -3569,7 +3772,10 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
             if (tok < 0) { st = tok; goto done; }
             r.tokens[at] = tok; r.logprobs[at] = lp; r.mask[at] = 1.0f;
             r.total_len[s]++;
-            if ((cfg && cfg->stop_token > 0 && tok == cfg->stop_token) || r.total_len[s] >= r.width) { live[s] = 0; n_live--; }
+            if (pt__is_stop(cfg, tok) || r.total_len[s] >= r.width) {
+                live[s] = 0;
+                n_live--;
+            }
         }
     }
     *out = r;
@@ -4725,6 +4931,13 @@ static int pt__world_column(const pt_problem *p, int j, long long carry_in, int 
     return n;
 }
 static int pt__world_ndigits(long long v) { int n = 1; while (v >= 10) { v /= 10; n++; } return n; }
+/* columns of the think block: the longest operand's digits */
+static int pt__world_cols(const pt_problem *p)
+{
+    int t, cols = 1;
+    for (t = 0; t < p->n_terms; t++) if (pt__world_ndigits(p->terms[t]) > cols) cols = pt__world_ndigits(p->terms[t]);
+    return cols;
+}
 /* snprintf at an offset that never runs past the buffer (snprintf returns the untruncated length) */
 static size_t pt__append(char *buf, size_t cap, size_t at, const char *fmt, ...)
 {
@@ -4740,7 +4953,7 @@ static size_t pt__append(char *buf, size_t cap, size_t at, const char *fmt, ...)
 static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
 {
     char *q = p->question, *s = p->solution;
-    int t, j, cols = pt__world_ndigits(p->terms[0]), corrupt_at = -1;
+    int t, j, cols = pt__world_cols(p), corrupt_at = -1;
     long long carry = 0;
     size_t at;
     at = pt__append(q, sizeof p->question, 0, "Q: ");
@@ -4764,31 +4977,111 @@ static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
         pt__append(s, sizeof p->solution, at, "</think><answer>%lld</answer>", ans);
     }
 }
-PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t seed, int64_t index, pt_problem *p)
+/* Operands of exactly `digits` digits (one-digit operands include 0), drawn as two halves to cover
+   15 digits with 32-bit draws. */
+static void pt__world_draw(const pt_world_config *c, int digits, pt_rng *rng, pt_problem *p)
 {
-    pt_world_config c;
-    pt_rng rng;
-    int t, digits;
     long long lo = 1, hi;
-    pt__world_defaults(cfg_in, &c);
-    /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
-    pt_rng_seed(&rng, (split == PT_WORLD_TRAIN ? seed : 0xC0FFEEull + (uint64_t)split * 0x51ED27ull) * 0x9E3779B97F4A7C15ull
-                      ^ (uint64_t)index * 0xD1B54A32D192ED03ull ^ (uint64_t)split);
-    memset(p, 0, sizeof *p);
-    digits = pt_rng_int(&rng, c.min_digits, c.max_digits);
-    if (split == PT_WORLD_OOD) digits = c.max_digits + 1;
+    int t;
     for (t = 1; t < digits; t++) lo *= 10;
     hi = lo * 10 - 1;
     if (digits == 1) lo = 0;
-    p->n_terms = c.terms;
-    for (t = 0; t < c.terms; t++) {
-        /* operands of exactly `digits` digits, drawn as two halves to cover 15 digits with 32-bit draws */
-        long long span = hi - lo + 1, v = ((long long)pt_rng_u32(&rng) << 31 ^ (long long)pt_rng_u32(&rng)) % span;
+    memset(p, 0, sizeof *p);
+    p->n_terms = c->terms;
+    for (t = 0; t < c->terms; t++) {
+        long long span = hi - lo + 1, v = ((long long)pt_rng_u32(rng) << 31 ^ (long long)pt_rng_u32(rng)) % span;
         if (v < 0) v = -v;
         p->terms[t] = lo + v;
         p->answer += p->terms[t];
     }
+}
+PTDEF int pt_world_split_of(const pt_problem *p)
+{
+    long long sorted[8];
+    uint64_t h, x;
+    int i, j, n = p->n_terms < 8 ? p->n_terms : 8;
+    /* the canonical form: operands sorted, so 47+85 and 85+47 are one problem and share a split */
+    for (i = 0; i < n; i++) {
+        long long v = p->terms[i];
+        for (j = i; j > 0 && sorted[j - 1] > v; j--) sorted[j] = sorted[j - 1];
+        sorted[j] = v;
+    }
+    x = 0x5EC12E7ull ^ (uint64_t)n;
+    h = pt__splitmix64(&x);
+    for (i = 0; i < n; i++) { x = h ^ (uint64_t)sorted[i]; h = pt__splitmix64(&x); }
+    h %= 100;
+    return h < 10 ? PT_WORLD_TEST : h < 20 ? PT_WORLD_VALID : PT_WORLD_TRAIN;
+}
+/* The digit counts a split draws from: [min, max], or max + 1 for OOD. */
+static void pt__world_digit_range(const pt_world_config *c, int split, int *lo, int *hi)
+{
+    *lo = split == PT_WORLD_OOD ? c->max_digits + 1 : c->min_digits;
+    *hi = split == PT_WORLD_OOD ? c->max_digits + 1 : c->max_digits;
+}
+/* The split's key class: OOD problems are test problems of one more digit. */
+static int pt__world_class(int split) { return split == PT_WORLD_OOD ? PT_WORLD_TEST : split; }
+PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t seed, int64_t index, pt_problem *p)
+{
+    pt_world_config c;
+    pt_rng rng;
+    int lo, hi, attempt, want;
+    pt__world_defaults(cfg_in, &c);
+    if (split < PT_WORLD_TRAIN || split > PT_WORLD_VALID) split = PT_WORLD_TRAIN;
+    pt__world_digit_range(&c, split, &lo, &hi);
+    want = pt__world_class(split);
+    /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
+    pt_rng_seed(&rng, (split == PT_WORLD_TRAIN ? seed : 0xC0FFEEull + (uint64_t)split * 0x51ED27ull) * 0x9E3779B97F4A7C15ull
+                      ^ (uint64_t)index * 0xD1B54A32D192ED03ull ^ (uint64_t)split);
+    /* Rejection: draw until the problem's canonical form belongs to the split. Every class holds
+       ~10% or more of each digit count's problems, so this ends after ~1.25 (train) or ~10 draws;
+       the cap is never reached for any config the defaults allow (each class is non-empty). */
+    for (attempt = 0; attempt < (1 << 20); attempt++) {
+        pt__world_draw(&c, pt_rng_int(&rng, lo, hi), &rng, p);
+        if (pt_world_split_of(p) == want) break;
+    }
     pt__world_render(p, NULL, 0.0f);
+}
+PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_problem *out)
+{
+    pt_world_config c;
+    int lo, hi, d, got = 0, want = pt__world_class(split);
+    if (!out || n < 1 || split < PT_WORLD_ID || split > PT_WORLD_VALID)
+        return pt__fail(PT_ERR_ARG, "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD or VALID), got n %d split %d", n, split);
+    pt__world_defaults(cfg_in, &c);
+    pt__world_digit_range(&c, split, &lo, &hi);
+    for (d = lo; d <= hi; d++) {
+        /* an equal share per digit count; what a small digit count cannot fill goes to the next */
+        int quota = (n - got) / (hi - d + 1), start = got, attempt;
+        long long max_attempts = 200LL * quota + 20000;
+        pt_rng rng;
+        pt_rng_seed(&rng, 0xE7A1ull * 0x9E3779B97F4A7C15ull ^ (uint64_t)split * 0xD1B54A32D192ED03ull ^ (uint64_t)d);
+        for (attempt = 0; attempt < max_attempts && got - start < quota; attempt++) {
+            pt_problem *p = &out[got];
+            int k, t, dup = 0;
+            pt__world_draw(&c, d, &rng, p);
+            if (pt_world_split_of(p) != want) continue;
+            for (k = start; k < got && !dup; k++) {   /* distinct as prompts: 3+5 and 5+3 are two */
+                for (t = 0; t < p->n_terms && out[k].terms[t] == p->terms[t]; t++) {}
+                dup = t == p->n_terms;
+            }
+            if (dup) continue;
+            pt__world_render(p, NULL, 0.0f);
+            got++;
+        }
+    }
+    return got;
+}
+PTDEF void pt_binomial_interval(int k, int n, float *lo, float *hi)
+{
+    /* Wilson score interval (Wilson 1927) at 95%: stays inside [0, 1] and is sane at k = 0 or n */
+    double z = 1.959963984540054, p, den, mid, half;
+    if (n <= 0) { *lo = 0.0f; *hi = 1.0f; return; }
+    p = (double)k / n;
+    den = 1.0 + z * z / n;
+    mid = (p + z * z / (2.0 * n)) / den;
+    half = z * sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * (double)n)) / den;
+    *lo = (float)(mid - half < 0 ? 0 : mid - half);
+    *hi = (float)(mid + half > 1 ? 1 : mid + half);
 }
 
 /* A tiny cursor parser over the completion text. */
@@ -4807,7 +5100,7 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
 {
     const char *s = text;
     long long carry = 0, ans;
-    int j, cols = pt__world_ndigits(p->terms[0]), steps_parsed_ok = 1;
+    int j, cols = pt__world_cols(p), steps_parsed_ok = 1;
     memset(sc, 0, sizeof *sc);
     sc->first_bad_step = -1;
     if (!text) return;
@@ -4834,67 +5127,336 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
         /* an answer may still be present even if the steps are malformed */
         {
             const char *a = strstr(text, "<answer>");
-            if (a) { a += 8; if (pt__num(&a, &ans) && pt__lit(&a, "</answer>")) sc->correct = ans == p->answer; }
+            if (a) {
+                a += 8;
+                if (pt__num(&a, &ans) && pt__lit(&a, "</answer>")) {
+                    sc->correct = ans == p->answer;
+                    sc->has_answer = 1;
+                    sc->answer = ans;
+                }
+            }
         }
         return;
     }
     sc->format_ok = sc->n_steps >= 1;
     sc->correct = ans == p->answer;
+    sc->has_answer = 1;
+    sc->answer = ans;
+}
+PTDEF int pt_world_parse(const char *text, pt_problem *p)
+{
+    const char *s = text ? strstr(text, "Q: ") : NULL;
+    pt_problem q;
+    memset(&q, 0, sizeof q);
+    if (!p) return pt__fail(PT_ERR_ARG, "pt_world_parse: p is NULL");
+    for (; s; s = strstr(s + 1, "Q: ")) {   /* the first "Q: a+b=?" that parses */
+        const char *c = s + 3;
+        long long v;
+        memset(&q, 0, sizeof q);
+        while (q.n_terms < 8) {
+            const char *start = c;
+            if (!pt__num(&c, &v) || c - start > 15) break;
+            q.terms[q.n_terms++] = v;
+            q.answer += v;
+            if (!pt__lit(&c, "+")) break;
+        }
+        if (q.n_terms >= 2 && pt__lit(&c, "=?")) {
+            pt__world_render(&q, NULL, 0.0f);
+            *p = q;
+            return PT_OK;
+        }
+    }
+    return pt__fail(PT_ERR_FORMAT, "pt_world_parse: no \"Q: a+b=?\" question (2 to 8 operands of up to 15 digits) in \"%.40s\"",
+                    text ? text : "(null)");
+}
+PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, int *start, int *end, int max_steps)
+{
+    char *text = NULL;
+    int *owner = NULL, len = 0, cap = 0, i, steps = 0, prev = -1;
+    const char *think, *close;
+    if (!tok || (!ids && n > 0) || n < 0 || max_steps < 0) return pt__fail(PT_ERR_ARG, "pt_world_step_spans: bad arguments");
+    for (i = 0; i < n; i++) {   /* the text and, per character, the token it came from */
+        char buf[16];
+        const char *piece = tok->piece(tok, prev, ids[i], buf);
+        int k = piece ? (int)strlen(piece) : 0, c;
+        if (len + k + 1 > cap) {
+            int nc = (len + k + 1) * 2 + 64;
+            char *nt = (char *)PT_REALLOC(text, (size_t)nc);
+            int *no = nt ? (int *)PT_REALLOC(owner, (size_t)nc * sizeof(int)) : NULL;
+            if (nt) text = nt;
+            if (no) owner = no;
+            if (!nt || !no) { steps = pt__fail(PT_ERR_NOMEM, "pt_world_step_spans: out of memory"); goto done; }
+            cap = nc;
+        }
+        for (c = 0; c < k; c++) { text[len] = piece[c]; owner[len] = i; len++; }
+        prev = ids[i];
+    }
+    if (!text) return 0;
+    text[len] = 0;
+    think = strstr(text, "<think>");
+    if (!think) goto done;
+    think += 7;
+    close = strstr(think, "</think>");
+    if (!close) close = text + len;   /* a cut-off think block: its steps so far */
+    while (think < close && steps < max_steps) {
+        const char *e = think;
+        while (e < close && *e != ';') e++;
+        if (e > think) {
+            if (start) start[steps] = owner[think - text];
+            if (end) end[steps] = owner[e - 1 - text];
+            steps++;
+        }
+        think = e + 1;
+    }
+done:
+    PT_FREE(text);
+    PT_FREE(owner);
+    return steps;
+}
+PTDEF int pt_world_quality(const pt_world_score *s)
+{
+    if (s->correct) return s->format_ok && s->steps_ok == s->n_steps ? 3 : 2;
+    return s->format_ok ? 1 : 0;
+}
+PTDEF int pt_world_strength(const pt_world_score *a, const pt_world_score *b)
+{
+    int qa = pt_world_quality(a), qb = pt_world_quality(b);
+    if (qa > qb) return qa - qb;
+    if (qa == qb && a->n_steps - a->steps_ok < b->n_steps - b->steps_ok) return PT_STRENGTH_MARGINAL;
+    return PT_STRENGTH_NONE;
+}
+PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *out, int cap)
+{
+    int cols, j, bad = -1;
+    long long carry = 0, claimed = 0, place = 1, ans;
+    size_t at = 0;
+    if (!p || !out || cap < 2 || flaw < PT_FLAW_NONE || flaw > PT_FLAW_TRUNCATED || (flaw != PT_FLAW_NONE && !rng))
+        return pt__fail(PT_ERR_ARG, "pt_world_completion: bad arguments (flaw %d, cap %d)", flaw, cap);
+    cols = pt__world_cols(p);
+    if (flaw == PT_FLAW_STEP || flaw == PT_FLAW_CARRIED) bad = pt_rng_int(rng, 0, cols - 1);
+    at = pt__append(out, (size_t)cap, at, "<think>");
+    for (j = 0; j < cols; j++) {
+        int vals[10], nv, v;
+        long long sum, written;
+        nv = pt__world_column(p, j, carry, vals, &sum);
+        written = sum;
+        /* a slip changes the units digit only, so the carry (and so every other step) stays right:
+           exactly one wrong step, which the answer either ignores (STEP) or carries (CARRIED) */
+        if (j == bad) written = sum / 10 * 10 + (sum % 10 + pt_rng_int(rng, 1, 9)) % 10;
+        for (v = 0; v < nv; v++) at = pt__append(out, (size_t)cap, at, "%s%d", v ? "+" : "", vals[v]);
+        at = pt__append(out, (size_t)cap, at, "=%lld%s", written, j < cols - 1 ? ";" : "");
+        claimed += (j < cols - 1 ? written % 10 : written) * place;
+        place *= 10;
+        carry = sum / 10;
+    }
+    ans = flaw == PT_FLAW_CARRIED ? claimed : p->answer;
+    if (flaw == PT_FLAW_ANSWER) {
+        long long d = pt_rng_int(rng, 1, 9);
+        ans = ans >= d && pt_rng_int(rng, 0, 1) ? ans - d : ans + d;
+    }
+    pt__append(out, (size_t)cap, at, "</think><answer>%lld</answer>", ans);
+    if (flaw == PT_FLAW_TRUNCATED) {   /* cut somewhere inside the think block */
+        const char *close = strstr(out, "</think>");
+        int lo = 7, hi = close ? (int)(close - out) : (int)strlen(out);
+        out[hi > lo ? pt_rng_int(rng, lo, hi - 1) : lo] = 0;
+    }
+    return (int)strlen(out);
+}
+PTDEF double pt_pass_at_k(int n, int c, int k)
+{
+    /* Chen et al. 2021 (Codex), the numerically stable product form of 1 - C(n-c,k)/C(n,k) */
+    double miss = 1.0;
+    int i;
+    if (n < 1 || k < 1 || c < 0 || c > n || k > n) return 0.0;
+    if (n - c < k) return 1.0;
+    for (i = n - c + 1; i <= n; i++) miss *= 1.0 - (double)k / i;
+    return 1.0 - miss;
+}
+/* The prompts of an evaluation: the problems (held-out set, or train problems 0..n-1), each as
+   ids with the model's virtual-token prefix. Sets *n to the problems found. */
+typedef struct pt__world_prompts {
+    pt_problem *probs;
+    int *buf, **prompts, *lens;
+    int n, maxp;
+} pt__world_prompts;
+static void pt__world_prompts_free(pt__world_prompts *w)
+{
+    PT_FREE(w->probs);
+    PT_FREE(w->buf);
+    PT_FREE(w->prompts);
+    PT_FREE(w->lens);
+    memset(w, 0, sizeof *w);
+}
+static int pt__world_prompts_make(pt_model *m, const pt_world_config *cfg, int split, uint64_t seed, int n, int chat,
+                                  pt__world_prompts *w, const char *who)
+{
+    int i, stride = 192 + (m->tokens ? m->tokens->n_virtual : 0), nalloc = n > 0 ? n : 1;
+    memset(w, 0, sizeof *w);
+    if (n < 1) return pt__fail(PT_ERR_ARG, "%s: n %d must be >= 1", who, n);
+    w->probs = (pt_problem *)PT_MALLOC((size_t)nalloc * sizeof(pt_problem));
+    w->buf = (int *)PT_MALLOC((size_t)nalloc * stride * sizeof(int));
+    w->prompts = (int **)PT_MALLOC((size_t)nalloc * sizeof(int *));
+    w->lens = (int *)PT_MALLOC((size_t)nalloc * sizeof(int));
+    if (!w->probs || !w->buf || !w->prompts || !w->lens) { pt__world_prompts_free(w); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", who); }
+    if (split != PT_WORLD_TRAIN) {
+        if ((n = pt_world_heldout(cfg, split, n, w->probs)) < 1) {
+            pt__world_prompts_free(w);
+            return n < 0 ? n : pt__fail(PT_ERR_ARG, "%s: empty split", who);
+        }
+    } else {
+        for (i = 0; i < n; i++) pt_world_problem(cfg, split, seed, i, &w->probs[i]);
+    }
+    for (i = 0; i < n; i++) {   /* prompts start with the model's virtual tokens (prompt tuning) */
+        int k = pt_model_prompt_prefix(m, w->buf + (int64_t)i * stride, stride - 192), len;
+        if (k < 0) { pt__world_prompts_free(w); return k; }
+        w->prompts[i] = w->buf + (int64_t)i * stride;
+        len = pt_world_prompt(&w->probs[i], chat, w->prompts[i] + k, 192);
+        if (len < 0) { pt__world_prompts_free(w); return len; }
+        w->lens[i] = len + k;
+        if (w->lens[i] > w->maxp) w->maxp = w->lens[i];
+    }
+    w->n = n;
+    if (m->cfg.seq_len - w->maxp < 1) {
+        pt__world_prompts_free(w);
+        return pt__fail(PT_ERR_ARG, "%s: seq_len %d leaves no room after a %d-token prompt", who, m->cfg.seq_len, w->maxp);
+    }
+    return PT_OK;
+}
+/* A world generation: up to 160 new tokens, stopping at <|end|> (chat) or <eos>. */
+static pt_gen_config pt__world_gen(const pt_model *m, int maxp, int chat)
+{
+    pt_gen_config g;
+    memset(&g, 0, sizeof g);
+    g.max_new_tokens = m->cfg.seq_len - maxp < 160 ? m->cfg.seq_len - maxp : 160;
+    g.stop_tokens[0] = chat ? PT_BYTE_END : PT_BYTE_EOS;
+    g.n_stop_tokens = 1;
+    return g;
+}
+/* Sequence i's completion as text, without a final stop marker. */
+static void pt__gen_text(const pt_gen_result *r, int i, char *text, int cap)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    int len = r->total_len[i] - r->prompt_len[i];
+    const int *ids = r->tokens + (int64_t)i * r->width + r->prompt_len[i];
+    if (len > 0 && (ids[len - 1] == PT_BYTE_END || ids[len - 1] == PT_BYTE_EOS)) len--;
+    pt_decode(&tok, ids, len, text, cap);
 }
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res)
 {
-    pt_tokenizer tok = pt_byte_tokenizer();
-    pt_problem *probs = (pt_problem *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_problem));
-    int stride = 192 + (m->tokens ? m->tokens->n_virtual : 0);
-    int *buf = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * stride * sizeof(int));
-    int **prompts = (int **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int *));
-    int *lens = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int));
+    pt__world_prompts w;
     pt_gen_config g;
     pt_gen_result r;
-    int i, st = PT_OK, maxp = 0, steps = 0, steps_ok = 0;
+    int i, st, steps = 0, steps_ok = 0;
     memset(res, 0, sizeof *res);
-    memset(&g, 0, sizeof g);
     memset(&r, 0, sizeof r);
-    if (n < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: n %d must be >= 1", n); goto done; }
-    if (!probs || !buf || !prompts || !lens) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval: out of memory"); goto done; }
-    for (i = 0; i < n; i++) {   /* prompts start with the model's virtual tokens (prompt tuning) */
-        int k = pt_model_prompt_prefix(m, buf + (int64_t)i * stride, stride - 192);
-        if (k < 0) { st = k; goto done; }
-        pt_world_problem(cfg, split, 0, i, &probs[i]);
-        prompts[i] = buf + (int64_t)i * stride;
-        lens[i] = pt_world_prompt(&probs[i], chat, prompts[i] + k, 192);
-        if (lens[i] < 0) { st = lens[i]; goto done; }
-        lens[i] += k;
-        if (lens[i] > maxp) maxp = lens[i];
-    }
-    g.max_new_tokens = m->cfg.seq_len - maxp;
-    if (g.max_new_tokens > 160) g.max_new_tokens = 160;
-    if (g.max_new_tokens < 1) { st = pt__fail(PT_ERR_ARG, "pt_world_eval: seq_len %d leaves no room after a %d-token prompt", m->cfg.seq_len, maxp); goto done; }
-    g.stop_token = chat ? PT_BYTE_END : tok.eos_id;
-    if ((st = pt_generate(m, (const int *const *)prompts, lens, n, 1, &g, &r)) != PT_OK) goto done;
-    for (i = 0; i < n; i++) {
+    if ((st = pt__world_prompts_make(m, cfg, split, 0, n, chat, &w, "pt_world_eval")) != PT_OK) return st;
+    g = pt__world_gen(m, w.maxp, chat);
+    if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, 1, &g, &r)) != PT_OK) goto done;
+    for (i = 0; i < w.n; i++) {
         char text[1024];
         pt_world_score sc;
-        pt_decode(&tok, r.tokens + (int64_t)i * r.width + r.prompt_len[i], r.total_len[i] - r.prompt_len[i], text, sizeof text);
-        pt_world_score_text(&probs[i], text, &sc);
-        res->accuracy += (float)sc.correct;
+        int d = pt__world_cols(&w.probs[i]);
+        pt__gen_text(&r, i, text, sizeof text);
+        pt_world_score_text(&w.probs[i], text, &sc);
+        res->correct += sc.correct;
+        if (d < 17) {
+            res->n_by_digits[d]++;
+            res->correct_by_digits[d] += sc.correct;
+        }
         res->format_rate += (float)sc.format_ok;
-        steps += sc.n_steps > 0 ? sc.n_steps : 1; steps_ok += sc.steps_ok;
+        steps += sc.n_steps > 0 ? sc.n_steps : 1;
+        steps_ok += sc.steps_ok;
         if (i == 0) {   /* question + completion, truncated to fit */
-            size_t ql = strlen(probs[i].question), tl = strlen(text), room = sizeof res->first - 1;
+            size_t ql = strlen(w.probs[i].question), tl = strlen(text), room = sizeof res->first - 1;
             if (ql > room) ql = room;
-            memcpy(res->first, probs[i].question, ql);
+            memcpy(res->first, w.probs[i].question, ql);
             if (tl > room - ql) tl = room - ql;
             memcpy(res->first + ql, text, tl);
             res->first[ql + tl] = 0;
         }
     }
-    res->n = n;
-    res->accuracy /= (float)n; res->format_rate /= (float)n;
+    res->n = w.n;
+    res->accuracy = (float)res->correct / (float)w.n;
+    pt_binomial_interval(res->correct, w.n, &res->accuracy_lo, &res->accuracy_hi);
+    res->format_rate /= (float)w.n;
     res->step_accuracy = steps ? (float)steps_ok / (float)steps : 0.0f;
 done:
     pt_gen_result_free(&r);
-    PT_FREE(probs); PT_FREE(buf); PT_FREE(prompts); PT_FREE(lens);
+    pt__world_prompts_free(&w);
+    return st;
+}
+PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap)
+{
+    size_t at, c = cap > 0 ? (size_t)cap : 0;
+    int d, first = 1, total;
+    char tmp[1];
+    if (!out || c == 0) { out = tmp; c = 1; }
+    at = pt__append(out, c, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
+                    100.0 * res->accuracy_hi, res->n);
+    total = snprintf(NULL, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
+                     100.0 * res->accuracy_hi, res->n);
+    for (d = 0; d < 17; d++) {
+        if (!res->n_by_digits[d]) continue;
+        at = pt__append(out, c, at, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
+        total += snprintf(NULL, 0, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
+        first = 0;
+    }
+    pt__append(out, c, at, ")");
+    return total + 1;
+}
+PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, int samples, int k,
+                                const pt_sampler *s, uint64_t seed, pt_world_sampled_result *res)
+{
+    pt__world_prompts w;
+    pt_world_eval_result greedy;
+    pt_gen_config g;
+    pt_gen_result r;
+    long long *votes = NULL;
+    int i, j, st;
+    memset(res, 0, sizeof *res);
+    memset(&r, 0, sizeof r);
+    if (samples < 1 || k < 1 || k > samples || !s)
+        return pt__fail(PT_ERR_ARG, "pt_world_eval_sampled: need 1 <= k (%d) <= samples (%d) and a sampler", k, samples);
+    if ((st = pt_world_eval(m, cfg, split, n, chat, &greedy)) != PT_OK) return st;
+    if ((st = pt__world_prompts_make(m, cfg, split, 0, n, chat, &w, "pt_world_eval_sampled")) != PT_OK) return st;
+    votes = (long long *)PT_MALLOC((size_t)samples * 2 * sizeof(long long));
+    if (!votes) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval_sampled: out of memory"); goto done; }
+    g = pt__world_gen(m, w.maxp, chat);
+    g.sampler = *s;
+    g.seed = seed;
+    if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, samples, &g, &r)) != PT_OK) goto done;
+    for (i = 0; i < w.n; i++) {
+        int c = 0, n_votes = 0, best = -1;
+        for (j = 0; j < samples; j++) {   /* votes[2v] = an answer, votes[2v+1] = its count */
+            char text[1024];
+            pt_world_score sc;
+            int v;
+            pt__gen_text(&r, i * samples + j, text, sizeof text);
+            pt_world_score_text(&w.probs[i], text, &sc);
+            c += sc.correct;
+            res->format_rate += (float)sc.format_ok;
+            if (!sc.has_answer) continue;
+            for (v = 0; v < n_votes && votes[2 * v] != sc.answer; v++) {}
+            if (v == n_votes) { votes[2 * v] = sc.answer; votes[2 * v + 1] = 0; n_votes++; }
+            votes[2 * v + 1]++;
+        }
+        for (j = 0; j < n_votes; j++) if (best < 0 || votes[2 * j + 1] > votes[2 * best + 1]) best = j;
+        res->mean += (float)c / (float)samples;
+        res->pass_at_k += (float)pt_pass_at_k(samples, c, k);
+        res->majority += best >= 0 && votes[2 * best] == w.probs[i].answer ? 1.0f : 0.0f;
+    }
+    res->n = w.n;
+    res->samples = samples;
+    res->k = k;
+    res->greedy = greedy.accuracy;
+    res->mean /= (float)w.n;
+    res->pass_at_k /= (float)w.n;
+    res->majority /= (float)w.n;
+    res->format_rate /= (float)w.n * (float)samples;
+done:
+    PT_FREE(votes);
+    pt_gen_result_free(&r);
+    pt__world_prompts_free(&w);
     return st;
 }
 PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int64_t n_docs, int *ids, int64_t cap)
@@ -5625,16 +6187,15 @@ static char *pt__strdup(const char *s)
 PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds)
 {
     pt_dataset out;
-    pt_rng noise_rng;
     int i, oom = 0;
     if (!ds || n < 1 || kind < PT_DATA_TEXT || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_world_dataset: need n >= 1 and a schema, got n %d kind %d", n, kind);
+    if (kind == PT_DATA_PREFERENCE) return pt_world_preferences(cfg, split, seed, n, 0, ds);
     memset(&out, 0, sizeof out);
     out.kind = kind;
     out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
     if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory");
     memset(out.records, 0, (size_t)n * sizeof(pt_record));
     out.n = n;
-    pt_rng_seed(&noise_rng, seed ^ 0x5EEDBADull);
     for (i = 0; i < n && !oom; i++) {
         pt_problem p;
         pt_record *r = &out.records[i];
@@ -5661,18 +6222,6 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
             r->messages[1].role = pt__strdup("assistant"); r->messages[1].content = pt__strdup(p.solution + 3);
             oom |= !r->messages[0].role || !r->messages[0].content || !r->messages[1].role || !r->messages[1].content;
             break;
-        case PT_DATA_PREFERENCE: {
-            pt_problem bad = p;
-            int tries;
-            oom |= !(r->prompt = pt__strdup(user));
-            oom |= !(r->chosen = pt__strdup(p.solution + 3));
-            for (tries = 0; tries < 16; tries++) {   /* a corruption that changes nothing is drawn again */
-                pt__world_render(&bad, &noise_rng, 1.0f);
-                if (strcmp(bad.solution, p.solution) != 0) break;
-            }
-            oom |= !(r->rejected = pt__strdup(bad.solution + 3));
-            break;
-        }
         default:
             oom |= !(r->prompt = pt__strdup(user));
             snprintf(buf, sizeof buf, "%lld", p.answer);
@@ -5682,6 +6231,119 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
     if (oom) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory"); }
     *ds = out;
     return PT_OK;
+}
+
+/* One preference record: prompt, chosen and rejected texts, the strength the rules give them. */
+static int pt__pref_record(pt_record *r, int line, const pt_problem *p, const char *chosen, const char *rejected)
+{
+    char user[sizeof p->question];
+    pt_world_score a, b;
+    pt__world_user_text(p, user, sizeof user);
+    pt_world_score_text(p, chosen, &a);
+    pt_world_score_text(p, rejected, &b);
+    r->line = line;
+    r->prompt = pt__strdup(user);
+    r->chosen = pt__strdup(chosen);
+    r->rejected = pt__strdup(rejected);
+    r->strength = (float)pt_world_strength(&a, &b);
+    r->has_strength = 1;
+    return r->prompt && r->chosen && r->rejected ? PT_OK : PT_ERR_NOMEM;
+}
+PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples, pt_dataset *ds)
+{
+    /* pairs (chosen flaw, rejected flaw) per strength level: the level is their quality gap */
+    static const int recipes[4][3][2] = {
+        { { PT_FLAW_ANSWER, PT_FLAW_CARRIED }, { PT_FLAW_ANSWER, PT_FLAW_CARRIED }, { PT_FLAW_ANSWER, PT_FLAW_CARRIED } },
+        { { PT_FLAW_NONE, PT_FLAW_STEP }, { PT_FLAW_STEP, PT_FLAW_ANSWER }, { PT_FLAW_CARRIED, PT_FLAW_TRUNCATED } },
+        { { PT_FLAW_NONE, PT_FLAW_ANSWER }, { PT_FLAW_NONE, PT_FLAW_CARRIED }, { PT_FLAW_STEP, PT_FLAW_TRUNCATED } },
+        { { PT_FLAW_NONE, PT_FLAW_TRUNCATED }, { PT_FLAW_NONE, PT_FLAW_TRUNCATED }, { PT_FLAW_NONE, PT_FLAW_TRUNCATED } } };
+    pt_dataset out;
+    pt_rng rng;
+    int i, st = PT_OK;
+    if (!ds || n < 1 || (triples && n % 3))
+        return pt__fail(PT_ERR_ARG, "pt_world_preferences: need n >= 1%s, got %d", triples ? " and a multiple of 3" : "", n);
+    memset(&out, 0, sizeof out);
+    out.kind = PT_DATA_PREFERENCE;
+    out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
+    if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory");
+    memset(out.records, 0, (size_t)n * sizeof(pt_record));
+    out.n = n;
+    pt_rng_seed(&rng, seed ^ 0x5EEDBADull ^ (uint64_t)split << 40);
+    for (i = 0; i < n && st == PT_OK; i += triples ? 3 : 1) {
+        pt_problem p;
+        char x[sizeof p.solution], y[sizeof p.solution], z[sizeof p.solution];
+        pt_world_problem(cfg, split, seed, triples ? i / 3 : i, &p);
+        if (triples) {   /* rejected: a wrong answer or a cut-off; chosen: right but flawed; edited: repaired */
+            static const int wrong[3] = { PT_FLAW_ANSWER, PT_FLAW_CARRIED, PT_FLAW_TRUNCATED };
+            pt_world_completion(&p, PT_FLAW_NONE, &rng, x, sizeof x);
+            pt_world_completion(&p, PT_FLAW_STEP, &rng, y, sizeof y);
+            pt_world_completion(&p, wrong[pt_rng_int(&rng, 0, 2)], &rng, z, sizeof z);
+            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
+            if (st == PT_OK) st = pt__pref_record(&out.records[i + 1], i + 2, &p, x, z);
+            if (st == PT_OK) st = pt__pref_record(&out.records[i + 2], i + 3, &p, y, z);
+        } else {         /* the four levels in turn, so each holds a quarter of the pairs */
+            const int *rc = recipes[3 - i % 4][pt_rng_int(&rng, 0, 2)];
+            pt_world_completion(&p, rc[0], &rng, x, sizeof x);
+            pt_world_completion(&p, rc[1], &rng, y, sizeof y);
+            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
+        }
+    }
+    if (st != PT_OK) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory"); }
+    *ds = out;
+    return PT_OK;
+}
+PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int split, uint64_t seed, int n_problems,
+                                  int samples, const pt_sampler *s, uint64_t gen_seed, pt_dataset *ds)
+{
+    pt__world_prompts w;
+    pt_gen_config g;
+    pt_gen_result r;
+    pt_dataset out;
+    char *texts = NULL;
+    pt_world_score *sc = NULL;
+    int i, j, st;
+    const int text_cap = 1024;
+    memset(&r, 0, sizeof r);
+    memset(&out, 0, sizeof out);
+    if (!ds || samples < 2 || !s) return pt__fail(PT_ERR_ARG, "pt_world_onpolicy_pairs: need ds, samples >= 2 (got %d) and a sampler", samples);
+    if ((st = pt__world_prompts_make(m, cfg, split, seed, n_problems, 1, &w, "pt_world_onpolicy_pairs")) != PT_OK) return st;
+    out.kind = PT_DATA_PREFERENCE;
+    out.records = (pt_record *)PT_MALLOC((size_t)w.n * sizeof(pt_record));
+    texts = (char *)PT_MALLOC((size_t)samples * text_cap);
+    sc = (pt_world_score *)PT_MALLOC((size_t)samples * sizeof(pt_world_score));
+    if (!out.records || !texts || !sc) { st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory"); goto done; }
+    memset(out.records, 0, (size_t)w.n * sizeof(pt_record));
+    g = pt__world_gen(m, w.maxp, 1);
+    g.sampler = *s;
+    g.seed = gen_seed;
+    if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, samples, &g, &r)) != PT_OK) goto done;
+    for (i = 0; i < w.n; i++) {
+        int best = 0, worst = 0;
+        for (j = 0; j < samples; j++) {
+            char *t = texts + (size_t)j * text_cap;
+            pt__gen_text(&r, i * samples + j, t, text_cap);
+            pt_world_score_text(&w.probs[i], t, &sc[j]);
+            /* best: highest quality, then fewest wrong steps; worst the reverse; first seen on ties */
+            if (pt_world_strength(&sc[j], &sc[best]) >= 0) best = j;
+            if (pt_world_strength(&sc[worst], &sc[j]) >= 0) worst = j;
+        }
+        if (pt_world_strength(&sc[best], &sc[worst]) < 0 || !texts[(size_t)best * text_cap] || !texts[(size_t)worst * text_cap]) continue;
+        if (pt__pref_record(&out.records[out.n], out.n + 1, &w.probs[i], texts + (size_t)best * text_cap, texts + (size_t)worst * text_cap) != PT_OK) {
+            out.n++;
+            st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
+            goto done;
+        }
+        out.n++;
+    }
+    *ds = out;
+    memset(&out, 0, sizeof out);
+done:
+    pt_dataset_free(&out);
+    PT_FREE(texts);
+    PT_FREE(sc);
+    pt_gen_result_free(&r);
+    pt__world_prompts_free(&w);
+    return st;
 }
 
 /* ================================================================================================

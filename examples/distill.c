@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     world.min_digits = 1; world.max_digits = 3;
 
     /* 1. the teacher answers the training questions */
-    if (pt_world_eval(teacher, &world, PT_WORLD_ID, 200, 1, &t_id) != PT_OK || pt_world_eval(teacher, &world, PT_WORLD_OOD, 100, 1, &t_ood) != PT_OK) {
+    if (pt_world_eval(teacher, &world, PT_WORLD_ID, 800, 1, &t_id) != PT_OK || pt_world_eval(teacher, &world, PT_WORLD_OOD, 400, 1, &t_ood) != PT_OK) {
         printf("error: %s\n", pt_last_error());
         return 1;
     }
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         if (pt_world_sft_example(&world, PT_WORLD_TRAIN, 11, i, &truth[i]) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
     }
     memset(&g, 0, sizeof g);
-    g.max_new_tokens = 96; g.stop_token = PT_BYTE_END; g.sampler.temperature = temperature; g.seed = 5;
+    g.max_new_tokens = 96; g.stop_tokens[0] = PT_BYTE_END; g.n_stop_tokens = 1; g.sampler.temperature = temperature; g.seed = 5;
     t0 = pt_time_seconds();
     if (pt_generate(teacher, prompts, prompt_len, N_TRAIN, 1, &g, &gen) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
     for (i = 0, n_correct = 0; i < N_TRAIN; i++) {
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         cfg.steps = steps; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.eval_every = steps; cfg.quiet = 1; cfg.csv_path = path;
         if (pt_sft_train(student, data, n, NULL, 0, &cfg, &res) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
         append_curve(curves, names[s], path);
-        if (pt_world_eval(student, &world, PT_WORLD_ID, 200, 1, &id) != PT_OK || pt_world_eval(student, &world, PT_WORLD_OOD, 100, 1, &ood) != PT_OK) {
+        if (pt_world_eval(student, &world, PT_WORLD_ID, 800, 1, &id) != PT_OK || pt_world_eval(student, &world, PT_WORLD_OOD, 400, 1, &ood) != PT_OK) {
             printf("error: %s\n", pt_last_error());
             return 1;
         }

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
                  (vs[v].trainable && strcmp(vs[v].trainable, "*norm") == 0 ? 1e-2f : 1e-3f);
         if (pt_sft_train(m, data, N_TRAIN, NULL, 0, &cfg, &res) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
         append_curve(curves, vs[v].name, csv_path);
-        if (pt_world_eval(m, &world, PT_WORLD_ID, 200, 1, &id) != PT_OK || pt_world_eval(m, &world, PT_WORLD_OOD, 100, 1, &ood) != PT_OK) {
+        if (pt_world_eval(m, &world, PT_WORLD_ID, 800, 1, &id) != PT_OK || pt_world_eval(m, &world, PT_WORLD_OOD, 400, 1, &ood) != PT_OK) {
             printf("error: %s\n", pt_last_error());
             return 1;
         }

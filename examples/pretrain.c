@@ -23,13 +23,16 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 {
     pt_world_eval_result id, ood;
     pt_tokenizer tok = pt_byte_tokenizer();
+    char line[160];
     int i;
-    if (pt_world_eval(m, wc, PT_WORLD_ID, 200, 0, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 100, 0, &ood) != PT_OK) {
+    if (pt_world_eval(m, wc, PT_WORLD_ID, 800, 0, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 400, 0, &ood) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
     }
-    printf("  %-7s  ID: accuracy %5.1f%%  format %5.1f%%  steps %5.1f%%   OOD: accuracy %5.1f%%  format %5.1f%%\n", when,
-           100 * id.accuracy, 100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
+    pt_world_eval_format(&id, line, sizeof line);
+    printf("  %-7s  ID test accuracy %s\n", when, line);
+    printf("           format %5.1f%%  steps %5.1f%%   OOD (4 digits) accuracy %5.1f%%  format %5.1f%%\n",
+           100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
     printf("           sample: %s\n", id.first);
     if (samples) {   /* greedy completions of the first 5 held-out problems */
         fprintf(samples, "== %s: ID accuracy %.1f%%, format %.1f%%, step accuracy %.1f%%; OOD accuracy %.1f%%\n", when,
@@ -45,7 +48,7 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
             n = pt_world_prompt(&p, 0, prompt, 192);
             pp[0] = prompt;
             memset(&g, 0, sizeof g);
-            g.max_new_tokens = m->cfg.seq_len - n; g.stop_token = tok.eos_id;
+            g.max_new_tokens = m->cfg.seq_len - n; g.stop_tokens[0] = tok.eos_id; g.n_stop_tokens = 1;
             if (pt_generate(m, pp, &n, 1, 1, &g, &r) != PT_OK) continue;
             pt_decode(&tok, r.tokens + n, r.total_len[0] - n, text, sizeof text);
             fprintf(samples, "%sA: %s\n", p.question, text);

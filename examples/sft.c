@@ -5,9 +5,10 @@
    demonstrations (the corpus had 10% noisy ones):
        <bos><|user|>Q: 47+85=?<|end|><|assistant|>  ->  <think>7+5=12;4+8+1=13</think><answer>132</answer><|end|>
    with the loss on the assistant's tokens only, examples packed into rows with attention that
-   never crosses an example. Prints format validity and accuracy (held-out in-distribution and
-   out-of-distribution splits) before and after, writes build/sft.csv, saves build/sft.ckpt
-   (the best model by held-out accuracy).
+   never crosses an example. Prints format validity and accuracy on the test splits (in-distribution
+   with its 95% interval and per digit count, and 4-digit out-of-distribution) before and after,
+   writes build/sft.csv, saves build/sft.ckpt: the best model by accuracy on the validation split
+   (never by the test split it reports).
 
    Recipe: 600 steps of 16 packed rows of 128 tokens (about four passes over the 6000
    demonstrations), peak learning rate 3e-3 with warmup and cosine decay. A quarter of that budget
@@ -20,26 +21,33 @@
 #include <stdlib.h>
 
 #define N_TRAIN 6000
-#define N_EVAL 200
+#define N_EVAL 200   /* validation examples for the eval loss */
+#define N_VALID 400  /* validation problems for choosing the checkpoint */
+#define N_TEST 800   /* test problems reported (ID); 400 OOD */
+#define N_OOD 400
 
 static pt_world_config world;
 
-static float id_accuracy(pt_model *m, void *user)
+/* checkpoints are chosen on the validation split; the test split is only reported */
+static float valid_accuracy(pt_model *m, void *user)
 {
     pt_world_eval_result r;
     (void)user;
-    return pt_world_eval(m, &world, PT_WORLD_ID, 100, 1, &r) == PT_OK ? r.accuracy : 0.0f;
+    return pt_world_eval(m, &world, PT_WORLD_VALID, N_VALID, 1, &r) == PT_OK ? r.accuracy : 0.0f;
 }
 
 static void report(pt_model *m, const char *when, float *acc_out)
 {
     pt_world_eval_result id, ood;
-    if (pt_world_eval(m, &world, PT_WORLD_ID, 200, 1, &id) != PT_OK || pt_world_eval(m, &world, PT_WORLD_OOD, 100, 1, &ood) != PT_OK) {
+    char line[160];
+    if (pt_world_eval(m, &world, PT_WORLD_ID, N_TEST, 1, &id) != PT_OK || pt_world_eval(m, &world, PT_WORLD_OOD, N_OOD, 1, &ood) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
     }
-    printf("  %-7s  ID: accuracy %5.1f%%  format %5.1f%%  steps %5.1f%%   OOD: accuracy %5.1f%%  format %5.1f%%\n", when,
-           100 * id.accuracy, 100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
+    pt_world_eval_format(&id, line, sizeof line);
+    printf("  %-7s  ID test accuracy %s\n", when, line);
+    printf("           format %5.1f%%  steps %5.1f%%   OOD (4 digits) accuracy %5.1f%%  format %5.1f%%\n",
+           100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
     printf("           sample: %s\n", id.first);
     if (acc_out) *acc_out = id.accuracy;
 }
@@ -57,16 +65,16 @@ int main(int argc, char **argv)
     for (i = 0; i < N_TRAIN; i++)   /* seed 7: problems the pretraining corpus (seed 1) did not use */
         if (pt_world_sft_example(&world, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
     for (i = 0; i < N_EVAL; i++)
-        if (pt_world_sft_example(&world, PT_WORLD_ID, 0, 1000 + i, &eval[i]) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
+        if (pt_world_sft_example(&world, PT_WORLD_VALID, 0, i, &eval[i]) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }
     printf("SFT of %s (%.2fM parameters) on %d world demonstrations, chat template, completion-only loss\n",
            base, pt_params_count(m->params, 1) / 1e6, N_TRAIN);
     report(m, "before", NULL);
     cfg.steps = steps; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.weight_decay = 0.0f;
     cfg.eval_every = steps / 3 > 0 ? steps / 3 : 1;
     cfg.csv_path = "build/sft.csv"; cfg.best_path = "build/sft.ckpt";
-    cfg.metric = id_accuracy;
+    cfg.metric = valid_accuracy;
     if (pt_sft_train(m, train, N_TRAIN, eval, N_EVAL, &cfg, &res) != PT_OK) { printf("\nerror: %s\n", pt_last_error()); return 1; }
-    printf("  %d steps in %.1f s (%.0f tok/s), loss %.3f -> %.3f, best held-out accuracy %.1f%% at step %d, %d skipped\n",
+    printf("  %d steps in %.1f s (%.0f tok/s), loss %.3f -> %.3f, best validation accuracy %.1f%% at step %d, %d skipped\n",
            res.steps_done, res.seconds, res.tokens_per_s, res.first_loss, res.last_loss, 100 * res.best_metric, res.best_step, res.skipped);
     pt_model_free(m);
     m = pt_model_load("build/sft.ckpt");

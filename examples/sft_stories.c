@@ -35,7 +35,7 @@ static int sample_stories(pt_model *m, const pt_tokenizer *tok, int n, int max_n
     pt_gen_config g;
     pt_gen_result r;
     memset(&g, 0, sizeof g);
-    g.max_new_tokens = max_new; g.stop_token = 1;   /* the stories models end a story with BOS */
+    g.max_new_tokens = max_new; g.stop_tokens[0] = 1; g.n_stop_tokens = 1;   /* the stories models end a story with BOS */
     g.sampler.temperature = 0.8f; g.sampler.top_p = 0.95f; g.seed = seed;
     if (pt_generate(m, prompt, &bos, 1, n, &g, &r) != PT_OK) return -1;   /* bos doubles as the length 1 */
     for (i = 0; i < n; i++) {

@@ -162,7 +162,7 @@ static void test_distillation(void)
         prompts[i] = buf[i];
     }
     memset(&g, 0, sizeof g);
-    g.max_new_tokens = 40; g.stop_token = PT_BYTE_END;
+    g.max_new_tokens = 40; g.stop_tokens[0] = PT_BYTE_END; g.n_stop_tokens = 1;
     CHECK(pt_generate(teacher, prompts, lens, 800, 1, &g, &r) == PT_OK, "generate: %s", pt_last_error());
     n = pt_examples_from_generations(&r, NULL, PT_BYTE_EOS, ex);
     CHECK(n == 800, "examples from generations: %d (%s)", n, pt_last_error());
@@ -194,7 +194,7 @@ static int stories_habit(pt_model *m, const pt_tokenizer *tok, int n, int max_ne
     pt_gen_config g;
     pt_gen_result r;
     memset(&g, 0, sizeof g);
-    g.max_new_tokens = max_new; g.stop_token = 1; g.sampler.temperature = 0.8f; g.sampler.top_p = 0.95f; g.seed = seed;
+    g.max_new_tokens = max_new; g.stop_tokens[0] = 1; g.n_stop_tokens = 1; g.sampler.temperature = 0.8f; g.sampler.top_p = 0.95f; g.seed = seed;
     if (pt_generate(m, prompt, &bos, 1, n, &g, &r) != PT_OK) return -1;
     *title = *ending = 0;
     for (i = 0; i < n; i++) {

@@ -1325,7 +1325,7 @@ static void test_generation(void)
     if (stop < 0) { k = 0; stop = r0.tokens[6]; }
     if (stop == 0) { printf("  (greedy output starts with byte 0; stop test skipped)\n"); }
     else {
-        g.stop_token = stop;
+        g.stop_tokens[0] = stop; g.n_stop_tokens = 1;
         CHECK(pt_generate(m, prompts, lens, 1, 1, &g, &r1) == PT_OK, "greedy with stop: %s", pt_last_error());
         if (r1.tokens) {
             CHECK(r1.total_len[0] == 6 + k + 1, "stop at generated index %d: total_len %d, expected %d", k, r1.total_len[0], 6 + k + 1);
@@ -1338,7 +1338,7 @@ static void test_generation(void)
     pt_gen_result_free(&r0);
     /* sampling with two prompts of different lengths, repeated, with a stop token that is likely */
     memset(&g, 0, sizeof g); g.max_new_tokens = 20; g.sampler.temperature = 1.0f; g.sampler.top_k = 4; g.seed = 3;
-    g.stop_token = stop > 0 ? stop : 257;
+    g.stop_tokens[0] = stop > 0 ? stop : 257; g.n_stop_tokens = 1;
     CHECK(pt_generate(m, prompts, lens, 2, 4, &g, &r1) == PT_OK, "sampling: %s", pt_last_error());
     if (r1.tokens) {
         int stopped = 0;
@@ -1347,7 +1347,7 @@ static void test_generation(void)
             CHECK(r1.prompt_len[i] == lens[i / 4] && memcmp(r1.tokens + (int64_t)i * r1.width, prompts[i / 4], (size_t)lens[i / 4] * sizeof(int)) == 0, "seq %d prompt", i);
             stopped += r1.total_len[i] < r1.prompt_len[i] + 20;
         }
-        check_gen_invariants("sampled, stop token", &r1, g.stop_token, 20);
+        check_gen_invariants("sampled, stop token", &r1, g.stop_tokens[0], 20);
         printf("  sampled: %d of 8 sequences stopped early\n", stopped);
         pt_gen_result_free(&r1);
     }

@@ -2344,7 +2344,7 @@ static void test_examples_from_generations(void)
     /* stop on sequence 1's first generated token: it ends after one token, the others may too */
     stop = r.tokens[1 * r.width + 5];
     pt_gen_result_free(&r);
-    g.stop_token = stop;
+    g.stop_tokens[0] = stop; g.n_stop_tokens = 1;
     st = pt_generate(m, prompts, lens, 3, 1, &g, &r);
     CHECK(st == PT_OK && (stop == 0 || r.total_len[1] == 6), "generate with stop token %d: %s (sequence 1 length %d)", stop, pt_last_error(), r.total_len[1]);
     for (i = 0; i < 3; i++) CHECK(r.prompt_len[i] == lens[i] && memcmp(r.tokens + (int64_t)i * r.width, prompts[i], (size_t)lens[i] * sizeof(int)) == 0, "prompt %d kept", i);
@@ -2363,7 +2363,7 @@ static void test_examples_from_generations(void)
         if (n > 0) pt_examples_free(ex, n);
     }
     /* GRPO-style groups: sequence i has prompt i / repeat */
-    g.stop_token = 0;
+    g.n_stop_tokens = 0;
     st = pt_generate(m, prompts, lens, 3, 2, &g, &r2);
     CHECK(st == PT_OK && r2.n_seqs == 6, "generate repeat 2: %s", pt_last_error());
     if (st == PT_OK) {
@@ -2558,7 +2558,7 @@ static void test_tokens_oom(void)
         }
         memset(&g, 0, sizeof g);
         g.max_new_tokens = 96 - maxp < 160 ? 96 - maxp : 160;
-        g.stop_token = PT_BYTE_END;
+        g.stop_tokens[0] = PT_BYTE_END; g.n_stop_tokens = 1;
         st = pt_generate(w, prompts, lens, 2, 1, &g, &r);
         CHECK(st == PT_OK, "generate by hand: %s", pt_last_error());
         if (st == PT_OK) {
