@@ -387,6 +387,7 @@ typedef struct pt_model {
                                                      import -> export round trip is byte-identical */
     struct pt_lora *lora;                         /* LoRA adapters (section 8), or NULL */
     struct pt_token_adapter *tokens;              /* prompt tuning / trainable tokens (8b), or NULL */
+    int adapters_off;                             /* 1: forwards skip LoRA and token adapters */
 } pt_model;
 
 /* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
@@ -429,6 +430,7 @@ PTDEF int pt_kv_copy(pt_kv_cache *kv, int src, int dst);
    kv->len[seq_ids[i]] (rows of one sequence in order), appends its keys/values, and writes the
    next-token logits to logits[i*V] (logits may be NULL). Errors (bad id, full cache) change nothing. */
 PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n_rows, const int *seq_ids, const int *tokens, float *logits);
+
 
 /* ================================================================================================
    4. TOKENIZERS                                                                   >>tokenizers
@@ -982,6 +984,23 @@ PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *l
    generated tokens, then end_id if end_id >= 0 (e.g. <eos> after a stop at <|end|>). keep (may be
    NULL) selects sequences. Writes up to r->n_seqs examples to ex; returns the count or an error. */
 PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned char *keep, int end_id, pt_example *ex);
+
+/* --- References (DPO, PPO and GRPO's KL anchor) ---------------------------------------------------
+   A reference is the model before preference or RL training. Two ways to have one:
+   - the same model with its adapters switched off (PEFT's disable_adapter(), how TRL's DPO trainer
+     gets a reference for free when the policy is LoRA): pt_model_set_adapters(m, 0) makes both
+     forwards skip LoRA and token adapters without touching the base, so the logits are the base's
+     bit for bit; prompts must not contain virtual tokens meanwhile. Merged LoRA cannot be
+     switched off (PT_ERR_ARG: unmerge first).
+   - a separate copy, pt_model_clone: the weights (and adapters) of m, frozen (no gradient or
+     optimizer buffers: forward-only memory) or trainable as m's tensors are.
+   Reference log-probs are computed once per dataset, without the tape, in batches of bounded size. */
+PTDEF int pt_model_set_adapters(pt_model *m, int enabled);
+PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable);
+/* Per example: the sum of log p(completion tokens | prefix) (the tokens a trainer would train on,
+   pt_pack_examples' mask) into sum_logp[i], and their count into n_tokens[i] (may be NULL).
+   Runs without gradients, rows_per_batch examples at a time (0 -> 16), one example per row. */
+PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp, int *n_tokens);
 
 #ifdef __cplusplus
 }
@@ -3071,12 +3090,14 @@ PTDEF void pt_model_free(pt_model *m)
     PT_FREE(m);
 }
 
+/* The token adapter the forwards use: none while adapters are switched off. */
+static const pt_token_adapter *pt__tok(const pt_model *m) { return m->adapters_off ? NULL : m->tokens; }
 /* y = h W^T, plus the LoRA branch s * dropout(h) A^T B^T when the matrix has an unmerged adapter. */
 static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int slot, pt_tensor *W)
 {
     pt_lora *lo = m->lora;
     float *mask = NULL;
-    if (!lo || lo->merged || !lo->a[slot]) return pt_linear(ctx, h, W, NULL);
+    if (!lo || lo->merged || m->adapters_off || !lo->a[slot]) return pt_linear(ctx, h, W, NULL);
     if (lo->dropout > 0 && ctx->grad_enabled) {   /* inverted dropout on the adapter's input only */
         int64_t i;
         if (!(mask = pt__floats(ctx, h->size))) return NULL;
@@ -3101,7 +3122,7 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
                 return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)", b->pos[i], i, c->seq_len);
     s4q[0] = s4k[0] = b->B; s4q[1] = s4k[1] = b->T; s4q[2] = c->n_heads; s4k[2] = c->n_kv_heads; s4q[3] = s4k[3] = hd;
     s2[0] = b->B * b->T; s2[1] = c->dim;
-    x = m->tokens ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot, pt_model_input_vocab(m), b->tokens, b->B * b->T)
+    x = pt__tok(m) ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot, pt_model_input_vocab(m), b->tokens, b->B * b->T)
                   : pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
@@ -3120,7 +3141,7 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
     pt_tensor *h = pt__model_hidden(ctx, m, b), *logits = pt_linear(ctx, h, m->output, NULL);
-    const pt_token_adapter *ta = m->tokens;
+    const pt_token_adapter *ta = pt__tok(m);
     if (!ta || ta->n == ta->n_virtual) return logits;
     /* trainable tokens: their classifier columns come from the adapter's rows */
     return pt_set_columns(ctx, logits, pt_linear(ctx, h, ta->out_rows ? ta->out_rows : ta->rows, NULL), ta->cols, ta->n);
@@ -3238,12 +3259,12 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     float *x = w->x + (int64_t)r0 * D, *xb = w->xb + (int64_t)r0 * D, *q = w->q + (int64_t)r0 * D;
     float *k = w->k + (int64_t)r0 * KVD, *v = w->v + (int64_t)r0 * KVD, *att = w->att + (int64_t)r0 * D;
     float *h1 = w->h1 + (int64_t)r0 * Hd, *h3 = w->h3 + (int64_t)r0 * Hd, *sc = w->sc;
-    const pt_lora *lo = m->lora && !m->lora->merged ? m->lora : NULL;
+    const pt_lora *lo = m->lora && !m->lora->merged && !m->adapters_off ? m->lora : NULL;
     float *lt = lo ? w->lt + (int64_t)r0 * lo->rank : NULL;
 #define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
     if (nr < 1) return;
     for (i = 0; i < nr; i++) {
-        int t = tokens[r0 + i], j = m->tokens ? m->tokens->slot[t] : -1;
+        int t = tokens[r0 + i], j = pt__tok(m) ? m->tokens->slot[t] : -1;
         memcpy(x + (int64_t)i * D, j >= 0 ? m->tokens->rows->data + (int64_t)j * D : m->tok_embeddings->data + (int64_t)t * D, (size_t)D * sizeof(float));
     }
     for (l = 0; l < c->n_layers; l++) {
@@ -3325,7 +3346,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     if (logits) {
         pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
         pt__step_linear(n, nr, V, D, xb, m->output->data, PK(c->n_layers, 0), logits + (int64_t)r0 * V, 0, tid);
-        if (m->tokens && m->tokens->n > m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
+        if (pt__tok(m) && m->tokens->n > m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
             const pt_token_adapter *ta = m->tokens;
             const float *W = ta->out_rows ? ta->out_rows->data : ta->rows->data;
             int j, e;
@@ -4685,7 +4706,7 @@ PTDEF void pt_tokens_detach(pt_model *m)
     pt__tokens_free(m->tokens);
     m->tokens = NULL;
 }
-PTDEF int pt_model_input_vocab(const pt_model *m) { return m->cfg.vocab_size + (m->tokens ? m->tokens->n_virtual : 0); }
+PTDEF int pt_model_input_vocab(const pt_model *m) { return m->cfg.vocab_size + (pt__tok(m) ? m->tokens->n_virtual : 0); }
 /* A new adapter for ids (virtual ones are >= V), rows copied from src rows of the base tables
    (src_ids[j] for R; ids[j] for the classifier rows of an untied model); src_ids NULL: left zero. */
 static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int n, int n_virtual)
@@ -4777,7 +4798,7 @@ PTDEF int pt_tokens_merge(pt_model *m)
 }
 PTDEF int pt_model_prompt_prefix(const pt_model *m, int *ids, int cap)
 {
-    int j, k = m->tokens ? m->tokens->n_virtual : 0;
+    int j, k = pt__tok(m) ? m->tokens->n_virtual : 0;
     if (k > cap) return pt__fail(PT_ERR_ARG, "pt_model_prompt_prefix: %d virtual tokens do not fit in %d", k, cap);
     for (j = 0; j < k; j++) ids[j] = m->tokens->ids[j];
     return k;
@@ -6526,6 +6547,122 @@ done:
     if (csv) fclose(csv);
     if (res) *res = r;
     PT_FREE(order); PT_FREE(buf); PT_FREE(mask);
+    pt_ctx_free(ctx);
+    return st;
+}
+
+
+/* --- References ------------------------------------------------------------------------------ */
+PTDEF int pt_model_set_adapters(pt_model *m, int enabled)
+{
+    if (!m) return pt__fail(PT_ERR_ARG, "pt_model_set_adapters: model is NULL");
+    if (!enabled && m->lora && m->lora->merged)
+        return pt__fail(PT_ERR_ARG, "pt_model_set_adapters: the LoRA adapters are merged into the base; unmerge them first");
+    m->adapters_off = !enabled;
+    return PT_OK;
+}
+/* Freeze or unfreeze every tensor of a parameter set, or copy the frozen flags of another. */
+static int pt__params_copy_trainable(pt_params *dst, const pt_params *src, int trainable)
+{
+    int i, st;
+    if ((st = pt_params_set_trainable(dst, "*", 0)) < 0) return st;
+    for (i = 0; trainable && i < src->count; i++)
+        if (!(src->items[i]->flags & PT_PARAM_FROZEN) && (st = pt_params_set_trainable(dst, src->items[i]->name, 1)) < 0) return st;
+    return PT_OK;
+}
+PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
+{
+    pt_model *c;
+    int st = PT_OK;
+    if (!m) return (pt_model *)pt__fail_null(PT_ERR_ARG, "pt_model_clone: model is NULL");
+    if (!(c = pt_model_new(&m->cfg, 0))) return NULL;
+    if (c->params->n_data != m->params->n_data) { pt_model_free(c); return (pt_model *)pt__fail_null(PT_ERR_ARG, "pt_model_clone: parameter layout differs"); }
+    memcpy(c->params->data, m->params->data, (size_t)m->params->n_data * sizeof(float));
+    if (m->llama2c_rope) {
+        c->llama2c_rope = (float *)PT_MALLOC((size_t)m->llama2c_rope_n * sizeof(float));
+        if (!c->llama2c_rope) { pt_model_free(c); return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_clone: out of memory"); }
+        memcpy(c->llama2c_rope, m->llama2c_rope, (size_t)m->llama2c_rope_n * sizeof(float));
+        c->llama2c_rope_n = m->llama2c_rope_n;
+    }
+    if (m->lora) {   /* the same slots, then the same values (and dropout RNG state) */
+        const pt_lora *lo = m->lora;
+        int slot, n_slots = m->cfg.n_layers * 7;
+        unsigned char *on = (unsigned char *)PT_MALLOC((size_t)n_slots);
+        if (!on) st = pt__fail(PT_ERR_NOMEM, "pt_model_clone: out of memory");
+        for (slot = 0; on && slot < n_slots; slot++) on[slot] = lo->a[slot] != NULL;
+        if (st == PT_OK) st = pt__lora_attach_slots(c, lo->rank, lo->alpha, lo->rslora, lo->dropout, 0, on);
+        PT_FREE(on);
+        if (st == PT_OK) {
+            memcpy(c->lora->params->data, lo->params->data, (size_t)lo->params->n_data * sizeof(float));
+            c->lora->merged = lo->merged;
+            c->lora->rng = lo->rng;
+        }
+    }
+    if (st == PT_OK && m->tokens) {
+        const pt_token_adapter *ta = m->tokens;
+        if ((st = pt__tokens_build(c, ta->ids, NULL, ta->n, ta->n_virtual)) == PT_OK)
+            memcpy(c->tokens->params->data, ta->params->data, (size_t)ta->params->n_data * sizeof(float));
+    }
+    if (st == PT_OK) st = pt__params_copy_trainable(c->params, m->params, trainable);
+    if (st == PT_OK && m->lora) st = pt__params_copy_trainable(c->lora->params, m->lora->params, trainable);
+    if (st == PT_OK && m->tokens) st = pt__params_copy_trainable(c->tokens->params, m->tokens->params, trainable);
+    if (st < 0) { pt_model_free(c); return NULL; }
+    c->adapters_off = m->adapters_off;
+    return c;
+}
+PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp, int *n_tokens)
+{
+    int B = rows_per_batch > 0 ? rows_per_batch : 16, T = 1, st = PT_OK, i, r, at;
+    int *buf = NULL;
+    float *mask = NULL;
+    pt_ctx *ctx = NULL;
+    if (!m || (!ex && n > 0) || n < 0 || !sum_logp) return pt__fail(PT_ERR_ARG, "pt_sequence_logprobs: bad arguments");
+    for (i = 0; i < n; i++) {
+        if (ex[i].n_ids > m->cfg.seq_len)
+            return pt__fail(PT_ERR_ARG, "pt_sequence_logprobs: example %d has %d tokens, more than seq_len %d", i, ex[i].n_ids, m->cfg.seq_len);
+        if (ex[i].n_ids > T) T = ex[i].n_ids;
+    }
+    if (B > n) B = n > 0 ? n : 1;
+    buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
+    mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
+    ctx = pt_ctx_new(0);
+    if (!buf || !mask || !ctx) { st = pt__fail(PT_ERR_NOMEM, "pt_sequence_logprobs: out of memory"); goto done; }
+    pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < n; at += B) {
+        int rows = n - at < B ? n - at : B;
+        pt_batch b;
+        pt_tensor *lp;
+        int64_t blk = (int64_t)rows * T;   /* four [rows, T] blocks: tokens, targets, pos, seg */
+        for (r = 0; r < rows; r++) {       /* one example per row, so each row's sum is one sequence's */
+            int one = at + r;
+            int64_t o = (int64_t)r * T;
+            pt_pack_examples(ex, &one, 1, 1, T, 0, buf + o, buf + blk + o, mask + o, buf + 2 * blk + o, buf + 3 * blk + o);
+        }
+        memset(&b, 0, sizeof b);
+        b.B = rows;
+        b.T = T;
+        b.tokens = buf;
+        b.targets = buf + blk;
+        b.loss_mask = mask;
+        b.pos = buf + 2 * blk;
+        b.seg = buf + 3 * blk;
+        if (!(lp = pt_model_logprobs(ctx, m, &b, 1.0f))) { st = pt_last_status(); goto done; }
+        for (r = 0; r < rows; r++) {
+            double s = 0;
+            int cnt = 0, t;
+            for (t = 0; t < T; t++) {
+                if (mask[(int64_t)r * T + t] == 0.0f) continue;
+                s += lp->data[(int64_t)r * T + t];
+                cnt++;
+            }
+            sum_logp[at + r] = (float)s;
+            if (n_tokens) n_tokens[at + r] = cnt;
+        }
+        pt_ctx_reset(ctx);
+    }
+done:
+    PT_FREE(buf);
+    PT_FREE(mask);
     pt_ctx_free(ctx);
     return st;
 }
