@@ -388,6 +388,7 @@ typedef struct pt_model {
     struct pt_lora *lora;                         /* LoRA adapters (section 8), or NULL */
     struct pt_token_adapter *tokens;              /* prompt tuning / trainable tokens (8b), or NULL */
     int adapters_off;                             /* 1: forwards skip LoRA and token adapters */
+    struct pt_head *head;                         /* a scalar reward/value head, or NULL */
 } pt_model;
 
 /* Check a config (positive dims, dim % n_heads == 0, n_heads % n_kv_heads == 0, even head size,
@@ -411,6 +412,19 @@ PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b);  
 PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b);     /* masked mean CE */
 /* log p(targets[i] | prefix) at a temperature, [B*T], 0 where the mask is 0. */
 PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, float temperature);
+/* The final hidden states after the last RMSNorm, [B*T, D]: what the classifier, a reward head
+   and a value head read. */
+PTDEF pt_tensor *pt_model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b);
+/* A scalar head (reward model, PPO value): v_t = h_t . w + b on the final hidden state of every
+   position (a reward model reads it at the last completion token, a PRM at each step's last token).
+   w ~ N(0, 1/(D+1)) as the reward head of Stiennon et al. 2020 / lm-human-preferences, b = 0. The
+   head has its own flat buffers (m->head->params), always trainable; pt_model_optimizer_step,
+   pt_model_zero_grad, pt_model_clone and pt_sft_result's memory count it with the rest. It is saved
+   next to the checkpoint as a small head file (pt_model_head_save, section 7). */
+typedef struct pt_head { pt_params *params; pt_tensor *w, *b; } pt_head;
+PTDEF int pt_model_head_attach(pt_model *m, uint64_t seed);
+PTDEF void pt_model_head_detach(pt_model *m);
+PTDEF pt_tensor *pt_model_head_values(pt_ctx *ctx, pt_model *m, const pt_batch *b);   /* [B*T] */
 
 /* KV cache for n_seqs sequences of up to max_len tokens each, plus reusable inference scratch. */
 typedef struct pt_kv_cache {
@@ -585,6 +599,11 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path);
 PTDEF pt_model *pt_model_load_llama2c(const char *path);
 PTDEF int pt_model_save_llama2c(const pt_model *m, const char *path);
 PTDEF pt_model *pt_model_load_any(const char *path);
+/* Head files (3): "PTHD", u32 version 1, u32 dim, w[dim], b as fp32, u64 FNV-1a checksum; atomic.
+   Loading checks the dim against the model and attaches the head (replacing any); on error the
+   model is unchanged. A model whose head is expected but whose file is missing fails here, by name. */
+PTDEF int pt_model_head_save(const pt_model *m, const char *path);
+PTDEF int pt_model_head_load(pt_model *m, const char *path);
 /* Atomic file write (temp + rename), used by every saver in the library. */
 PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
 /* Read a whole file; *out must be freed with pt_free(). */
@@ -3087,6 +3106,7 @@ PTDEF void pt_model_free(pt_model *m)
     PT_FREE(m->llama2c_rope);
     pt_lora_detach(m);
     pt_tokens_detach(m);
+    pt_model_head_detach(m);
     PT_FREE(m);
 }
 
@@ -3155,6 +3175,50 @@ PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, 
 {
     if (!b || !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: batch or its targets is NULL");
     return pt_token_logprobs(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask, temperature);
+}
+PTDEF pt_tensor *pt_model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b) { return pt__model_hidden(ctx, m, b); }
+
+/* --- Scalar heads ---------------------------------------------------------------------------- */
+PTDEF void pt_model_head_detach(pt_model *m)
+{
+    if (!m || !m->head) return;
+    pt_params_free(m->head->params);
+    PT_FREE(m->head);
+    m->head = NULL;
+}
+PTDEF int pt_model_head_attach(pt_model *m, uint64_t seed)
+{
+    pt_head *h;
+    pt_rng rng;
+    int shape[2], st;
+    int64_t i;
+    if (!m) return pt__fail(PT_ERR_ARG, "pt_model_head_attach: model is NULL");
+    if (!(h = (pt_head *)PT_MALLOC(sizeof(pt_head)))) return pt__fail(PT_ERR_NOMEM, "pt_model_head_attach: out of memory");
+    memset(h, 0, sizeof *h);
+    shape[0] = 1;
+    shape[1] = m->cfg.dim;
+    if (!(h->params = pt_params_new()) || !(h->w = pt_params_add(h->params, "head.w", 2, shape, 0)) ||
+        !(h->b = pt_params_add(h->params, "head.b", 1, shape, PT_PARAM_NO_DECAY)) || (st = pt_params_alloc(h->params)) != PT_OK) {
+        st = pt_last_status() ? pt_last_status() : PT_ERR_NOMEM;
+        pt_params_free(h->params);
+        PT_FREE(h);
+        return st;
+    }
+    pt_rng_seed(&rng, seed);
+    for (i = 0; i < h->w->size; i++) h->w->data[i] = pt_rng_normal(&rng) / sqrtf((float)m->cfg.dim + 1.0f);
+    pt_model_head_detach(m);
+    m->head = h;
+    return PT_OK;
+}
+PTDEF pt_tensor *pt_model_head_values(pt_ctx *ctx, pt_model *m, const pt_batch *b)
+{
+    pt_tensor *v;
+    int shape[1];
+    if (!m || !m->head) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_head_values: the model has no head (pt_model_head_attach)");
+    v = pt_linear(ctx, pt__model_hidden(ctx, m, b), m->head->w, m->head->b);
+    if (!v) return NULL;
+    shape[0] = b->B * b->T;
+    return pt_reshape(ctx, v, 1, shape);
 }
 
 /* --- KV-cache inference ---------------------------------------------------------------------- */
@@ -4116,6 +4180,54 @@ fail:
     return NULL;
 }
 PTDEF pt_model *pt_model_load(const char *path) { return pt__load_checkpoint(path); }
+PTDEF int pt_model_head_save(const pt_model *m, const char *path)
+{
+    pt__wbuf w;
+    int st;
+    if (!m || !m->head) return pt__fail(PT_ERR_ARG, "%s: the model has no head to save", path ? path : "(null)");
+    memset(&w, 0, sizeof w);
+    pt__put(&w, "PTHD", 4);
+    pt__put_u32(&w, 1);
+    pt__put_u32(&w, (uint32_t)m->cfg.dim);
+    pt__put_floats(&w, m->head->w->data, m->head->w->size);
+    pt__put_f32(&w, m->head->b->data[0]);
+    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
+    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
+    PT_FREE(w.p);
+    return st;
+}
+PTDEF int pt_model_head_load(pt_model *m, const char *path)
+{
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    pt_head *saved;
+    uint32_t version, dim;
+    int st;
+    int64_t i;
+    if (!m) return pt__fail(PT_ERR_ARG, "pt_model_head_load: model is NULL");
+    if ((st = pt_read_file(path, &buf, &n)) != PT_OK) return st;
+    memset(&r, 0, sizeof r);
+    r.p = buf;
+    r.n = n;
+    if (n < 20 || memcmp(buf, "PTHD", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a head file (bad magic or %zu bytes)", path, n); goto done; }
+    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch", path); goto done; }
+    r.at = 4;
+    version = pt__get_u32(&r, "version");
+    dim = pt__get_u32(&r, "dim");
+    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: head file version %u, this library reads 1", path, version); goto done; }
+    if ((int64_t)dim != m->cfg.dim) { st = pt__fail(PT_ERR_FORMAT, "%s: head dim %u, the model's dim is %d", path, dim, m->cfg.dim); goto done; }
+    if (n != 4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8) { st = pt__fail(PT_ERR_FORMAT, "%s: %zu bytes, a head of dim %u needs %zu", path, n, dim, 4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8); goto done; }
+    saved = m->head;
+    m->head = NULL;   /* build the new head aside; the old one comes back on failure */
+    if ((st = pt_model_head_attach(m, 0)) != PT_OK) { m->head = saved; goto done; }
+    for (i = 0; i < m->head->w->size; i++) m->head->w->data[i] = pt__get_f32(&r, "w");
+    m->head->b->data[0] = pt__get_f32(&r, "b");
+    if (saved) { pt_params_free(saved->params); PT_FREE(saved); }
+done:
+    PT_FREE(buf);
+    return st;
+}
 
 /* --- llama2.c checkpoints -------------------------------------------------------------------- */
 /* The tensors of one llama2.c file in its storage order. v0 (legacy): embeddings, then per kind
@@ -4893,36 +5005,38 @@ done:
     PT_FREE(data); PT_FREE(ids);
     return st;
 }
-/* The model's parameter sets: base, LoRA adapters, token adapter (absent ones are NULL). */
-static void pt__model_param_sets(pt_model *m, pt_params *sets[3])
+/* The model's parameter sets: base, LoRA adapters, token adapter, head (absent ones are NULL). */
+#define PT__N_SETS 4
+static void pt__model_param_sets(pt_model *m, pt_params *sets[PT__N_SETS])
 {
     sets[0] = m->params;
     sets[1] = m->lora ? m->lora->params : NULL;
     sets[2] = m->tokens ? m->tokens->params : NULL;
+    sets[3] = m->head ? m->head->params : NULL;
 }
 PTDEF void pt_model_zero_grad(pt_model *m)
 {
-    pt_params *sets[3];
+    pt_params *sets[PT__N_SETS];
     int k;
     pt__model_param_sets(m, sets);
-    for (k = 0; k < 3; k++) if (sets[k]) pt_params_zero_grad(sets[k]);
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) pt_params_zero_grad(sets[k]);
 }
 PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out)
 {
-    pt_params *sets[3];
+    pt_params *sets[PT__N_SETS];
     double sq = 0, norm;
     int st, k;
     pt__model_param_sets(m, sets);
-    for (k = 0; k < 3; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
     norm = sqrt(sq);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
     if (max_norm > 0 && norm > max_norm) {   /* one global norm over base and adapters */
         float s = (float)(max_norm / norm);
         int64_t i;
-        for (k = 0; k < 3; k++) if (sets[k]) for (i = 0; i < sets[k]->n_grad; i++) sets[k]->grad[i] *= s;
+        for (k = 0; k < PT__N_SETS; k++) if (sets[k]) for (i = 0; i < sets[k]->n_grad; i++) sets[k]->grad[i] *= s;
     }
-    for (k = 0; k < 3; k++) if (sets[k] && (st = pt_adamw_step(sets[k], cfg, lr)) != PT_OK) return st;
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k] && (st = pt_adamw_step(sets[k], cfg, lr)) != PT_OK) return st;
     return PT_OK;
 }
 
@@ -6543,6 +6657,7 @@ done:
     pt__param_bytes(m->params, &r.weight_bytes, &r.state_bytes);
     if (m->lora) pt__param_bytes(m->lora->params, &r.weight_bytes, &r.state_bytes);
     if (m->tokens) pt__param_bytes(m->tokens->params, &r.weight_bytes, &r.state_bytes);
+    if (m->head) pt__param_bytes(m->head->params, &r.weight_bytes, &r.state_bytes);
     if (ctx) r.activation_bytes = pt_ctx_bytes_peak(ctx);
     if (csv) fclose(csv);
     if (res) *res = r;
@@ -6603,6 +6718,9 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
         if ((st = pt__tokens_build(c, ta->ids, NULL, ta->n, ta->n_virtual)) == PT_OK)
             memcpy(c->tokens->params->data, ta->params->data, (size_t)ta->params->n_data * sizeof(float));
     }
+    if (st == PT_OK && m->head && (st = pt_model_head_attach(c, 0)) == PT_OK)
+        memcpy(c->head->params->data, m->head->params->data, (size_t)m->head->params->n_data * sizeof(float));
+    if (st == PT_OK && m->head && !trainable) st = pt_params_set_trainable(c->head->params, "*", 0);
     if (st == PT_OK) st = pt__params_copy_trainable(c->params, m->params, trainable);
     if (st == PT_OK && m->lora) st = pt__params_copy_trainable(c->lora->params, m->lora->params, trainable);
     if (st == PT_OK && m->tokens) st = pt__params_copy_trainable(c->tokens->params, m->tokens->params, trainable);
