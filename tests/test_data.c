@@ -839,39 +839,39 @@ static void test_world_dataset(void)
         pt_dataset_free(&ds);
     }
 
-    /* preference: chosen = clean solution (correct), rejected = a corrupted one (format ok, not fully correct) */
+    /* preference: graded pairs (section 9), the rules prefer chosen by the stored strength */
     st = pt_world_dataset(&wc, PT_WORLD_TRAIN, 3, 200, PT_DATA_PREFERENCE, &ds);
     CHECK(st == PT_OK && ds.n == 200, "preference: %s", pt_last_error());
     {
         int same = 0, chosen_bad = 0, rejected_bad_format = 0, rejected_correct = 0, wrong_answer = 0, wrong_step = 0, not_clean = 0, prompt_bad = 0;
         for (i = 0; st == PT_OK && i < ds.n; i++) {
             pt_problem p;
-            pt_world_score sc;
             const pt_record *r = &ds.records[i];
             pt_world_problem(&wc, PT_WORLD_TRAIN, 3, i, &p);
             snprintf(buf, sizeof buf, "%s\n", r->prompt);
             prompt_bad += strcmp(buf, p.question) != 0;
             same += strcmp(r->chosen, r->rejected) == 0;
-            not_clean += strcmp(r->chosen, p.solution + 3) != 0;
-            /* pt_world_score_text takes the completion after the question: "A: <think>..." */
-            snprintf(buf, sizeof buf, "A: %s", r->chosen);
-            pt_world_score_text(&p, buf, &sc);
-            chosen_bad += !(sc.format_ok == 1 && sc.correct == 1 && sc.first_bad_step == -1 && sc.steps_ok == sc.n_steps && sc.n_steps >= 1);
-            snprintf(buf, sizeof buf, "A: %s", r->rejected);
-            pt_world_score_text(&p, buf, &sc);
-            rejected_bad_format += sc.format_ok != 1;
-            rejected_correct += sc.correct == 1 && sc.first_bad_step == -1 && sc.steps_ok == sc.n_steps;
-            wrong_answer += sc.correct == 0;
-            wrong_step += sc.first_bad_step >= 0;
+            {   /* graded pairs: the rules prefer chosen by exactly the stored strength */
+                pt_world_score a, b;
+                snprintf(buf, sizeof buf, "A: %s", r->chosen);
+                pt_world_score_text(&p, buf, &a);
+                snprintf(buf, sizeof buf, "A: %s", r->rejected);
+                pt_world_score_text(&p, buf, &b);
+                not_clean += !r->has_strength || r->strength != (float)pt_world_strength(&a, &b);
+                chosen_bad += r->strength < 0 || pt_world_quality(&a) < pt_world_quality(&b);
+                rejected_correct += b.correct && b.format_ok && b.steps_ok == b.n_steps;
+                wrong_answer += !b.correct;
+                wrong_step += b.first_bad_step >= 0;
+                rejected_bad_format += !b.format_ok;
+            }
         }
         CHECK(prompt_bad == 0, "preference prompts: %d are not the question", prompt_bad);
         CHECK(same == 0, "preference: chosen == rejected in %d of 200", same);
-        CHECK(not_clean == 0, "preference: chosen is not the clean solution in %d", not_clean);
-        CHECK(chosen_bad == 0, "preference: %d chosen are not fully correct", chosen_bad);
-        CHECK(rejected_bad_format == 0, "preference: %d rejected are not well-formed", rejected_bad_format);
+        CHECK(not_clean == 0, "preference: %d strengths differ from the rules' verdict", not_clean);
+        CHECK(chosen_bad == 0, "preference: %d chosen are not preferred by the rules", chosen_bad);
         CHECK(rejected_correct == 0, "preference: %d rejected are fully correct", rejected_correct);
-        CHECK(wrong_answer > 0 && wrong_step > 0, "preference: both corruptions occur (wrong answer %d, wrong step %d)", wrong_answer, wrong_step);
-        CHECK(ds.records[0].has_strength == 0, "world preference records carry no strength");
+        CHECK(wrong_answer > 0 && wrong_step > 0 && rejected_bad_format > 0,
+              "preference: every kind of flaw occurs (wrong answer %d, wrong step %d, malformed %d)", wrong_answer, wrong_step, rejected_bad_format);
     }
     /* deterministic */
     st = pt_world_dataset(&wc, PT_WORLD_TRAIN, 3, 200, PT_DATA_PREFERENCE, &ds2);
