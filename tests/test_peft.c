@@ -2550,8 +2550,10 @@ static void test_tokens_oom(void)
         randomize_token_rows(w, 0.5f, 1711);
         st = pt_world_eval(w, NULL, PT_WORLD_ID, 2, 1, &res);
         CHECK(st == PT_OK && res.n == 2, "pt_world_eval with 5 virtual tokens: %s", pt_last_error());
+        pt_problem held[2];
+        CHECK(pt_world_heldout(NULL, PT_WORLD_ID, 2, held) == 2, "held-out set: %s", pt_last_error());
         for (i = 0; i < 2; i++) {
-            pt_world_problem(NULL, PT_WORLD_ID, 0, i, &p);
+            p = held[i];
             pt_model_prompt_prefix(w, ids[i], 5);
             lens[i] = 5 + pt_world_prompt(&p, 1, ids[i] + 5, 150);
             if (lens[i] > maxp) maxp = lens[i];
@@ -2563,8 +2565,10 @@ static void test_tokens_oom(void)
         CHECK(st == PT_OK, "generate by hand: %s", pt_last_error());
         if (st == PT_OK) {
             char text[512], want[1100];
-            pt_world_problem(NULL, PT_WORLD_ID, 0, 0, &p);
-            pt_decode(&tk, r.tokens + r.prompt_len[0], r.total_len[0] - r.prompt_len[0], text, sizeof text);
+            int len = r.total_len[0] - r.prompt_len[0];
+            p = held[0];
+            if (len > 0 && r.tokens[r.total_len[0] - 1] == PT_BYTE_END) len--;   /* eval drops the stop marker */
+            pt_decode(&tk, r.tokens + r.prompt_len[0], len, text, sizeof text);
             snprintf(want, sizeof want, "%s%s", p.question, text);
             want[sizeof res.first - 1] = 0;
             CHECK(strcmp(res.first, want) == 0, "pt_world_eval's first completion differs from generating with the prefix by hand:\n    eval '%s'\n    hand '%s'", res.first, want);
