@@ -1006,20 +1006,21 @@ static void test_learning(void)
         CHECK(st == PT_OK, "sft: %s", pt_last_error());
     }
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 100, 1, &after) == PT_OK, "eval: %s", pt_last_error());
-    /* Thresholds: measured on 9 runs (model seeds 5, 7, 8 x SFT seeds 1, 2, 3, gcc -O2, lr 3e-3;
-       this test is model seed 5, SFT seed 3): base in the raw format: format 1.00, accuracy
-       0.02-0.06; the chat template before SFT: format 0.00, accuracy 0.00 in all 9; SFT loss
-       3.1-3.95 -> 0.21-0.30, best eval loss 0.23-0.32; after SFT: format 1.00 in all 9, accuracy
-       0.48-0.85 (this run 0.68), step accuracy 0.43-0.82 (this run 0.69). */
+    /* Thresholds. Before the honest split (v0.2.0), 9 runs (model seeds 5, 7, 8 x SFT seeds 1, 2, 3,
+       gcc -O2): after SFT accuracy 0.48-0.85, step accuracy 0.43-0.82, eval loss 0.23-0.32, when the
+       "held-out" one-digit problems were training problems. Now (one gcc run, model seed 5, SFT seed
+       3): raw base accuracy 0.12, chat before 0.00, after: format 1.00, accuracy 0.36, step accuracy
+       0.16, SFT loss 3.79 -> 0.32, best eval loss 0.57 (the eval examples are held-out one-digit
+       problems the model never trains on). Margins are wide until several seeds are re-measured. */
     CHECK(before.format_rate <= 0.05f && before.accuracy <= 0.05f, "chat before SFT: format %.2f accuracy %.2f (measured 0, 0)",
           before.format_rate, before.accuracy);
     CHECK(after.format_rate >= 0.9f, "chat format after SFT %.2f (measured 1.00)", after.format_rate);
-    CHECK(after.accuracy >= 0.3f && after.accuracy >= before.accuracy + 0.25f && after.accuracy >= base_raw.accuracy + 0.2f,
-          "accuracy: raw base %.2f, chat before %.2f, after %.2f (measured 0.02, 0, 0.48-0.85)", base_raw.accuracy, before.accuracy, after.accuracy);
-    CHECK(after.step_accuracy >= 0.3f, "step accuracy after %.2f (measured 0.43-0.82)", after.step_accuracy);
+    CHECK(after.accuracy >= 0.2f && after.accuracy >= before.accuracy + 0.15f && after.accuracy >= base_raw.accuracy + 0.08f,
+          "accuracy: raw base %.2f, chat before %.2f, after %.2f (measured 0.12, 0, 0.36)", base_raw.accuracy, before.accuracy, after.accuracy);
+    CHECK(after.step_accuracy >= 0.08f, "step accuracy after %.2f (measured 0.16)", after.step_accuracy);
     CHECK(res.steps_done == 150 && res.skipped == 0, "steps %d skipped %d", res.steps_done, res.skipped);
-    CHECK(res.first_loss > 2.5f && res.last_loss < 0.45f && res.best_eval_loss < 0.45f,
-          "SFT loss %.3f -> %.3f, best eval %.3f (measured 3.1-3.95 -> 0.21-0.30, eval 0.23-0.32)", res.first_loss, res.last_loss, res.best_eval_loss);
+    CHECK(res.first_loss > 2.5f && res.last_loss < 0.45f && res.best_eval_loss < 0.8f,
+          "SFT loss %.3f -> %.3f, best eval %.3f (measured 3.79 -> 0.32, eval 0.57)", res.first_loss, res.last_loss, res.best_eval_loss);
     printf("  base (raw format): format %.2f accuracy %.2f | chat before SFT: format %.2f accuracy %.2f steps %.2f\n",
            base_raw.format_rate, base_raw.accuracy, before.format_rate, before.accuracy, before.step_accuracy);
     printf("  SFT %d steps: loss %.3f -> %.3f, best eval loss %.3f | chat after: format %.2f accuracy %.2f steps %.2f\n",
