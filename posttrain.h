@@ -853,7 +853,8 @@ typedef struct pt_world_eval_result {
     char first[256];
 } pt_world_eval_result;
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res);
-/* "45.1% [41.7, 48.6] n=800 (1d 5/5, 2d 301/397, 3d 55/398)": accuracy, interval, per digit count.
+/* " 45.1% [41.7, 48.6] n=800 (1d 5/5, 2d 301/397, 3d 55/398)": accuracy, interval (fixed widths,
+   so lines align), per digit count.
    Returns the length (snprintf-style). */
 PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap);
 
@@ -5124,7 +5125,8 @@ static void pt__world_draw(const pt_world_config *c, int digits, pt_rng *rng, pt
     memset(p, 0, sizeof *p);
     p->n_terms = c->terms;
     for (t = 0; t < c->terms; t++) {
-        long long span = hi - lo + 1, v = ((long long)pt_rng_u32(rng) << 31 ^ (long long)pt_rng_u32(rng)) % span;
+        long long span = hi - lo + 1, high = (long long)pt_rng_u32(rng), low = (long long)pt_rng_u32(rng);
+        long long v = (high << 31 ^ low) % span;   /* two statements: C leaves the order of calls in one open */
         if (v < 0) v = -v;
         p->terms[t] = lo + v;
         p->answer += p->terms[t];
@@ -5288,14 +5290,16 @@ PTDEF int pt_world_parse(const char *text, pt_problem *p)
         const char *c = s + 3;
         long long v;
         memset(&q, 0, sizeof q);
+        int too_long = 0;
         while (q.n_terms < 8) {
             const char *start = c;
-            if (!pt__num(&c, &v) || c - start > 15) break;
+            if (!pt__num(&c, &v)) break;
+            if (c - start > 15) { too_long = 1; break; }   /* this question is malformed as a whole */
             q.terms[q.n_terms++] = v;
             q.answer += v;
             if (!pt__lit(&c, "+")) break;
         }
-        if (q.n_terms >= 2 && pt__lit(&c, "=?")) {
+        if (!too_long && q.n_terms >= 2 && pt__lit(&c, "=?")) {
             pt__world_render(&q, NULL, 0.0f);
             *p = q;
             return PT_OK;

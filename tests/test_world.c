@@ -444,7 +444,7 @@ static void test_heldout(void)
    --------------------------------------------------------------------------------------------- */
 static void test_train_draws(void)
 {
-    const int per = SCALE(250000, 100000) / 3;   /* per seed and config: 4 seeds x 3 configs */
+    const int per = 250000 / 3;   /* per seed and config: 4 seeds x 3 configs = 10^6 draws */
     static const uint64_t seeds[4] = { 0, 1, 12345, 0xDEADBEEFCAFEull };
     long long total = 0, hits = 0, not_train = 0, bad_shape = 0, bad_text = 0;
     int ci, si, i, seen1[100], n_seen1 = 0;
@@ -1460,11 +1460,79 @@ static int world_generate(pt_model *m, const pt_problem *probs, int n, int repea
     free(buf); free(lens); free((void *)pp);
     return st;
 }
+/* pt_world_eval on one setting: its fields, and the per-digit counts and correct answers recomputed
+   from the problems (the held-out set, or training problems 0..n-1 of seed 0) and pt_generate */
+static void eval_case(const pt_world_config *cfg, int split, int n, const char *what)
+{
+    pt_model *m = g_trained;
+    pt_world_eval_result res;
+    pt_problem *probs = (pt_problem *)malloc((size_t)n * sizeof(pt_problem));
+    int st, i, sum_n = 0, sum_c = 0, d;
+    char out[256];
+    st = pt_world_eval(m, cfg, split, n, 1, &res);
+    CHECK(st == PT_OK, "%s: pt_world_eval: %s", what, pt_last_error());
+    if (st != PT_OK) { free(probs); return; }
+    for (d = 0; d < 17; d++) { sum_n += res.n_by_digits[d]; sum_c += res.correct_by_digits[d]; }
+    CHECK(res.n == n && sum_n == n, "%s: n %d, per-digit counts sum to %d, want %d", what, res.n, sum_n, n);
+    CHECK(res.correct == sum_c, "%s: correct %d, per-digit correct sum to %d", what, res.correct, sum_c);
+    CHECK(res.accuracy_lo <= res.accuracy && res.accuracy <= res.accuracy_hi && fabsf(res.accuracy - (float)res.correct / n) < 1e-6f,
+          "%s: accuracy %f outside [%f, %f] or not correct / n", what, res.accuracy, res.accuracy_lo, res.accuracy_hi);
+    {
+        double lo, hi;
+        my_wilson(res.correct, n, &lo, &hi);
+        CHECK(fabs(lo - res.accuracy_lo) < 1e-6 && fabs(hi - res.accuracy_hi) < 1e-6, "%s: interval [%f, %f], Wilson [%f, %f]", what, res.accuracy_lo, res.accuracy_hi, lo, hi);
+    }
+    {
+        int want_n[17], want_c[17], fmt = 0;
+        pt_gen_result r;
+        memset(want_n, 0, sizeof want_n);
+        memset(want_c, 0, sizeof want_c);
+        if (split == PT_WORLD_TRAIN) for (i = 0; i < n; i++) pt_world_problem(cfg, PT_WORLD_TRAIN, 0, i, &probs[i]);
+        else CHECK(pt_world_heldout(cfg, split, n, probs) == n, "%s: heldout: %s", what, pt_last_error());
+        st = world_generate(m, probs, n, 1, NULL, 0, &r);
+        CHECK(st == PT_OK, "%s: generate: %s", what, pt_last_error());
+        for (i = 0; st == PT_OK && i < n; i++) {
+            char text[1024];
+            pt_world_score sc;
+            int dd = prob_digits(&probs[i]);
+            gen_text(&r, i, text, sizeof text);
+            pt_world_score_text(&probs[i], text, &sc);
+            if (dd < 0 || dd > 16) continue;
+            want_n[dd]++;
+            want_c[dd] += sc.correct;
+            fmt += sc.format_ok;
+        }
+        CHECK(memcmp(want_n, res.n_by_digits, sizeof want_n) == 0, "%s: n_by_digits differ from the problems' digit counts", what);
+        CHECK(memcmp(want_c, res.correct_by_digits, sizeof want_c) == 0, "%s: correct_by_digits differ from a recomputation", what);
+        CHECK(fabsf(res.format_rate - (float)fmt / n) < 1e-6f, "%s: format rate %f, recomputed %f", what, res.format_rate, (float)fmt / n);
+        if (st == PT_OK) pt_gen_result_free(&r);
+    }
+    /* the printed line parses back to the result */
+    {
+        float acc, lo, hi;
+        int nn, pos = 0, dd, cc, tt, ok, seen = 0;
+        pt_world_eval_format(&res, out, sizeof out);
+        printf("  %-18s %s\n", what, out);
+        ok = sscanf(out, " %f%% [%f, %f] n=%d (%n", &acc, &lo, &hi, &nn, &pos) == 4 && pos > 0;
+        ok = ok && fabs(acc - 100.0 * res.accuracy) < 0.051 && fabs(lo - 100.0 * res.accuracy_lo) < 0.051 && fabs(hi - 100.0 * res.accuracy_hi) < 0.051 && nn == n;
+        while (ok && out[pos] && out[pos] != ')') {
+            int used = 0;
+            if (sscanf(out + pos, "%dd %d/%d%n", &dd, &cc, &tt, &used) != 3) { ok = 0; break; }
+            ok = dd >= 0 && dd < 17 && res.n_by_digits[dd] == tt && res.correct_by_digits[dd] == cc;
+            seen += tt;
+            pos += used;
+            if (out[pos] == ',') pos += 2;
+        }
+        CHECK(ok && seen == n && out[pos] == ')' && out[pos + 1] == 0, "%s: format of the evaluation: '%s'", what, out);
+    }
+    free(probs);
+}
 static void test_eval(void)
 {
     pt_model *m = g_trained;
     pt_world_eval_result res;
-    int n = SCALE(90, 45), st, i, sum_n = 0, sum_c = 0, d;
+    pt_world_config one = wcfg(1, 1, 2), onetwo = wcfg(1, 2, 2);
+    int i, d;
     char out[256], small[12];
     /* the format, on a made-up result: the doc's example */
     memset(&res, 0, sizeof res);
@@ -1481,117 +1549,78 @@ static void test_eval(void)
     CHECK(d == i && strlen(small) == sizeof small - 1 && strncmp(small, out, sizeof small - 1) == 0, "truncated format: '%s' returned %d, want %d", small, d, i);
     CHECK(pt_world_eval_format(&res, NULL, 0) == i, "format with no buffer returns the length");
     if (!m) return;
-    /* a real evaluation */
-    st = pt_world_eval(m, NULL, PT_WORLD_ID, n, 1, &res);
-    CHECK(st == PT_OK, "pt_world_eval: %s", pt_last_error());
-    if (st != PT_OK) return;
-    for (d = 0; d < 17; d++) { sum_n += res.n_by_digits[d]; sum_c += res.correct_by_digits[d]; }
-    CHECK(res.n == n && sum_n == n, "n %d, per-digit counts sum to %d, want %d", res.n, sum_n, n);
-    CHECK(res.correct == sum_c, "correct %d, per-digit correct sum to %d", res.correct, sum_c);
-    CHECK(res.accuracy_lo <= res.accuracy && res.accuracy <= res.accuracy_hi && fabsf(res.accuracy - (float)res.correct / n) < 1e-6f,
-          "accuracy %f outside [%f, %f] or not correct / n", res.accuracy, res.accuracy_lo, res.accuracy_hi);
-    {
-        double lo, hi;
-        my_wilson(res.correct, n, &lo, &hi);
-        CHECK(fabs(lo - res.accuracy_lo) < 1e-6 && fabs(hi - res.accuracy_hi) < 1e-6, "interval [%f, %f], Wilson [%f, %f]", res.accuracy_lo, res.accuracy_hi, lo, hi);
-    }
-    /* the per-digit counts and correct answers, recomputed from the held-out set and pt_generate */
-    {
-        pt_problem *probs = (pt_problem *)malloc((size_t)n * sizeof(pt_problem));
-        int want_n[17], want_c[17], fmt = 0;
-        pt_gen_result r;
-        memset(want_n, 0, sizeof want_n);
-        memset(want_c, 0, sizeof want_c);
-        CHECK(pt_world_heldout(NULL, PT_WORLD_ID, n, probs) == n, "heldout: %s", pt_last_error());
-        st = world_generate(m, probs, n, 1, NULL, 0, &r);
-        CHECK(st == PT_OK, "generate: %s", pt_last_error());
-        for (i = 0; st == PT_OK && i < n; i++) {
-            char text[1024];
-            pt_world_score sc;
-            gen_text(&r, i, text, sizeof text);
-            pt_world_score_text(&probs[i], text, &sc);
-            want_n[prob_digits(&probs[i])]++;
-            want_c[prob_digits(&probs[i])] += sc.correct;
-            fmt += sc.format_ok;
-        }
-        CHECK(memcmp(want_n, res.n_by_digits, sizeof want_n) == 0, "n_by_digits differ from the held-out set's digit counts");
-        CHECK(memcmp(want_c, res.correct_by_digits, sizeof want_c) == 0, "correct_by_digits differ from a recomputation");
-        CHECK(fabsf(res.format_rate - (float)fmt / n) < 1e-6f, "format rate %f, recomputed %f", res.format_rate, (float)fmt / n);
-        if (st == PT_OK) pt_gen_result_free(&r);
-        free(probs);
-    }
-    /* the printed line parses back to the result */
-    {
-        float acc, lo, hi;
-        int nn, pos = 0, dd, cc, tt, ok, seen = 0;
-        pt_world_eval_format(&res, out, sizeof out);
-        printf("  tiny model, ID: %s\n", out);
-        ok = sscanf(out, " %f%% [%f, %f] n=%d (%n", &acc, &lo, &hi, &nn, &pos) == 4 && pos > 0;
-        ok = ok && fabs(acc - 100.0 * res.accuracy) < 0.051 && fabs(lo - 100.0 * res.accuracy_lo) < 0.051 && fabs(hi - 100.0 * res.accuracy_hi) < 0.051 && nn == n;
-        while (ok && out[pos] && out[pos] != ')') {
-            int used = 0;
-            if (sscanf(out + pos, "%dd %d/%d%n", &dd, &cc, &tt, &used) != 3) { ok = 0; break; }
-            ok = dd >= 0 && dd < 17 && res.n_by_digits[dd] == tt && res.correct_by_digits[dd] == cc;
-            seen += tt;
-            pos += used;
-            if (out[pos] == ',') pos += 2;
-        }
-        CHECK(ok && seen == n && out[pos] == ')' && out[pos + 1] == 0, "format of the evaluation: '%s'", out);
-    }
+    eval_case(NULL, PT_WORLD_ID, SCALE(90, 45), "defaults, ID");
+    eval_case(&one, PT_WORLD_TRAIN, 40, "1 digit, TRAIN");
+    eval_case(&onetwo, PT_WORLD_VALID, 40, "1-2 digits, VALID");
+    eval_case(&g_cfgs[1], PT_WORLD_OOD, SCALE(30, 20), "3 terms, OOD");
 }
-static void test_eval_sampled(void)
+
+/* pt_world_eval_sampled on one setting, against a recomputation from pt_generate: per problem c
+   correct of `samples`, unbiased pass@k, and the majority over the parsed answers (ties: first seen) */
+static void eval_sampled_case(const pt_world_config *cfg, int split, int n, int samples, int k, float temperature, uint64_t seed, const char *what)
 {
     pt_model *m = g_trained;
     pt_world_sampled_result res;
     pt_world_eval_result greedy;
     pt_sampler s;
-    int n = SCALE(24, 16), samples = 4, k = 2, st, i, j;
-    if (!m) return;
-    s.temperature = 1.0f; s.top_k = 0; s.top_p = 0.0f;
-    st = pt_world_eval_sampled(m, NULL, PT_WORLD_ID, n, 1, samples, k, &s, 9, &res);
-    CHECK(st == PT_OK, "pt_world_eval_sampled: %s", pt_last_error());
-    if (st != PT_OK) return;
-    CHECK(res.n == n && res.samples == samples && res.k == k, "fields n %d samples %d k %d", res.n, res.samples, res.k);
+    pt_problem *probs = (pt_problem *)malloc((size_t)n * sizeof(pt_problem));
+    pt_gen_result r;
+    double mean = 0, pak = 0, maj = 0, fmt = 0;
+    int st, i, j, nh, ties = 0;
+    s.temperature = temperature; s.top_k = 0; s.top_p = 0.0f;
+    st = pt_world_eval_sampled(m, cfg, split, n, 1, samples, k, &s, seed, &res);
+    CHECK(st == PT_OK, "%s: pt_world_eval_sampled: %s", what, pt_last_error());
+    nh = pt_world_heldout(cfg, split, n, probs);
+    if (st != PT_OK || nh < 1) { free(probs); return; }
+    CHECK(res.n == nh && res.samples == samples && res.k == k, "%s: fields n %d samples %d k %d", what, res.n, res.samples, res.k);
     CHECK(0 <= res.mean && res.mean <= res.pass_at_k + 1e-6f && res.pass_at_k <= 1 && 0 <= res.majority && res.majority <= 1 &&
-          0 <= res.format_rate && res.format_rate <= 1, "mean %f pass@k %f majority %f format %f", res.mean, res.pass_at_k, res.majority, res.format_rate);
-    CHECK(pt_world_eval(m, NULL, PT_WORLD_ID, n, 1, &greedy) == PT_OK && res.greedy == greedy.accuracy, "greedy %f vs pt_world_eval %f", res.greedy, greedy.accuracy);
-    printf("  tiny model: greedy %.3f mean %.3f pass@%d %.3f majority %.3f format %.3f\n", res.greedy, res.mean, k, res.pass_at_k, res.majority, res.format_rate);
-    /* recomputed from pt_generate: per problem c correct of `samples`, votes over the parsed answers */
-    {
-        pt_problem *probs = (pt_problem *)malloc((size_t)n * sizeof(pt_problem));
-        pt_gen_result r;
-        double mean = 0, pak = 0, maj = 0, fmt = 0;
-        pt_world_heldout(NULL, PT_WORLD_ID, n, probs);
-        st = world_generate(m, probs, n, samples, &s, 9, &r);
-        CHECK(st == PT_OK, "generate: %s", pt_last_error());
-        for (i = 0; st == PT_OK && i < n; i++) {
-            long long ans[8];
-            int cnt[8], nv = 0, c = 0, best = -1, v;
-            for (j = 0; j < samples; j++) {
-                char text[1024];
-                pt_world_score sc;
-                gen_text(&r, i * samples + j, text, sizeof text);
-                pt_world_score_text(&probs[i], text, &sc);
-                c += sc.correct;
-                fmt += sc.format_ok;
-                if (!sc.has_answer) continue;
-                for (v = 0; v < nv && ans[v] != sc.answer; v++) {}
-                if (v == nv) { ans[nv] = sc.answer; cnt[nv++] = 0; }
-                cnt[v]++;
-            }
-            for (v = 0; v < nv; v++) if (best < 0 || cnt[v] > cnt[best]) best = v;   /* ties: the first seen */
-            mean += (double)c / samples;
-            pak += 1.0 - binom(samples - c, k) / binom(samples, k);
-            maj += best >= 0 && ans[best] == probs[i].answer;
+          0 <= res.format_rate && res.format_rate <= 1, "%s: mean %f pass@k %f majority %f format %f", what, res.mean, res.pass_at_k, res.majority, res.format_rate);
+    CHECK(pt_world_eval(m, cfg, split, n, 1, &greedy) == PT_OK && res.greedy == greedy.accuracy, "%s: greedy %f vs pt_world_eval %f", what, res.greedy, greedy.accuracy);
+    st = world_generate(m, probs, nh, samples, &s, seed, &r);
+    CHECK(st == PT_OK, "%s: generate: %s", what, pt_last_error());
+    for (i = 0; st == PT_OK && i < nh; i++) {
+        long long ans[16];
+        int cnt[16], nv = 0, c = 0, best = -1, v;
+        for (j = 0; j < samples; j++) {
+            char text[1024];
+            pt_world_score sc;
+            gen_text(&r, i * samples + j, text, sizeof text);
+            pt_world_score_text(&probs[i], text, &sc);
+            c += sc.correct;
+            fmt += sc.format_ok;
+            if (!sc.has_answer) continue;
+            for (v = 0; v < nv && ans[v] != sc.answer; v++) {}
+            if (v == nv) { ans[nv] = sc.answer; cnt[nv++] = 0; }
+            cnt[v]++;
         }
-        if (st == PT_OK) {
-            CHECK(fabs(mean / n - res.mean) < 1e-5 && fabs(pak / n - res.pass_at_k) < 1e-5 && fabs(maj / n - res.majority) < 1e-5 &&
-                  fabs(fmt / (n * samples) - res.format_rate) < 1e-5,
-                  "recomputed mean %f pass@k %f majority %f format %f", mean / n, pak / n, maj / n, fmt / (n * samples));
-            pt_gen_result_free(&r);
-        }
-        free(probs);
+        for (v = 0; v < nv; v++) if (best < 0 || cnt[v] > cnt[best]) best = v;   /* ties: the first seen */
+        for (v = 0; v < nv; v++) ties += v != best && cnt[v] == cnt[best] && (ans[v] == probs[i].answer || ans[best] == probs[i].answer);
+        mean += (double)c / samples;
+        pak += 1.0 - binom(samples - c, k) / binom(samples, k);
+        maj += best >= 0 && ans[best] == probs[i].answer;
     }
+    if (st == PT_OK) {
+        CHECK(fabs(mean / nh - res.mean) < 1e-5 && fabs(pak / nh - res.pass_at_k) < 1e-5 && fabs(maj / nh - res.majority) < 1e-5 &&
+              fabs(fmt / (nh * samples) - res.format_rate) < 1e-5,
+              "%s: recomputed mean %f pass@k %f majority %f format %f", what, mean / nh, pak / nh, maj / nh, fmt / (nh * samples));
+        pt_gen_result_free(&r);
+    }
+    printf("  %-22s greedy %.3f mean %.3f pass@%d %.3f majority %.3f format %.3f (%d ties with the right answer)\n", what, res.greedy, res.mean, k,
+           res.pass_at_k, res.majority, res.format_rate, ties);
+    free(probs);
+}
+static void test_eval_sampled(void)
+{
+    pt_model *m = g_trained;
+    pt_world_sampled_result res;
+    pt_world_config one = wcfg(1, 1, 2), onetwo = wcfg(1, 2, 2);
+    pt_sampler s;
+    int n = SCALE(24, 16);
+    if (!m) return;
+    eval_sampled_case(NULL, PT_WORLD_ID, n, 4, 2, 1.0f, 9, "defaults, ID");
+    eval_sampled_case(&one, PT_WORLD_VALID, 13, 2, 1, 1.0f, 5, "1 digit, VALID");   /* two samples: ties are common */
+    eval_sampled_case(&onetwo, PT_WORLD_VALID, n, 3, 3, 0.7f, 6, "1-2 digits, VALID");
+    s.temperature = 1.0f; s.top_k = 0; s.top_p = 0.0f;
     CHECK(pt_world_eval_sampled(m, NULL, PT_WORLD_ID, n, 1, 2, 3, &s, 9, &res) == PT_ERR_ARG, "k > samples is PT_ERR_ARG");
     CHECK(pt_world_eval_sampled(m, NULL, PT_WORLD_ID, n, 1, 2, 0, &s, 9, &res) == PT_ERR_ARG, "k = 0 is PT_ERR_ARG");
     CHECK(pt_world_eval_sampled(m, NULL, PT_WORLD_ID, n, 1, 2, 1, NULL, 9, &res) == PT_ERR_ARG, "no sampler is PT_ERR_ARG");
