@@ -419,8 +419,9 @@ PTDEF pt_tensor *pt_model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b);
    position (a reward model reads it at the last completion token, a PRM at each step's last token).
    w ~ N(0, 1/(D+1)) as the reward head of Stiennon et al. 2020 / lm-human-preferences, b = 0. The
    head has its own flat buffers (m->head->params), always trainable; pt_model_optimizer_step,
-   pt_model_zero_grad, pt_model_clone and pt_sft_result's memory count it with the rest. It is saved
-   next to the checkpoint as a small head file (pt_model_head_save, section 7). */
+   pt_model_zero_grad, pt_model_clone and pt_sft_result's memory count it with the rest; native
+   checkpoints store it (section 7), and a head file (pt_model_head_save) carries it alone, next
+   to a LoRA adapter. */
 typedef struct pt_head { pt_params *params; pt_tensor *w, *b; } pt_head;
 PTDEF int pt_model_head_attach(pt_model *m, uint64_t seed);
 PTDEF void pt_model_head_detach(pt_model *m);
@@ -577,13 +578,16 @@ PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr
                f32 norm_eps, rope_theta
        u32 n_tensors   u32 has_optimizer   i64 step
        tensor table: per tensor  u16 name_len, name bytes, u8 ndim, i32 shape[ndim], u8 trainable
+                     (the model's tensors; then head.w [1, dim] and head.b [1] when it has a scalar head)
        data: each tensor's fp32 values in table order
        if has_optimizer: AdamW m then v for each trainable tensor, in table order
        u64 FNV-1a checksum of every byte before it
    Saving writes PATH.tmp, flushes it and renames it over PATH, so a crash never leaves a torn file.
    Loading reads the whole file, checks the checksum, magic, version, every size against the file
    length, and the config and tensor table against the model they describe, before touching
-   anything: on any error the caller's model is unchanged.
+   anything: on any error the caller's model is unchanged. A model with a scalar head (section 3)
+   saves it in the same file and pt_model_load gives it back; pt_model_load_into refuses a file
+   whose head presence differs from the model's (a reward model never loads without its head).
    ================================================================================================ */
 PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer);
 PTDEF pt_model *pt_model_load(const char *path);               /* a new model (optimizer state too) */
@@ -981,7 +985,8 @@ typedef struct pt_sft_config {
                                  adapters are attached only they: LoRA (pt_lora_save) or a token
                                  adapter (pt_tokens_save) at best_path; both: tokens at PATH.tokens;
                                  base tensors unfrozen next to adapters: the model at PATH.model
-                                 too. Each file is atomic, the set of them is not. */
+                                 too; a scalar head next to adapters: PATH.head (a model's own
+                                 checkpoint holds its head). Each file is atomic, the set is not. */
     float (*metric)(pt_model *m, void *user);   /* optional task metric, higher is better */
     void *user;
     int quiet;            /* 1: no progress line */
@@ -4035,12 +4040,31 @@ static uint64_t pt__get_u64(pt__rbuf *r, const char *what) { uint64_t lo = pt__g
 static float pt__get_f32(pt__rbuf *r, const char *what) { uint32_t u = pt__get_u32(r, what); float f; memcpy(&f, &u, 4); return f; }
 
 #define PT__CKPT_VERSION 1
+/* The tensors a native checkpoint stores, in order: the model's, then its head's (if any), each
+   with the parameter set that owns its gradient and AdamW moments. */
+static int pt__ckpt_tensors(const pt_model *m, pt_param ***list, pt_params ***owner)
+{
+    int n = m->params->count + (m->head ? m->head->params->count : 0), i, k = 0;
+    *list = (pt_param **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_param *));
+    *owner = (pt_params **)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(pt_params *));
+    if (!*list || !*owner) {
+        PT_FREE(*list);
+        PT_FREE(*owner);
+        return pt__fail(PT_ERR_NOMEM, "checkpoint: out of memory");
+    }
+    for (i = 0; i < m->params->count; i++, k++) { (*list)[k] = m->params->items[i]; (*owner)[k] = m->params; }
+    for (i = 0; m->head && i < m->head->params->count; i++, k++) { (*list)[k] = m->head->params->items[i]; (*owner)[k] = m->head->params; }
+    return n;
+}
 PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
 {
     pt__wbuf w;
     const pt_params *P = m->params;
-    int i, d, st;
+    pt_param **list;
+    pt_params **owner;
+    int i, d, st, count = pt__ckpt_tensors(m, &list, &owner);
     uint64_t sum;
+    if (count < 0) return count;
     memset(&w, 0, sizeof w);
     pt__put(&w, "PTCK", 4);
     pt__put_u32(&w, PT__CKPT_VERSION);
@@ -4050,11 +4074,11 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
     pt__put_u32(&w, (uint32_t)m->cfg.hidden_dim); pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
     pt__put_u32(&w, (uint32_t)m->cfg.seq_len); pt__put_u32(&w, (uint32_t)m->cfg.untied);
     pt__put_f32(&w, m->cfg.norm_eps); pt__put_f32(&w, m->cfg.rope_theta);
-    pt__put_u32(&w, (uint32_t)P->count);
+    pt__put_u32(&w, (uint32_t)count);
     pt__put_u32(&w, with_optimizer ? 1u : 0u);
     pt__put_u64(&w, (uint64_t)P->step);
-    for (i = 0; i < P->count; i++) {
-        const pt_param *p = P->items[i];
+    for (i = 0; i < count; i++) {
+        const pt_param *p = list[i];
         unsigned char nl[2], nd = (unsigned char)p->t.ndim, tr = p->grad_offset >= 0;
         size_t len = strlen(p->name);
         nl[0] = (unsigned char)len; nl[1] = (unsigned char)(len >> 8);
@@ -4063,11 +4087,13 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
         pt__put(&w, &tr, 1);
     }
     if (!w.err) { uint32_t hb = (uint32_t)w.n; int k; for (k = 0; k < 4; k++) w.p[8 + k] = (unsigned char)(hb >> (8 * k)); }
-    for (i = 0; i < P->count; i++) pt__put_floats(&w, P->items[i]->t.data, P->items[i]->t.size);
+    for (i = 0; i < count; i++) pt__put_floats(&w, list[i]->t.data, list[i]->t.size);
     if (with_optimizer) {
-        for (i = 0; i < P->count; i++) if (P->items[i]->grad_offset >= 0) pt__put_floats(&w, P->adam_m + P->items[i]->grad_offset, P->items[i]->t.size);
-        for (i = 0; i < P->count; i++) if (P->items[i]->grad_offset >= 0) pt__put_floats(&w, P->adam_v + P->items[i]->grad_offset, P->items[i]->t.size);
+        for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) pt__put_floats(&w, owner[i]->adam_m + list[i]->grad_offset, list[i]->t.size);
+        for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) pt__put_floats(&w, owner[i]->adam_v + list[i]->grad_offset, list[i]->t.size);
     }
+    PT_FREE(list);
+    PT_FREE(owner);
     if (w.err) { PT_FREE(w.p); return pt__fail(PT_ERR_NOMEM, "%s: out of memory while serialising", path); }
     sum = pt__fnv1a(w.p, w.n);
     pt__put_u64(&w, sum);
@@ -4086,8 +4112,10 @@ static pt_model *pt__load_checkpoint(const char *path)
     pt_model *m = NULL;
     uint32_t version, header_bytes, n_tensors, has_opt;
     int64_t step;
-    int i, d;
+    int i, d, count = 0;
     char magic[4];
+    pt_param **list = NULL;
+    pt_params **owner = NULL;
     if (pt_read_file(path, &buf, &n) != PT_OK) return NULL;
     memset(&r, 0, sizeof r); r.p = buf; r.n = n; r.path = path;
     if (n < 4 + 4 + 4 + 8 || memcmp(buf, "PTCK", 4) != 0) {
@@ -4126,9 +4154,13 @@ static pt_model *pt__load_checkpoint(const char *path)
     }
     m = pt__model_declare(&c);
     if (!m) goto fail;
-    if ((int)n_tensors != m->params->count) { pt__fail(PT_ERR_FORMAT, "%s: %u tensors, the config implies %d", path, n_tensors, m->params->count); goto fail; }
-    for (i = 0; i < m->params->count; i++) {
-        pt_param *p = m->params->items[i];
+    /* the model's tensors, then optionally a scalar head's two (head.w, head.b): checked by name below */
+    if ((int)n_tensors == m->params->count + 2 && pt_model_head_attach(m, 0) != PT_OK) goto fail;
+    if ((count = pt__ckpt_tensors(m, &list, &owner)) < 0) goto fail;
+    if ((int)n_tensors != count)
+        { pt__fail(PT_ERR_FORMAT, "%s: %u tensors, the config implies %d (or %d with a head)", path, n_tensors, m->params->count, m->params->count + 2); goto fail; }
+    for (i = 0; i < count; i++) {
+        pt_param *p = list[i];
         unsigned char nl[2], nd = 0, tr = 0;
         char name[64];
         size_t len;
@@ -4148,35 +4180,41 @@ static pt_model *pt__load_checkpoint(const char *path)
         if (!tr) p->flags |= PT_PARAM_FROZEN; else p->flags &= ~PT_PARAM_FROZEN;
     }
     if (r.at != header_bytes) { pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes); goto fail; }
-    if (pt_params_set_trainable(m->params, "", 0) < 0) goto fail;   /* rebuild the gradient layout for the flags */
+    /* rebuild the gradient layouts for the flags (the pointers in list stay valid) */
+    if (pt_params_set_trainable(m->params, "", 0) < 0 || (m->head && pt_params_set_trainable(m->head->params, "", 0) < 0)) goto fail;
     {
-        int64_t need = m->params->count ? 0 : 0, have = (int64_t)(r.n - r.at);
-        for (i = 0; i < m->params->count; i++) need += m->params->items[i]->t.size;
-        if (has_opt) for (i = 0; i < m->params->count; i++) if (m->params->items[i]->grad_offset >= 0) need += 2 * m->params->items[i]->t.size;
+        int64_t need = 0, have = (int64_t)(r.n - r.at);
+        for (i = 0; i < count; i++) need += list[i]->t.size;
+        if (has_opt) for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) need += 2 * list[i]->t.size;
         if (need * 4 != have) { pt__fail(PT_ERR_FORMAT, "%s: data section is %lld bytes, the header implies %lld", path, (long long)have, (long long)need * 4); goto fail; }
     }
-    for (i = 0; i < m->params->count; i++) {
-        pt_param *p = m->params->items[i];
+    for (i = 0; i < count; i++) {
+        pt_param *p = list[i];
         int64_t j;
         for (j = 0; j < p->t.size; j++) p->t.data[j] = pt__get_f32(&r, "data");
     }
     if (has_opt) {
         int pass;
         for (pass = 0; pass < 2; pass++)
-            for (i = 0; i < m->params->count; i++) {
-                pt_param *p = m->params->items[i];
-                float *dst = (pass == 0 ? m->params->adam_m : m->params->adam_v);
+            for (i = 0; i < count; i++) {
+                pt_param *p = list[i];
+                float *dst = (pass == 0 ? owner[i]->adam_m : owner[i]->adam_v);
                 int64_t j;
                 if (p->grad_offset < 0) continue;
                 for (j = 0; j < p->t.size; j++) dst[p->grad_offset + j] = pt__get_f32(&r, "optimizer state");
             }
         m->params->step = step;
+        if (m->head) m->head->params->step = step;
     }
     if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
     PT_FREE(buf);
+    PT_FREE(list);
+    PT_FREE(owner);
     return m;
 fail:
     PT_FREE(buf);
+    PT_FREE(list);
+    PT_FREE(owner);
     pt_model_free(m);
     return NULL;
 }
@@ -4576,16 +4614,33 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path)
         return pt__fail(PT_ERR_FORMAT, "%s: its config differs from the model's (dim %d vs %d, layers %d vs %d, vocab %d vs %d, ...)",
                         path, a->dim, b->dim, a->n_layers, b->n_layers, a->vocab_size, b->vocab_size);
     }
+    if (!src->head != !m->head) {   /* a reward/value model needs its head: never load half of one */
+        pt_model_free(src);
+        return pt__fail(PT_ERR_FORMAT, m->head ? "%s: the checkpoint has no scalar head, the model has one" :
+                        "%s: the checkpoint has a scalar head, the model has none (attach one, or use pt_model_load)", path);
+    }
     for (i = 0; i < m->params->count; i++)
         if ((src->params->items[i]->grad_offset >= 0) != (m->params->items[i]->grad_offset >= 0)) {
             pt_model_free(src);
             return pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' trainable flag differs from the model's", path, m->params->items[i]->name);
         }
+    if (m->head && m->head->params->n_grad != src->head->params->n_grad) {
+        pt_model_free(src);
+        return pt__fail(PT_ERR_FORMAT, "%s: the head's trainable flags differ from the model's", path);
+    }
     memcpy(m->params->data, src->params->data, (size_t)m->params->n_data * sizeof(float));
     memcpy(m->params->adam_m, src->params->adam_m, (size_t)m->params->n_grad * sizeof(float));
     memcpy(m->params->adam_v, src->params->adam_v, (size_t)m->params->n_grad * sizeof(float));
     m->params->step = src->params->step;
     pt_params_zero_grad(m->params);
+    if (m->head) {
+        pt_params *d = m->head->params, *s = src->head->params;
+        memcpy(d->data, s->data, (size_t)d->n_data * sizeof(float));
+        memcpy(d->adam_m, s->adam_m, (size_t)d->n_grad * sizeof(float));
+        memcpy(d->adam_v, s->adam_v, (size_t)d->n_grad * sizeof(float));
+        d->step = s->step;
+        pt_params_zero_grad(d);
+    }
     pt_model_free(src);
     return PT_OK;
 }
@@ -6540,7 +6595,6 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
     }
     return n;
 }
-/* What training changed: the model, or only its adapters when some are attached. */
 /* what the parameter sets hold: data of every tensor, and grad + AdamW m, v of the trainable ones */
 static void pt__param_bytes(const pt_params *P, size_t *weights, size_t *state)
 {
@@ -6548,6 +6602,7 @@ static void pt__param_bytes(const pt_params *P, size_t *weights, size_t *state)
     *weights += (size_t)P->n_data * sizeof(float);
     *state += (size_t)P->n_grad * 3 * sizeof(float);
 }
+/* What training changed: the model (with its head), or only its adapters (and head) when some are attached. */
 static int pt__save_trained(pt_model *m, const char *path)
 {
     char tpath[1024];
@@ -6556,6 +6611,10 @@ static int pt__save_trained(pt_model *m, const char *path)
     if (pt_params_count(m->params, 1) > 0) {   /* base tensors trained next to the adapters: keep them too */
         if (snprintf(tpath, sizeof tpath, "%s.model", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
         if ((st = pt_model_save(m, tpath, 0)) != PT_OK) return st;
+    }
+    if (m->head) {   /* adapters plus a trained head (a LoRA reward model): the head at PATH.head */
+        if (snprintf(tpath, sizeof tpath, "%s.head", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+        if ((st = pt_model_head_save(m, tpath)) != PT_OK) return st;
     }
     if (m->lora && (st = pt_lora_save(m, path)) != PT_OK) return st;
     if (!m->tokens) return PT_OK;
