@@ -140,6 +140,11 @@ PTDEF int pt_last_status(void);             /* status of the most recent error (
 PTDEF void pt_clear_error(void);            /* forget the last error */
 PTDEF const char *pt_status_name(int status); /* "PT_ERR_SHAPE", ... */
 
+/* Configs: every config struct works zero-initialised ({0}), each 0 meaning "the default" its field
+   names, and each struct resolves its defaults in one place. Where 0 is also a meaningful value
+   (no warmup, min_lr 0, beta1 0, no clipping), the field takes PT_ZERO to mean exactly zero/none. */
+#define PT_ZERO (-1)
+
 /* Threads. pt_set_threads(0) means "all cores". Without OpenMP these are no-ops returning 1. */
 PTDEF void pt_set_threads(int n);
 PTDEF int pt_get_threads(void);
@@ -554,7 +559,7 @@ PTDEF pt_batch pt_rollout_view(const pt_rollout_batch *b);
    Schedule: linear warmup to lr_max over `warmup` steps, then cosine decay to lr_min at `total`.
    ================================================================================================ */
 typedef struct pt_adamw_config {
-    float beta1;          /* 0 -> 0.9 */
+    float beta1;          /* 0 -> 0.9; PT_ZERO -> 0 (no momentum) */
     float beta2;          /* 0 -> 0.95 */
     float eps;            /* 0 -> 1e-8 */
     float weight_decay;   /* 0 -> none (decoupled; skipped on PT_PARAM_NO_DECAY tensors) */
@@ -969,15 +974,81 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
    (optionally keeping only answers a rule accepts), pt_sft_train on the student
    (examples/distill.c).
    ================================================================================================ */
+/* --- The training loop every trainer shares (SFT here; reward models, DPO and RL later) ---------
+   A trainer builds its own loss each step; the loop does the rest, the same way for all:
+       pt_trainer tr;  pt_trainer_begin(&tr, m, &cfg, "margin,acc");     (extra CSV columns)
+       while (pt_trainer_running(&tr)) {
+           loss = ... (on ctx, using pt_trainer_lr(&tr) if needed)
+           pt_trainer_step(&tr, ctx, loss, tokens);     backward, clip, AdamW, non-finite skip
+           if (pt_trainer_eval_due(&tr)) pt_trainer_evaluated(&tr, eval_loss, metric);
+           pt_trainer_log(&tr, extra, n_extra);         CSV row, progress line, next step
+       }
+       pt_trainer_end(&tr, &result);
+   Schedule: linear warmup, cosine decay to min_lr (section 6). The best model (by the metric,
+   higher is better, else by the eval loss) is saved to best_path after each evaluation that
+   improves it (the model, or its adapters, see pt_sft_config). A non-finite loss or gradient skips
+   the step (counted, never trained on); any other error stops the loop with that status. */
+typedef struct pt_train_config {
+    int steps;            /* 0 -> 200 */
+    float lr;             /* peak learning rate; 0 -> 1e-3 */
+    float min_lr;         /* end of the cosine; 0 -> lr / 10; PT_ZERO -> 0 */
+    int warmup;           /* linear warmup steps; 0 -> steps / 20; PT_ZERO -> none */
+    float weight_decay;   /* decoupled AdamW decay; 0 -> none */
+    float beta1, beta2;   /* AdamW; 0 -> 0.9, 0.95 (beta1 PT_ZERO -> 0) */
+    float grad_clip;      /* global-norm bound; 0 -> 1.0; PT_ZERO or < 0 -> no clipping */
+    int eval_every;       /* 0 -> steps / 4 */
+    const char *csv_path;     /* step,loss,lr,grad_norm,eval_loss,metric[,extra columns]; NULL = none */
+    const char *best_path;    /* best checkpoint; NULL = none */
+    const char *name;         /* the progress line's label; NULL -> "train" */
+    int quiet;                /* 1: no progress line */
+} pt_train_config;
+typedef struct pt_train_result {
+    float first_loss, last_loss, best_eval_loss, best_metric;
+    int best_step, steps_done, skipped;
+    double seconds, tokens_per_s;
+    /* memory, measured from what was allocated (bytes): training peaks at the sum of the three */
+    size_t weight_bytes;      /* every parameter: base + adapters + head (fp32) */
+    size_t state_bytes;       /* gradients + AdamW m and v: the trainable tensors only */
+    size_t activation_bytes;  /* the step arena's high-water mark: activations, their gradients and
+                                 the tape's saved values (frozen prefixes of the network record none) */
+} pt_train_result;
+typedef struct pt_trainer {
+    pt_model *m;
+    pt_train_config cfg;      /* resolved */
+    pt_adamw_config opt;
+    pt_train_result res;      /* filled as the loop runs */
+    int step;                 /* the step being run, from 0 */
+    float loss, lr;           /* this step's loss (NaN if skipped) and learning rate */
+    float eval_loss, metric;  /* this step's evaluation (NaN if none) */
+    double grad_norm, t0, tokens;
+    void *csv;                /* FILE * */
+    int n_extra, have_loss;
+} pt_trainer;
+/* Resolve defaults (the one place), open the CSV with the extra column names (NULL = none). */
+PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *cfg, const char *extra_columns);
+PTDEF int pt_trainer_running(const pt_trainer *tr);      /* step < steps */
+PTDEF float pt_trainer_lr(const pt_trainer *tr);         /* this step's learning rate */
+/* Backward from loss (a scalar on ctx), clip and step everything trainable in the model, zero the
+   gradients, reset ctx. tokens counts toward tokens/s. PT_OK also when the step was skipped. */
+PTDEF int pt_trainer_step(pt_trainer *tr, pt_ctx *ctx, pt_tensor *loss, double tokens);
+PTDEF int pt_trainer_eval_due(const pt_trainer *tr);     /* evaluate after this step? */
+/* Record this step's evaluation (NaN for what was not measured); save the best checkpoint. */
+PTDEF int pt_trainer_evaluated(pt_trainer *tr, float eval_loss, float metric);
+/* Write the CSV row (with n_extra values) and the progress line; advance to the next step. */
+PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra);
+/* Close the CSV; fill *res (may be NULL) with the result and measured memory (ctx: the step arena). */
+PTDEF void pt_trainer_end(pt_trainer *tr, const pt_ctx *ctx, pt_train_result *res);
+
+/* SFT: the loop above over packed completion-only batches. */
 typedef struct pt_sft_config {
     int steps;            /* 0 -> 200 */
     int batch_rows;       /* rows per batch; 0 -> 8 */
     int seq_len;          /* row length for packing; 0 -> the model's seq_len */
     float lr;             /* peak learning rate; 0 -> 1e-3 */
-    float min_lr;         /* 0 -> lr / 10 */
-    int warmup;           /* 0 -> steps / 20 */
+    float min_lr;         /* 0 -> lr / 10; PT_ZERO -> 0 */
+    int warmup;           /* 0 -> steps / 20; PT_ZERO -> none */
     float weight_decay;   /* 0 -> none */
-    float grad_clip;      /* 0 -> 1.0; < 0 -> no clipping */
+    float grad_clip;      /* 0 -> 1.0; PT_ZERO or < 0 -> no clipping */
     int eval_every;       /* 0 -> steps / 4 */
     uint64_t seed;        /* example order */
     const char *csv_path;     /* metrics CSV (step,loss,lr,grad_norm,eval_loss,metric); NULL = none */
@@ -991,16 +1062,7 @@ typedef struct pt_sft_config {
     void *user;
     int quiet;            /* 1: no progress line */
 } pt_sft_config;
-typedef struct pt_sft_result {
-    float first_loss, last_loss, best_eval_loss, best_metric;
-    int best_step, steps_done, skipped;
-    double seconds, tokens_per_s;
-    /* memory, measured from what was allocated (bytes): training peaks at the sum of the three */
-    size_t weight_bytes;      /* every parameter: base + adapters (fp32) */
-    size_t state_bytes;       /* gradients + AdamW m and v: the trainable tensors only */
-    size_t activation_bytes;  /* the step arena's high-water mark: activations, their gradients and
-                                 the tape's saved values (frozen prefixes of the network record none) */
-} pt_sft_result;
+typedef pt_train_result pt_sft_result;
 PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
                        const pt_sft_config *cfg, pt_sft_result *res);
 /* Completion-only mean cross-entropy of the model on examples (no gradient). */
@@ -3901,12 +3963,22 @@ PTDEF int pt_clip_grad_norm(pt_params *P, float max_norm, double *norm_out)
     }
     return PT_OK;
 }
-PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg, float lr)
+/* The one place AdamW's defaults are resolved. */
+static pt_adamw_config pt__adamw_resolve(const pt_adamw_config *in)
 {
-    float b1 = cfg && cfg->beta1 > 0 ? cfg->beta1 : 0.9f;
-    float b2 = cfg && cfg->beta2 > 0 ? cfg->beta2 : 0.95f;
-    float eps = cfg && cfg->eps > 0 ? cfg->eps : 1e-8f;
-    float wd = cfg ? cfg->weight_decay : 0.0f;
+    pt_adamw_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    c.beta1 = c.beta1 == (float)PT_ZERO ? 0.0f : c.beta1 > 0 ? c.beta1 : 0.9f;
+    c.beta2 = c.beta2 > 0 ? c.beta2 : 0.95f;
+    c.eps = c.eps > 0 ? c.eps : 1e-8f;
+    c.weight_decay = c.weight_decay > 0 ? c.weight_decay : 0.0f;
+    return c;
+}
+PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
+{
+    pt_adamw_config cfg = pt__adamw_resolve(cfg_in);
+    float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps, wd = cfg.weight_decay;
     float bc1, bc2;
     int k;
     int64_t i;
@@ -6622,113 +6694,211 @@ static int pt__save_trained(pt_model *m, const char *path)
     if (snprintf(tpath, sizeof tpath, "%s.tokens", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
     return pt_tokens_save(m, tpath);
 }
+/* --- The shared training loop --------------------------------------------------------------- */
+static pt_train_config pt__train_resolve(const pt_train_config *in)
+{
+    pt_train_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (c.steps <= 0) c.steps = 200;
+    if (c.lr <= 0) c.lr = 1e-3f;
+    c.min_lr = c.min_lr == (float)PT_ZERO ? 0.0f : c.min_lr > 0 ? c.min_lr : c.lr / 10;
+    c.warmup = c.warmup == PT_ZERO ? 0 : c.warmup > 0 ? c.warmup : c.steps / 20;
+    if (c.weight_decay < 0) c.weight_decay = 0;
+    c.grad_clip = c.grad_clip == 0 ? 1.0f : c.grad_clip < 0 ? 0.0f : c.grad_clip;   /* 0 below: none */
+    if (c.eval_every <= 0) c.eval_every = c.steps / 4 > 0 ? c.steps / 4 : 1;
+    if (!c.name) c.name = "train";
+    return c;
+}
+PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *cfg, const char *extra_columns)
+{
+    FILE *csv = NULL;
+    if (!tr || !m) return pt__fail(PT_ERR_ARG, "pt_trainer_begin: trainer or model is NULL");
+    memset(tr, 0, sizeof *tr);
+    tr->m = m;
+    tr->cfg = pt__train_resolve(cfg);
+    tr->opt.beta1 = cfg ? cfg->beta1 : 0.0f;
+    tr->opt.beta2 = cfg ? cfg->beta2 : 0.0f;
+    tr->opt.weight_decay = tr->cfg.weight_decay;
+    tr->opt = pt__adamw_resolve(&tr->opt);
+    tr->res.best_eval_loss = INFINITY;
+    tr->res.best_metric = -INFINITY;
+    tr->res.best_step = -1;
+    tr->eval_loss = tr->metric = NAN;
+    tr->lr = pt_lr_schedule(0, tr->cfg.warmup, tr->cfg.steps, tr->cfg.lr, tr->cfg.min_lr);
+    tr->t0 = pt_time_seconds();
+    if (tr->cfg.csv_path) {
+        if (!(csv = fopen(tr->cfg.csv_path, "w"))) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tr->cfg.csv_path);
+        fprintf(csv, "step,loss,lr,grad_norm,eval_loss,metric%s%s\n", extra_columns && *extra_columns ? "," : "",
+                extra_columns ? extra_columns : "");
+        tr->csv = csv;
+    }
+    return PT_OK;
+}
+PTDEF int pt_trainer_running(const pt_trainer *tr) { return tr->step < tr->cfg.steps; }
+PTDEF float pt_trainer_lr(const pt_trainer *tr) { return tr->lr; }
+PTDEF int pt_trainer_eval_due(const pt_trainer *tr)
+{
+    return (tr->step + 1) % tr->cfg.eval_every == 0 || tr->step == tr->cfg.steps - 1;
+}
+PTDEF int pt_trainer_step(pt_trainer *tr, pt_ctx *ctx, pt_tensor *loss, double tokens)
+{
+    pt_model *m = tr->m;
+    float lv;
+    if (!loss) { pt_ctx_reset(ctx); return pt_last_status() ? pt_last_status() : PT_ERR_ARG; }
+    lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
+    tr->grad_norm = 0;
+    if (pt_backward(ctx, loss) != PT_OK || pt_model_optimizer_step(m, &tr->opt, tr->lr, tr->cfg.grad_clip, &tr->grad_norm) != PT_OK) {
+        if (pt_last_status() != PT_ERR_NONFINITE) {
+            pt_model_zero_grad(m);
+            pt_ctx_reset(ctx);
+            return pt_last_status();
+        }
+        tr->res.skipped++;        /* a non-finite loss or gradient: reported, not trained on */
+        lv = NAN;
+    } else {
+        if (!tr->have_loss) {
+            tr->res.first_loss = lv;
+            tr->have_loss = 1;
+        }
+        tr->res.last_loss = lv;
+    }
+    tr->loss = lv;
+    tr->tokens += tokens;
+    pt_model_zero_grad(m);
+    pt_ctx_reset(ctx);
+    return PT_OK;
+}
+PTDEF int pt_trainer_evaluated(pt_trainer *tr, float eval_loss, float metric)
+{
+    int better, has_metric = metric == metric, has_loss = eval_loss == eval_loss;
+    tr->eval_loss = eval_loss;
+    tr->metric = metric;
+    better = has_metric ? metric > tr->res.best_metric : has_loss && eval_loss < tr->res.best_eval_loss;
+    if (has_loss && eval_loss < tr->res.best_eval_loss) tr->res.best_eval_loss = eval_loss;
+    if (!better) return PT_OK;
+    if (has_metric) tr->res.best_metric = metric;
+    tr->res.best_step = tr->step + 1;
+    return tr->cfg.best_path ? pt__save_trained(tr->m, tr->cfg.best_path) : PT_OK;
+}
+PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra)
+{
+    FILE *csv = (FILE *)tr->csv;
+    int k, evaluated = tr->eval_loss == tr->eval_loss || tr->metric == tr->metric;
+    if (csv) {
+        fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f", tr->step + 1, tr->loss, tr->lr, tr->grad_norm, tr->eval_loss, tr->metric);
+        for (k = 0; k < n_extra; k++) fprintf(csv, ",%.6g", extra[k]);
+        fprintf(csv, "\n");
+        fflush(csv);   /* a notebook can plot a run that is still going */
+    }
+    if (!tr->cfg.quiet && (tr->step % 10 == 0 || tr->step == tr->cfg.steps - 1 || evaluated)) {
+        double el = pt_time_seconds() - tr->t0;
+        printf("\r  %s step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", tr->cfg.name, tr->step + 1, tr->cfg.steps, tr->loss,
+               tr->lr, tr->tokens / (el > 0 ? el : 1), el / (tr->step + 1) * (tr->cfg.steps - tr->step - 1));
+        if (evaluated) printf("  eval loss %.4f  metric %.3f\n", tr->eval_loss, tr->metric);
+        fflush(stdout);
+    }
+    tr->step++;
+    tr->res.steps_done = tr->step;
+    tr->eval_loss = tr->metric = NAN;
+    tr->lr = pt_lr_schedule(tr->step, tr->cfg.warmup, tr->cfg.steps, tr->cfg.lr, tr->cfg.min_lr);
+}
+PTDEF void pt_trainer_end(pt_trainer *tr, const pt_ctx *ctx, pt_train_result *res)
+{
+    pt_model *m = tr->m;
+    if (tr->csv) fclose((FILE *)tr->csv);
+    tr->csv = NULL;
+    if (!tr->cfg.quiet && tr->step > 0) printf("\n");
+    tr->res.seconds = pt_time_seconds() - tr->t0;
+    tr->res.tokens_per_s = tr->res.seconds > 0 ? tr->tokens / tr->res.seconds : 0;
+    tr->res.weight_bytes = tr->res.state_bytes = 0;
+    if (m) {
+        pt__param_bytes(m->params, &tr->res.weight_bytes, &tr->res.state_bytes);
+        if (m->lora) pt__param_bytes(m->lora->params, &tr->res.weight_bytes, &tr->res.state_bytes);
+        if (m->tokens) pt__param_bytes(m->tokens->params, &tr->res.weight_bytes, &tr->res.state_bytes);
+        if (m->head) pt__param_bytes(m->head->params, &tr->res.weight_bytes, &tr->res.state_bytes);
+    }
+    if (ctx) tr->res.activation_bytes = pt_ctx_bytes_peak(ctx);
+    if (res) *res = tr->res;
+}
+
 PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const pt_example *eval, int n_eval,
                        const pt_sft_config *cfg_in, pt_sft_result *res)
 {
     pt_sft_config c;
-    pt_sft_result r;
+    pt_train_config tc;
+    pt_trainer tr;
     pt_ctx *ctx = NULL;
     pt_rng rng;
-    pt_adamw_config opt;
-    int *order = NULL, *buf = NULL, cursor, step, st = PT_OK, i, B, T, have_loss = 0;
+    int *order = NULL, *buf = NULL, cursor, st = PT_OK, i, B, T;
     float *mask = NULL;
-    FILE *csv = NULL;
-    double t0 = pt_time_seconds(), tokens = 0;
     memset(&c, 0, sizeof c);
     if (cfg_in) c = *cfg_in;
-    memset(&r, 0, sizeof r);
-    if (c.steps <= 0) c.steps = 200;
-    if (c.batch_rows <= 0) c.batch_rows = 8;
-    if (c.seq_len <= 0 || c.seq_len > m->cfg.seq_len) c.seq_len = m->cfg.seq_len;
-    if (c.lr <= 0) c.lr = 1e-3f;
-    if (c.min_lr <= 0) c.min_lr = c.lr / 10;
-    if (c.warmup <= 0) c.warmup = c.steps / 20;
-    if (c.grad_clip == 0) c.grad_clip = 1.0f;
-    if (c.eval_every <= 0) c.eval_every = c.steps / 4 > 0 ? c.steps / 4 : 1;
-    B = c.batch_rows; T = c.seq_len;
-    r.best_eval_loss = INFINITY; r.best_metric = -INFINITY; r.best_step = -1;
+    memset(&tc, 0, sizeof tc);
+    tc.steps = c.steps;
+    tc.lr = c.lr;
+    tc.min_lr = c.min_lr;
+    tc.warmup = c.warmup;
+    tc.weight_decay = c.weight_decay;
+    tc.grad_clip = c.grad_clip;
+    tc.eval_every = c.eval_every;
+    tc.csv_path = c.csv_path;
+    tc.best_path = c.best_path;
+    tc.quiet = c.quiet;
+    tc.name = "sft";
+    B = c.batch_rows > 0 ? c.batch_rows : 8;
+    T = c.seq_len > 0 && c.seq_len <= m->cfg.seq_len ? c.seq_len : m->cfg.seq_len;
+    if (res) memset(res, 0, sizeof *res);
     if (n_train < 1) return pt__fail(PT_ERR_ARG, "pt_sft_train: no training examples");
-    memset(&opt, 0, sizeof opt);
-    opt.weight_decay = c.weight_decay;
+    if ((st = pt_trainer_begin(&tr, m, &tc, NULL)) != PT_OK) return st;
     ctx = pt_ctx_new(0);
     order = (int *)PT_MALLOC((size_t)n_train * sizeof(int));
     buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
     mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
     if (!ctx || !order || !buf || !mask) { st = pt__fail(PT_ERR_NOMEM, "pt_sft_train: out of memory"); goto done; }
-    if (c.csv_path) {
-        csv = fopen(c.csv_path, "w");
-        if (!csv) { st = pt__fail(PT_ERR_IO, "%s: cannot open for writing", c.csv_path); goto done; }
-        fprintf(csv, "step,loss,lr,grad_norm,eval_loss,metric\n");
-    }
     pt_rng_seed(&rng, c.seed ^ 0x5F7A11ull);
     for (i = 0; i < n_train; i++) order[i] = i;
     cursor = n_train;   /* forces a shuffle before the first batch */
-    for (step = 0; step < c.steps; step++) {
+    while (pt_trainer_running(&tr)) {
         pt_batch b;
-        pt_tensor *loss;
-        double gnorm = 0;
-        float lr = pt_lr_schedule(step, c.warmup, c.steps, c.lr, c.min_lr), eval_loss = NAN, metric = NAN, lv;
+        double tokens = 0;
         int used;
         if (cursor >= n_train) {   /* a new epoch: Fisher-Yates shuffle */
-            for (i = n_train - 1; i > 0; i--) { int j = pt_rng_int(&rng, 0, i), t = order[i]; order[i] = order[j]; order[j] = t; }
+            for (i = n_train - 1; i > 0; i--) {
+                int j = pt_rng_int(&rng, 0, i), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
             cursor = 0;
         }
         used = pt_pack_examples(train, order + cursor, n_train - cursor, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T, buf + 3 * B * T);
         cursor += used > 0 ? used : 1;
         memset(&b, 0, sizeof b);
-        b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
-        loss = pt_model_loss(ctx, m, &b);
-        if (!loss) { st = pt_last_status(); goto done; }
-        lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
-        if (pt_backward(ctx, loss) != PT_OK || pt_model_optimizer_step(m, &opt, lr, c.grad_clip, &gnorm) != PT_OK) {
-            if (pt_last_status() != PT_ERR_NONFINITE) { st = pt_last_status(); goto done; }
-            r.skipped++;            /* a non-finite loss or gradient: reported, not trained on */
-            lv = NAN;
-        } else {
-            if (!have_loss) { r.first_loss = lv; have_loss = 1; }
-            r.last_loss = lv;
-        }
-        pt_model_zero_grad(m);
+        b.B = B;
+        b.T = T;
+        b.tokens = buf;
+        b.targets = buf + B * T;
+        b.loss_mask = mask;
+        b.pos = buf + 2 * B * T;
+        b.seg = buf + 3 * B * T;
         for (i = 0; i < B * T; i++) tokens += b.seg[i] != 0;
-        pt_ctx_reset(ctx);
-        if ((step + 1) % c.eval_every == 0 || step == c.steps - 1) {
-            int better;
+        if ((st = pt_trainer_step(&tr, ctx, pt_model_loss(ctx, m, &b), tokens)) != PT_OK) goto done;
+        if (pt_trainer_eval_due(&tr)) {
+            float eval_loss = NAN, metric = NAN;
             if (eval && n_eval > 0 && (st = pt_eval_loss(m, eval, n_eval, T, &eval_loss)) != PT_OK) goto done;
             if (c.metric) metric = c.metric(m, c.user);
-            better = c.metric ? metric > r.best_metric : (eval && n_eval > 0 && eval_loss < r.best_eval_loss);
-            if (eval && n_eval > 0 && eval_loss < r.best_eval_loss) r.best_eval_loss = eval_loss;
-            if (better) {
-                if (c.metric) r.best_metric = metric;
-                r.best_step = step + 1;
-                if (c.best_path && (st = pt__save_trained(m, c.best_path)) != PT_OK) goto done;
-            }
+            if ((st = pt_trainer_evaluated(&tr, eval_loss, metric)) != PT_OK) goto done;
         }
-        if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f\n", step + 1, lv, lr, gnorm, eval_loss, metric);
-        if (!c.quiet && (step % 10 == 0 || step == c.steps - 1 || eval_loss == eval_loss)) {
-            double el = pt_time_seconds() - t0;
-            printf("\r  sft step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", step + 1, c.steps, lv, lr,
-                   tokens / (el > 0 ? el : 1), el / (step + 1) * (c.steps - step - 1));
-            if (eval_loss == eval_loss || metric == metric) printf("  eval loss %.4f  metric %.3f\n", eval_loss, metric);
-            fflush(stdout);
-        }
+        pt_trainer_log(&tr, NULL, 0);
     }
-    r.steps_done = step;
-    if (!c.quiet) printf("\n");
 done:
-    r.seconds = pt_time_seconds() - t0;
-    r.tokens_per_s = r.seconds > 0 ? tokens / r.seconds : 0;
-    pt__param_bytes(m->params, &r.weight_bytes, &r.state_bytes);
-    if (m->lora) pt__param_bytes(m->lora->params, &r.weight_bytes, &r.state_bytes);
-    if (m->tokens) pt__param_bytes(m->tokens->params, &r.weight_bytes, &r.state_bytes);
-    if (m->head) pt__param_bytes(m->head->params, &r.weight_bytes, &r.state_bytes);
-    if (ctx) r.activation_bytes = pt_ctx_bytes_peak(ctx);
-    if (csv) fclose(csv);
-    if (res) *res = r;
-    PT_FREE(order); PT_FREE(buf); PT_FREE(mask);
+    pt_trainer_end(&tr, ctx, res);
+    PT_FREE(order);
+    PT_FREE(buf);
+    PT_FREE(mask);
     pt_ctx_free(ctx);
     return st;
 }
-
 
 /* --- References ------------------------------------------------------------------------------ */
 PTDEF int pt_model_set_adapters(pt_model *m, int enabled)
