@@ -1,6 +1,6 @@
-/* posttrain.h - v0.1.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.3.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
-   A small Llama-style transformer with tape autograd, and (as they land) pretraining, SFT and PEFT,
+   A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, and (as they land)
    reward models, DPO, PPO, GRPO, rejection sampling and test-time search, each written to be read.
 
    USAGE
@@ -50,17 +50,20 @@
         attention >>blocks   2d. softmax, losses, log-prob gather >>softmax   2e. gradcheck >>gradcheck
      3. Transformer: config, parameters, training forward, KV-cache inference  >>transformer
      4. Tokenizers: byte-level (built-in world), llama2.c BPE                 >>tokenizers
-     5. Sampling and generation: greedy/temperature/top-k/top-p, batched      >>sampling
+     5. Sampling and generation: greedy/temperature/top-k/top-p, batched,     >>sampling
+        stop-token sets, shared prefill, rollout batches
      6. Optimizer: AdamW, gradient clipping, LR schedule                      >>optimizer
      7. Checkpoints: native format, atomic save, validated load,             >>checkpoints
         llama2.c v0/v1 import and v0 export
      8. PEFT: LoRA (merge, adapter files), parameter subsets by name pattern  >>lora
         8b. prompt tuning, trainable tokens, token adapter files             >>tokens
-     9. Data: the arithmetic world (problems, checkers, corpus, eval)         >>world
+     9. Data: the arithmetic world (problems, checkers, corpus, held-out      >>world
+        splits, eval with intervals, pass@k, graded preference data)
         9b. chat template, SFT examples, packing                              >>chat
         9c. strict JSONL datasets (TRL schemas), world export                 >>jsonl
-    10. SFT (trainer, eval loss, best checkpoint), generations as examples    >>sft
-        (distillation: examples/distill.c)
+    10. The training loop every trainer shares, SFT, generations as          >>sft
+        examples (distillation: examples/distill.c), references (adapters off,
+        clones, reference log-probs)
     11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
     12. Preference optimisation: DPO and variants                             [planned]
     13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
@@ -77,9 +80,10 @@
      pt_adamw_config opt = {0}; pt_adamw_step(P, &opt, 1e-3f); pt_params_zero_grad(P); pt_ctx_reset(ctx);
 
    HISTORY
-     0.1.0  engine (tensors, tape autograd, kernels, AdamW), Llama-style transformer, KV-cache
-            generation, checkpoints, the arithmetic world, llama2.c interop, SFT, LoRA, prompt
-            tuning, trainable tokens, strict JSONL datasets
+     0.3.0  foundations for alignment: held-out splits by construction, graded preference data,
+            scalar heads, references, rollout-ready generation, one shared training loop
+     0.2.0  SFT and PEFT chapter (JSONL, token adapters, fused LoRA, distillation)
+     0.1.0  engine, Llama-style transformer, KV-cache generation, checkpoints, the world, llama2.c
             (full history at the end of the file)
 
    LICENSE: MIT, see the end of the file.
@@ -94,9 +98,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 2
+#define PT_VERSION_MINOR 3
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.2.0"
+#define PT_VERSION_STRING "0.3.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -7035,6 +7039,15 @@ done:
      0.2.0 (2026-11-28)  SFT and PEFT chapter: strict JSONL datasets (TRL schemas), assistant-only
                          masks, token adapters (prompt tuning, trainable tokens), fused LoRA op,
                          measured training memory, distillation from generations.
+     0.3.0 (2026-12-01)  foundations for the alignment chapters: held-out splits by construction
+                         (canonical-form classes, validation split, distinct stratified eval sets
+                         with Wilson intervals and per-digit accuracy), graded preference data
+                         (quality levels, four strengths, edit triples, on-policy pairs), prompt
+                         parsing and step token spans, scalar heads in checkpoints, adapters off,
+                         model clones, reference log-probs, stop-token sets, shared prefill,
+                         rollout batches, pass@k and majority vote, the shared training loop,
+                         PT_ZERO for zero-valued config fields. Breaking: pt_gen_config.stop_token
+                         became stop_tokens[] + n_stop_tokens; world problem streams changed.
 
    ------------------------------------------------------------------------------------------------
    MIT License
