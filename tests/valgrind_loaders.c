@@ -66,6 +66,27 @@ int main(void)
         CHECK(pt_jsonl_load(tmp_js, PT_DATA_AUTO, 0, &back) != PT_OK, "junk JSONL rejected");
         remove(tmp_ad); remove(tmp_tk); remove(tmp_js);
     }
+    /* scalar heads: in a native checkpoint and alone in a head file; bad files; preference JSONL */
+    {
+        const char *tmp_hd = "build/vg_head.bin", *tmp_hc = "build/vg_head.ckpt", *tmp_js = "build/vg_pref.jsonl";
+        pt_model *h = NULL;
+        pt_dataset ds, back;
+        CHECK(pt_model_head_attach(m, 3) == PT_OK && pt_model_head_save(m, tmp_hd) == PT_OK && pt_model_head_load(m, tmp_hd) == PT_OK,
+              "head file: %s", pt_last_error());
+        CHECK(pt_model_save(m, tmp_hc, 1) == PT_OK && (h = pt_model_load(tmp_hc)) != NULL && h->head != NULL, "head checkpoint: %s", pt_last_error());
+        pt_model_free(h);
+        write_bytes(tmp_bad, junk, sizeof junk);
+        CHECK(pt_model_head_load(m, tmp_bad) != PT_OK, "junk head file rejected");
+        write_bytes(tmp_bad, junk, 16);
+        CHECK(pt_model_head_load(m, tmp_bad) != PT_OK, "short head file rejected");
+        pt_model_head_detach(m);
+        CHECK(pt_model_load_into(m, tmp_hc) != PT_OK, "a headed checkpoint into a headless model is refused");
+        CHECK(pt_world_preferences(NULL, PT_WORLD_TRAIN, 1, 40, 0, &ds) == PT_OK && pt_jsonl_save(&ds, tmp_js) == PT_OK &&
+              pt_jsonl_load(tmp_js, PT_DATA_PREFERENCE, 0, &back) == PT_OK && back.n == 40 && back.records[0].has_strength,
+              "preference jsonl round trip: %s", pt_last_error());
+        pt_dataset_free(&ds); pt_dataset_free(&back);
+        remove(tmp_hd); remove(tmp_hc); remove(tmp_js);
+    }
     remove(tmp_native); remove(tmp_l2c); remove(tmp_bad);
     pt_model_free(m); pt_model_free(m2); pt_model_free(m3);
     return test_end("valgrind_loaders");
