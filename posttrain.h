@@ -660,7 +660,7 @@ typedef struct pt_lora {
 } pt_lora;
 PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg);
 PTDEF void pt_lora_detach(pt_model *m);          /* drops the adapters (unmerged weights stay as they are) */
-PTDEF int pt_lora_merge(pt_model *m);            /* W += s B A for every adapter */
+PTDEF int pt_lora_merge(pt_model *m);            /* W += s B A for every adapter (not while switched off) */
 PTDEF int pt_lora_unmerge(pt_model *m);          /* W -= s B A */
 PTDEF int pt_lora_save(const pt_model *m, const char *path);
 PTDEF int pt_lora_load(pt_model *m, const char *path);   /* attaches (replacing any) and loads */
@@ -2826,6 +2826,9 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     sv->vt = pt__floats(ctx, (int64_t)B * KVH * hd * T + 16);
     sv->seg = pt__copy_ints(ctx, seg, (int64_t)B * T);
     if (!sv->P || !sv->kt || !sv->vt || (seg && !sv->seg)) return NULL;
+    /* the padding is read (times zero weights): it must be finite, and the arena is not zeroed */
+    memset(sv->kt + (int64_t)B * KVH * hd * T, 0, 16 * sizeof(float));
+    memset(sv->vt + (int64_t)B * KVH * hd * T, 0, 16 * sizeof(float));
     for (bk = 0; bk < B * KVH; bk++) {
         int b = bk / KVH, kh = bk % KVH, s, d;
         for (s = 0; s < T; s++)
@@ -4841,6 +4844,7 @@ PTDEF int pt_lora_merge(pt_model *m)
 {
     int st;
     if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_merge: already merged");
+    if (m->adapters_off) return pt__fail(PT_ERR_ARG, "pt_lora_merge: adapters are switched off (pt_model_set_adapters); switch them on first");
     if ((st = pt__lora_fold(m, 1.0f)) == PT_OK) m->lora->merged = 1;
     return st;
 }
@@ -6957,7 +6961,7 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     }
     if (st == PT_OK && m->head && (st = pt_model_head_attach(c, 0)) == PT_OK)
         memcpy(c->head->params->data, m->head->params->data, (size_t)m->head->params->n_data * sizeof(float));
-    if (st == PT_OK && m->head && !trainable) st = pt_params_set_trainable(c->head->params, "*", 0);
+    if (st == PT_OK && m->head && !trainable && pt_params_set_trainable(c->head->params, "*", 0) < 0) st = pt_last_status();
     if (st == PT_OK) st = pt__params_copy_trainable(c->params, m->params, trainable);
     if (st == PT_OK && m->lora) st = pt__params_copy_trainable(c->lora->params, m->lora->params, trainable);
     if (st == PT_OK && m->tokens) st = pt__params_copy_trainable(c->tokens->params, m->tokens->params, trainable);
