@@ -587,7 +587,8 @@ PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr
                f32 norm_eps, rope_theta
        u32 n_tensors   u32 has_optimizer   i64 step
        tensor table: per tensor  u16 name_len, name bytes, u8 ndim, i32 shape[ndim], u8 trainable
-                     (the model's tensors; then head.w [1, dim] and head.b [1] when it has a scalar head)
+                     (the model's tensors; then head.w [1, dim] and head.b [1] when it has a scalar head,
+                     followed by i64 head_step, the head's own AdamW step count)
        data: each tensor's fp32 values in table order
        if has_optimizer: AdamW m then v for each trainable tensor, in table order
        u64 FNV-1a checksum of every byte before it
@@ -768,14 +769,18 @@ typedef struct pt_problem {
     char question[160];           /* "Q: 47+85=?\n" (sized for 8 terms of 16 digits) */
     char solution[512];           /* "A: <think>...</think><answer>132</answer>" */
 } pt_problem;
-/* Splits. PT_WORLD_TEST names the test class of pt_world_split_of (PT_WORLD_ID draws from it). */
-enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2, PT_WORLD_VALID = 3, PT_WORLD_TEST = PT_WORLD_ID };
+/* Splits. PT_WORLD_TEST names the test class of pt_world_split_of (PT_WORLD_ID draws from it).
+   PT_WORLD_MIXED: test problems whose operands have different lengths within [min, max] digits
+   (347+5=?): every digit count is in range but training only ever pairs equal lengths, so it tests
+   composition (aligning columns) rather than length; needs max_digits > min_digits. */
+enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2, PT_WORLD_VALID = 3, PT_WORLD_MIXED = 4,
+       PT_WORLD_TEST = PT_WORLD_ID };
 /* Problem `index` of a split (deterministic in (cfg, split, seed, index); held-out splits ignore
    seed). Small held-out spaces repeat problems across indices: evaluate on pt_world_heldout. */
 PTDEF void pt_world_problem(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_problem *p);
 /* The class of a problem by its canonical form: PT_WORLD_TRAIN, PT_WORLD_VALID or PT_WORLD_TEST. */
 PTDEF int pt_world_split_of(const pt_problem *p);
-/* Up to n distinct problems of a held-out split (ID, OOD, VALID), an equal share per digit count,
+/* Up to n distinct problems of a held-out split (ID, OOD, VALID, MIXED), an equal share per digit count,
    always the same; returns how many (fewer when the split has fewer distinct problems). */
 PTDEF int pt_world_heldout(const pt_world_config *cfg, int split, int n, pt_problem *out);
 /* 95% Wilson score interval of a proportion k/n (n = 0 gives [0, 1]). */
@@ -987,7 +992,7 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
            if (pt_trainer_eval_due(&tr)) pt_trainer_evaluated(&tr, eval_loss, metric);
            pt_trainer_log(&tr, extra, n_extra);         CSV row, progress line, next step
        }
-       pt_trainer_end(&tr, &result);
+       pt_trainer_end(&tr, ctx, &result);
    Schedule: linear warmup, cosine decay to min_lr (section 6). The best model (by the metric,
    higher is better, else by the eval loss) is saved to best_path after each evaluation that
    improves it (the model, or its adapters, see pt_sft_config). A non-finite loss or gradient skips
@@ -4165,6 +4170,7 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
         for (d = 0; d < p->t.ndim; d++) pt__put_u32(&w, (uint32_t)p->t.shape[d]);
         pt__put(&w, &tr, 1);
     }
+    if (m->head) pt__put_u64(&w, (uint64_t)m->head->params->step);   /* a head attached later has its own */
     if (!w.err) { uint32_t hb = (uint32_t)w.n; int k; for (k = 0; k < 4; k++) w.p[8 + k] = (unsigned char)(hb >> (8 * k)); }
     for (i = 0; i < count; i++) pt__put_floats(&w, list[i]->t.data, list[i]->t.size);
     if (with_optimizer) {
@@ -4192,6 +4198,7 @@ static pt_model *pt__load_checkpoint(const char *path)
     uint32_t version, header_bytes, n_tensors, has_opt;
     int64_t step;
     int i, d, count = 0;
+    int64_t head_step = 0;
     char magic[4];
     pt_param **list = NULL;
     pt_params **owner = NULL;
@@ -4258,6 +4265,10 @@ static pt_model *pt__load_checkpoint(const char *path)
         if (r.err || tr > 1) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s': bad trainable flag", path, name); goto fail; }
         if (!tr) p->flags |= PT_PARAM_FROZEN; else p->flags &= ~PT_PARAM_FROZEN;
     }
+    if (m->head) {
+        head_step = (int64_t)pt__get_u64(&r, "head step");
+        if (r.err || head_step < 0) { pt__fail(PT_ERR_FORMAT, "%s: bad or missing head step", path); goto fail; }
+    }
     if (r.at != header_bytes) { pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes); goto fail; }
     /* rebuild the gradient layouts for the flags (the pointers in list stay valid) */
     if (pt_params_set_trainable(m->params, "", 0) < 0 || (m->head && pt_params_set_trainable(m->head->params, "", 0) < 0)) goto fail;
@@ -4283,7 +4294,7 @@ static pt_model *pt__load_checkpoint(const char *path)
                 for (j = 0; j < p->t.size; j++) dst[p->grad_offset + j] = pt__get_f32(&r, "optimizer state");
             }
         m->params->step = step;
-        if (m->head) m->head->params->step = step;
+        if (m->head) m->head->params->step = head_step;
     }
     if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
     PT_FREE(buf);
@@ -5287,18 +5298,43 @@ PTDEF int pt_world_split_of(const pt_problem *p)
 /* The digit counts a split draws from: [min, max], or max + 1 for OOD. */
 static void pt__world_digit_range(const pt_world_config *c, int split, int *lo, int *hi)
 {
-    *lo = split == PT_WORLD_OOD ? c->max_digits + 1 : c->min_digits;
+    *lo = split == PT_WORLD_OOD ? c->max_digits + 1 : split == PT_WORLD_MIXED ? c->min_digits + 1 : c->min_digits;
     *hi = split == PT_WORLD_OOD ? c->max_digits + 1 : c->max_digits;
 }
-/* The split's key class: OOD problems are test problems of one more digit. */
-static int pt__world_class(int split) { return split == PT_WORLD_OOD ? PT_WORLD_TEST : split; }
+/* The split's key class: OOD and mixed-length problems are test problems too. */
+static int pt__world_class(int split) { return split == PT_WORLD_OOD || split == PT_WORLD_MIXED ? PT_WORLD_TEST : split; }
+/* A problem of the split whose longest operand has d digits: equal lengths, or for PT_WORLD_MIXED
+   lengths in [min, d] that are not all equal, with d among them. */
+static void pt__world_draw_split(const pt_world_config *c, int split, int d, pt_rng *rng, pt_problem *p)
+{
+    int lens[8], t, attempt, longest, all_equal;
+    if (split != PT_WORLD_MIXED) { pt__world_draw(c, d, rng, p); return; }
+    for (attempt = 0; attempt < 1000; attempt++) {
+        longest = 0;
+        all_equal = 1;
+        for (t = 0; t < c->terms; t++) {
+            lens[t] = pt_rng_int(rng, c->min_digits, d);
+            if (lens[t] > longest) longest = lens[t];
+            if (t && lens[t] != lens[0]) all_equal = 0;
+        }
+        if (longest == d && !all_equal) break;
+    }
+    memset(p, 0, sizeof *p);
+    p->n_terms = c->terms;
+    for (t = 0; t < c->terms; t++) {
+        pt_problem one;
+        pt__world_draw(c, lens[t], rng, &one);   /* draws c->terms operands; keep the first */
+        p->terms[t] = one.terms[0];
+        p->answer += p->terms[t];
+    }
+}
 PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t seed, int64_t index, pt_problem *p)
 {
     pt_world_config c;
     pt_rng rng;
     int lo, hi, attempt, want;
     pt__world_defaults(cfg_in, &c);
-    if (split < PT_WORLD_TRAIN || split > PT_WORLD_VALID) split = PT_WORLD_TRAIN;
+    if (split < PT_WORLD_TRAIN || split > PT_WORLD_MIXED || (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)) split = PT_WORLD_TRAIN;
     pt__world_digit_range(&c, split, &lo, &hi);
     want = pt__world_class(split);
     /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
@@ -5308,7 +5344,7 @@ PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t s
        ~10% or more of each digit count's problems, so this ends after ~1.25 (train) or ~10 draws;
        the cap is never reached for any config the defaults allow (each class is non-empty). */
     for (attempt = 0; attempt < (1 << 20); attempt++) {
-        pt__world_draw(&c, pt_rng_int(&rng, lo, hi), &rng, p);
+        pt__world_draw_split(&c, split, pt_rng_int(&rng, lo, hi), &rng, p);
         if (pt_world_split_of(p) == want) break;
     }
     pt__world_render(p, NULL, 0.0f);
@@ -5317,9 +5353,11 @@ PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_p
 {
     pt_world_config c;
     int lo, hi, d, got = 0, want = pt__world_class(split);
-    if (!out || n < 1 || split < PT_WORLD_ID || split > PT_WORLD_VALID)
-        return pt__fail(PT_ERR_ARG, "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD or VALID), got n %d split %d", n, split);
+    if (!out || n < 1 || split < PT_WORLD_ID || split > PT_WORLD_MIXED)
+        return pt__fail(PT_ERR_ARG, "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD, VALID or MIXED), got n %d split %d", n, split);
     pt__world_defaults(cfg_in, &c);
+    if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)
+        return pt__fail(PT_ERR_ARG, "pt_world_heldout: mixed lengths need max_digits > min_digits (both %d)", c.min_digits);
     pt__world_digit_range(&c, split, &lo, &hi);
     for (d = lo; d <= hi; d++) {
         /* an equal share per digit count; what a small digit count cannot fill goes to the next */
@@ -5330,7 +5368,7 @@ PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_p
         for (attempt = 0; attempt < max_attempts && got - start < quota; attempt++) {
             pt_problem *p = &out[got];
             int k, t, dup = 0;
-            pt__world_draw(&c, d, &rng, p);
+            pt__world_draw_split(&c, split, d, &rng, p);
             if (pt_world_split_of(p) != want) continue;
             for (k = start; k < got && !dup; k++) {   /* distinct as prompts: 3+5 and 5+3 are two */
                 for (t = 0; t < p->n_terms && out[k].terms[t] == p->terms[t]; t++) {}
@@ -6725,10 +6763,9 @@ PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *c
     memset(tr, 0, sizeof *tr);
     tr->m = m;
     tr->cfg = pt__train_resolve(cfg);
-    tr->opt.beta1 = cfg ? cfg->beta1 : 0.0f;
+    tr->opt.beta1 = cfg ? cfg->beta1 : 0.0f;   /* as given: pt_adamw_step resolves (and PT_ZERO) them */
     tr->opt.beta2 = cfg ? cfg->beta2 : 0.0f;
     tr->opt.weight_decay = tr->cfg.weight_decay;
-    tr->opt = pt__adamw_resolve(&tr->opt);
     tr->res.best_eval_loss = INFINITY;
     tr->res.best_metric = -INFINITY;
     tr->res.best_step = -1;
