@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* PT_TEST_SEED=k shifts every seed by k: how the thresholds below were measured over several runs
+   (the suite itself always runs k = 0, so it is deterministic). */
+static uint64_t seed_shift(void) { const char *e = getenv("PT_TEST_SEED"); return e ? (uint64_t)atoi(e) : 0; }
+
 /* Pretraining: a 60K-parameter model on one-digit problems for 300 steps learns the format and
    part of the arithmetic. Measured: loss 5.61 -> 0.378, format 0.00 -> 1.00, accuracy 0.00 -> 0.54,
    step accuracy 0.60 (3 s optimised on 2 cores). */
@@ -23,7 +27,7 @@ static void test_pretraining(void)
     pt_rng rng;
     pt_world_eval_result before, after;
     int64_t n;
-    int s, b, B = 8, T = 64, steps = 300;
+    int s, b, B = 8, T = 64, steps = 500;
     float first = 0, last = 0;
     memset(&c, 0, sizeof c); memset(&wc, 0, sizeof wc); memset(&opt, 0, sizeof opt);
     c.dim = 48; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 128; c.vocab_size = PT_BYTE_VOCAB; c.seq_len = 64;
@@ -31,10 +35,10 @@ static void test_pretraining(void)
        by construction). These tests assert that training fits the training distribution, so they
        evaluate on training-class problems; generalisation is measured by the examples on 1-3 digits. */
     wc.min_digits = 1; wc.max_digits = 1;
-    m = pt_model_new(&c, 5);
+    m = pt_model_new(&c, 5 + seed_shift());
     CHECK(m && ctx, "model: %s", pt_last_error());
     if (!m || !ctx) return;
-    pt_rng_seed(&rng, 3);
+    pt_rng_seed(&rng, 3 + seed_shift());
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
     CHECK(n > 100000, "corpus has %lld tokens", (long long)n);
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
@@ -107,7 +111,7 @@ static void peft_run(const char *name, int variant, int steps, float lr, pt_worl
     }
     CHECK(st == PT_OK, "%s: setup: %s", name, pt_last_error());
     if (st != PT_OK) { pt_model_free(m); return; }
-    cfg.steps = steps; cfg.lr = lr; cfg.quiet = 1; cfg.eval_every = steps; cfg.seed = 1;
+    cfg.steps = steps; cfg.lr = lr; cfg.quiet = 1; cfg.eval_every = steps; cfg.seed = 1 + seed_shift();
     CHECK(pt_sft_train(m, data, 1500, NULL, 0, &cfg, &res) == PT_OK, "%s: sft: %s", name, pt_last_error());
     CHECK(pt_world_eval(m, &g_wc, PT_WORLD_TRAIN, 100, 1, out) == PT_OK, "%s: eval: %s", name, pt_last_error());
     printf("  %-22s loss %.3f -> %.3f   chat format %.2f  accuracy %.2f  (%.1f s)\n", name, res.first_loss, res.last_loss,
@@ -173,10 +177,10 @@ static void test_distillation(void)
     pt_gen_result_free(&r);
     memset(&sc, 0, sizeof sc);
     sc.dim = 32; sc.n_layers = 2; sc.n_heads = 4; sc.n_kv_heads = 2; sc.hidden_dim = 96; sc.vocab_size = PT_BYTE_VOCAB; sc.seq_len = 64;
-    student = pt_model_new(&sc, 3);
+    student = pt_model_new(&sc, 3 + seed_shift());
     CHECK(pt_world_eval(teacher, &g_wc, PT_WORLD_TRAIN, 100, 1, &te) == PT_OK && pt_world_eval(student, &g_wc, PT_WORLD_TRAIN, 100, 1, &before) == PT_OK,
           "eval: %s", pt_last_error());
-    cfg.steps = 600; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.quiet = 1; cfg.eval_every = 600; cfg.seed = 1;
+    cfg.steps = 600; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.quiet = 1; cfg.eval_every = 600; cfg.seed = 1 + seed_shift();
     CHECK(pt_sft_train(student, ex, n > 0 ? n : 0, NULL, 0, &cfg, &res) == PT_OK, "sft: %s", pt_last_error());
     CHECK(pt_world_eval(student, &g_wc, PT_WORLD_TRAIN, 100, 1, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  teacher %lld params: accuracy %.2f; student %lld params: format %.2f -> %.2f, accuracy %.2f -> %.2f (loss %.3f -> %.3f, %.1f s)\n",

@@ -948,13 +948,16 @@ static void test_sft_train(void)
 /* ---------------------------------------------------------------------------------------------
    7. Learning: pretraining then SFT teaches the chat template
    --------------------------------------------------------------------------------------------- */
+/* PT_TEST_SEED=k shifts the seeds by k: how the thresholds were measured over several runs (the
+   suite runs k = 0). */
+static uint64_t seed_shift(void) { const char *e = getenv("PT_TEST_SEED"); return e ? (uint64_t)atoi(e) : 0; }
 static void test_learning(void)
 {
     static int corpus[200000], tok[8 * 64], tgt[8 * 64];
     static pt_example train[2000], eval[32];
     pt_config c = tiny_config(48, 2, 4, 2, 128, 64);
     pt_world_config wc;
-    pt_model *m = pt_model_new(&c, 5);
+    pt_model *m = pt_model_new(&c, 5 + seed_shift());
     pt_ctx *ctx = pt_ctx_new(0);
     pt_adamw_config opt;
     pt_rng rng;
@@ -967,8 +970,8 @@ static void test_learning(void)
     memset(&wc, 0, sizeof wc); memset(&opt, 0, sizeof opt);
     wc.min_digits = 1; wc.max_digits = 1;
     if (!m || !ctx) { CHECK(0, "model: %s", pt_last_error()); return; }
-    /* pretraining as in tests/test_learning.c (200 steps instead of 300) */
-    pt_rng_seed(&rng, 3);
+    /* pretraining as in tests/test_learning.c (200 steps instead of 500: a weaker base) */
+    pt_rng_seed(&rng, 3 + seed_shift());
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
     for (s = 0; s < steps; s++) {
         pt_batch bt;
@@ -1000,7 +1003,7 @@ static void test_learning(void)
 
     for (i = 0; i < 2000; i++) pt_world_sft_example(&wc, PT_WORLD_TRAIN, 7, i, &train[i]);
     for (i = 0; i < 32; i++) pt_world_sft_example(&wc, PT_WORLD_ID, 0, 1000 + i, &eval[i]);
-    cfg.steps = 150; cfg.batch_rows = 8; cfg.lr = 3e-3f; cfg.quiet = 1; cfg.seed = 3;
+    cfg.steps = 150; cfg.batch_rows = 8; cfg.lr = 3e-3f; cfg.quiet = 1; cfg.seed = 3 + seed_shift();
     {
         int st = pt_sft_train(m, train, 2000, eval, 32, &cfg, &res);
         CHECK(st == PT_OK, "sft: %s", pt_last_error());
