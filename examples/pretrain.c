@@ -21,7 +21,7 @@ static FILE *samples;
 
 static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 {
-    pt_world_eval_result id, ood;
+    pt_world_eval_result id, ood, mixed;
     pt_tokenizer tok = pt_byte_tokenizer();
     char line[160];
     int i;
@@ -33,6 +33,10 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
     printf("  %-7s  ID test accuracy %s\n", when, line);
     printf("           format %5.1f%%  steps %5.1f%%   OOD (4 digits) accuracy %5.1f%%  format %5.1f%%\n",
            100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
+    if (pt_world_eval(m, wc, PT_WORLD_MIXED, 400, 0, &mixed) == PT_OK) {
+        pt_world_eval_format(&mixed, line, sizeof line);
+        printf("           mixed lengths (composition) %s\n", line);
+    }
     printf("           sample: %s\n", id.first);
     if (samples) {   /* greedy completions of the first 5 held-out problems */
         fprintf(samples, "== %s: ID accuracy %.1f%%, format %.1f%%, step accuracy %.1f%%; OOD accuracy %.1f%%\n", when,
