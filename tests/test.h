@@ -17,4 +17,32 @@ static int t_pass, t_fail;
 static int test_end(const char *name) { printf("%s: %d passed, %d failed\n", name, t_pass, t_fail); return t_fail ? 1 : 0; }
 /* Reference models live outside the repo: $PT_MODELS or ../shared/models. */
 TEST_MAYBE_UNUSED static const char *test_models_dir(void) { const char *d = getenv("PT_MODELS"); return d && *d ? d : "../shared/models"; }
+/* 1 under AddressSanitizer (gcc or clang): learning loops shrink there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_SANITIZED 1
+#endif
+#endif
+#ifndef T_SANITIZED
+#define T_SANITIZED 0
+#endif
+/* A whole file into a malloc'd buffer (one spare byte); NULL if it cannot be read. */
+TEST_MAYBE_UNUSED static unsigned char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b;
+    long sz;
+    *n = 0;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (unsigned char *)malloc((size_t)sz + 1);
+    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
+    fclose(f);
+    if (b) *n = (size_t)sz;
+    return b;
+}
 #endif

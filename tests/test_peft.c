@@ -82,20 +82,6 @@ static int write_bytes(const char *path, const unsigned char *b, size_t n)
     fclose(f);
     return w == n ? 0 : -1;
 }
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long sz;
-    *n = 0;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END); sz = ftell(f); fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
-    fclose(f);
-    if (b) *n = (size_t)sz;
-    return b;
-}
 /* The adapter file's checksum, computed here independently: FNV-1a 64 over every byte but the
    last 8, stored little-endian in those 8. */
 static uint64_t fnv1a(const unsigned char *p, size_t n)

@@ -460,20 +460,6 @@ static float *head_values_of(pt_model *m, pt_ctx *ctx, const pt_batch *b)
     pt_ctx_set_grad(ctx, 1);
     return out;
 }
-static unsigned char *read_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long sz;
-    *n = 0;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END); sz = ftell(f); fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
-    fclose(f);
-    if (b) *n = (size_t)sz;
-    return b;
-}
 
 static void test_clone(void)
 {

@@ -18,16 +18,6 @@
 
 /* The learning test trains for a few seconds optimised, about two minutes under the sanitizers:
    it is skipped there (see main). */
-#if defined(__SANITIZE_ADDRESS__)
-#define T_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define T_SANITIZED 1
-#endif
-#endif
-#ifndef T_SANITIZED
-#define T_SANITIZED 0
-#endif
 
 /* ---------------------------------------------------------------------------------------------
    Helpers

@@ -132,7 +132,7 @@ static int write_bytes(const char *path, const void *p, size_t n)
     ok = fwrite(p, 1, n, f) == n;
     return fclose(f) == 0 && ok;
 }
-static long read_bytes(const char *path, unsigned char *buf, long cap)
+static long read_into(const char *path, unsigned char *buf, long cap)
 {
     FILE *f = fopen(path, "rb");
     long n;
@@ -368,7 +368,7 @@ static void test_defaults(void)
         CHECK(bad_lr == 0, "NULL config: %d steps off the default schedule", bad_lr);
         CHECK(res.last_loss < res.first_loss && res.skipped == 0, "NULL config: loss %g -> %g", (double)res.first_loss, (double)res.last_loss);
         {
-            long nb = read_bytes(cap, (unsigned char *)out, (long)sizeof out - 1);
+            long nb = read_into(cap, (unsigned char *)out, (long)sizeof out - 1);
             out[nb > 0 ? nb : 0] = 0;
             CHECK(nb > 0 && has(out, "train step") && has(out, "200/200") && out[nb - 1] == '\n',
                   "progress line with the default name 'train' and a final newline: '%.80s'", out);
@@ -704,7 +704,7 @@ static int best_matches(const pt_model *m, const char *best, const snap *s)
         pt_model *f = pt_model_new(&c, 99);
         unsigned char magic[4] = {0, 0, 0, 0};
         int sl;
-        ok = read_bytes(best, magic, 4) == 4 && memcmp(magic, "PTLA", 4) == 0 && pt_lora_load(f, best) == PT_OK && f->lora &&
+        ok = read_into(best, magic, 4) == 4 && memcmp(magic, "PTLA", 4) == 0 && pt_lora_load(f, best) == PT_OK && f->lora &&
              f->lora->params->n_data == s->nl;
         for (sl = 0; ok && sl < c.n_layers * 7; sl++) {
             const pt_tensor *a = m->lora->a[sl], *bb = m->lora->b[sl];
@@ -1008,7 +1008,7 @@ static void test_head_checkpoints(void)
     for (i = 0; i < DIM; i++) put_f32(mine + 12 + 4 * i, m->head->w->data[i]);
     put_f32(mine + 12 + 4 * DIM, m->head->b->data[0]);
     put_u64(mine + hn - 8, fnv1a(mine, hn - 8));
-    n = read_bytes(hp, buf, (long)sizeof buf);
+    n = read_into(hp, buf, (long)sizeof buf);
     CHECK(n == (long)hn && memcmp(buf, mine, hn) == 0, "head file: %ld bytes, want the documented %zu bytes", n, hn);
     {
         pt_model *f = pt_model_new(&c, 1);
@@ -1046,7 +1046,7 @@ static void test_head_checkpoints(void)
         st = pt_model_head_load(big, hp);
         CHECK(st == PT_ERR_FORMAT && has(pt_last_error(), hp), "wrong dim: %d '%s'", st, pt_last_error());
         CHECK(big->head && floats_equal(h32, big->head->params->data, big->head->params->n_data), "wrong dim: the existing head changed");
-        n = read_bytes(hp, buf, (long)sizeof buf);
+        n = read_into(hp, buf, (long)sizeof buf);
         for (k = 0; k < 7; k++) {
             const char *what = "";
             size_t len = (size_t)n;

@@ -26,16 +26,6 @@
 #include "test_tmp.h"
 
 /* Loops shrink under the sanitizers (about 10x slower). */
-#if defined(__SANITIZE_ADDRESS__)
-#define T_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define T_SANITIZED 1
-#endif
-#endif
-#ifndef T_SANITIZED
-#define T_SANITIZED 0
-#endif
 #define SCALE(opt, san) (T_SANITIZED ? (san) : (opt))
 
 /* ---------------------------------------------------------------------------------------------
