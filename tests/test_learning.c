@@ -64,11 +64,13 @@ static void test_pretraining(void)
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  pretraining: loss %.3f -> %.3f, format %.2f -> %.2f, accuracy %.2f -> %.2f, steps %.2f\n",
            first, last, before.format_rate, after.format_rate, before.accuracy, after.accuracy, after.step_accuracy);
-    CHECK(first > 5.0f && last < 0.6f, "loss %.3f -> %.3f (measured 5.61 -> 0.38)", first, last);
+    CHECK(first > 5.0f && last < 0.6f, "loss %.3f -> %.3f (measured 5.61 -> 0.27)", first, last);
     CHECK(before.format_rate < 0.05f && after.format_rate >= 0.8f, "format %.2f -> %.2f (measured 0 -> 1.00)", before.format_rate, after.format_rate);
-    /* after the honest split (one gcc run): accuracy 0.28, step accuracy 0.00 (was 0.54 / 0.60 when the
-       evaluated problems overlapped training); the step accuracy is under investigation, see the notes */
-    CHECK(after.accuracy >= 0.15f, "accuracy %.2f (measured 0.28)", after.accuracy);
+    /* 500 steps, training-class problems: accuracy = step accuracy 0.84 (gcc and clang, seed shift 0);
+       over five model/data seeds 0.76-0.84. At 300 steps some seeds had not learned to copy the
+       operands yet (step accuracy 0.00-0.38). */
+    CHECK(after.accuracy >= 0.5f, "accuracy %.2f (measured 0.84; 0.76-0.84 over 5 seeds)", after.accuracy);
+    CHECK(after.step_accuracy >= 0.5f, "step accuracy %.2f (measured 0.84; 0.74-0.84 over 5 seeds)", after.step_accuracy);
     CHECK(pt_model_save(m, tmp_path("base.ckpt"), 0) == PT_OK, "save: %s", pt_last_error());
     g_base = m;
     pt_ctx_free(ctx);
@@ -136,12 +138,12 @@ static void test_peft_learning(void)
     peft_run("chat tokens only", 2, 120, 3e-2f, &tok);
     peft_run("prompt k=8 + chat", 3, 120, 3e-2f, &prompt);
     CHECK(base.format_rate <= 0.05f, "base chat format %.2f (measured 0)", base.format_rate);
-    CHECK(full.format_rate >= 0.9f && full.accuracy >= 0.2f, "full FT format %.2f accuracy %.2f (measured 1.00, 0.34)", full.format_rate, full.accuracy);
-    CHECK(lora.format_rate >= 0.9f && lora.accuracy >= 0.15f, "LoRA format %.2f accuracy %.2f (measured 1.00, 0.26)", lora.format_rate, lora.accuracy);
-    CHECK(tok.format_rate >= 0.3f, "chat tokens format %.2f (measured 0.59)", tok.format_rate);
+    CHECK(full.format_rate >= 0.9f && full.accuracy >= 0.4f, "full FT format %.2f accuracy %.2f (measured 1.00, 0.65)", full.format_rate, full.accuracy);
+    CHECK(lora.format_rate >= 0.9f && lora.accuracy >= 0.08f, "LoRA format %.2f accuracy %.2f (measured 1.00, 0.16)", lora.format_rate, lora.accuracy);
+    CHECK(tok.format_rate >= 0.3f, "chat tokens format %.2f (measured 1.00)", tok.format_rate);
     CHECK(prompt.format_rate >= 0.8f, "prompt + chat tokens format %.2f (measured 1.00)", prompt.format_rate);
-    CHECK(full.accuracy > tok.accuracy + 0.1f && full.accuracy > prompt.accuracy + 0.1f,
-          "full FT accuracy %.2f should beat token-level PEFT (%.2f, %.2f) by 0.1 (measured 0.34 vs 0.16, 0.12)", full.accuracy, tok.accuracy, prompt.accuracy);
+    CHECK(full.accuracy > tok.accuracy + 0.3f && full.accuracy > prompt.accuracy + 0.3f,
+          "full FT accuracy %.2f should beat token-level PEFT (%.2f, %.2f) by 0.3 (measured 0.65 vs 0.03, 0.15)", full.accuracy, tok.accuracy, prompt.accuracy);
     pt_examples_free(g_train, 1500);
 }
 
@@ -187,7 +189,7 @@ static void test_distillation(void)
            (long long)pt_params_count(teacher->params, 0), te.accuracy, (long long)pt_params_count(student->params, 0),
            before.format_rate, after.format_rate, before.accuracy, after.accuracy, res.first_loss, res.last_loss, res.seconds);
     CHECK(before.format_rate <= 0.05f && after.format_rate >= 0.9f, "student format %.2f -> %.2f (measured 0 -> 1.00)", before.format_rate, after.format_rate);
-    CHECK(after.accuracy >= 0.2f && after.accuracy >= te.accuracy - 0.15f, "student accuracy %.2f (teacher %.2f; measured 0.34 and 0.34)", after.accuracy, te.accuracy);
+    CHECK(after.accuracy >= 0.3f && after.accuracy >= te.accuracy - 0.2f, "student accuracy %.2f (teacher %.2f; measured 0.62 and 0.65)", after.accuracy, te.accuracy);
     pt_examples_free(ex, n > 0 ? n : 0);
     pt_model_free(teacher); pt_model_free(student);
 }
