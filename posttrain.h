@@ -775,7 +775,8 @@ typedef struct pt_problem {
 /* Splits. PT_WORLD_TEST names the test class of pt_world_split_of (PT_WORLD_ID draws from it).
    PT_WORLD_MIXED: test problems whose operands have different lengths within [min, max] digits
    (347+5=?): every digit count is in range but training only ever pairs equal lengths, so it tests
-   composition (aligning columns) rather than length; needs max_digits > min_digits. */
+   composition (aligning columns) rather than length; needs max_digits > min_digits (otherwise
+   pt_world_problem gives ID test problems and pt_world_heldout an error). */
 enum { PT_WORLD_TRAIN = 0, PT_WORLD_ID = 1, PT_WORLD_OOD = 2, PT_WORLD_VALID = 3, PT_WORLD_MIXED = 4,
        PT_WORLD_TEST = PT_WORLD_ID };
 /* Problem `index` of a split (deterministic in (cfg, split, seed, index); held-out splits ignore
@@ -5337,7 +5338,8 @@ PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t s
     pt_rng rng;
     int lo, hi, attempt, want;
     pt__world_defaults(cfg_in, &c);
-    if (split < PT_WORLD_TRAIN || split > PT_WORLD_MIXED || (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)) split = PT_WORLD_TRAIN;
+    if (split < PT_WORLD_TRAIN || split > PT_WORLD_MIXED) split = PT_WORLD_TRAIN;
+    if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits) split = PT_WORLD_ID;   /* no mixed lengths: still held out */
     pt__world_digit_range(&c, split, &lo, &hi);
     want = pt__world_class(split);
     /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
