@@ -1700,6 +1700,52 @@ static void test_onpolicy(void)
     CHECK(pt_world_onpolicy_pairs(m, NULL, PT_WORLD_TRAIN, 0, 4, 2, &s, 1, NULL) == PT_ERR_ARG, "NULL ds is PT_ERR_ARG");
 }
 
+/* PT_WORLD_MIXED: operands of different lengths, held out twice over (test class, and training only
+   ever pairs equal lengths); its solutions are right by an independent column sum. */
+static void test_mixed(void)
+{
+    static pt_problem mp[400];
+    pt_world_config wc = wcfg(1, 3, 2), one = wcfg(1, 1, 2);
+    int n = pt_world_heldout(&wc, PT_WORLD_MIXED, 400, mp), i, j, t, bad_class = 0, bad_len = 0, dup = 0, bad_sol = 0, by[4] = {0, 0, 0, 0};
+    long long unequal_train = 0;
+    CHECK(n == 400, "mixed held-out set: %d problems (%s)", n, pt_last_error());
+    for (i = 0; i < n; i++) {
+        int lo = 99, hi = 0;
+        pt_world_score sc;
+        long long sum = 0;
+        for (t = 0; t < mp[i].n_terms; t++) {
+            int d = ndigits(mp[i].terms[t]);
+            if (d < lo) lo = d;
+            if (d > hi) hi = d;
+            sum += mp[i].terms[t];
+        }
+        bad_len += lo == hi || hi < 2 || hi > 3;
+        if (hi >= 2 && hi <= 3) by[hi]++;
+        bad_class += pt_world_split_of(&mp[i]) != PT_WORLD_TEST;
+        pt_world_score_text(&mp[i], mp[i].solution, &sc);
+        bad_sol += sum != mp[i].answer || !sc.correct || !sc.format_ok || sc.steps_ok != sc.n_steps;
+        for (j = 0; j < i && !dup; j++) dup += mp[j].terms[0] == mp[i].terms[0] && mp[j].terms[1] == mp[i].terms[1];
+    }
+    CHECK(bad_len == 0 && bad_class == 0 && dup == 0 && bad_sol == 0,
+          "mixed set: %d equal or out-of-range lengths, %d not in the test class, duplicates %d, %d bad solutions", bad_len, bad_class, dup, bad_sol);
+    CHECK(by[2] > 100 && by[3] >= 200 && by[2] + by[3] == n, "mixed set by longest operand: 2 digits %d, 3 digits %d", by[2], by[3]);
+    for (i = 0; i < 100000; i++) {   /* training streams only pair equal lengths */
+        pt_problem p;
+        pt_world_problem(&wc, PT_WORLD_TRAIN, (uint64_t)(i % 3), i, &p);
+        unequal_train += ndigits(p.terms[0]) != ndigits(p.terms[1]);
+    }
+    CHECK(unequal_train == 0, "%lld training problems pair operands of different lengths", unequal_train);
+    pt_clear_error();
+    CHECK(pt_world_heldout(&one, PT_WORLD_MIXED, 10, mp) == PT_ERR_ARG && pt_last_error()[0], "mixed lengths need two digit counts");
+    {
+        pt_problem p;
+        pt_world_problem(&one, PT_WORLD_MIXED, 0, 3, &p);
+        CHECK(pt_world_split_of(&p) == PT_WORLD_TEST, "a mixed request without two lengths still gives a held-out problem");
+        pt_world_problem(&wc, PT_WORLD_MIXED, 0, 3, &p);
+        CHECK(pt_world_split_of(&p) == PT_WORLD_TEST && ndigits(p.terms[0]) != ndigits(p.terms[1]), "pt_world_problem(MIXED): %s", p.question);
+    }
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/pt_test_world_XXXXXX";
@@ -1715,6 +1761,7 @@ int main(void)
     RUN("classes by exhaustive enumeration", test_classes);
     RUN("held-out sets", test_heldout);
     RUN("training draws never held out", test_train_draws);
+    RUN("mixed lengths", test_mixed);
     RUN("corpus and datasets carry no held-out problem", test_streams);
     RUN("Wilson intervals", test_interval);
     RUN("synthetic completions, quality, strength", test_completions);
