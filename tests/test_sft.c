@@ -1001,19 +1001,20 @@ static void test_learning(void)
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 100, 1, &after) == PT_OK, "eval: %s", pt_last_error());
     /* Thresholds. Before the honest split (v0.2.0), 9 runs (model seeds 5, 7, 8 x SFT seeds 1, 2, 3,
        gcc -O2): after SFT accuracy 0.48-0.85, step accuracy 0.43-0.82, eval loss 0.23-0.32, when the
-       "held-out" one-digit problems were training problems. Now (one gcc run, model seed 5, SFT seed
-       3): raw base accuracy 0.12, chat before 0.00, after: format 1.00, accuracy 0.36, step accuracy
-       0.16, SFT loss 3.79 -> 0.32, best eval loss 0.57 (the eval examples are held-out one-digit
-       problems the model never trains on). Margins are wide until several seeds are re-measured. */
+       "held-out" one-digit problems were training problems. Now, over seed shifts 0-3 (gcc, model seed
+       5-8, SFT seed 3-6; the suite runs shift 0): raw base accuracy 0.08-0.13, chat before format
+       0-0.02 accuracy 0, after: format 1.00, accuracy 0.36-0.67 (shift 0: 0.36), step accuracy
+       0.16-0.50, SFT loss 2.9-3.8 -> 0.19-0.32, best eval loss 0.35-0.57 (the eval examples are
+       held-out one-digit problems the model never trains on). */
     CHECK(before.format_rate <= 0.05f && before.accuracy <= 0.05f, "chat before SFT: format %.2f accuracy %.2f (measured 0, 0)",
           before.format_rate, before.accuracy);
     CHECK(after.format_rate >= 0.9f, "chat format after SFT %.2f (measured 1.00)", after.format_rate);
     CHECK(after.accuracy >= 0.2f && after.accuracy >= before.accuracy + 0.15f && after.accuracy >= base_raw.accuracy + 0.08f,
-          "accuracy: raw base %.2f, chat before %.2f, after %.2f (measured 0.12, 0, 0.36)", base_raw.accuracy, before.accuracy, after.accuracy);
-    CHECK(after.step_accuracy >= 0.08f, "step accuracy after %.2f (measured 0.16)", after.step_accuracy);
+          "accuracy: raw base %.2f, chat before %.2f, after %.2f (measured 0.08-0.13, 0, 0.36-0.67)", base_raw.accuracy, before.accuracy, after.accuracy);
+    CHECK(after.step_accuracy >= 0.08f, "step accuracy after %.2f (measured 0.16-0.50)", after.step_accuracy);
     CHECK(res.steps_done == 150 && res.skipped == 0, "steps %d skipped %d", res.steps_done, res.skipped);
     CHECK(res.first_loss > 2.5f && res.last_loss < 0.45f && res.best_eval_loss < 0.8f,
-          "SFT loss %.3f -> %.3f, best eval %.3f (measured 3.79 -> 0.32, eval 0.57)", res.first_loss, res.last_loss, res.best_eval_loss);
+          "SFT loss %.3f -> %.3f, best eval %.3f (measured 2.9-3.8 -> 0.19-0.32, eval 0.35-0.57)", res.first_loss, res.last_loss, res.best_eval_loss);
     printf("  base (raw format): format %.2f accuracy %.2f | chat before SFT: format %.2f accuracy %.2f steps %.2f\n",
            base_raw.format_rate, base_raw.accuracy, before.format_rate, before.accuracy, before.step_accuracy);
     printf("  SFT %d steps: loss %.3f -> %.3f, best eval loss %.3f | chat after: format %.2f accuracy %.2f steps %.2f\n",
