@@ -142,6 +142,9 @@ typedef enum pt_status {
 PTDEF const char *pt_last_error(void);      /* message of the most recent error ("" if none) */
 PTDEF int pt_last_status(void);             /* status of the most recent error (PT_OK if none) */
 PTDEF void pt_clear_error(void);            /* forget the last error */
+/* Record an error the way the library does (for code built on it: wrappers, bindings, trainers);
+   returns status, so `return pt_set_error(PT_ERR_ARG, "f: bad n %d", n);` reads naturally. */
+PTDEF int pt_set_error(int status, const char *fmt, ...);
 PTDEF const char *pt_status_name(int status); /* "PT_ERR_SHAPE", ... */
 
 /* Configs: every config struct works zero-initialised ({0}), each 0 meaning "the default" its field
@@ -257,7 +260,8 @@ PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b
    mask (x's shape, may be NULL) is the adapter's dropout. The tape keeps only the [rows, r] product
    x A^T, so the adapter adds almost no activation memory (three separate ops would keep three
    [rows, N] outputs and their gradients per adapted matrix). */
-PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s, const float *mask);
+PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s,
+                                const float *mask);
 /* c[M, N] = a[M, K] b[K, N] for 2-D tensors (a plain matrix product; pt_linear is the fast path). */
 PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 /* The raw kernel: C[M,N] (+)= A[M,K] B[K,N] with any strides (A(i,k) = A[i*rsa + k*csa], ...).
@@ -707,7 +711,8 @@ PTDEF int pt_prompt_tuning_attach(pt_model *m, int n_virtual, const int *init_id
 PTDEF int pt_trainable_tokens_attach(pt_model *m, const int *ids, int n);
 /* Both in one adapter: n_virtual virtual tokens (0 = none; init as above) and trainable rows for
    train_ids[0..n_train) (the soft prompt cannot teach the model tokens it never saw; this can). */
-PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train, uint64_t seed);
+PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train,
+                           uint64_t seed);
 PTDEF void pt_tokens_detach(pt_model *m);
 PTDEF int pt_tokens_merge(pt_model *m);   /* trainable tokens: write R into the base, detach */
 PTDEF int pt_tokens_save(const pt_model *m, const char *path);
@@ -821,7 +826,13 @@ typedef struct pt_dataset pt_dataset;   /* records of a JSONL file, section 9c *
    better; equal quality but fewer wrong steps is marginally better (0); anything else is no
    preference (-1). The strength is written to JSONL as "strength" (3, 2, 1, 0: Llama 2's "large"
    margins, usable as a Bradley-Terry margin). */
-enum { PT_STRENGTH_NONE = -1, PT_STRENGTH_MARGINAL = 0, PT_STRENGTH_SLIGHT, PT_STRENGTH_BETTER, PT_STRENGTH_SIGNIFICANT };
+enum {
+    PT_STRENGTH_NONE = -1,
+    PT_STRENGTH_MARGINAL = 0,
+    PT_STRENGTH_SLIGHT,
+    PT_STRENGTH_BETTER,
+    PT_STRENGTH_SIGNIFICANT
+};
 PTDEF int pt_world_quality(const pt_world_score *s);
 PTDEF int pt_world_strength(const pt_world_score *a, const pt_world_score *b);
 /* Synthetic completions (assistant text "<think>..</think><answer>..</answer>") of known flaws:
@@ -840,7 +851,8 @@ PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *
    edited > chosen > rejected rankings instead: per problem a wrong completion (rejected), a
    flawed one with the right answer (chosen) and its repair (edited = the clean solution), written
    as the three pairs edited/chosen, edited/rejected, chosen/rejected (n records, n a multiple of 3). */
-PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples, pt_dataset *ds);
+PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples,
+                               pt_dataset *ds);
 /* On-policy pairs: `samples` completions per problem from the model (chat template, sampler s),
    ranked by the rules: the best and the worst form a pair when the best is strictly preferred.
    Problems 0..n_problems-1 of a split (seed as pt_world_problem). Returns the pairs in ds. */
@@ -1100,7 +1112,8 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable);
 /* Per example: the sum of log p(completion tokens | prefix) (the tokens a trainer would train on,
    pt_pack_examples' mask) into sum_logp[i], and their count into n_tokens[i] (may be NULL).
    Runs without gradients, rows_per_batch examples at a time (0 -> 16), one example per row. */
-PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp, int *n_tokens);
+PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp,
+                               int *n_tokens);
 
 #ifdef __cplusplus
 }
@@ -1217,6 +1230,15 @@ static void *pt__fail_null(int code, const char *fmt, ...)
 PTDEF const char *pt_last_error(void) { return pt__errbuf; }
 PTDEF int pt_last_status(void) { return pt__errcode; }
 PTDEF void pt_clear_error(void) { pt__errbuf[0] = 0; pt__errcode = PT_OK; }
+PTDEF int pt_set_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pt__errbuf, sizeof pt__errbuf, fmt, ap);
+    va_end(ap);
+    pt__errcode = status;
+    return status;
+}
 PTDEF const char *pt_status_name(int s)
 {
     switch (s) {
@@ -1418,7 +1440,10 @@ PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
     pt_ctx *ctx = (pt_ctx *)PT_MALLOC(sizeof(pt_ctx));
     if (!ctx) return (pt_ctx *)pt__fail_null(PT_ERR_NOMEM, "pt_ctx_new: out of memory");
     memset(ctx, 0, sizeof *ctx);
-    if (pt_arena_init(&ctx->arena, arena_bytes ? arena_bytes : (size_t)16 << 20) != PT_OK) { PT_FREE(ctx); return NULL; }
+    if (pt_arena_init(&ctx->arena, arena_bytes ? arena_bytes : (size_t)16 << 20) != PT_OK) {
+        PT_FREE(ctx);
+        return NULL;
+    }
     ctx->grad_enabled = 1;
     return ctx;
 }
@@ -1435,7 +1460,10 @@ PTDEF size_t pt_ctx_bytes_used(const pt_ctx *ctx) { return ctx->arena.used + ctx
 PTDEF size_t pt_ctx_bytes_peak(const pt_ctx *ctx) { return ctx->arena.high_water; }
 PTDEF void *pt_ctx_alloc(pt_ctx *ctx, size_t bytes) { return pt_arena_alloc(&ctx->arena, bytes); }
 
-static float *pt__floats(pt_ctx *ctx, int64_t n) { return (float *)pt_arena_alloc(&ctx->arena, (size_t)n * sizeof(float)); }
+static float *pt__floats(pt_ctx *ctx, int64_t n)
+{
+    return (float *)pt_arena_alloc(&ctx->arena, (size_t)n * sizeof(float));
+}
 
 static pt_tensor *pt__new_uninit(pt_ctx *ctx, int ndim, const int *shape)
 {
@@ -1444,7 +1472,8 @@ static pt_tensor *pt__new_uninit(pt_ctx *ctx, int ndim, const int *shape)
     int d;
     if (ndim < 1 || ndim > 4) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "tensor: ndim %d not in 1..4", ndim);
     for (d = 0; d < ndim; d++) {
-        if (shape[d] < 1) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "tensor: dim %d is %d (must be >= 1)", d, shape[d]);
+        if (shape[d] < 1)
+            return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "tensor: dim %d is %d (must be >= 1)", d, shape[d]);
         size *= shape[d];
         if (size > ((int64_t)1 << 40)) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "tensor: too many elements");
     }
@@ -1491,7 +1520,8 @@ PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad)
     pt_tensor *t;
     int64_t size = 1;
     int d;
-    if (ndim < 1 || ndim > 4) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_alloc: ndim %d not in 1..4", ndim);
+    if (ndim < 1 || ndim > 4)
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_alloc: ndim %d not in 1..4", ndim);
     for (d = 0; d < ndim; d++) {
         if (shape[d] < 1) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_alloc: dim %d is %d", d, shape[d]);
         size *= shape[d];
@@ -1503,7 +1533,10 @@ PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad)
     for (d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->data = (float *)PT_MALLOC((size_t)size * sizeof(float));
     t->grad = requires_grad ? (float *)PT_MALLOC((size_t)size * sizeof(float)) : NULL;
-    if (!t->data || (requires_grad && !t->grad)) { pt_tensor_free(t); return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_alloc: out of memory"); }
+    if (!t->data || (requires_grad && !t->grad)) {
+        pt_tensor_free(t);
+        return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_alloc: out of memory");
+    }
     memset(t->data, 0, (size_t)size * sizeof(float));
     if (t->grad) memset(t->grad, 0, (size_t)size * sizeof(float));
     return t;
@@ -1525,7 +1558,11 @@ static pt__node *pt__record(pt_ctx *ctx, pt__backward_fn fn, pt_tensor *out, pt_
     if (ctx->n_nodes == ctx->cap_nodes) {
         int cap = ctx->cap_nodes ? ctx->cap_nodes * 2 : 256;
         pt__node *nn = (pt__node *)PT_REALLOC(ctx->nodes, (size_t)cap * sizeof(pt__node));
-        if (!nn) { ctx->failed = 1; pt__fail(PT_ERR_NOMEM, "tape: out of memory; this step's gradients would be wrong"); return NULL; }
+        if (!nn) {
+            ctx->failed = 1;
+            pt__fail(PT_ERR_NOMEM, "tape: out of memory; this step's gradients would be wrong");
+            return NULL;
+        }
         ctx->nodes = nn; ctx->cap_nodes = cap;
     }
     n = &ctx->nodes[ctx->n_nodes++];
@@ -1552,9 +1589,13 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     int i;
     float *g;
     if (!loss) return pt_last_status() ? pt_last_status() : pt__fail(PT_ERR_ARG, "pt_backward: loss is NULL");
-    if (loss->size != 1) return pt__fail(PT_ERR_SHAPE, "pt_backward: loss must be a scalar, has %lld elements", (long long)loss->size);
-    if (!isfinite(loss->data[0])) return pt__fail(PT_ERR_NONFINITE, "pt_backward: loss is %f; no gradient computed", (double)loss->data[0]);
-    if (ctx->failed) return pt__fail(PT_ERR_NOMEM, "pt_backward: the tape of this step is incomplete (out of memory while recording)");
+    if (loss->size != 1)
+        return pt__fail(PT_ERR_SHAPE, "pt_backward: loss must be a scalar, has %lld elements", (long long)loss->size);
+    if (!isfinite(loss->data[0]))
+        return pt__fail(PT_ERR_NONFINITE, "pt_backward: loss is %f; no gradient computed", (double)loss->data[0]);
+    if (ctx->failed)
+        return pt__fail(PT_ERR_NOMEM,
+                        "pt_backward: the tape of this step is incomplete (out of memory while recording)");
     if (!loss->requires_grad) return PT_OK; /* nothing trainable upstream */
     g = pt__grad(ctx, loss);
     if (!g) return pt_last_status();
@@ -1562,7 +1603,9 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         pt__node *n = &ctx->nodes[i];
         if (n->out->grad) n->backward(ctx, n);
-        if (ctx->failed) return pt__fail(PT_ERR_NOMEM, "pt_backward: out of memory for gradients; parameter gradients are incomplete");
+        if (ctx->failed)
+            return pt__fail(PT_ERR_NOMEM,
+                            "pt_backward: out of memory for gradients; parameter gradients are incomplete");
     }
     return PT_OK;
 }
@@ -1603,9 +1646,13 @@ PTDEF pt_tensor *pt_params_add(pt_params *P, const char *name, int ndim, const i
 {
     pt_param *p;
     int d;
-    if (P->data) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add(%s): add every tensor before pt_params_alloc", name);
-    if (strlen(name) >= sizeof p->name) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add: name '%s' longer than 63 chars", name);
-    if (pt_params_find(P, name)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add: duplicate name '%s'", name);
+    if (P->data)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add(%s): add every tensor before pt_params_alloc",
+                                          name);
+    if (strlen(name) >= sizeof p->name)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add: name '%s' longer than 63 chars", name);
+    if (pt_params_find(P, name))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_params_add: duplicate name '%s'", name);
     if (ndim < 1 || ndim > 4) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_params_add(%s): ndim %d", name, ndim);
     if (P->count == P->cap) {
         int cap = P->cap ? P->cap * 2 : 32;
@@ -1619,7 +1666,10 @@ PTDEF pt_tensor *pt_params_add(pt_params *P, const char *name, int ndim, const i
     strcpy(p->name, name);
     p->t.ndim = ndim; p->t.size = 1;
     for (d = 0; d < ndim; d++) {
-        if (shape[d] < 1) { PT_FREE(p); return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_params_add(%s): dim %d is %d", name, d, shape[d]); }
+        if (shape[d] < 1) {
+            PT_FREE(p);
+            return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_params_add(%s): dim %d is %d", name, d, shape[d]);
+        }
         p->t.shape[d] = shape[d]; p->t.size *= shape[d];
     }
     p->flags = flags;
@@ -1904,7 +1954,8 @@ static void pt__gemm_prepacked_cols(int M, int n0, int n1, int K, const float *A
                 const float *bp = Wp + (int64_t)jr * K + (int64_t)pc * PT__NR;
                 for (ir = 0; ir < mc; ir += PT__MR) {
                     int mr = mc - ir < PT__MR ? mc - ir : PT__MR;
-                    pt__microkernel(kc, Ap + (int64_t)ir * kc, bp, C + (int64_t)(ic + ir) * ldc + jr, ldc, mr, nr, accumulate || pc > 0);
+                    pt__microkernel(kc, Ap + (int64_t)ir * kc, bp, C + (int64_t)(ic + ir) * ldc + jr, ldc, mr, nr,
+                                    accumulate || pc > 0);
                 }
             }
         }
@@ -1998,7 +2049,8 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
 
 /* y = x W^T for inference: the pre-packed path when a packed copy exists and there are enough rows
    to amortise a kernel call, else pt_gemm (which takes dot products for 1-4 rows). */
-static void pt__infer_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int accumulate)
+static void pt__infer_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
+                             int accumulate)
 {
     int nt = pt_get_threads(), have;
     if (!Wp) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
@@ -2027,7 +2079,10 @@ static void pt__linear_backward(pt_ctx *ctx, pt__node *n)
     if (gw) pt_gemm(N, K, M, y->grad, 1, N, x->data, K, 1, gw, K, 1);          /* dW += dy^T x   */
     if (gb) {
         int i, j;
-        for (i = 0; i < M; i++) { const float *g = y->grad + (int64_t)i * N; PT__SIMD for (j = 0; j < N; j++) gb[j] += g[j]; }
+        for (i = 0; i < M; i++) {
+            const float *g = y->grad + (int64_t)i * N;
+            PT__SIMD for (j = 0; j < N; j++) gb[j] += g[j];
+        }
     }
 }
 PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b)
@@ -2039,14 +2094,21 @@ PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear: x has last dim %d but W is [%d, %d] (out, in)",
                                          pt_tensor_cols(x), w->shape[0], w->ndim > 1 ? w->shape[1] : 0);
     if (b && (b->size != w->shape[0]))
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear: bias has %lld elements, W has %d outputs", (long long)b->size, w->shape[0]);
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear: bias has %lld elements, W has %d outputs",
+                                          (long long)b->size, w->shape[0]);
     M = pt_tensor_rows(x); K = pt_tensor_cols(x); N = w->shape[0];
     for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = N;
     y = pt__new_uninit(ctx, x->ndim, shape);
     if (!y) return NULL;
     pt_gemm(M, N, K, x->data, K, 1, w->data, 1, K, y->data, N, 0);
-    if (b) { int i, j; for (i = 0; i < M; i++) { float *r = y->data + (int64_t)i * N; PT__SIMD for (j = 0; j < N; j++) r[j] += b->data[j]; } }
+    if (b) {
+        int i, j;
+        for (i = 0; i < M; i++) {
+            float *r = y->data + (int64_t)i * N;
+            PT__SIMD for (j = 0; j < N; j++) r[j] += b->data[j];
+        }
+    }
     pt__record(ctx, pt__linear_backward, y, x, w, b);
     return y;
 }
@@ -2072,7 +2134,9 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
     if (!gx && !ga) return;
     g = pt__floats(ctx, (int64_t)M * r);                                      /* g = s dy B  [M, r]  */
     if (!g) { ctx->failed = 1; return; }
-    for (j = 0; j < N; j++) for (k = 0; k < r; k++) tmp[(int64_t)k * N + j] = n->f[0] * B->data[(int64_t)j * r + k];   /* s B^T */
+    for (j = 0; j < N; j++)
+        for (k = 0; k < r; k++)
+            tmp[(int64_t)k * N + j] = n->f[0] * B->data[(int64_t)j * r + k]; /* s B^T */
     pt__gemv_rows(M, r, N, dy, N, tmp, N, g, r, 0);
     xt = mask ? mask + MK : x->data;
     if (ga) pt_gemm(r, K, M, g, 1, r, xt, K, 1, ga, K, 1);                   /* dA += g^T x~        */
@@ -2083,7 +2147,8 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
         PT__SIMD for (i = 0; i < MK; i++) gx[i] += tmp[i] * mask[i];
     }
 }
-PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s, const float *mask)
+PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *a, pt_tensor *b, float s,
+                                const float *mask)
 {
     pt_tensor *y;
     pt__node *nd;
@@ -2091,11 +2156,14 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
     int64_t i, MK;
     int shape[4], d, M, K, N, r;
     if (!x || !w || !a || !b) return NULL;
-    if (w->ndim != 2 || a->ndim != 2 || b->ndim != 2 || pt_tensor_cols(x) != w->shape[1] || a->shape[1] != w->shape[1] ||
-        b->shape[0] != w->shape[0] || b->shape[1] != a->shape[0])
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear_lora: need x[..., K] W[N, K] A[r, K] B[N, r]; got K %d, W %dD [%d, %d], "
-                                         "A %dD [%d, %d], B %dD [%d, %d]", pt_tensor_cols(x), w->ndim, w->shape[0], w->ndim > 1 ? w->shape[1] : 0,
-                                         a->ndim, a->shape[0], a->ndim > 1 ? a->shape[1] : 0, b->ndim, b->shape[0], b->ndim > 1 ? b->shape[1] : 0);
+    if (w->ndim != 2 || a->ndim != 2 || b->ndim != 2 || pt_tensor_cols(x) != w->shape[1] ||
+        a->shape[1] != w->shape[1] || b->shape[0] != w->shape[0] || b->shape[1] != a->shape[0])
+        return (pt_tensor *)pt__fail_null(
+            PT_ERR_SHAPE,
+            "pt_linear_lora: need x[..., K] W[N, K] A[r, K] B[N, r]; got K %d, W %dD [%d, %d], "
+            "A %dD [%d, %d], B %dD [%d, %d]",
+            pt_tensor_cols(x), w->ndim, w->shape[0], w->ndim > 1 ? w->shape[1] : 0, a->ndim, a->shape[0],
+            a->ndim > 1 ? a->shape[1] : 0, b->ndim, b->shape[0], b->ndim > 1 ? b->shape[1] : 0);
     M = pt_tensor_rows(x); K = pt_tensor_cols(x); N = w->shape[0]; r = a->shape[0]; MK = (int64_t)M * K;
     for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = N;
@@ -2135,8 +2203,9 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
     int shape[2];
     if (!a || !b) return NULL;
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0])
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_matmul: need a[M,K] b[K,N]; got %dD and %dD with K %d vs %d",
-                                         a->ndim, b->ndim, a->shape[a->ndim - 1], b->shape[0]);
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
+                                          "pt_matmul: need a[M,K] b[K,N]; got %dD and %dD with K %d vs %d", a->ndim,
+                                          b->ndim, a->shape[a->ndim - 1], b->shape[0]);
     shape[0] = a->shape[0]; shape[1] = b->shape[1];
     c = pt__new_uninit(ctx, 2, shape);
     if (!c) return NULL;
@@ -2244,7 +2313,8 @@ PTDEF pt_tensor *pt_scale(pt_ctx *ctx, pt_tensor *a, float s) { return pt__unary
 PTDEF pt_tensor *pt_add_scalar(pt_ctx *ctx, pt_tensor *a, float s) { return pt__unary(ctx, a, PT__ADDS, s, 0); }
 PTDEF pt_tensor *pt_clamp(pt_ctx *ctx, pt_tensor *a, float lo, float hi)
 {
-    if (a && !(lo <= hi)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_clamp: lo %g > hi %g", (double)lo, (double)hi);
+    if (a && !(lo <= hi))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_clamp: lo %g > hi %g", (double)lo, (double)hi);
     return pt__unary(ctx, a, PT__CLAMP, lo, hi);
 }
 
@@ -2328,9 +2398,18 @@ PTDEF pt_tensor *pt_add(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__bi
 PTDEF pt_tensor *pt_sub(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__SUB, "pt_sub"); }
 PTDEF pt_tensor *pt_mul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__MUL, "pt_mul"); }
 PTDEF pt_tensor *pt_div(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__DIV, "pt_div"); }
-PTDEF pt_tensor *pt_minimum(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__MIN, "pt_minimum"); }
-PTDEF pt_tensor *pt_maximum(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__MAX, "pt_maximum"); }
-PTDEF pt_tensor *pt_swiglu(pt_ctx *ctx, pt_tensor *gate, pt_tensor *up) { return pt__binary(ctx, gate, up, PT__SWIGLU, "pt_swiglu"); }
+PTDEF pt_tensor *pt_minimum(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
+{
+    return pt__binary(ctx, a, b, PT__MIN, "pt_minimum");
+}
+PTDEF pt_tensor *pt_maximum(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
+{
+    return pt__binary(ctx, a, b, PT__MAX, "pt_maximum");
+}
+PTDEF pt_tensor *pt_swiglu(pt_ctx *ctx, pt_tensor *gate, pt_tensor *up)
+{
+    return pt__binary(ctx, gate, up, PT__SWIGLU, "pt_swiglu");
+}
 
 static void pt__add_row_backward(pt_ctx *ctx, pt__node *nd)
 {
@@ -2339,7 +2418,11 @@ static void pt__add_row_backward(pt_ctx *ctx, pt__node *nd)
     int R = pt_tensor_rows(a), C = pt_tensor_cols(a), r, c;
     int64_t i, n = a->size;
     if (da) { const float *dz = z->grad; PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
-    if (dr) for (r = 0; r < R; r++) { const float *g = z->grad + (int64_t)r * C; PT__SIMD for (c = 0; c < C; c++) dr[c] += g[c]; }
+    if (dr)
+        for (r = 0; r < R; r++) {
+            const float *g = z->grad + (int64_t)r * C;
+            PT__SIMD for (c = 0; c < C; c++) dr[c] += g[c];
+        }
 }
 PTDEF pt_tensor *pt_add_row(pt_ctx *ctx, pt_tensor *a, pt_tensor *row)
 {
@@ -2347,7 +2430,8 @@ PTDEF pt_tensor *pt_add_row(pt_ctx *ctx, pt_tensor *a, pt_tensor *row)
     int R, C, r, c;
     if (!a || !row) return NULL;
     if (row->size != pt_tensor_cols(a))
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_add_row: row has %lld elements, a's last dim is %d", (long long)row->size, pt_tensor_cols(a));
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_add_row: row has %lld elements, a's last dim is %d",
+                                          (long long)row->size, pt_tensor_cols(a));
     z = pt__like(ctx, a);
     if (!z) return NULL;
     R = pt_tensor_rows(a); C = pt_tensor_cols(a);
@@ -2373,8 +2457,14 @@ PTDEF pt_tensor *pt_reshape(pt_ctx *ctx, pt_tensor *a, int ndim, const int *shap
     int d;
     if (!a) return NULL;
     if (ndim < 1 || ndim > 4) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_reshape: ndim %d not in 1..4", ndim);
-    for (d = 0; d < ndim; d++) { if (shape[d] < 1) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_reshape: dim %d is %d", d, shape[d]); size *= shape[d]; }
-    if (size != a->size) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_reshape: %lld elements into a shape of %lld", (long long)a->size, (long long)size);
+    for (d = 0; d < ndim; d++) {
+        if (shape[d] < 1)
+            return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_reshape: dim %d is %d", d, shape[d]);
+        size *= shape[d];
+    }
+    if (size != a->size)
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_reshape: %lld elements into a shape of %lld",
+                                          (long long)a->size, (long long)size);
     z = (pt_tensor *)pt_arena_alloc(&ctx->arena, sizeof(pt_tensor));
     if (!z) return NULL;
     memset(z, 0, sizeof *z);
@@ -2438,8 +2528,17 @@ static pt_tensor *pt__rowsum(pt_ctx *ctx, pt_tensor *a, const float *mask, int w
     for (r = 0; r < R; r++) {
         const float *x = a->data + (int64_t)r * C;
         double s = 0, w = 0;
-        if (m) { const float *mr = m + (int64_t)r * C; for (c = 0; c < C; c++) { s += (double)x[c] * mr[c]; w += mr[c]; } }
-        else { for (c = 0; c < C; c++) s += x[c]; w = C; }
+        if (m) {
+            const float *mr = m + (int64_t)r * C;
+            for (c = 0; c < C; c++) {
+                s += (double)x[c] * mr[c];
+                w += mr[c];
+            }
+        } else {
+            for (c = 0; c < C; c++)
+                s += x[c];
+            w = C;
+        }
         if (mean && !whole) { rs[r] = w != 0 ? (float)(1.0 / w) : 0.0f; s = w != 0 ? s / w : 0.0; }
         z->data[r] = (float)s;
         total_w += w;
@@ -2489,16 +2588,19 @@ PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int
     pt__node *nd;
     int shape[2], i, V, D;
     if (!table) return NULL;
-    if (table->ndim != 2) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_embedding: table must be [V, D], is %dD", table->ndim);
+    if (table->ndim != 2)
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_embedding: table must be [V, D], is %dD", table->ndim);
     if (!ids || n_ids < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding: need at least one id");
     V = table->shape[0]; D = table->shape[1];
     for (i = 0; i < n_ids; i++)
         if (ids[i] < 0 || ids[i] >= V)
-            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding: token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i, V);
+            return (pt_tensor *)pt__fail_null(
+                PT_ERR_ARG, "pt_embedding: token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i, V);
     shape[0] = n_ids; shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
-    for (i = 0; i < n_ids; i++) memcpy(z->data + (int64_t)i * D, table->data + (int64_t)ids[i] * D, (size_t)D * sizeof(float));
+    for (i = 0; i < n_ids; i++)
+        memcpy(z->data + (int64_t)i * D, table->data + (int64_t)ids[i] * D, (size_t)D * sizeof(float));
     nd = pt__record(ctx, pt__embedding_backward, z, table, NULL, NULL);
     if (nd) { nd->aux[0] = pt__copy_ints(ctx, ids, n_ids); nd->i[0] = n_ids; if (!nd->aux[0]) return NULL; }
     return z;
@@ -2525,25 +2627,39 @@ PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor 
     int shape[2], i, V, D, *row;
     if (!table || !over) return NULL;
     if (table->ndim != 2 || over->ndim != 2 || over->shape[1] != table->shape[1])
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_embedding_override: table [V, D] and over [n, D] must share D");
-    if (!ids || !slot || n_ids < 1 || n_slot < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: need ids and a slot map");
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
+                                          "pt_embedding_override: table [V, D] and over [n, D] must share D");
+    if (!ids || !slot || n_ids < 1 || n_slot < 1)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: need ids and a slot map");
     V = table->shape[0]; D = table->shape[1];
     row = (int *)pt_arena_alloc(&ctx->arena, (size_t)n_ids * sizeof(int));
     if (!row) return NULL;
     for (i = 0; i < n_ids; i++) {
         if (ids[i] < 0 || ids[i] >= n_slot)
-            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: token id %d at position %d is outside [0, %d)", ids[i], i, n_slot);
+            return (pt_tensor *)pt__fail_null(
+                PT_ERR_ARG, "pt_embedding_override: token id %d at position %d is outside [0, %d)", ids[i], i, n_slot);
         row[i] = slot[ids[i]];
         if (row[i] >= over->shape[0] || (row[i] < 0 && ids[i] >= V))
-            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: token id %d at position %d has slot %d (table %d rows, over %d rows)", ids[i], i, row[i], V, over->shape[0]);
+            return (pt_tensor *)pt__fail_null(
+                PT_ERR_ARG,
+                "pt_embedding_override: token id %d at position %d has slot %d (table %d rows, over %d rows)", ids[i],
+                i, row[i], V, over->shape[0]);
     }
     shape[0] = n_ids; shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
     for (i = 0; i < n_ids; i++)
-        memcpy(z->data + (int64_t)i * D, row[i] >= 0 ? over->data + (int64_t)row[i] * D : table->data + (int64_t)ids[i] * D, (size_t)D * sizeof(float));
+        memcpy(z->data + (int64_t)i * D,
+               row[i] >= 0 ? over->data + (int64_t)row[i] * D : table->data + (int64_t)ids[i] * D,
+               (size_t)D * sizeof(float));
     nd = pt__record(ctx, pt__embedding_override_backward, z, table, over, NULL);
-    if (nd) { nd->aux[0] = pt__copy_ints(ctx, ids, n_ids); nd->aux[1] = row; nd->i[0] = n_ids; if (!nd->aux[0]) return NULL; }
+    if (nd) {
+        nd->aux[0] = pt__copy_ints(ctx, ids, n_ids);
+        nd->aux[1] = row;
+        nd->i[0] = n_ids;
+        if (!nd->aux[0])
+            return NULL;
+    }
     return z;
 }
 static void pt__set_columns_backward(pt_ctx *ctx, pt__node *nd)
@@ -2574,9 +2690,12 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
     if (!cols || n_cols < 1 || pt_tensor_rows(src) != R || pt_tensor_cols(src) != n_cols)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_set_columns: src must be [%d, n_cols = %d]", R, n_cols);
     for (j = 0; j < n_cols; j++) {
-        if (cols[j] >= C) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d (entry %d) outside [0, %d)", cols[j], j, C);
+        if (cols[j] >= C)
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d (entry %d) outside [0, %d)",
+                                              cols[j], j, C);
         for (k = 0; k < j; k++)
-            if (cols[j] >= 0 && cols[k] == cols[j]) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d given twice", cols[j]);
+            if (cols[j] >= 0 && cols[k] == cols[j])
+                return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_set_columns: column %d given twice", cols[j]);
     }
     y = pt__new_uninit(ctx, x->ndim, x->shape);
     if (!y) return NULL;
@@ -2630,7 +2749,9 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
     int R, C, r;
     if (!x || !w) return NULL;
     C = pt_tensor_cols(x); R = pt_tensor_rows(x);
-    if (w->size != C) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rmsnorm: weight has %lld elements, x's last dim is %d", (long long)w->size, C);
+    if (w->size != C)
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rmsnorm: weight has %lld elements, x's last dim is %d",
+                                          (long long)w->size, C);
     y = pt__like(ctx, x);
     rstd = pt__floats(ctx, R);
     if (!y || !rstd) return NULL;
@@ -2679,7 +2800,8 @@ static void pt__rope_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
     float *dx = pt__grad(ctx, x);
-    if (dx) pt__rope_apply(y->grad, dx, (const float *)nd->aux[0], x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1);
+    if (dx)
+        pt__rope_apply(y->grad, dx, (const float *)nd->aux[0], x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1);
 }
 PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
 {
@@ -2739,7 +2861,8 @@ PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows,
     }
 }
 /* out[d] (+)= scale * sum_{s<n} p[s] * rows[d][s], 8 dims x 16 positions per step. */
-PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *rows, int64_t stride, int hd, int n, float scale, int accumulate)
+PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *rows, int64_t stride, int hd, int n,
+                                       float scale, int accumulate)
 {
     int d0, s0, j, e;
     for (d0 = 0; d0 < hd; d0 += 8) {
@@ -2824,7 +2947,8 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     if (!q || !k || !v) return NULL;
     if (q->ndim != 4 || k->ndim != 4 || !pt_same_shape(k, v) || k->shape[0] != q->shape[0] ||
         k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] || q->shape[2] % k->shape[2] != 0)
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_attention: need q[B,T,H,hd], k,v[B,T,KVH,hd] with H %% KVH == 0");
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
+                                          "pt_attention: need q[B,T,H,hd], k,v[B,T,KVH,hd] with H %% KVH == 0");
     B = q->shape[0]; T = q->shape[1]; H = q->shape[2]; hd = q->shape[3]; KVH = k->shape[2];
     scale = 1.0f / sqrtf((float)hd);
     o = pt_tensor_new(ctx, 4, q->shape);
@@ -2947,7 +3071,13 @@ PTDEF pt_tensor *pt_log_softmax(pt_ctx *ctx, pt_tensor *x) { return pt__softmax(
 
 /* Shared by cross-entropy and the log-prob gather: rows r with weight w_r (per-row scale of the
    gradient), targets t_r, temperature tau. dz = g * w_r / tau * (p - onehot) * sign. */
-typedef struct pt__gather_saved { int *targets; float *mask, *lse, *row_loss; float inv_tau; int is_ce; float inv_w; } pt__gather_saved;
+typedef struct pt__gather_saved {
+    int *targets;
+    float *mask, *lse, *row_loss;
+    float inv_tau;
+    int is_ce;
+    float inv_w;
+} pt__gather_saved;
 static void pt__gather_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
@@ -2969,7 +3099,8 @@ static void pt__gather_backward(pt_ctx *ctx, pt__node *nd)
         d[sv->targets[r]] -= coef;
     }
 }
-static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, const float *mask, float tau, int is_ce, const char *name)
+static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, const float *mask, float tau, int is_ce,
+                             const char *name)
 {
     pt_tensor *y;
     pt__node *nd;
@@ -2978,11 +3109,13 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     double total = 0, wsum = 0;
     if (!x) return NULL;
     if (!targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: targets is NULL", name);
-    if (!(tau > 0.0f)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: temperature %g must be > 0", name, (double)tau);
+    if (!(tau > 0.0f))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: temperature %g must be > 0", name, (double)tau);
     R = pt_tensor_rows(x); C = pt_tensor_cols(x);
     for (r = 0; r < R; r++)
         if ((!mask || mask[r] != 0.0f) && (targets[r] < 0 || targets[r] >= C))
-            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: target %d at row %d is outside [0, %d)", name, targets[r], r, C);
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: target %d at row %d is outside [0, %d)", name,
+                                              targets[r], r, C);
     y = is_ce ? pt__new_uninit(ctx, 1, &one) : pt__new_uninit(ctx, 1, &R);
     sv = (pt__gather_saved *)pt_arena_alloc(&ctx->arena, sizeof *sv);
     if (!y || !sv) return NULL;
@@ -2998,7 +3131,13 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
         float mx, ls;
-        if (mask && mask[r] == 0.0f) { sv->lse[r] = 0.0f; sv->row_loss[r] = 0.0f; if (!is_ce) y->data[r] = 0.0f; continue; }
+        if (mask && mask[r] == 0.0f) {
+            sv->lse[r] = 0.0f;
+            sv->row_loss[r] = 0.0f;
+            if (!is_ce)
+                y->data[r] = 0.0f;
+            continue;
+        }
         mx = pt__row_max_logsum(z, C, sv->inv_tau, &ls);
         sv->lse[r] = mx + ls;
         sv->row_loss[r] = ls - (z[targets[r]] * sv->inv_tau - mx);    /* -log p(target) */
@@ -3022,7 +3161,8 @@ PTDEF pt_tensor *pt_cross_entropy(pt_ctx *ctx, pt_tensor *logits, const int *tar
 {
     return pt__gather(ctx, logits, targets, mask, 1.0f, 1, "pt_cross_entropy");
 }
-PTDEF pt_tensor *pt_token_logprobs(pt_ctx *ctx, pt_tensor *logits, const int *targets, const float *mask, float temperature)
+PTDEF pt_tensor *pt_token_logprobs(pt_ctx *ctx, pt_tensor *logits, const int *targets, const float *mask,
+                                   float temperature)
 {
     return pt__gather(ctx, logits, targets, mask, temperature, 0, "pt_token_logprobs");
 }
@@ -3058,10 +3198,15 @@ PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_
     memset(analytic, 0, (size_t)n_inputs * sizeof(float *));
     pt_rng_seed(&rng, 12345);
     for (j = 0; j < out->size; j++) w[j] = pt_rng_uniform(&rng) * 2.0f - 1.0f;
-    for (i = 0; i < n_inputs; i++) if (inputs[i]->grad) memset(inputs[i]->grad, 0, (size_t)inputs[i]->size * sizeof(float));
+    for (i = 0; i < n_inputs; i++)
+        if (inputs[i]->grad)
+            memset(inputs[i]->grad, 0, (size_t)inputs[i]->size * sizeof(float));
     loss = pt_masked_sum(ctx, out, w);
     if (!loss) { st = pt_last_status(); goto done; }
-    if (!loss->requires_grad) { st = pt__fail(PT_ERR_ARG, "pt_gradcheck: output does not depend on any input that requires grad"); goto done; }
+    if (!loss->requires_grad) {
+        st = pt__fail(PT_ERR_ARG, "pt_gradcheck: output does not depend on any input that requires grad");
+        goto done;
+    }
     if ((st = pt_backward(ctx, loss)) != PT_OK) goto done;
     for (i = 0; i < n_inputs; i++) {
         if (!inputs[i]->requires_grad || !inputs[i]->grad) continue;
@@ -3114,16 +3259,26 @@ PTDEF int pt_config_validate(pt_config *c)
     if (c->rope_theta == 0.0f) c->rope_theta = 10000.0f;
     if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
     if (c->dim < 2 || c->dim > 65536) return pt__fail(PT_ERR_ARG, "config: dim %d not in [2, 65536]", c->dim);
-    if (c->n_layers < 1 || c->n_layers > 1024) return pt__fail(PT_ERR_ARG, "config: n_layers %d not in [1, 1024]", c->n_layers);
-    if (c->n_heads < 1 || c->dim % c->n_heads != 0) return pt__fail(PT_ERR_ARG, "config: n_heads %d does not divide dim %d", c->n_heads, c->dim);
-    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0) return pt__fail(PT_ERR_ARG, "config: n_kv_heads %d does not divide n_heads %d", c->n_kv_heads, c->n_heads);
-    if ((c->dim / c->n_heads) % 2 != 0) return pt__fail(PT_ERR_ARG, "config: head size %d must be even for RoPE", c->dim / c->n_heads);
-    if (c->hidden_dim < 1 || c->hidden_dim > 1 << 20) return pt__fail(PT_ERR_ARG, "config: hidden_dim %d not in [1, 2^20]", c->hidden_dim);
-    if (c->vocab_size < 1 || c->vocab_size > 1 << 22) return pt__fail(PT_ERR_ARG, "config: vocab_size %d not in [1, 2^22]", c->vocab_size);
-    if (c->seq_len < 1 || c->seq_len > 1 << 20) return pt__fail(PT_ERR_ARG, "config: seq_len %d not in [1, 2^20]", c->seq_len);
-    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f)) return pt__fail(PT_ERR_ARG, "config: norm_eps %g not in (0, 1)", (double)c->norm_eps);
-    if (!(c->rope_theta > 1.0f && c->rope_theta < 1e9f)) return pt__fail(PT_ERR_ARG, "config: rope_theta %g not in (1, 1e9)", (double)c->rope_theta);
-    if (c->untied != 0 && c->untied != 1) return pt__fail(PT_ERR_ARG, "config: untied must be 0 or 1, is %d", c->untied);
+    if (c->n_layers < 1 || c->n_layers > 1024)
+        return pt__fail(PT_ERR_ARG, "config: n_layers %d not in [1, 1024]", c->n_layers);
+    if (c->n_heads < 1 || c->dim % c->n_heads != 0)
+        return pt__fail(PT_ERR_ARG, "config: n_heads %d does not divide dim %d", c->n_heads, c->dim);
+    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads != 0)
+        return pt__fail(PT_ERR_ARG, "config: n_kv_heads %d does not divide n_heads %d", c->n_kv_heads, c->n_heads);
+    if ((c->dim / c->n_heads) % 2 != 0)
+        return pt__fail(PT_ERR_ARG, "config: head size %d must be even for RoPE", c->dim / c->n_heads);
+    if (c->hidden_dim < 1 || c->hidden_dim > 1 << 20)
+        return pt__fail(PT_ERR_ARG, "config: hidden_dim %d not in [1, 2^20]", c->hidden_dim);
+    if (c->vocab_size < 1 || c->vocab_size > 1 << 22)
+        return pt__fail(PT_ERR_ARG, "config: vocab_size %d not in [1, 2^22]", c->vocab_size);
+    if (c->seq_len < 1 || c->seq_len > 1 << 20)
+        return pt__fail(PT_ERR_ARG, "config: seq_len %d not in [1, 2^20]", c->seq_len);
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f))
+        return pt__fail(PT_ERR_ARG, "config: norm_eps %g not in (0, 1)", (double)c->norm_eps);
+    if (!(c->rope_theta > 1.0f && c->rope_theta < 1e9f))
+        return pt__fail(PT_ERR_ARG, "config: rope_theta %g not in (1, 1e9)", (double)c->rope_theta);
+    if (c->untied != 0 && c->untied != 1)
+        return pt__fail(PT_ERR_ARG, "config: untied must be 0 or 1, is %d", c->untied);
     return PT_OK;
 }
 
@@ -3142,10 +3297,24 @@ static pt_model *pt__model_declare(const pt_config *cfg_in)
     m->cfg = c;
     m->params = pt_params_new();
     m->layers = (pt_layer *)PT_MALLOC((size_t)c.n_layers * sizeof(pt_layer));
-    if (!m->params || !m->layers) { pt_model_free(m); return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_new: out of memory"); }
+    if (!m->params || !m->layers) {
+        pt_model_free(m);
+        return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_new: out of memory");
+    }
     D = c.dim; KV = c.dim / c.n_heads * c.n_kv_heads; Hd = c.hidden_dim; V = c.vocab_size;
-#define PT__ADD2(dst, nm, r, cl, fl) do { s2[0] = (r); s2[1] = (cl); if (!((dst) = pt_params_add(m->params, nm, 2, s2, fl))) goto fail; } while (0)
-#define PT__ADD1(dst, nm, n, fl) do { s1[0] = (n); if (!((dst) = pt_params_add(m->params, nm, 1, s1, fl))) goto fail; } while (0)
+#define PT__ADD2(dst, nm, r, cl, fl)                                                                                   \
+    do {                                                                                                               \
+        s2[0] = (r);                                                                                                   \
+        s2[1] = (cl);                                                                                                  \
+        if (!((dst) = pt_params_add(m->params, nm, 2, s2, fl)))                                                        \
+            goto fail;                                                                                                 \
+    } while (0)
+#define PT__ADD1(dst, nm, n, fl)                                                                                       \
+    do {                                                                                                               \
+        s1[0] = (n);                                                                                                   \
+        if (!((dst) = pt_params_add(m->params, nm, 1, s1, fl)))                                                        \
+            goto fail;                                                                                                 \
+    } while (0)
     PT__ADD2(m->tok_embeddings, "tok_embeddings", V, D, 0);
     for (l = 0; l < c.n_layers; l++) {
         pt_layer *L = &m->layers[l];
@@ -3205,7 +3374,8 @@ static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int slot, pt_t
     if (lo->dropout > 0 && ctx->grad_enabled) {   /* inverted dropout on the adapter's input only */
         int64_t i;
         if (!(mask = pt__floats(ctx, h->size))) return NULL;
-        for (i = 0; i < h->size; i++) mask[i] = pt_rng_uniform(&lo->rng) < lo->dropout ? 0.0f : 1.0f / (1.0f - lo->dropout);
+        for (i = 0; i < h->size; i++)
+            mask[i] = pt_rng_uniform(&lo->rng) < lo->dropout ? 0.0f : 1.0f / (1.0f - lo->dropout);
     }
     return pt_linear_lora(ctx, h, W, lo->a[slot], lo->b[slot], lo->scale, mask);
 }
@@ -3218,21 +3388,28 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
     int s4q[4], s4k[4], s2[2];
     pt_tensor *x;
     if (!b || !b->tokens) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: batch or tokens is NULL");
-    if (b->B < 1 || b->T < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: B %d and T %d must be >= 1", b->B, b->T);
-    if (b->T > c->seq_len) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: T %d exceeds the model's seq_len %d", b->T, c->seq_len);
+    if (b->B < 1 || b->T < 1)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: B %d and T %d must be >= 1", b->B, b->T);
+    if (b->T > c->seq_len)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: T %d exceeds the model's seq_len %d", b->T,
+                                          c->seq_len);
     if (b->pos)
         for (i = 0; i < b->B * b->T; i++)
             if (b->pos[i] < 0 || b->pos[i] >= c->seq_len)
-                return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)", b->pos[i], i, c->seq_len);
+                return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)",
+                                                  b->pos[i], i, c->seq_len);
     s4q[0] = s4k[0] = b->B; s4q[1] = s4k[1] = b->T; s4q[2] = c->n_heads; s4k[2] = c->n_kv_heads; s4q[3] = s4k[3] = hd;
     s2[0] = b->B * b->T; s2[1] = c->dim;
-    x = pt__tok(m) ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot, pt_model_input_vocab(m), b->tokens, b->B * b->T)
-                  : pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
+    x = pt__tok(m) ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot,
+                                           pt_model_input_vocab(m), b->tokens, b->B * b->T)
+                   : pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
         pt_tensor *h = pt_rmsnorm(ctx, x, L->attn_norm, c->norm_eps);
-        pt_tensor *q = pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 0, L->wq), 4, s4q), b->pos, c->rope_theta);
-        pt_tensor *k = pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 1, L->wk), 4, s4k), b->pos, c->rope_theta);
+        pt_tensor *q =
+            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 0, L->wq), 4, s4q), b->pos, c->rope_theta);
+        pt_tensor *k =
+            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 1, L->wk), 4, s4k), b->pos, c->rope_theta);
         pt_tensor *v = pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 2, L->wv), 4, s4k);
         pt_tensor *a = pt_reshape(ctx, pt_attention(ctx, q, k, v, b->seg), 2, s2);
         x = pt_add(ctx, x, pt__lin(ctx, m, a, l * 7 + 3, L->wo));
@@ -3248,7 +3425,8 @@ PTDEF pt_tensor *pt_model_logits(pt_ctx *ctx, pt_model *m, const pt_batch *b)
     const pt_token_adapter *ta = pt__tok(m);
     if (!ta || ta->n == ta->n_virtual) return logits;
     /* trainable tokens: their classifier columns come from the adapter's rows */
-    return pt_set_columns(ctx, logits, pt_linear(ctx, h, ta->out_rows ? ta->out_rows : ta->rows, NULL), ta->cols, ta->n);
+    return pt_set_columns(ctx, logits, pt_linear(ctx, h, ta->out_rows ? ta->out_rows : ta->rows, NULL), ta->cols,
+                          ta->n);
 }
 PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 {
@@ -3257,7 +3435,8 @@ PTDEF pt_tensor *pt_model_loss(pt_ctx *ctx, pt_model *m, const pt_batch *b)
 }
 PTDEF pt_tensor *pt_model_logprobs(pt_ctx *ctx, pt_model *m, const pt_batch *b, float temperature)
 {
-    if (!b || !b->targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: batch or its targets is NULL");
+    if (!b || !b->targets)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_logprobs: batch or its targets is NULL");
     return pt_token_logprobs(ctx, pt_model_logits(ctx, m, b), b->targets, b->loss_mask, temperature);
 }
 PTDEF pt_tensor *pt_model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b) { return pt__model_hidden(ctx, m, b); }
@@ -3277,12 +3456,14 @@ PTDEF int pt_model_head_attach(pt_model *m, uint64_t seed)
     int shape[2], st;
     int64_t i;
     if (!m) return pt__fail(PT_ERR_ARG, "pt_model_head_attach: model is NULL");
-    if (!(h = (pt_head *)PT_MALLOC(sizeof(pt_head)))) return pt__fail(PT_ERR_NOMEM, "pt_model_head_attach: out of memory");
+    if (!(h = (pt_head *)PT_MALLOC(sizeof(pt_head))))
+        return pt__fail(PT_ERR_NOMEM, "pt_model_head_attach: out of memory");
     memset(h, 0, sizeof *h);
     shape[0] = 1;
     shape[1] = m->cfg.dim;
     if (!(h->params = pt_params_new()) || !(h->w = pt_params_add(h->params, "head.w", 2, shape, 0)) ||
-        !(h->b = pt_params_add(h->params, "head.b", 1, shape, PT_PARAM_NO_DECAY)) || (st = pt_params_alloc(h->params)) != PT_OK) {
+        !(h->b = pt_params_add(h->params, "head.b", 1, shape, PT_PARAM_NO_DECAY)) ||
+        (st = pt_params_alloc(h->params)) != PT_OK) {
         st = pt_last_status() ? pt_last_status() : PT_ERR_NOMEM;
         pt_params_free(h->params);
         PT_FREE(h);
@@ -3298,7 +3479,9 @@ PTDEF pt_tensor *pt_model_head_values(pt_ctx *ctx, pt_model *m, const pt_batch *
 {
     pt_tensor *v;
     int shape[1];
-    if (!m || !m->head) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_model_head_values: the model has no head (pt_model_head_attach)");
+    if (!m || !m->head)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG,
+                                          "pt_model_head_values: the model has no head (pt_model_head_attach)");
     v = pt_linear(ctx, pt__model_hidden(ctx, m, b), m->head->w, m->head->b);
     if (!v) return NULL;
     shape[0] = b->B * b->T;
@@ -3311,7 +3494,9 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
     pt_kv_cache *kv;
     int64_t n;
     if (n_seqs < 1 || max_len < 1 || max_len > m->cfg.seq_len)
-        return (pt_kv_cache *)pt__fail_null(PT_ERR_ARG, "pt_kv_new: n_seqs %d must be >= 1 and max_len %d in [1, seq_len %d]", n_seqs, max_len, m->cfg.seq_len);
+        return (pt_kv_cache *)pt__fail_null(PT_ERR_ARG,
+                                            "pt_kv_new: n_seqs %d must be >= 1 and max_len %d in [1, seq_len %d]",
+                                            n_seqs, max_len, m->cfg.seq_len);
     kv = (pt_kv_cache *)PT_MALLOC(sizeof *kv);
     if (!kv) return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: out of memory");
     memset(kv, 0, sizeof *kv);
@@ -3334,7 +3519,11 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
                 }
     }
     kv->len = (int *)PT_MALLOC((size_t)n_seqs * sizeof(int));
-    if (!kv->k || !kv->v || !kv->len || !kv->rope) { pt_kv_free(kv); return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)", (long long)(2 * n)); }
+    if (!kv->k || !kv->v || !kv->len || !kv->rope) {
+        pt_kv_free(kv);
+        return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: cannot allocate the cache (%lld floats)",
+                                            (long long)(2 * n));
+    }
     memset(kv->len, 0, (size_t)n_seqs * sizeof(int));
     return kv;
 }
@@ -3342,7 +3531,12 @@ PTDEF void pt_kv_free(pt_kv_cache *kv)
 {
     if (!kv) return;
     pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
-    if (kv->packed) { int i; for (i = 0; i < kv->n_layers * 7 + 1; i++) pt__free_aligned(kv->packed[i]); PT_FREE(kv->packed); }
+    if (kv->packed) {
+        int i;
+        for (i = 0; i < kv->n_layers * 7 + 1; i++)
+            pt__free_aligned(kv->packed[i]);
+        PT_FREE(kv->packed);
+    }
     PT_FREE(kv->len);
     PT_FREE(kv->rope);
     PT_FREE(kv);
@@ -3390,7 +3584,8 @@ static void pt__lora_rows(const pt_lora *lo, int slot, int M, const float *x, in
     for (i = 0; i < M * r; i++) tmp[i] *= lo->scale;
     pt__gemv_rows(M, N, r, tmp, r, lo->b[slot]->data, r, y, N, 1);
 }
-static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y, int acc, int tid)
+static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
+                            int acc, int tid)
 {
     if (tid < 0) { pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc); return; }
     if (Wp && n_all > 4) pt__gemm_prepacked_cols(M, 0, N, K, x, K, Wp, y, N, acc, pt__pack_bufs[tid]);
@@ -3413,7 +3608,9 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     if (nr < 1) return;
     for (i = 0; i < nr; i++) {
         int t = tokens[r0 + i], j = pt__tok(m) ? m->tokens->slot[t] : -1;
-        memcpy(x + (int64_t)i * D, j >= 0 ? m->tokens->rows->data + (int64_t)j * D : m->tok_embeddings->data + (int64_t)t * D, (size_t)D * sizeof(float));
+        memcpy(x + (int64_t)i * D,
+               j >= 0 ? m->tokens->rows->data + (int64_t)j * D : m->tok_embeddings->data + (int64_t)t * D,
+               (size_t)D * sizeof(float));
     }
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
@@ -3433,7 +3630,10 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
             int e;
             pt__rope_row(q + (int64_t)i * D, H, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
             pt__rope_row(k + (int64_t)i * KVD, KVH, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
-            for (e = 0; e < KVD; e++) { kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e]; vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e]; }
+            for (e = 0; e < KVD; e++) {
+                kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e];
+                vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e];
+            }
         }
         /* attention: one (row, head) pair per work item, every inner loop over positions s */
 #if PT__OMP
@@ -3444,7 +3644,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
             const float *qh = w->q + (int64_t)row * D + h * hd;
             const float *kt = kc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
             const float *vt = vc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
-            float *p = sc + (int64_t)rh * (S + 16), *o = w->att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f, inv;
+            float *p = sc + (int64_t)rh * (S + 16), *o = w->att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f,
+                  inv;
             float rs = sqrtf((float)hd);
             int s0, j, d0;
             /* scores in chunks of 16 positions, the head dim inside: one store per chunk. Reads up
@@ -3486,7 +3687,10 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
         pt__rmsnorm_rows(xb, x, L->ffn_norm->data, nr, D, c->norm_eps);
         pt__step_linear(n, nr, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0, tid);
         pt__step_linear(n, nr, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0, tid);
-        if (lo) { pt__lora_rows(lo, l * 7 + 4, nr, xb, D, h1, Hd, lt); pt__lora_rows(lo, l * 7 + 6, nr, xb, D, h3, Hd, lt); }
+        if (lo) {
+            pt__lora_rows(lo, l * 7 + 4, nr, xb, D, h1, Hd, lt);
+            pt__lora_rows(lo, l * 7 + 6, nr, xb, D, h3, Hd, lt);
+        }
         for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
         pt__step_linear(n, nr, D, Hd, h1, L->w2->data, PK(l, 5), x, 1, tid);      /* x += h W2^T */
         if (lo) pt__lora_rows(lo, l * 7 + 5, nr, h1, Hd, x, D, lt);
@@ -3518,20 +3722,28 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc;
     int64_t need;
     if (n < 1) return pt__fail(PT_ERR_ARG, "pt_model_step: n_rows %d must be >= 1", n);
-    if (kv->n_layers != c->n_layers || KVD != D / H * KVH) return pt__fail(PT_ERR_ARG, "pt_model_step: the cache was made for another model");
+    if (kv->n_layers != c->n_layers || KVD != D / H * KVH)
+        return pt__fail(PT_ERR_ARG, "pt_model_step: the cache was made for another model");
     /* validate everything first, so an error changes nothing */
     for (i = 0; i < n; i++) {
         int s = seq_ids[i], already = 0, j;
-        if (s < 0 || s >= kv->n_seqs) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has sequence id %d outside [0, %d)", i, s, kv->n_seqs);
-        if (tokens[i] < 0 || tokens[i] >= pt_model_input_vocab(m)) return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has token %d outside the vocabulary [0, %d)", i, tokens[i], pt_model_input_vocab(m));
+        if (s < 0 || s >= kv->n_seqs)
+            return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has sequence id %d outside [0, %d)", i, s, kv->n_seqs);
+        if (tokens[i] < 0 || tokens[i] >= pt_model_input_vocab(m))
+            return pt__fail(PT_ERR_ARG, "pt_model_step: row %d has token %d outside the vocabulary [0, %d)", i,
+                            tokens[i], pt_model_input_vocab(m));
         for (j = 0; j < i; j++) already += seq_ids[j] == s;
-        if (kv->len[s] + already >= S) return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s, kv->len[s] + already, S);
+        if (kv->len[s] + already >= S)
+            return pt__fail(PT_ERR_ARG, "pt_model_step: sequence %d is full (%d tokens, cache length %d)", s,
+                            kv->len[s] + already, S);
     }
     /* scratch: x, xb, q, k, v, att, h1, h3 rows + scores for each (row, head) + positions */
-    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64 + (m->lora ? (int64_t)n * m->lora->rank : 0);
+    need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64 +
+        (m->lora ? (int64_t)n * m->lora->rank : 0);
     if (kv->scratch_floats < need) {
         float *ns = pt__alloc_aligned_floats(need);
-        if (!ns) return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
+        if (!ns)
+            return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
         pt__free_aligned(kv->scratch);
         kv->scratch = ns; kv->scratch_floats = need;
     }
@@ -3577,9 +3789,14 @@ static void pt__kv_prepack(pt_kv_cache *kv, const pt_model *m)
     memset(kv->packed, 0, (size_t)n * sizeof(float *));
     for (l = 0; l <= m->cfg.n_layers; l++)
         for (i = 0; i < (l < m->cfg.n_layers ? 7 : 1); i++) {
-            const pt_tensor *w = l == m->cfg.n_layers ? m->output :
-                i == 0 ? m->layers[l].wq : i == 1 ? m->layers[l].wk : i == 2 ? m->layers[l].wv : i == 3 ? m->layers[l].wo :
-                i == 4 ? m->layers[l].w1 : i == 5 ? m->layers[l].w2 : m->layers[l].w3;
+            const pt_tensor *w = l == m->cfg.n_layers ? m->output
+                : i == 0                              ? m->layers[l].wq
+                : i == 1                              ? m->layers[l].wk
+                : i == 2                              ? m->layers[l].wv
+                : i == 3                              ? m->layers[l].wo
+                : i == 4                              ? m->layers[l].w1
+                : i == 5                              ? m->layers[l].w2
+                                                      : m->layers[l].w3;
             float *p = pt__alloc_aligned_floats(pt__prepacked_floats(w->shape[0], w->shape[1]));
             if (p) pt__prepack_w(w->data, w->shape[0], w->shape[1], p);
             kv->packed[l * 7 + i] = p;
@@ -3600,7 +3817,12 @@ static int pt__byte_encode(const pt_tokenizer *tok, const char *text, int add_bo
     const unsigned char *s = (const unsigned char *)text;
     (void)tok;
     if (!text) return pt__fail(PT_ERR_ARG, "byte tokenizer: text is NULL");
-#define PT__PUSH(id) do { if (n >= max_ids) return pt__fail(PT_ERR_ARG, "byte tokenizer: more than %d tokens", max_ids); ids[n++] = (id); } while (0)
+#define PT__PUSH(id)                                                                                                   \
+    do {                                                                                                               \
+        if (n >= max_ids)                                                                                              \
+            return pt__fail(PT_ERR_ARG, "byte tokenizer: more than %d tokens", max_ids);                               \
+        ids[n++] = (id);                                                                                               \
+    } while (0)
     if (add_bos) PT__PUSH(PT_BYTE_BOS);
     while (*s) {
         int matched = -1;
@@ -3663,7 +3885,8 @@ static int pt__cmp_prob_desc(const void *a, const void *b)
 /* sampling scratch: V probabilities + index pairs, kept between calls */
 static pt__prob_idx *pt__sample_buf;
 static int pt__sample_cap;
-static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *buf);
+static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob,
+                           pt__prob_idx *buf);
 PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob)
 {
     if (V >= 1 && pt__sample_cap < V) {
@@ -3684,7 +3907,8 @@ static int pt__bad_logit(const float *logits, int V)
     return usable ? -2 : -1;
 }
 /* The sampler proper, on a caller's scratch of V entries (so rows can be sampled in parallel). */
-static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob, pt__prob_idx *pt__sample_buf)
+static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob,
+                           pt__prob_idx *pt__sample_buf)
 {
     float T = s ? s->temperature : 0.0f, mx = -INFINITY, sum = 0.0f, u, cum = 0.0f, kept = 0.0f;
     int i, n, best = 0, k = s ? s->top_k : 0;
@@ -3732,7 +3956,12 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
     mx = logits[best];
     {
         float it = 1.0f / T;
-        for (i = 0; i < V; i++) { float e = pt__exp((logits[i] - mx) * it); pt__sample_buf[i].p = e; pt__sample_buf[i].i = i; sum += e; }
+        for (i = 0; i < V; i++) {
+            float e = pt__exp((logits[i] - mx) * it);
+            pt__sample_buf[i].p = e;
+            pt__sample_buf[i].i = i;
+            sum += e;
+        }
     }
     {
         float inv = 1.0f / sum;
@@ -3854,16 +4083,22 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     memset(&r, 0, sizeof r);
     if (!out) return pt__fail(PT_ERR_ARG, "pt_generate: out is NULL");
     memset(out, 0, sizeof *out);
-    if (n_prompts < 1 || repeat < 1) return pt__fail(PT_ERR_ARG, "pt_generate: n_prompts %d and repeat %d must be >= 1", n_prompts, repeat);
+    if (n_prompts < 1 || repeat < 1)
+        return pt__fail(PT_ERR_ARG, "pt_generate: n_prompts %d and repeat %d must be >= 1", n_prompts, repeat);
     for (i = 0; i < n_prompts; i++) {
         if (prompt_lens[i] < 1) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d is empty (start it with BOS)", i);
         for (j = 0; j < prompt_lens[i]; j++)
-            if (prompts[i][j] < 0 || prompts[i][j] >= pt_model_input_vocab(m)) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d token %d is %d, outside [0, %d)", i, j, prompts[i][j], pt_model_input_vocab(m));
+            if (prompts[i][j] < 0 || prompts[i][j] >= pt_model_input_vocab(m))
+                return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d token %d is %d, outside [0, %d)", i, j,
+                                prompts[i][j], pt_model_input_vocab(m));
         if (prompt_lens[i] > maxp) maxp = prompt_lens[i];
     }
-    if (maxp + max_new > m->cfg.seq_len) return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new, m->cfg.seq_len);
+    if (maxp + max_new > m->cfg.seq_len)
+        return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new,
+                        m->cfg.seq_len);
     if (cfg && (cfg->n_stop_tokens < 0 || cfg->n_stop_tokens > PT_MAX_STOP_TOKENS))
-        return pt__fail(PT_ERR_ARG, "pt_generate: n_stop_tokens %d outside [0, %d]", cfg->n_stop_tokens, PT_MAX_STOP_TOKENS);
+        return pt__fail(PT_ERR_ARG, "pt_generate: n_stop_tokens %d outside [0, %d]", cfg->n_stop_tokens,
+                        PT_MAX_STOP_TOKENS);
     N = n_prompts * repeat;
     r.n_seqs = N; r.width = maxp + max_new;
     r.tokens = (int *)PT_MALLOC((size_t)N * r.width * sizeof(int));
@@ -3881,7 +4116,8 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     picked_lp = (float *)PT_MALLOC((size_t)N * sizeof(float));
     kv = pt_kv_new(m, N, r.width);
     if (kv && N > 4) pt__kv_prepack(kv, m);   /* decoding more than 4 rows goes through the kernel */
-    if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok || !live || !logits || !sbuf || !picked || !picked_lp || !kv) {
+    if (!r.tokens || !r.logprobs || !r.mask || !r.prompt_len || !r.total_len || !rngs || !rows_seq || !rows_tok ||
+        !live || !logits || !sbuf || !picked || !picked_lp || !kv) {
         st = pt_last_status() == PT_ERR_NOMEM ? PT_ERR_NOMEM : pt__fail(PT_ERR_NOMEM, "pt_generate: out of memory");
         goto done;
     }
@@ -3917,7 +4153,12 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     n_live = N;
     for (step = 0; step < max_new && n_live > 0; step++) {
         int nr = 0;
-        for (i = 0; i < N; i++) if (live[i]) { rows_seq[nr] = i; rows_tok[nr] = r.tokens[(int64_t)i * r.width + r.total_len[i] - 1]; nr++; }
+        for (i = 0; i < N; i++)
+            if (live[i]) {
+                rows_seq[nr] = i;
+                rows_tok[nr] = r.tokens[(int64_t)i * r.width + r.total_len[i] - 1];
+                nr++;
+            }
         if ((st = pt_model_step(m, kv, nr, rows_seq, rows_tok, logits)) != PT_OK) goto done;
         for (j = 0; j < nr; j++) {   /* checked here, so the parallel sampler below cannot fail */
             int bad = pt__bad_logit(logits + (int64_t)j * V, V);
@@ -4003,8 +4244,9 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
             for (k = 0; k < P->count; k++) {
                 pt_param *p = P->items[k];
                 if (p->grad_offset >= 0 && i >= p->grad_offset && i < p->grad_offset + p->t.size)
-                    return pt__fail(PT_ERR_NONFINITE, "pt_adamw_step: gradient of '%s' element %lld is %f; step skipped",
-                                    p->name, (long long)(i - p->grad_offset), (double)P->grad[i]);
+                    return pt__fail(PT_ERR_NONFINITE,
+                                    "pt_adamw_step: gradient of '%s' element %lld is %f; step skipped", p->name,
+                                    (long long)(i - p->grad_offset), (double)P->grad[i]);
             }
             return pt__fail(PT_ERR_NONFINITE, "pt_adamw_step: non-finite gradient; step skipped");
         }
@@ -4056,10 +4298,17 @@ PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
     if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
     /* a directory opens on POSIX but fails the first read (EISDIR): reject it before sizing */
     if (fgetc(f) == EOF && ferror(f)) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path); }
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path); }
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path);
+    }
     buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
     if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
-    if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) { fclose(f); PT_FREE(buf); return pt__fail(PT_ERR_IO, "%s: read error", path); }
+    if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        fclose(f);
+        PT_FREE(buf);
+        return pt__fail(PT_ERR_IO, "%s: read error", path);
+    }
     fclose(f);
     buf[sz] = 0;
     *out = buf; *n = (size_t)sz;
@@ -4079,9 +4328,15 @@ PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
     ok = fclose(f) == 0 && ok;
     if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
 #if defined(_WIN32)
-    if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: cannot rename into place", path); }
+    if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) {
+        remove(tmp);
+        return pt__fail(PT_ERR_IO, "%s: cannot rename into place", path);
+    }
 #else
-    if (rename(tmp, path) != 0) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: cannot rename %s into place", path, tmp); }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return pt__fail(PT_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+    }
 #endif
     return PT_OK;
 }
@@ -4109,10 +4364,29 @@ static void pt__put(pt__wbuf *w, const void *src, size_t n)
     memcpy(w->p + w->n, src, n);
     w->n += n;
 }
-static void pt__put_u32(pt__wbuf *w, uint32_t v) { unsigned char b[4]; int i; for (i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i)); pt__put(w, b, 4); }
-static void pt__put_u64(pt__wbuf *w, uint64_t v) { unsigned char b[8]; int i; for (i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i)); pt__put(w, b, 8); }
+static void pt__put_u32(pt__wbuf *w, uint32_t v)
+{
+    unsigned char b[4];
+    int i;
+    for (i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    pt__put(w, b, 4);
+}
+static void pt__put_u64(pt__wbuf *w, uint64_t v)
+{
+    unsigned char b[8];
+    int i;
+    for (i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    pt__put(w, b, 8);
+}
 static void pt__put_f32(pt__wbuf *w, float f) { uint32_t u; memcpy(&u, &f, 4); pt__put_u32(w, u); }
-static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n) { int64_t i; for (i = 0; i < n; i++) pt__put_f32(w, f[i]); }
+static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++)
+        pt__put_f32(w, f[i]);
+}
 
 typedef struct pt__rbuf { const unsigned char *p; size_t n, at; int err; const char *path; const char *what; } pt__rbuf;
 static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
@@ -4123,9 +4397,24 @@ static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
     r->at += n;
     return 1;
 }
-static uint32_t pt__get_u32(pt__rbuf *r, const char *what) { unsigned char b[4] = {0, 0, 0, 0}; pt__get(r, b, 4, what); return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24; }
-static uint64_t pt__get_u64(pt__rbuf *r, const char *what) { uint64_t lo = pt__get_u32(r, what), hi = pt__get_u32(r, what); return lo | hi << 32; }
-static float pt__get_f32(pt__rbuf *r, const char *what) { uint32_t u = pt__get_u32(r, what); float f; memcpy(&f, &u, 4); return f; }
+static uint32_t pt__get_u32(pt__rbuf *r, const char *what)
+{
+    unsigned char b[4] = {0, 0, 0, 0};
+    pt__get(r, b, 4, what);
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t pt__get_u64(pt__rbuf *r, const char *what)
+{
+    uint64_t lo = pt__get_u32(r, what), hi = pt__get_u32(r, what);
+    return lo | hi << 32;
+}
+static float pt__get_f32(pt__rbuf *r, const char *what)
+{
+    uint32_t u = pt__get_u32(r, what);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 #define PT__CKPT_VERSION 1
 /* The tensors a native checkpoint stores, in order: the model's, then its head's (if any), each
@@ -4141,7 +4430,10 @@ static int pt__ckpt_tensors(const pt_model *m, pt_param ***list, pt_params ***ow
         return pt__fail(PT_ERR_NOMEM, "checkpoint: out of memory");
     }
     for (i = 0; i < m->params->count; i++, k++) { (*list)[k] = m->params->items[i]; (*owner)[k] = m->params; }
-    for (i = 0; m->head && i < m->head->params->count; i++, k++) { (*list)[k] = m->head->params->items[i]; (*owner)[k] = m->head->params; }
+    for (i = 0; m->head && i < m->head->params->count; i++, k++) {
+        (*list)[k] = m->head->params->items[i];
+        (*owner)[k] = m->head->params;
+    }
     return n;
 }
 PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
@@ -4175,11 +4467,20 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
         pt__put(&w, &tr, 1);
     }
     if (m->head) pt__put_u64(&w, (uint64_t)m->head->params->step);   /* a head attached later has its own */
-    if (!w.err) { uint32_t hb = (uint32_t)w.n; int k; for (k = 0; k < 4; k++) w.p[8 + k] = (unsigned char)(hb >> (8 * k)); }
+    if (!w.err) {
+        uint32_t hb = (uint32_t)w.n;
+        int k;
+        for (k = 0; k < 4; k++)
+            w.p[8 + k] = (unsigned char)(hb >> (8 * k));
+    }
     for (i = 0; i < count; i++) pt__put_floats(&w, list[i]->t.data, list[i]->t.size);
     if (with_optimizer) {
-        for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) pt__put_floats(&w, owner[i]->adam_m + list[i]->grad_offset, list[i]->t.size);
-        for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) pt__put_floats(&w, owner[i]->adam_v + list[i]->grad_offset, list[i]->t.size);
+        for (i = 0; i < count; i++)
+            if (list[i]->grad_offset >= 0)
+                pt__put_floats(&w, owner[i]->adam_m + list[i]->grad_offset, list[i]->t.size);
+        for (i = 0; i < count; i++)
+            if (list[i]->grad_offset >= 0)
+                pt__put_floats(&w, owner[i]->adam_v + list[i]->grad_offset, list[i]->t.size);
     }
     PT_FREE(list);
     PT_FREE(owner);
@@ -4213,7 +4514,11 @@ static pt_model *pt__load_checkpoint(const char *path)
     }
     pt__get(&r, magic, 4, "magic");
     version = pt__get_u32(&r, "version");
-    if (version != PT__CKPT_VERSION) { pt__fail(PT_ERR_FORMAT, "%s: checkpoint version %u, this library reads version %d", path, version, PT__CKPT_VERSION); goto fail; }
+    if (version != PT__CKPT_VERSION) {
+        pt__fail(PT_ERR_FORMAT, "%s: checkpoint version %u, this library reads version %d", path, version,
+                 PT__CKPT_VERSION);
+        goto fail;
+    }
     if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) {
         pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (the file is corrupted or truncated)", path); goto fail;
     }
@@ -4236,19 +4541,32 @@ static pt_model *pt__load_checkpoint(const char *path)
         pt__fail(PT_ERR_FORMAT, "%s: bad %s", path, msg);
         goto fail;
     }
-    if (has_opt > 1 || step < 0) { pt__fail(PT_ERR_FORMAT, "%s: has_optimizer %u / step %lld invalid", path, has_opt, (long long)step); goto fail; }
+    if (has_opt > 1 || step < 0) {
+        pt__fail(PT_ERR_FORMAT, "%s: has_optimizer %u / step %lld invalid", path, has_opt, (long long)step);
+        goto fail;
+    }
     /* the weights alone must fit: a cheap check before allocating a model */
     {
-        double params = (double)c.vocab_size * c.dim * (1 + c.untied) + (double)c.n_layers * (2.0 * c.dim * c.dim + 2.0 * c.dim * (c.dim / c.n_heads * c.n_kv_heads) + 3.0 * c.dim * c.hidden_dim + 2 * c.dim) + c.dim;
-        if (params * 4 > (double)n) { pt__fail(PT_ERR_FORMAT, "%s: config needs %.0f parameters, file has only %zu bytes", path, params, n); goto fail; }
+        double params = (double)c.vocab_size * c.dim * (1 + c.untied) +
+            (double)c.n_layers *
+                (2.0 * c.dim * c.dim + 2.0 * c.dim * (c.dim / c.n_heads * c.n_kv_heads) + 3.0 * c.dim * c.hidden_dim +
+                 2 * c.dim) +
+            c.dim;
+        if (params * 4 > (double)n) {
+            pt__fail(PT_ERR_FORMAT, "%s: config needs %.0f parameters, file has only %zu bytes", path, params, n);
+            goto fail;
+        }
     }
     m = pt__model_declare(&c);
     if (!m) goto fail;
     /* the model's tensors, then optionally a scalar head's two (head.w, head.b): checked by name below */
     if ((int)n_tensors == m->params->count + 2 && pt_model_head_attach(m, 0) != PT_OK) goto fail;
     if ((count = pt__ckpt_tensors(m, &list, &owner)) < 0) goto fail;
-    if ((int)n_tensors != count)
-        { pt__fail(PT_ERR_FORMAT, "%s: %u tensors, the config implies %d (or %d with a head)", path, n_tensors, m->params->count, m->params->count + 2); goto fail; }
+    if ((int)n_tensors != count) {
+        pt__fail(PT_ERR_FORMAT, "%s: %u tensors, the config implies %d (or %d with a head)", path, n_tensors,
+                 m->params->count, m->params->count + 2);
+        goto fail;
+    }
     for (i = 0; i < count; i++) {
         pt_param *p = list[i];
         unsigned char nl[2], nd = 0, tr = 0;
@@ -4256,14 +4574,26 @@ static pt_model *pt__load_checkpoint(const char *path)
         size_t len;
         pt__get(&r, nl, 2, "tensor table");
         len = (size_t)nl[0] | (size_t)nl[1] << 8;
-        if (r.err || len >= sizeof name) { pt__fail(PT_ERR_FORMAT, "%s: tensor %d: bad name length", path, i); goto fail; }
+        if (r.err || len >= sizeof name) {
+            pt__fail(PT_ERR_FORMAT, "%s: tensor %d: bad name length", path, i);
+            goto fail;
+        }
         pt__get(&r, name, len, "tensor table"); name[len] = 0;
         pt__get(&r, &nd, 1, "tensor table");
-        if (r.err || strcmp(name, p->name) != 0) { pt__fail(PT_ERR_FORMAT, "%s: tensor %d is '%s', expected '%s'", path, i, r.err ? "?" : name, p->name); goto fail; }
-        if (nd != p->t.ndim) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' has %d dims, expected %d", path, name, nd, p->t.ndim); goto fail; }
+        if (r.err || strcmp(name, p->name) != 0) {
+            pt__fail(PT_ERR_FORMAT, "%s: tensor %d is '%s', expected '%s'", path, i, r.err ? "?" : name, p->name);
+            goto fail;
+        }
+        if (nd != p->t.ndim) {
+            pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' has %d dims, expected %d", path, name, nd, p->t.ndim);
+            goto fail;
+        }
         for (d = 0; d < nd; d++) {
             uint32_t s = pt__get_u32(&r, "tensor shape");
-            if (r.err || (int64_t)s != p->t.shape[d]) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' dim %d is %u, expected %d", path, name, d, s, p->t.shape[d]); goto fail; }
+            if (r.err || (int64_t)s != p->t.shape[d]) {
+                pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' dim %d is %u, expected %d", path, name, d, s, p->t.shape[d]);
+                goto fail;
+            }
         }
         pt__get(&r, &tr, 1, "tensor table");
         if (r.err || tr > 1) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s': bad trainable flag", path, name); goto fail; }
@@ -4273,14 +4603,23 @@ static pt_model *pt__load_checkpoint(const char *path)
         head_step = (int64_t)pt__get_u64(&r, "head step");
         if (r.err || head_step < 0) { pt__fail(PT_ERR_FORMAT, "%s: bad or missing head step", path); goto fail; }
     }
-    if (r.at != header_bytes) { pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes); goto fail; }
+    if (r.at != header_bytes) {
+        pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes);
+        goto fail;
+    }
     /* rebuild the gradient layouts for the flags (the pointers in list stay valid) */
-    if (pt_params_set_trainable(m->params, "", 0) < 0 || (m->head && pt_params_set_trainable(m->head->params, "", 0) < 0)) goto fail;
+    if (pt_params_set_trainable(m->params, "", 0) < 0 ||
+        (m->head && pt_params_set_trainable(m->head->params, "", 0) < 0))
+        goto fail;
     {
         int64_t need = 0, have = (int64_t)(r.n - r.at);
         for (i = 0; i < count; i++) need += list[i]->t.size;
         if (has_opt) for (i = 0; i < count; i++) if (list[i]->grad_offset >= 0) need += 2 * list[i]->t.size;
-        if (need * 4 != have) { pt__fail(PT_ERR_FORMAT, "%s: data section is %lld bytes, the header implies %lld", path, (long long)have, (long long)need * 4); goto fail; }
+        if (need * 4 != have) {
+            pt__fail(PT_ERR_FORMAT, "%s: data section is %lld bytes, the header implies %lld", path, (long long)have,
+                     (long long)need * 4);
+            goto fail;
+        }
     }
     for (i = 0; i < count; i++) {
         pt_param *p = list[i];
@@ -4343,14 +4682,30 @@ PTDEF int pt_model_head_load(pt_model *m, const char *path)
     memset(&r, 0, sizeof r);
     r.p = buf;
     r.n = n;
-    if (n < 20 || memcmp(buf, "PTHD", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a head file (bad magic or %zu bytes)", path, n); goto done; }
-    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch", path); goto done; }
+    if (n < 20 || memcmp(buf, "PTHD", 4) != 0) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: not a head file (bad magic or %zu bytes)", path, n);
+        goto done;
+    }
+    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch", path);
+        goto done;
+    }
     r.at = 4;
     version = pt__get_u32(&r, "version");
     dim = pt__get_u32(&r, "dim");
-    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: head file version %u, this library reads 1", path, version); goto done; }
-    if ((int64_t)dim != m->cfg.dim) { st = pt__fail(PT_ERR_FORMAT, "%s: head dim %u, the model's dim is %d", path, dim, m->cfg.dim); goto done; }
-    if (n != 4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8) { st = pt__fail(PT_ERR_FORMAT, "%s: %zu bytes, a head of dim %u needs %zu", path, n, dim, 4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8); goto done; }
+    if (version != 1) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: head file version %u, this library reads 1", path, version);
+        goto done;
+    }
+    if ((int64_t)dim != m->cfg.dim) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: head dim %u, the model's dim is %d", path, dim, m->cfg.dim);
+        goto done;
+    }
+    if (n != 4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: %zu bytes, a head of dim %u needs %zu", path, n, dim,
+                      4 + 4 + 4 + 4 * ((size_t)dim + 1) + 8);
+        goto done;
+    }
     saved = m->head;
     m->head = NULL;   /* build the new head aside; the old one comes back on failure */
     if ((st = pt_model_head_attach(m, 0)) != PT_OK) { m->head = saved; goto done; }
@@ -4417,14 +4772,21 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     if (n >= 8 && memcmp(data, "24ka", 4) == 0) {   /* uint32 0x616b3432 "ak42", little-endian */
         r.at = 4;
         version = (int)pt__get_u32(&r, "version");
-        if (version != 1) { pt__fail(PT_ERR_FORMAT, "%s: llama2.c format version %d is not supported (only fp32 v0 and v1)", path, version); goto fail; }
+        if (version != 1) {
+            pt__fail(PT_ERR_FORMAT, "%s: llama2.c format version %d is not supported (only fp32 v0 and v1)", path,
+                     version);
+            goto fail;
+        }
     }
     for (i = 0; i < 7; i++) h[i] = (int32_t)pt__get_u32(&r, "header");
     if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: file too short for a llama2.c header (%zu bytes)", path, n); goto fail; }
     memset(&c, 0, sizeof c);
     c.dim = h[0]; c.hidden_dim = h[1]; c.n_layers = h[2]; c.n_heads = h[3]; c.n_kv_heads = h[4]; c.seq_len = h[6];
     if (version == 0) {
-        if (h[5] == INT32_MIN) { pt__fail(PT_ERR_FORMAT, "%s: header vocab_size %d is invalid", path, h[5]); goto fail; }
+        if (h[5] == INT32_MIN) {
+            pt__fail(PT_ERR_FORMAT, "%s: header vocab_size %d is invalid", path, h[5]);
+            goto fail;
+        }
         shared = h[5] > 0;
         c.vocab_size = h[5] < 0 ? -h[5] : h[5];
         header = 28;
@@ -4440,7 +4802,10 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     {
         const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
         for (i = 0; i < 7; i++)
-            if ((i == 5 ? c.vocab_size : h[i]) <= 0) { pt__fail(PT_ERR_FORMAT, "%s: header field %s is %d (must be positive)", path, names[i], h[i]); goto fail; }
+            if ((i == 5 ? c.vocab_size : h[i]) <= 0) {
+                pt__fail(PT_ERR_FORMAT, "%s: header field %s is %d (must be positive)", path, names[i], h[i]);
+                goto fail;
+            }
     }
     if (pt_config_validate(&c) != PT_OK) {
         char msg[sizeof pt__errbuf];
@@ -4452,8 +4817,11 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     rope_n = version == 0 ? (int64_t)c.seq_len * (c.dim / c.n_heads) : 0;   /* two tables of seq_len*hs/2 */
     expect = (int64_t)header + 4 * (pt__model_weight_floats(&c) + rope_n);
     if ((int64_t)n != expect) {
-        pt__fail(PT_ERR_FORMAT, "%s: file is %zu bytes, the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab %d%s, seq %d) implies %lld",
-                 path, n, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, shared ? " shared" : " unshared", c.seq_len, (long long)expect);
+        pt__fail(PT_ERR_FORMAT,
+                 "%s: file is %zu bytes, the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab %d%s, seq %d) "
+                 "implies %lld",
+                 path, n, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size,
+                 shared ? " shared" : " unshared", c.seq_len, (long long)expect);
         goto fail;
     }
     m = pt__model_declare(&c);
@@ -4472,8 +4840,15 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
         for (j = 0; j < rope_n; j++) m->llama2c_rope[j] = pt__get_f32(&r, "rope tables");
         m->llama2c_rope_n = rope_n;
     }
-    if (!shared) { int64_t j; for (j = 0; j < m->output->size; j++) m->output->data[j] = pt__get_f32(&r, "classifier"); }
-    if (r.err || r.at != n) { pt__fail(PT_ERR_FORMAT, "%s: size mismatch while reading %s", path, r.what ? r.what : "the end"); goto fail; }
+    if (!shared) {
+        int64_t j;
+        for (j = 0; j < m->output->size; j++)
+            m->output->data[j] = pt__get_f32(&r, "classifier");
+    }
+    if (r.err || r.at != n) {
+        pt__fail(PT_ERR_FORMAT, "%s: size mismatch while reading %s", path, r.what ? r.what : "the end");
+        goto fail;
+    }
     PT_FREE(list);
     PT_FREE(data);
     return m;
@@ -4491,7 +4866,9 @@ PTDEF int pt_model_save_llama2c(const pt_model *m, const char *path)
     int i, nt, hs = c->dim / c->n_heads, st;
     memset(&w, 0, sizeof w);
     if (c->norm_eps != 1e-5f || c->rope_theta != 10000.0f)
-        return pt__fail(PT_ERR_ARG, "%s: llama2.c's format fixes norm_eps 1e-5 and rope_theta 10000; this model has %g and %g", path, (double)c->norm_eps, (double)c->rope_theta);
+        return pt__fail(PT_ERR_ARG,
+                        "%s: llama2.c's format fixes norm_eps 1e-5 and rope_theta 10000; this model has %g and %g",
+                        path, (double)c->norm_eps, (double)c->rope_theta);
     list = (pt_tensor **)PT_MALLOC((size_t)(9 * c->n_layers + 4) * sizeof(pt_tensor *));
     if (!list) return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
     pt__put_u32(&w, (uint32_t)c->dim); pt__put_u32(&w, (uint32_t)c->hidden_dim); pt__put_u32(&w, (uint32_t)c->n_layers);
@@ -4528,7 +4905,7 @@ PTDEF pt_model *pt_model_load_any(const char *path)
     return pt_model_load_llama2c(path);
 }
 
-/* --- llama2.c BPE tokenizer (section 4; here because it reads files with section 7's helpers) ------------------------------------------------------------------ */
+/* --- llama2.c BPE tokenizer (section 4; here because it reads files with section 7's helpers) ------------------- */
 typedef struct pt__bpe {
     char **vocab;            /* NUL-terminated pieces */
     float *scores;
@@ -4560,7 +4937,14 @@ static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos
     if (!text) return pt__fail(PT_ERR_ARG, "bpe tokenizer: text is NULL");
     buf = (char *)PT_MALLOC((size_t)b->max_len * 2 + 4);
     if (!buf) return pt__fail(PT_ERR_NOMEM, "bpe tokenizer: out of memory");
-#define PT__PUSH(id) do { if (n >= max_ids) { PT_FREE(buf); return pt__fail(PT_ERR_ARG, "bpe tokenizer: more than %d tokens", max_ids); } ids[n++] = (id); } while (0)
+#define PT__PUSH(id)                                                                                                   \
+    do {                                                                                                               \
+        if (n >= max_ids) {                                                                                            \
+            PT_FREE(buf);                                                                                              \
+            return pt__fail(PT_ERR_ARG, "bpe tokenizer: more than %d tokens", max_ids);                                \
+        }                                                                                                              \
+        ids[n++] = (id);                                                                                               \
+    } while (0)
     if (add_bos) PT__PUSH(tok->bos_id);
     if (text[0] != 0) {   /* sentencepiece's dummy prefix: a leading space */
         int sp = pt__bpe_lookup(b, V, " ");
@@ -4577,7 +4961,12 @@ static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos
             if (id >= 0) PT__PUSH(id);
             else for (i = 0; i < str_len; i++) {   /* byte fallback */
                 int bid = (unsigned char)buf[i] + 3;
-                if (bid >= V) { PT_FREE(buf); return pt__fail(PT_ERR_ARG, "bpe tokenizer: byte 0x%02X is not in the vocabulary and it has no byte tokens", bid - 3); }
+                if (bid >= V) {
+                    PT_FREE(buf);
+                    return pt__fail(PT_ERR_ARG,
+                                    "bpe tokenizer: byte 0x%02X is not in the vocabulary and it has no byte tokens",
+                                    bid - 3);
+                }
                 PT__PUSH(bid);
             }
         }
@@ -4649,7 +5038,8 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
     pt_tokenizer t;
     int i, st;
     uint32_t max_len;
-    if (vocab_size < 3 || vocab_size > 1 << 22) return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
+    if (vocab_size < 3 || vocab_size > 1 << 22)
+        return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
     if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
     memset(&r, 0, sizeof r); r.p = data; r.n = n;
     memset(&t, 0, sizeof t);
@@ -4660,7 +5050,11 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
     memset(b, 0, sizeof *b);
     t.impl = b;
     max_len = pt__get_u32(&r, "max_token_length");
-    if (r.err || max_len < 1 || max_len > 65536) { st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len, r.err ? "(file too short)" : "not in [1, 65536]"); goto fail; }
+    if (r.err || max_len < 1 || max_len > 65536) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len,
+                      r.err ? "(file too short)" : "not in [1, 65536]");
+        goto fail;
+    }
     b->max_len = (int)max_len;
     b->vocab = (char **)PT_MALLOC((size_t)vocab_size * sizeof(char *));
     if (b->vocab) memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
@@ -4672,14 +5066,31 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
         uint32_t len;
         b->scores[i] = pt__get_f32(&r, "score");
         len = pt__get_u32(&r, "length");
-        if (r.err) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated at token %d of %d (the model's vocab_size)", path, i, vocab_size); goto fail; }
-        if ((int32_t)len < 0 || len > max_len) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %u]", path, i, (int32_t)len, max_len); goto fail; }
-        if (!isfinite(b->scores[i])) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d has a non-finite score", path, i); goto fail; }
+        if (r.err) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: truncated at token %d of %d (the model's vocab_size)", path, i,
+                          vocab_size);
+            goto fail;
+        }
+        if ((int32_t)len < 0 || len > max_len) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %u]", path, i,
+                          (int32_t)len, max_len);
+            goto fail;
+        }
+        if (!isfinite(b->scores[i])) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has a non-finite score", path, i);
+            goto fail;
+        }
         b->vocab[i] = (char *)PT_MALLOC(len + 1);
         if (!b->vocab[i]) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-        if (!pt__get(&r, b->vocab[i], len, "piece")) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i); goto fail; }
+        if (!pt__get(&r, b->vocab[i], len, "piece")) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i);
+            goto fail;
+        }
         b->vocab[i][len] = 0;
-        if (strlen(b->vocab[i]) != len) { st = pt__fail(PT_ERR_FORMAT, "%s: token %d contains a NUL byte", path, i); goto fail; }
+        if (strlen(b->vocab[i]) != len) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d contains a NUL byte", path, i);
+            goto fail;
+        }
         b->sorted[i] = i;
     }
     pt__bpe_sort_ctx = b;
@@ -4702,21 +5113,26 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path)
     if (!src) return pt_last_status();
     fc = src->cfg;
     if (a->dim != b->dim || a->n_layers != b->n_layers || a->n_heads != b->n_heads || a->n_kv_heads != b->n_kv_heads ||
-        a->hidden_dim != b->hidden_dim || a->vocab_size != b->vocab_size || a->seq_len != b->seq_len || a->untied != b->untied ||
-        a->norm_eps != b->norm_eps || a->rope_theta != b->rope_theta) {
+        a->hidden_dim != b->hidden_dim || a->vocab_size != b->vocab_size || a->seq_len != b->seq_len ||
+        a->untied != b->untied || a->norm_eps != b->norm_eps || a->rope_theta != b->rope_theta) {
         pt_model_free(src);
-        return pt__fail(PT_ERR_FORMAT, "%s: its config differs from the model's (dim %d vs %d, layers %d vs %d, vocab %d vs %d, ...)",
+        return pt__fail(PT_ERR_FORMAT,
+                        "%s: its config differs from the model's (dim %d vs %d, layers %d vs %d, vocab %d vs %d, ...)",
                         path, a->dim, b->dim, a->n_layers, b->n_layers, a->vocab_size, b->vocab_size);
     }
     if (!src->head != !m->head) {   /* a reward/value model needs its head: never load half of one */
         pt_model_free(src);
-        return pt__fail(PT_ERR_FORMAT, m->head ? "%s: the checkpoint has no scalar head, the model has one" :
-                        "%s: the checkpoint has a scalar head, the model has none (attach one, or use pt_model_load)", path);
+        return pt__fail(
+            PT_ERR_FORMAT,
+            m->head ? "%s: the checkpoint has no scalar head, the model has one"
+                    : "%s: the checkpoint has a scalar head, the model has none (attach one, or use pt_model_load)",
+            path);
     }
     for (i = 0; i < m->params->count; i++)
         if ((src->params->items[i]->grad_offset >= 0) != (m->params->items[i]->grad_offset >= 0)) {
             pt_model_free(src);
-            return pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' trainable flag differs from the model's", path, m->params->items[i]->name);
+            return pt__fail(PT_ERR_FORMAT, "%s: tensor '%s' trainable flag differs from the model's", path,
+                            m->params->items[i]->name);
         }
     if (m->head && m->head->params->n_grad != src->head->params->n_grad) {
         pt_model_free(src);
@@ -4764,7 +5180,8 @@ PTDEF void pt_lora_detach(pt_model *m)
     pt__lora_free(m->lora);
     m->lora = NULL;
 }
-static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora, float dropout, uint64_t seed, const unsigned char *on)
+static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora, float dropout, uint64_t seed,
+                                 const unsigned char *on)
 {
     int n_slots = m->cfg.n_layers * 7, slot, count = 0, st;
     pt_lora *lo = (pt_lora *)PT_MALLOC(sizeof(pt_lora));
@@ -4774,7 +5191,10 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
     lo->params = pt_params_new();
     lo->a = (pt_tensor **)PT_MALLOC((size_t)n_slots * sizeof(pt_tensor *));
     lo->b = (pt_tensor **)PT_MALLOC((size_t)n_slots * sizeof(pt_tensor *));
-    if (!lo->params || !lo->a || !lo->b) { pt__lora_free(lo); return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory"); }
+    if (!lo->params || !lo->a || !lo->b) {
+        pt__lora_free(lo);
+        return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
+    }
     memset(lo->a, 0, (size_t)n_slots * sizeof(pt_tensor *));
     memset(lo->b, 0, (size_t)n_slots * sizeof(pt_tensor *));
     for (slot = 0; slot < n_slots; slot++) {
@@ -4789,7 +5209,10 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
         if (!lo->a[slot] || !lo->b[slot]) { pt__lora_free(lo); return pt_last_status(); }
         count++;
     }
-    if (count == 0) { pt__lora_free(lo); return pt__fail(PT_ERR_ARG, "pt_lora_attach: no weight matrix matches the targets"); }
+    if (count == 0) {
+        pt__lora_free(lo);
+        return pt__fail(PT_ERR_ARG, "pt_lora_attach: no weight matrix matches the targets");
+    }
     if ((st = pt_params_alloc(lo->params)) != PT_OK) { pt__lora_free(lo); return st; }
     lo->rank = rank; lo->alpha = alpha; lo->rslora = rslora; lo->dropout = dropout; lo->count = count;
     lo->scale = rslora ? alpha / sqrtf((float)rank) : alpha / (float)rank;
@@ -4814,9 +5237,11 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
     unsigned char *on;
     char name[64], pat[128];
     if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_attach: unmerge the current adapters first");
-    if (!(dropout >= 0.0f && dropout < 1.0f)) return pt__fail(PT_ERR_ARG, "pt_lora_attach: dropout %g not in [0, 1)", (double)dropout);
+    if (!(dropout >= 0.0f && dropout < 1.0f))
+        return pt__fail(PT_ERR_ARG, "pt_lora_attach: dropout %g not in [0, 1)", (double)dropout);
     if (rank > 4096) return pt__fail(PT_ERR_ARG, "pt_lora_attach: rank %d too large", rank);
-    if (!(alpha < 1e6f)) return pt__fail(PT_ERR_ARG, "pt_lora_attach: alpha %g must be finite and below 1e6", (double)alpha);
+    if (!(alpha < 1e6f))
+        return pt__fail(PT_ERR_ARG, "pt_lora_attach: alpha %g must be finite and below 1e6", (double)alpha);
     on = (unsigned char *)PT_MALLOC((size_t)n_slots);
     if (!on) return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
     for (slot = 0; slot < n_slots; slot++) {
@@ -4825,7 +5250,12 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
         snprintf(name, sizeof name, "layers.%d.%s", slot / 7, pt__slot_names[slot % 7]);
         while (*p) {   /* comma-separated glob patterns */
             size_t len = strcspn(p, ",");
-            if (len < sizeof pat) { memcpy(pat, p, len); pat[len] = 0; if (len && pt_glob_match(pat, name)) on[slot] = 1; }
+            if (len < sizeof pat) {
+                memcpy(pat, p, len);
+                pat[len] = 0;
+                if (len && pt_glob_match(pat, name))
+                    on[slot] = 1;
+            }
             p += len + (p[len] == ',');
         }
     }
@@ -4849,7 +5279,8 @@ static int pt__lora_fold(pt_model *m, float sign)
         int64_t j;
         if (!lo->a[slot]) continue;
         /* BA [out, in] = B [out, r] A [r, in] */
-        pt_gemm(w->shape[0], w->shape[1], lo->rank, lo->b[slot]->data, lo->rank, 1, lo->a[slot]->data, w->shape[1], 1, ba, w->shape[1], 0);
+        pt_gemm(w->shape[0], w->shape[1], lo->rank, lo->b[slot]->data, lo->rank, 1, lo->a[slot]->data, w->shape[1], 1,
+                ba, w->shape[1], 0);
         for (j = 0; j < w->size; j++) w->data[j] += sign * lo->scale * ba[j];
     }
     pt__free_aligned(ba);
@@ -4859,7 +5290,9 @@ PTDEF int pt_lora_merge(pt_model *m)
 {
     int st;
     if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_merge: already merged");
-    if (m->adapters_off) return pt__fail(PT_ERR_ARG, "pt_lora_merge: adapters are switched off (pt_model_set_adapters); switch them on first");
+    if (m->adapters_off)
+        return pt__fail(PT_ERR_ARG,
+                        "pt_lora_merge: adapters are switched off (pt_model_set_adapters); switch them on first");
     if ((st = pt__lora_fold(m, 1.0f)) == PT_OK) m->lora->merged = 1;
     return st;
 }
@@ -4907,15 +5340,33 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     if (saved && saved->merged) return pt__fail(PT_ERR_ARG, "pt_lora_load: unmerge the current adapters first");
     if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
     memset(&r, 0, sizeof r); r.p = data; r.n = n;
-    if (n < 32 || memcmp(data, "PTLA", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h LoRA adapter (bad magic or too short)", path); goto done; }
+    if (n < 32 || memcmp(data, "PTLA", 4) != 0) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h LoRA adapter (bad magic or too short)", path);
+        goto done;
+    }
     r.at = 4;
     version = pt__get_u32(&r, "version");
-    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter version %u, this library reads version 1", path, version); goto done; }
-    { pt__rbuf c = r; c.at = n - 8; if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path); goto done; } }
+    if (version != 1) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: adapter version %u, this library reads version 1", path, version);
+        goto done;
+    }
+    {
+        pt__rbuf c = r;
+        c.at = n - 8;
+        if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path);
+            goto done;
+        }
+    }
     r.n = n - 8;
-    rank = pt__get_u32(&r, "rank"); alpha = pt__get_f32(&r, "alpha"); rslora = pt__get_u32(&r, "rslora"); count = pt__get_u32(&r, "count");
-    if (r.err || rank < 1 || rank > 4096 || !(alpha > 0 && alpha < 1e6f) || rslora > 1 || count < 1 || count > (uint32_t)n_slots) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (rank %u, alpha %g, rslora %u, count %u for a %d-layer model)", path, rank, (double)alpha, rslora, count, m->cfg.n_layers);
+    rank = pt__get_u32(&r, "rank");
+    alpha = pt__get_f32(&r, "alpha");
+    rslora = pt__get_u32(&r, "rslora");
+    count = pt__get_u32(&r, "count");
+    if (r.err || rank < 1 || rank > 4096 || !(alpha > 0 && alpha < 1e6f) || rslora > 1 || count < 1 ||
+        count > (uint32_t)n_slots) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (rank %u, alpha %g, rslora %u, count %u for a %d-layer model)",
+                      path, rank, (double)alpha, rslora, count, m->cfg.n_layers);
         goto done;
     }
     slots = (uint32_t *)PT_MALLOC(count * sizeof(uint32_t));
@@ -4926,20 +5377,33 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     for (i = 0; i < count; i++) {   /* first pass: slots and sizes */
         const pt_tensor *w;
         uint32_t s = pt__get_u32(&r, "slot"), out = pt__get_u32(&r, "out"), in = pt__get_u32(&r, "in");
-        if (r.err || s >= (uint32_t)n_slots || on[s]) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u has a bad or repeated slot %u", path, i, s); goto done; }
+        if (r.err || s >= (uint32_t)n_slots || on[s]) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u has a bad or repeated slot %u", path, i, s);
+            goto done;
+        }
         on[s] = 1; slots[i] = s;
         w = pt__slot_weight(m, (int)s);
         if (out != (uint32_t)w->shape[0] || in != (uint32_t)w->shape[1]) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path, i, out, in,
-                          s / 7, pt__slot_names[s % 7], w->shape[0], w->shape[1]);
+            st = pt__fail(PT_ERR_FORMAT,
+                          "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path, i,
+                          out, in, s / 7, pt__slot_names[s % 7], w->shape[0], w->shape[1]);
             goto done;
         }
-        if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: truncated in adapter %u", path, i); goto done; }
+        if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: truncated in adapter %u", path, i);
+            goto done;
+        }
         r.at += (size_t)rank * ((size_t)w->shape[0] + (size_t)w->shape[1]) * 4;
     }
-    if (r.at != r.n) { st = pt__fail(PT_ERR_FORMAT, "%s: %zu extra bytes after the adapters", path, r.n - r.at); goto done; }
+    if (r.at != r.n) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: %zu extra bytes after the adapters", path, r.n - r.at);
+        goto done;
+    }
     m->lora = NULL;   /* build the new adapters aside; the old ones come back on failure */
-    if ((st = pt__lora_attach_slots(m, (int)rank, alpha, (int)rslora, 0.0f, 0, on)) != PT_OK) { m->lora = saved; goto done; }
+    if ((st = pt__lora_attach_slots(m, (int)rank, alpha, (int)rslora, 0.0f, 0, on)) != PT_OK) {
+        m->lora = saved;
+        goto done;
+    }
     pt__lora_free(saved);
     r.at = at0;
     for (i = 0; i < count; i++) {
@@ -4969,7 +5433,10 @@ PTDEF void pt_tokens_detach(pt_model *m)
     pt__tokens_free(m->tokens);
     m->tokens = NULL;
 }
-PTDEF int pt_model_input_vocab(const pt_model *m) { return m->cfg.vocab_size + (pt__tok(m) ? m->tokens->n_virtual : 0); }
+PTDEF int pt_model_input_vocab(const pt_model *m)
+{
+    return m->cfg.vocab_size + (pt__tok(m) ? m->tokens->n_virtual : 0);
+}
 /* A new adapter for ids (virtual ones are >= V), rows copied from src rows of the base tables
    (src_ids[j] for R; ids[j] for the classifier rows of an untied model); src_ids NULL: left zero. */
 static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int n, int n_virtual)
@@ -4982,19 +5449,35 @@ static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int
     ta->ids = (int *)PT_MALLOC((size_t)n * sizeof(int));
     ta->cols = (int *)PT_MALLOC((size_t)n * sizeof(int));
     ta->slot = (int *)PT_MALLOC((size_t)(V + n_virtual) * sizeof(int));
-    if (!ta->params || !ta->ids || !ta->cols || !ta->slot) { pt__tokens_free(ta); return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory"); }
+    if (!ta->params || !ta->ids || !ta->cols || !ta->slot) {
+        pt__tokens_free(ta);
+        return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
+    }
     ta->n = n; ta->n_virtual = n_virtual;
     for (j = 0; j < V + n_virtual; j++) ta->slot[j] = -1;
     for (j = 0; j < n; j++) { ta->ids[j] = ids[j]; ta->slot[ids[j]] = j; ta->cols[j] = ids[j] < V ? ids[j] : -1; }
     shape[0] = n; shape[1] = D;
-    if (!(ta->rows = pt_params_add(ta->params, "tokens.rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
-    if (m->cfg.untied && n > n_virtual && !(ta->out_rows = pt_params_add(ta->params, "tokens.output_rows", 2, shape, 0))) { pt__tokens_free(ta); return pt_last_status(); }
+    if (!(ta->rows = pt_params_add(ta->params, "tokens.rows", 2, shape, 0))) {
+        pt__tokens_free(ta);
+        return pt_last_status();
+    }
+    if (m->cfg.untied && n > n_virtual &&
+        !(ta->out_rows = pt_params_add(ta->params, "tokens.output_rows", 2, shape, 0))) {
+        pt__tokens_free(ta);
+        return pt_last_status();
+    }
     if ((st = pt_params_alloc(ta->params)) != PT_OK) { pt__tokens_free(ta); return st; }
     for (j = 0; j < n && src_ids; j++) {
-        memcpy(ta->rows->data + (int64_t)j * D, m->tok_embeddings->data + (int64_t)src_ids[j] * D, (size_t)D * sizeof(float));
-        if (ta->out_rows && ids[j] < V) memcpy(ta->out_rows->data + (int64_t)j * D, m->output->data + (int64_t)ids[j] * D, (size_t)D * sizeof(float));
+        memcpy(ta->rows->data + (int64_t)j * D, m->tok_embeddings->data + (int64_t)src_ids[j] * D,
+               (size_t)D * sizeof(float));
+        if (ta->out_rows && ids[j] < V)
+            memcpy(ta->out_rows->data + (int64_t)j * D, m->output->data + (int64_t)ids[j] * D,
+                   (size_t)D * sizeof(float));
     }
-    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) { pt__tokens_free(ta); return st; }   /* freeze the base */
+    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) {
+        pt__tokens_free(ta);
+        return st;
+    } /* freeze the base */
     pt_tokens_detach(m);
     m->tokens = ta;
     return PT_OK;
@@ -5011,21 +5494,28 @@ static int pt__first_repeat(const int *ids, int n, int limit)
     PT_FREE(seen);
     return at;
 }
-PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train, uint64_t seed)
+PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, const int *train_ids, int n_train,
+                           uint64_t seed)
 {
     int V = m->cfg.vocab_size, j, st, n = n_virtual + n_train, *ids, *src;
     pt_rng rng;
     if (n_virtual < 0 || n_virtual > 1024 || n_virtual >= m->cfg.seq_len)
-        return pt__fail(PT_ERR_ARG, "token adapter: n_virtual %d not in [0, min(1024, seq_len %d))", n_virtual, m->cfg.seq_len);
+        return pt__fail(PT_ERR_ARG, "token adapter: n_virtual %d not in [0, min(1024, seq_len %d))", n_virtual,
+                        m->cfg.seq_len);
     if (n_train < 0 || n_train > V || (n_train > 0 && !train_ids) || n < 1)
-        return pt__fail(PT_ERR_ARG, "token adapter: need 1..%d trainable ids or virtual tokens, got %d and %d", V, n_train, n_virtual);
+        return pt__fail(PT_ERR_ARG, "token adapter: need 1..%d trainable ids or virtual tokens, got %d and %d", V,
+                        n_train, n_virtual);
     for (j = 0; init_ids && j < n_virtual; j++)
-        if (init_ids[j] < 0 || init_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
+        if (init_ids[j] < 0 || init_ids[j] >= V)
+            return pt__fail(PT_ERR_ARG, "token adapter: init id %d (entry %d) outside [0, %d)", init_ids[j], j, V);
     for (j = 0; j < n_train; j++) {
-        if (train_ids[j] < 0 || train_ids[j] >= V) return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d (entry %d) outside [0, %d)", train_ids[j], j, V);
+        if (train_ids[j] < 0 || train_ids[j] >= V)
+            return pt__fail(PT_ERR_ARG, "token adapter: trainable id %d (entry %d) outside [0, %d)", train_ids[j], j,
+                            V);
     }
     if ((j = pt__first_repeat(train_ids, n_train, V)) != -1)
-        return j == -2 ? pt__fail(PT_ERR_NOMEM, "token adapter: out of memory") : pt__fail(PT_ERR_ARG, "token adapter: trainable id %d given twice", train_ids[j]);
+        return j == -2 ? pt__fail(PT_ERR_NOMEM, "token adapter: out of memory")
+                       : pt__fail(PT_ERR_ARG, "token adapter: trainable id %d given twice", train_ids[j]);
     ids = (int *)PT_MALLOC((size_t)n * 2 * sizeof(int));
     if (!ids) return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
     src = ids + n;
@@ -5051,10 +5541,16 @@ PTDEF int pt_tokens_merge(pt_model *m)
     pt_token_adapter *ta = m->tokens;
     int D = m->cfg.dim, j;
     if (!ta) return pt__fail(PT_ERR_ARG, "pt_tokens_merge: the model has no token adapter");
-    if (ta->n_virtual) return pt__fail(PT_ERR_ARG, "pt_tokens_merge: virtual tokens have no row in the vocabulary to merge into; keep the adapter");
+    if (ta->n_virtual)
+        return pt__fail(
+            PT_ERR_ARG,
+            "pt_tokens_merge: virtual tokens have no row in the vocabulary to merge into; keep the adapter");
     for (j = 0; j < ta->n; j++) {
-        memcpy(m->tok_embeddings->data + (int64_t)ta->ids[j] * D, ta->rows->data + (int64_t)j * D, (size_t)D * sizeof(float));
-        if (ta->out_rows) memcpy(m->output->data + (int64_t)ta->ids[j] * D, ta->out_rows->data + (int64_t)j * D, (size_t)D * sizeof(float));
+        memcpy(m->tok_embeddings->data + (int64_t)ta->ids[j] * D, ta->rows->data + (int64_t)j * D,
+               (size_t)D * sizeof(float));
+        if (ta->out_rows)
+            memcpy(m->output->data + (int64_t)ta->ids[j] * D, ta->out_rows->data + (int64_t)j * D,
+                   (size_t)D * sizeof(float));
     }
     pt_tokens_detach(m);
     return PT_OK;
@@ -5071,7 +5567,8 @@ PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k)
     int i, st = PT_OK;
     int **ni;
     unsigned char **nt;
-    if (k < 0 || (k > 0 && !ids) || n < 0) return pt__fail(PT_ERR_ARG, "pt_examples_prepend: bad prefix (k %d) or count (n %d)", k, n);
+    if (k < 0 || (k > 0 && !ids) || n < 0)
+        return pt__fail(PT_ERR_ARG, "pt_examples_prepend: bad prefix (k %d) or count (n %d)", k, n);
     if (k == 0 || n == 0) return PT_OK;
     ni = (int **)PT_MALLOC((size_t)n * sizeof(int *));
     nt = (unsigned char **)PT_MALLOC((size_t)n * sizeof(unsigned char *));
@@ -5090,7 +5587,12 @@ PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k)
             memcpy(ni[i], ids, (size_t)k * sizeof(int));
             memcpy(ni[i] + k, ex[i].ids, (size_t)ex[i].n_ids * sizeof(int));
             PT_FREE(ex[i].ids); ex[i].ids = ni[i];
-            if (nt[i]) { memset(nt[i], 0, (size_t)k); memcpy(nt[i] + k, ex[i].train, (size_t)ex[i].n_ids); PT_FREE(ex[i].train); ex[i].train = nt[i]; }
+            if (nt[i]) {
+                memset(nt[i], 0, (size_t)k);
+                memcpy(nt[i] + k, ex[i].train, (size_t)ex[i].n_ids);
+                PT_FREE(ex[i].train);
+                ex[i].train = nt[i];
+            }
             ex[i].n_ids += k; ex[i].n_prompt += k;
         }
     }
@@ -5106,7 +5608,9 @@ PTDEF int pt_tokens_save(const pt_model *m, const char *path)
     memset(&w, 0, sizeof w);
     pt__put(&w, "PTTK", 4);
     pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)ta->n); pt__put_u32(&w, (uint32_t)ta->n_virtual);
-    pt__put_u32(&w, (uint32_t)m->cfg.dim); pt__put_u32(&w, (uint32_t)m->cfg.vocab_size); pt__put_u32(&w, ta->out_rows ? 1u : 0u);
+    pt__put_u32(&w, (uint32_t)m->cfg.dim);
+    pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
+    pt__put_u32(&w, ta->out_rows ? 1u : 0u);
     for (j = 0; j < ta->n; j++) pt__put_u32(&w, (uint32_t)ta->ids[j]);
     pt__put_floats(&w, ta->rows->data, ta->rows->size);
     if (ta->out_rows) pt__put_floats(&w, ta->out_rows->data, ta->out_rows->size);
@@ -5125,33 +5629,68 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
     pt_token_adapter *saved = m->tokens;
     if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
     memset(&r, 0, sizeof r); r.p = data; r.n = n;
-    if (n < 40 || memcmp(data, "PTTK", 4) != 0) { st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h token adapter (bad magic or too short)", path); goto done; }
+    if (n < 40 || memcmp(data, "PTTK", 4) != 0) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h token adapter (bad magic or too short)", path);
+        goto done;
+    }
     r.at = 4;
-    { pt__rbuf c = r; c.at = n - 8; if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) { st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path); goto done; } }
+    {
+        pt__rbuf c = r;
+        c.at = n - 8;
+        if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path);
+            goto done;
+        }
+    }
     r.n = n - 8;
     version = pt__get_u32(&r, "version");
-    if (version != 1) { st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version); goto done; }
-    cnt = pt__get_u32(&r, "n"); nv = pt__get_u32(&r, "n_virtual"); dim = pt__get_u32(&r, "dim"); vocab = pt__get_u32(&r, "vocab"); has_out = pt__get_u32(&r, "has_out");
-    if (r.err || dim != (uint32_t)D || vocab != (uint32_t)V) { st = pt__fail(PT_ERR_FORMAT, "%s: adapter for dim %u vocab %u, the model has dim %d vocab %d", path, dim, vocab, D, V); goto done; }
-    if (cnt < 1 || cnt > (uint32_t)V + 1024 || nv > cnt || nv > 1024 || nv >= (uint32_t)m->cfg.seq_len || has_out > 1 || has_out != (uint32_t)(m->cfg.untied && cnt > nv)) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (n %u, n_virtual %u, has_out %u for an %s model)", path, cnt, nv, has_out, m->cfg.untied ? "untied" : "tied"); goto done;
+    if (version != 1) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version);
+        goto done;
     }
-    if ((uint64_t)cnt * 4 + (uint64_t)cnt * (uint64_t)D * 4 * (1 + has_out) != r.n - r.at) { st = pt__fail(PT_ERR_FORMAT, "%s: size does not match %u rows of %d floats", path, cnt, D); goto done; }
+    cnt = pt__get_u32(&r, "n");
+    nv = pt__get_u32(&r, "n_virtual");
+    dim = pt__get_u32(&r, "dim");
+    vocab = pt__get_u32(&r, "vocab");
+    has_out = pt__get_u32(&r, "has_out");
+    if (r.err || dim != (uint32_t)D || vocab != (uint32_t)V) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: adapter for dim %u vocab %u, the model has dim %d vocab %d", path, dim, vocab,
+                      D, V);
+        goto done;
+    }
+    if (cnt < 1 || cnt > (uint32_t)V + 1024 || nv > cnt || nv > 1024 || nv >= (uint32_t)m->cfg.seq_len || has_out > 1 ||
+        has_out != (uint32_t)(m->cfg.untied && cnt > nv)) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: bad header (n %u, n_virtual %u, has_out %u for an %s model)", path, cnt, nv,
+                      has_out, m->cfg.untied ? "untied" : "tied");
+        goto done;
+    }
+    if ((uint64_t)cnt * 4 + (uint64_t)cnt * (uint64_t)D * 4 * (1 + has_out) != r.n - r.at) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: size does not match %u rows of %d floats", path, cnt, D);
+        goto done;
+    }
     ids = (int *)PT_MALLOC((size_t)cnt * sizeof(int));
     if (!ids) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
     for (j = 0; j < cnt; j++) {
         ids[j] = (int)pt__get_u32(&r, "id");
-        if (j < nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) { st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j); goto done; }
+        if (j < nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token id %d (entry %u) is not valid here", path, ids[j], j);
+            goto done;
+        }
     }
     if ((rep = pt__first_repeat(ids, (int)cnt, V + (int)nv)) != -1) {
-        st = rep == -2 ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[rep]);
+        st = rep == -2 ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path)
+                       : pt__fail(PT_ERR_FORMAT, "%s: token id %d repeated", path, ids[rep]);
         goto done;
     }
     m->tokens = NULL;   /* build aside; the old adapter comes back on failure */
     if ((st = pt__tokens_build(m, ids, NULL, (int)cnt, (int)nv)) != PT_OK) { m->tokens = saved; goto done; }
     pt__tokens_free(saved);
     { int64_t i; for (i = 0; i < m->tokens->rows->size; i++) m->tokens->rows->data[i] = pt__get_f32(&r, "rows"); }
-    if (has_out) { int64_t i; for (i = 0; i < m->tokens->out_rows->size; i++) m->tokens->out_rows->data[i] = pt__get_f32(&r, "output rows"); }
+    if (has_out) {
+        int64_t i;
+        for (i = 0; i < m->tokens->out_rows->size; i++)
+            m->tokens->out_rows->data[i] = pt__get_f32(&r, "output rows");
+    }
 done:
     PT_FREE(data); PT_FREE(ids);
     return st;
@@ -5245,7 +5784,8 @@ static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
     at = pt__append(q, sizeof p->question, 0, "Q: ");
     for (t = 0; t < p->n_terms; t++) at = pt__append(q, sizeof p->question, at, "%s%lld", t ? "+" : "", p->terms[t]);
     pt__append(q, sizeof p->question, at, "=?\n");
-    if (noise_rng && pt_rng_uniform(noise_rng) < noise) corrupt_at = pt_rng_int(noise_rng, 0, cols); /* cols = the answer */
+    if (noise_rng && pt_rng_uniform(noise_rng) < noise)
+        corrupt_at = pt_rng_int(noise_rng, 0, cols); /* cols = the answer */
     at = pt__append(s, sizeof p->solution, 0, "A: <think>");
     for (j = 0; j < cols; j++) {
         int vals[10], nv = 0, v;
@@ -5306,7 +5846,10 @@ static void pt__world_digit_range(const pt_world_config *c, int split, int *lo, 
     *hi = split == PT_WORLD_OOD ? c->max_digits + 1 : c->max_digits;
 }
 /* The split's key class: OOD and mixed-length problems are test problems too. */
-static int pt__world_class(int split) { return split == PT_WORLD_OOD || split == PT_WORLD_MIXED ? PT_WORLD_TEST : split; }
+static int pt__world_class(int split)
+{
+    return split == PT_WORLD_OOD || split == PT_WORLD_MIXED ? PT_WORLD_TEST : split;
+}
 /* A problem of the split whose longest operand has d digits: equal lengths, or for PT_WORLD_MIXED
    lengths in [min, d] that are not all equal, with d among them. */
 static void pt__world_draw_split(const pt_world_config *c, int split, int d, pt_rng *rng, pt_problem *p)
@@ -5339,12 +5882,14 @@ PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t s
     int lo, hi, attempt, want;
     pt__world_defaults(cfg_in, &c);
     if (split < PT_WORLD_TRAIN || split > PT_WORLD_MIXED) split = PT_WORLD_TRAIN;
-    if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits) split = PT_WORLD_ID;   /* no mixed lengths: still held out */
+    if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)
+        split = PT_WORLD_ID; /* no mixed lengths: still held out */
     pt__world_digit_range(&c, split, &lo, &hi);
     want = pt__world_class(split);
     /* disjoint streams per split: the held-out splits ignore the caller's seed so they stay fixed */
-    pt_rng_seed(&rng, (split == PT_WORLD_TRAIN ? seed : 0xC0FFEEull + (uint64_t)split * 0x51ED27ull) * 0x9E3779B97F4A7C15ull
-                      ^ (uint64_t)index * 0xD1B54A32D192ED03ull ^ (uint64_t)split);
+    pt_rng_seed(&rng,
+                (split == PT_WORLD_TRAIN ? seed : 0xC0FFEEull + (uint64_t)split * 0x51ED27ull) * 0x9E3779B97F4A7C15ull ^
+                    (uint64_t)index * 0xD1B54A32D192ED03ull ^ (uint64_t)split);
     /* Rejection: draw until the problem's canonical form belongs to the split. Every class holds
        ~10% or more of each digit count's problems, so this ends after ~1.25 (train) or ~10 draws;
        the cap is never reached for any config the defaults allow (each class is non-empty). */
@@ -5359,10 +5904,14 @@ PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_p
     pt_world_config c;
     int lo, hi, d, got = 0, want = pt__world_class(split);
     if (!out || n < 1 || split < PT_WORLD_ID || split > PT_WORLD_MIXED)
-        return pt__fail(PT_ERR_ARG, "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD, VALID or MIXED), got n %d split %d", n, split);
+        return pt__fail(
+            PT_ERR_ARG,
+            "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD, VALID or MIXED), got n %d split %d", n,
+            split);
     pt__world_defaults(cfg_in, &c);
     if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)
-        return pt__fail(PT_ERR_ARG, "pt_world_heldout: mixed lengths need max_digits > min_digits (both %d)", c.min_digits);
+        return pt__fail(PT_ERR_ARG, "pt_world_heldout: mixed lengths need max_digits > min_digits (both %d)",
+                        c.min_digits);
     pt__world_digit_range(&c, split, &lo, &hi);
     for (d = lo; d <= hi; d++) {
         /* an equal share per digit count; what a small digit count cannot fill goes to the next */
@@ -5400,7 +5949,15 @@ PTDEF void pt_binomial_interval(int k, int n, float *lo, float *hi)
 }
 
 /* A tiny cursor parser over the completion text. */
-static int pt__lit(const char **s, const char *lit) { size_t n = strlen(lit); if (strncmp(*s, lit, n) == 0) { *s += n; return 1; } return 0; }
+static int pt__lit(const char **s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (strncmp(*s, lit, n) == 0) {
+        *s += n;
+        return 1;
+    }
+    return 0;
+}
 static int pt__num(const char **s, long long *v)
 {
     const char *p = *s;
@@ -5424,7 +5981,11 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
     for (j = 0; ; j++) {
         int vals[12], nv = 0, ok = 1, expect[12], ne, v;
         long long x, sum, want_sum;
-        while (nv < 12 && pt__num(&s, &x)) { vals[nv++] = (int)(x > 1000000 ? 1000000 : x); if (!pt__lit(&s, "+")) break; }
+        while (nv < 12 && pt__num(&s, &x)) {
+            vals[nv++] = (int)(x > 1000000 ? 1000000 : x);
+            if (!pt__lit(&s, "+"))
+                break;
+        }
         if (nv == 0 || !pt__lit(&s, "=") || !pt__num(&s, &sum)) { steps_parsed_ok = 0; break; }
         ne = j < cols ? pt__world_column(p, j, carry, expect, &want_sum) : 0;
         if (j >= cols || ne != nv) ok = 0;
@@ -5437,7 +5998,8 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
         sc->n_steps = j + 1;
         if (!pt__lit(&s, ";")) break;
     }
-    if (!steps_parsed_ok || !pt__lit(&s, "</think>") || !pt__lit(&s, "<answer>") || !pt__num(&s, &ans) || !pt__lit(&s, "</answer>")) {
+    if (!steps_parsed_ok || !pt__lit(&s, "</think>") || !pt__lit(&s, "<answer>") || !pt__num(&s, &ans) ||
+        !pt__lit(&s, "</answer>")) {
         sc->format_ok = 0;
         /* an answer may still be present even if the steps are malformed */
         {
@@ -5483,7 +6045,8 @@ PTDEF int pt_world_parse(const char *text, pt_problem *p)
             return PT_OK;
         }
     }
-    return pt__fail(PT_ERR_FORMAT, "pt_world_parse: no \"Q: a+b=?\" question (2 to 8 operands of up to 15 digits) in \"%.40s\"",
+    return pt__fail(PT_ERR_FORMAT,
+                    "pt_world_parse: no \"Q: a+b=?\" question (2 to 8 operands of up to 15 digits) in \"%.40s\"",
                     text ? text : "(null)");
 }
 PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, int *start, int *end, int max_steps)
@@ -5491,7 +6054,8 @@ PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, in
     char *text = NULL;
     int *owner = NULL, len = 0, cap = 0, i, steps = 0, prev = -1;
     const char *think, *close;
-    if (!tok || (!ids && n > 0) || n < 0 || max_steps < 0) return pt__fail(PT_ERR_ARG, "pt_world_step_spans: bad arguments");
+    if (!tok || (!ids && n > 0) || n < 0 || max_steps < 0)
+        return pt__fail(PT_ERR_ARG, "pt_world_step_spans: bad arguments");
     for (i = 0; i < n; i++) {   /* the text and, per character, the token it came from */
         char buf[16];
         const char *piece = tok->piece(tok, prev, ids[i], buf);
@@ -5614,7 +6178,10 @@ static int pt__world_prompts_make(pt_model *m, const pt_world_config *cfg, int s
     w->buf = (int *)PT_MALLOC((size_t)nalloc * stride * sizeof(int));
     w->prompts = (int **)PT_MALLOC((size_t)nalloc * sizeof(int *));
     w->lens = (int *)PT_MALLOC((size_t)nalloc * sizeof(int));
-    if (!w->probs || !w->buf || !w->prompts || !w->lens) { pt__world_prompts_free(w); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", who); }
+    if (!w->probs || !w->buf || !w->prompts || !w->lens) {
+        pt__world_prompts_free(w);
+        return pt__fail(PT_ERR_NOMEM, "%s: out of memory", who);
+    }
     if (split != PT_WORLD_TRAIN) {
         if ((n = pt_world_heldout(cfg, split, n, w->probs)) < 1) {
             pt__world_prompts_free(w);
@@ -5635,7 +6202,8 @@ static int pt__world_prompts_make(pt_model *m, const pt_world_config *cfg, int s
     w->n = n;
     if (m->cfg.seq_len - w->maxp < 1) {
         pt__world_prompts_free(w);
-        return pt__fail(PT_ERR_ARG, "%s: seq_len %d leaves no room after a %d-token prompt", who, m->cfg.seq_len, w->maxp);
+        return pt__fail(PT_ERR_ARG, "%s: seq_len %d leaves no room after a %d-token prompt", who, m->cfg.seq_len,
+                        w->maxp);
     }
     return PT_OK;
 }
@@ -5714,7 +6282,8 @@ PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int c
                      100.0 * res->accuracy_hi, res->n);
     for (d = 0; d < 17; d++) {
         if (!res->n_by_digits[d]) continue;
-        at = pt__append(out, c, at, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
+        at =
+            pt__append(out, c, at, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
         total += snprintf(NULL, 0, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
         first = 0;
     }
@@ -5733,7 +6302,8 @@ PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int spl
     memset(res, 0, sizeof *res);
     memset(&r, 0, sizeof r);
     if (samples < 1 || k < 1 || k > samples || !s)
-        return pt__fail(PT_ERR_ARG, "pt_world_eval_sampled: need 1 <= k (%d) <= samples (%d) and a sampler", k, samples);
+        return pt__fail(PT_ERR_ARG, "pt_world_eval_sampled: need 1 <= k (%d) <= samples (%d) and a sampler", k,
+                        samples);
     if ((st = pt_world_eval(m, cfg, split, n, chat, &greedy)) != PT_OK) return st;
     if ((st = pt__world_prompts_make(m, cfg, split, 0, n, chat, &w, "pt_world_eval_sampled")) != PT_OK) return st;
     votes = (long long *)PT_MALLOC((size_t)samples * 2 * sizeof(long long));
@@ -5922,7 +6492,11 @@ static const char *pt__jfound(const pt__json *j, char buf[32])
     else snprintf(buf, 32, "byte 0x%02x", c);
     return buf;
 }
-static void pt__jws(pt__json *j) { while (j->at < j->n && (j->s[j->at] == ' ' || j->s[j->at] == '\t' || j->s[j->at] == '\r')) j->at++; }
+static void pt__jws(pt__json *j)
+{
+    while (j->at < j->n && (j->s[j->at] == ' ' || j->s[j->at] == '\t' || j->s[j->at] == '\r'))
+        j->at++;
+}
 /* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
 static int pt__utf8_len(const unsigned char *s, size_t n)
 {
@@ -5961,24 +6535,37 @@ static int pt__jstring(pt__json *j, char **out)
     size_t start, end, o = 0;
     char *buf = NULL;
     char found[32];
-    if (j->at >= j->n || j->s[j->at] != '"') return pt__jfail(j, j->at, "expected a string, found %s", pt__jfound(j, found));
+    if (j->at >= j->n || j->s[j->at] != '"')
+        return pt__jfail(j, j->at, "expected a string, found %s", pt__jfound(j, found));
     start = ++j->at;
     for (end = start; end < j->n && j->s[end] != '"'; end++)   /* find the closing quote to size the buffer */
         if (j->s[end] == '\\') end++;
     if (end >= j->n) return pt__jfail(j, start - 1, "unterminated string");
-    if (out && !(buf = (char *)PT_MALLOC(end - start + 1))) return pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", j->file, j->line);
+    if (out && !(buf = (char *)PT_MALLOC(end - start + 1)))
+        return pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", j->file, j->line);
     while (j->at < end) {
         unsigned c = j->s[j->at];
-        if (c < 0x20) { PT_FREE(buf); return pt__jfail(j, j->at, "unescaped control character (byte 0x%02x) in a string", c); }
+        if (c < 0x20) {
+            PT_FREE(buf);
+            return pt__jfail(j, j->at, "unescaped control character (byte 0x%02x) in a string", c);
+        }
         if (c != '\\') { if (buf) buf[o++] = (char)c; j->at++; continue; }
         c = j->s[j->at + 1];
         if (c == 'u') {
             unsigned u, lo;
-            if (!pt__jhex4(j, j->at + 2, &u)) { PT_FREE(buf); return pt__jfail(j, j->at, "\\u must be followed by 4 hex digits"); }
-            if (u >= 0xDC00 && u <= 0xDFFF) { PT_FREE(buf); return pt__jfail(j, j->at, "unpaired low surrogate \\u%04X", u); }
+            if (!pt__jhex4(j, j->at + 2, &u)) {
+                PT_FREE(buf);
+                return pt__jfail(j, j->at, "\\u must be followed by 4 hex digits");
+            }
+            if (u >= 0xDC00 && u <= 0xDFFF) {
+                PT_FREE(buf);
+                return pt__jfail(j, j->at, "unpaired low surrogate \\u%04X", u);
+            }
             if (u >= 0xD800 && u <= 0xDBFF) {
-                if (j->at + 12 > end || j->s[j->at + 6] != '\\' || j->s[j->at + 7] != 'u' || !pt__jhex4(j, j->at + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-                    PT_FREE(buf); return pt__jfail(j, j->at, "high surrogate \\u%04X is not followed by a low surrogate", u);
+                if (j->at + 12 > end || j->s[j->at + 6] != '\\' || j->s[j->at + 7] != 'u' ||
+                    !pt__jhex4(j, j->at + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                    PT_FREE(buf);
+                    return pt__jfail(j, j->at, "high surrogate \\u%04X is not followed by a low surrogate", u);
                 }
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
                 j->at += 6;
@@ -5987,16 +6574,26 @@ static int pt__jstring(pt__json *j, char **out)
             j->at += 6;
             if (!buf) continue;
             if (u < 0x80) buf[o++] = (char)u;
-            else if (u < 0x800) { buf[o++] = (char)(0xC0 | (u >> 6)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
-            else if (u < 0x10000) { buf[o++] = (char)(0xE0 | (u >> 12)); buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
-            else { buf[o++] = (char)(0xF0 | (u >> 18)); buf[o++] = (char)(0x80 | ((u >> 12) & 0x3F)); buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); buf[o++] = (char)(0x80 | (u & 0x3F)); }
+            else if (u < 0x800) { buf[o++] = (char)(0xC0 | (u >> 6)); buf[o++] = (char)(0x80 | (u & 0x3F));
+            } else if (u < 0x10000) {
+                buf[o++] = (char)(0xE0 | (u >> 12));
+                buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                buf[o++] = (char)(0x80 | (u & 0x3F));
+            } else {
+                buf[o++] = (char)(0xF0 | (u >> 18));
+                buf[o++] = (char)(0x80 | ((u >> 12) & 0x3F));
+                buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                buf[o++] = (char)(0x80 | (u & 0x3F));
+            }
             continue;
         }
         switch (c) {
         case '"': case '\\': case '/': break;
         case 'b': c = '\b'; break; case 'f': c = '\f'; break; case 'n': c = '\n'; break;
         case 'r': c = '\r'; break; case 't': c = '\t'; break;
-        default: PT_FREE(buf); return pt__jfail(j, j->at, "invalid escape '\\%c'", c >= 0x20 && c < 0x7f ? (int)c : '?');
+        default:
+            PT_FREE(buf);
+            return pt__jfail(j, j->at, "invalid escape '\\%c'", c >= 0x20 && c < 0x7f ? (int)c : '?');
         }
         if (buf) buf[o++] = (char)c;
         j->at += 2;
@@ -6013,18 +6610,23 @@ static int pt__jnumber(pt__json *j, double *out)
     if (j->at < j->n && s[j->at] == '-') j->at++;
     if (j->at < j->n && s[j->at] == '0') {
         j->at++;
-        if (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') return pt__jfail(j, s0, "leading zeros are not allowed in a number");
-    } else if (j->at < j->n && s[j->at] >= '1' && s[j->at] <= '9') while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
+        if (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')
+            return pt__jfail(j, s0, "leading zeros are not allowed in a number");
+    } else if (j->at < j->n && s[j->at] >= '1' && s[j->at] <= '9')
+        while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')
+            j->at++;
     else return pt__jfail(j, j->at, "expected a number, found %s", pt__jfound(j, found));
     if (j->at < j->n && s[j->at] == '.') {
         j->at++;
-        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')) return pt__jfail(j, j->at, "expected a digit after '.'");
+        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9'))
+            return pt__jfail(j, j->at, "expected a digit after '.'");
         while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
     }
     if (j->at < j->n && (s[j->at] == 'e' || s[j->at] == 'E')) {
         j->at++;
         if (j->at < j->n && (s[j->at] == '+' || s[j->at] == '-')) j->at++;
-        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9')) return pt__jfail(j, j->at, "expected a digit in the exponent");
+        if (!(j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9'))
+            return pt__jfail(j, j->at, "expected a digit in the exponent");
         while (j->at < j->n && s[j->at] >= '0' && s[j->at] <= '9') j->at++;
     }
     len = j->at - s0;
@@ -6067,7 +6669,10 @@ static int pt__jcontainer(pt__json *j, int object)
         pt__jws(j);
         if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
         if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
-        return pt__jfail(j, j->at, object ? "expected ',' or '}' in an object, found %s" : "expected ',' or ']' in an array, found %s", pt__jfound(j, found));
+        return pt__jfail(j, j->at,
+                         object ? "expected ',' or '}' in an object, found %s"
+                                : "expected ',' or ']' in an array, found %s",
+                         pt__jfound(j, found));
     }
 }
 static int pt__jvalue(pt__json *j)
@@ -6089,7 +6694,12 @@ static int pt__jvalue(pt__json *j)
 static void pt__record_free(pt_record *r)
 {
     int i;
-    PT_FREE(r->text); PT_FREE(r->prompt); PT_FREE(r->completion); PT_FREE(r->chosen); PT_FREE(r->rejected); PT_FREE(r->answer);
+    PT_FREE(r->text);
+    PT_FREE(r->prompt);
+    PT_FREE(r->completion);
+    PT_FREE(r->chosen);
+    PT_FREE(r->rejected);
+    PT_FREE(r->answer);
     for (i = 0; i < r->n_messages; i++) { PT_FREE(r->messages[i].role); PT_FREE(r->messages[i].content); }
     PT_FREE(r->messages);
     memset(r, 0, sizeof *r);
@@ -6113,7 +6723,8 @@ static int pt__jmessage(pt__json *j, pt_message *msg)
     char found[32], *key = NULL;
     size_t obj_at = j->at;
     int st;
-    if (j->at >= j->n || j->s[j->at] != '{') return pt__jfail(j, j->at, "expected a message object {\"role\", \"content\"}, found %s", pt__jfound(j, found));
+    if (j->at >= j->n || j->s[j->at] != '{')
+        return pt__jfail(j, j->at, "expected a message object {\"role\", \"content\"}, found %s", pt__jfound(j, found));
     if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");
     j->at++;
     pt__jws(j);
@@ -6125,12 +6736,19 @@ static int pt__jmessage(pt__json *j, pt_message *msg)
         val_at = j->at;
         if (strcmp(key, "role") == 0) dst = &msg->role;
         else if (strcmp(key, "content") == 0) dst = &msg->content;
-        if (dst && *dst) { st = pt__jfail(j, key_at, "field \"%s\" appears twice in a message", key); PT_FREE(key); return st; }
+        if (dst && *dst) {
+            st = pt__jfail(j, key_at, "field \"%s\" appears twice in a message", key);
+            PT_FREE(key);
+            return st;
+        }
         PT_FREE(key); key = NULL;
         if (dst) {
-            if (j->at >= j->n || j->s[j->at] != '"') return pt__jfail(j, val_at, "wrong type: message field \"%s\" must be a string, found %s", dst == &msg->role ? "role" : "content", pt__jfound(j, found));
+            if (j->at >= j->n || j->s[j->at] != '"')
+                return pt__jfail(j, val_at, "wrong type: message field \"%s\" must be a string, found %s",
+                                 dst == &msg->role ? "role" : "content", pt__jfound(j, found));
             if ((st = pt__jstring(j, dst)) != PT_OK) return st;
-            if (dst == &msg->role && strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 && strcmp(msg->role, "assistant") != 0)
+            if (dst == &msg->role && strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 &&
+                strcmp(msg->role, "assistant") != 0)
                 return pt__jfail(j, val_at, "role \"%s\" is not one of \"system\", \"user\", \"assistant\"", msg->role);
         } else if ((st = pt__jvalue(j)) != PT_OK) return st;
         pt__jws(j);
@@ -6148,7 +6766,9 @@ static int pt__jmessages(pt__json *j, pt_record *r)
     char found[32];
     int st, cap = 0;
     size_t arr_at = j->at;
-    if (j->at >= j->n || j->s[j->at] != '[') return pt__jfail(j, j->at, "wrong type: \"messages\" must be an array of messages, found %s", pt__jfound(j, found));
+    if (j->at >= j->n || j->s[j->at] != '[')
+        return pt__jfail(j, j->at, "wrong type: \"messages\" must be an array of messages, found %s",
+                         pt__jfound(j, found));
     if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");   /* the array is a level */
     j->at++;
     pt__jws(j);
@@ -6177,7 +6797,8 @@ static int pt__jrecord(pt__json *j, pt_record *r)
     char found[32], *key = NULL;
     int st, k, seen_messages = 0;
     pt__jws(j);
-    if (j->at >= j->n || j->s[j->at] != '{') return pt__jfail(j, j->at, "expected '{' (each line must be one JSON object), found %s", pt__jfound(j, found));
+    if (j->at >= j->n || j->s[j->at] != '{')
+        return pt__jfail(j, j->at, "expected '{' (each line must be one JSON object), found %s", pt__jfound(j, found));
     j->at++;
     j->depth = 1;
     pt__jws(j);
@@ -6190,10 +6811,20 @@ static int pt__jrecord(pt__json *j, pt_record *r)
         for (k = 0; k < 6; k++) if (strcmp(key, str_fields[k]) == 0) break;
         if (k < 6) {
             char **fields[6];
-            fields[0] = &r->text; fields[1] = &r->prompt; fields[2] = &r->completion; fields[3] = &r->chosen; fields[4] = &r->rejected; fields[5] = &r->answer;
+            fields[0] = &r->text;
+            fields[1] = &r->prompt;
+            fields[2] = &r->completion;
+            fields[3] = &r->chosen;
+            fields[4] = &r->rejected;
+            fields[5] = &r->answer;
             dst = fields[k];
             if (*dst) { st = pt__jfail(j, key_at, "field \"%s\" appears twice", key); PT_FREE(key); return st; }
-            if (j->at >= j->n || j->s[j->at] != '"') { st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a string, found %s", key, pt__jfound(j, found)); PT_FREE(key); return st; }
+            if (j->at >= j->n || j->s[j->at] != '"') {
+                st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a string, found %s", key,
+                               pt__jfound(j, found));
+                PT_FREE(key);
+                return st;
+            }
             PT_FREE(key); key = NULL;
             if ((st = pt__jstring(j, dst)) != PT_OK) return st;
         } else if (strcmp(key, "messages") == 0) {
@@ -6203,9 +6834,16 @@ static int pt__jrecord(pt__json *j, pt_record *r)
             if ((st = pt__jmessages(j, r)) != PT_OK) return st;
         } else if (strcmp(key, "strength") == 0 || strcmp(key, "margin") == 0) {
             double d;
-            if (r->has_strength) { st = pt__jfail(j, key_at, "field \"%s\": a record has one \"strength\" or \"margin\"", key); PT_FREE(key); return st; }
+            if (r->has_strength) {
+                st = pt__jfail(j, key_at, "field \"%s\": a record has one \"strength\" or \"margin\"", key);
+                PT_FREE(key);
+                return st;
+            }
             if (j->at >= j->n || !(j->s[j->at] == '-' || (j->s[j->at] >= '0' && j->s[j->at] <= '9'))) {
-                st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a number, found %s", key, pt__jfound(j, found)); PT_FREE(key); return st;
+                st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a number, found %s", key,
+                               pt__jfound(j, found));
+                PT_FREE(key);
+                return st;
             }
             PT_FREE(key); key = NULL;
             if ((st = pt__jnumber(j, &d)) != PT_OK) return st;
@@ -6221,7 +6859,8 @@ static int pt__jrecord(pt__json *j, pt_record *r)
         return pt__jfail(j, j->at, "expected ',' or '}' after a field, found %s", pt__jfound(j, found));
     }
     pt__jws(j);
-    if (j->at < j->n) return pt__jfail(j, j->at, "expected the end of the line after the object, found %s", pt__jfound(j, found));
+    if (j->at < j->n)
+        return pt__jfail(j, j->at, "expected the end of the line after the object, found %s", pt__jfound(j, found));
     return PT_OK;
 }
 static int pt__record_kind(const pt_record *r)
@@ -6254,22 +6893,38 @@ static int pt__utf8_ok(const char *s)
 }
 static const char *pt__record_invalid(const pt_record *r, int kind, char why[96])
 {
-    const char *miss = pt__record_missing(r, kind), *const fields[6] = {r->text, r->prompt, r->completion, r->chosen, r->rejected, r->answer};
+    const char *miss = pt__record_missing(r, kind), *const fields[6] = {r->text,   r->prompt,   r->completion,
+                                                                        r->chosen, r->rejected, r->answer};
     int i;
     if (miss) { snprintf(why, 96, "has no \"%s\"", miss); return why; }
-    for (i = 0; i < 6; i++) if (fields[i] && !pt__utf8_ok(fields[i])) { snprintf(why, 96, "has a string that is not valid UTF-8"); return why; }
+    for (i = 0; i < 6; i++)
+        if (fields[i] && !pt__utf8_ok(fields[i])) {
+            snprintf(why, 96, "has a string that is not valid UTF-8");
+            return why;
+        }
     if (kind == PT_DATA_MESSAGES) {
         if (r->n_messages < 1) { snprintf(why, 96, "has no messages"); return why; }
         for (i = 0; i < r->n_messages; i++) {
             const pt_message *msg = &r->messages[i];
-            if (!msg->role || !msg->content) { snprintf(why, 96, "message %d has no %s", i, msg->role ? "content" : "role"); return why; }
-            if (strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 && strcmp(msg->role, "assistant") != 0) {
-                snprintf(why, 96, "message %d has role \"%.32s\" (system, user or assistant)", i, msg->role); return why;
+            if (!msg->role || !msg->content) {
+                snprintf(why, 96, "message %d has no %s", i, msg->role ? "content" : "role");
+                return why;
             }
-            if (!pt__utf8_ok(msg->content) || !pt__utf8_ok(msg->role)) { snprintf(why, 96, "message %d is not valid UTF-8", i); return why; }
+            if (strcmp(msg->role, "system") != 0 && strcmp(msg->role, "user") != 0 &&
+                strcmp(msg->role, "assistant") != 0) {
+                snprintf(why, 96, "message %d has role \"%.32s\" (system, user or assistant)", i, msg->role);
+                return why;
+            }
+            if (!pt__utf8_ok(msg->content) || !pt__utf8_ok(msg->role)) {
+                snprintf(why, 96, "message %d is not valid UTF-8", i);
+                return why;
+            }
         }
     }
-    if (r->has_strength && !(fabsf(r->strength) < 1e30f)) { snprintf(why, 96, "has strength %g (finite, |x| < 1e30)", (double)r->strength); return why; }
+    if (r->has_strength && !(fabsf(r->strength) < 1e30f)) {
+        snprintf(why, 96, "has strength %g (finite, |x| < 1e30)", (double)r->strength);
+        return why;
+    }
     return NULL;
 }
 PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kind, size_t max_line, pt_dataset *ds)
@@ -6278,7 +6933,8 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
     size_t at = 0;
     int line = 0, cap = 0, st = PT_OK, kind_line = 0;
     if (!ds || (!text && len)) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: NULL dataset or text");
-    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: unknown schema %d", kind);
+    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT)
+        return pt__fail(PT_ERR_ARG, "pt_jsonl_parse: unknown schema %d", kind);
     if (!name) name = "<jsonl>";
     if (max_line == 0) max_line = PT__JSONL_MAX_LINE;
     memset(&out, 0, sizeof out);
@@ -6294,12 +6950,19 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
         line++;
         if (n > 0 && s[n - 1] == '\r') n--;
         at = next;
-        if (n > max_line) { st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: line is %zu bytes, longer than the limit of %zu", name, line, n, max_line); goto fail; }
+        if (n > max_line) {
+            st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: line is %zu bytes, longer than the limit of %zu", name, line, n,
+                          max_line);
+            goto fail;
+        }
         for (i = 0; i < n && (s[i] == ' ' || s[i] == '\t'); i++) {}
         if (i == n) continue;   /* blank line */
         for (i = 0; i < n;) {
             int k = pt__utf8_len(s + i, n - i);
-            if (!k) { st = pt__fail(PT_ERR_FORMAT, "%s:%d:%zu: invalid UTF-8 (byte 0x%02x)", name, line, i + 1, s[i]); goto fail; }
+            if (!k) {
+                st = pt__fail(PT_ERR_FORMAT, "%s:%d:%zu: invalid UTF-8 (byte 0x%02x)", name, line, i + 1, s[i]);
+                goto fail;
+            }
             i += (size_t)k;
         }
         memset(&j, 0, sizeof j);
@@ -6310,7 +6973,10 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
         if (out.kind == PT_DATA_AUTO) {
             if ((out.kind = pt__record_kind(&r)) == PT_DATA_AUTO) {
                 pt__record_free(&r);
-                st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: no dataset fields: expected \"text\", \"prompt\"+\"completion\", \"messages\", \"prompt\"+\"chosen\"+\"rejected\" or \"prompt\"", name, line);
+                st = pt__fail(PT_ERR_FORMAT,
+                              "%s:%d:1: no dataset fields: expected \"text\", \"prompt\"+\"completion\", \"messages\", "
+                              "\"prompt\"+\"chosen\"+\"rejected\" or \"prompt\"",
+                              name, line);
                 goto fail;
             }
             kind_line = line;
@@ -6319,15 +6985,25 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
             const char *miss = pt__record_missing(&r, out.kind);
             if (miss) {
                 pt__record_free(&r);
-                if (kind_line) st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (the file's schema is %s, from line %d)", name, line, miss, pt_data_kind_name(out.kind), kind_line);
-                else st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (schema %s)", name, line, miss, pt_data_kind_name(out.kind));
+                if (kind_line)
+                    st =
+                        pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (the file's schema is %s, from line %d)",
+                                 name, line, miss, pt_data_kind_name(out.kind), kind_line);
+                else
+                    st = pt__fail(PT_ERR_FORMAT, "%s:%d:1: missing field \"%s\" (schema %s)", name, line, miss,
+                                  pt_data_kind_name(out.kind));
                 goto fail;
             }
         }
         if (out.n == cap) {
             int nc = cap ? cap * 2 : 64;
-            pt_record *nr = cap > INT_MAX / 2 ? NULL : (pt_record *)PT_REALLOC(out.records, (size_t)nc * sizeof(pt_record));
-            if (!nr) { pt__record_free(&r); st = pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", name, line); goto fail; }
+            pt_record *nr =
+                cap > INT_MAX / 2 ? NULL : (pt_record *)PT_REALLOC(out.records, (size_t)nc * sizeof(pt_record));
+            if (!nr) {
+                pt__record_free(&r);
+                st = pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", name, line);
+                goto fail;
+            }
             out.records = nr; cap = nc;
         }
         out.records[out.n++] = r;
@@ -6373,18 +7049,27 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
 {
     pt__wbuf w;
     int i, k, st;
-    if (!ds || ds->kind < PT_DATA_TEXT || ds->kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save needs a dataset with a schema", path);
-    if (ds->n < 1 || !ds->records) return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save: no records (the reader refuses an empty file); nothing written", path);
+    if (!ds || ds->kind < PT_DATA_TEXT || ds->kind > PT_DATA_PROMPT)
+        return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save needs a dataset with a schema", path);
+    if (ds->n < 1 || !ds->records)
+        return pt__fail(PT_ERR_ARG, "%s: pt_jsonl_save: no records (the reader refuses an empty file); nothing written",
+                        path);
     memset(&w, 0, sizeof w);
     for (i = 0; i < ds->n; i++) {
         const pt_record *r = &ds->records[i];
         size_t line_start = w.n;
         char why[96];
-        if (pt__record_invalid(r, ds->kind, why)) { PT_FREE(w.p); return pt__fail(PT_ERR_ARG, "%s: record %d %s; nothing written", path, i, why); }
+        if (pt__record_invalid(r, ds->kind, why)) {
+            PT_FREE(w.p);
+            return pt__fail(PT_ERR_ARG, "%s: record %d %s; nothing written", path, i, why);
+        }
         pt__put(&w, "{", 1);
         switch (ds->kind) {
         case PT_DATA_TEXT: pt__put_jstring(&w, "text", r->text, 1); break;
-        case PT_DATA_COMPLETION: pt__put_jstring(&w, "prompt", r->prompt, 1); pt__put_jstring(&w, "completion", r->completion, 0); break;
+        case PT_DATA_COMPLETION:
+            pt__put_jstring(&w, "prompt", r->prompt, 1);
+            pt__put_jstring(&w, "completion", r->completion, 0);
+            break;
         case PT_DATA_MESSAGES:
             pt__put(&w, "\"messages\": [", 13);
             for (k = 0; k < r->n_messages; k++) {
@@ -6396,8 +7081,14 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
             pt__put(&w, "]", 1);
             break;
         case PT_DATA_PREFERENCE:
-            pt__put_jstring(&w, "prompt", r->prompt, 1); pt__put_jstring(&w, "chosen", r->chosen, 0); pt__put_jstring(&w, "rejected", r->rejected, 0);
-            if (r->has_strength) { char num[48]; int len = snprintf(num, sizeof num, ", \"strength\": %.9g", (double)r->strength); pt__put(&w, num, (size_t)len); }
+            pt__put_jstring(&w, "prompt", r->prompt, 1);
+            pt__put_jstring(&w, "chosen", r->chosen, 0);
+            pt__put_jstring(&w, "rejected", r->rejected, 0);
+            if (r->has_strength) {
+                char num[48];
+                int len = snprintf(num, sizeof num, ", \"strength\": %.9g", (double)r->strength);
+                pt__put(&w, num, (size_t)len);
+            }
             break;
         default:
             pt__put_jstring(&w, "prompt", r->prompt, 1);
@@ -6406,7 +7097,9 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
         pt__put(&w, "}\n", 2);
         if (!w.err && w.n - line_start - 1 > PT__JSONL_MAX_LINE) {
             PT_FREE(w.p);
-            return pt__fail(PT_ERR_ARG, "%s: record %d would be a line of %zu bytes, longer than the reader's default limit of %d; nothing written",
+            return pt__fail(PT_ERR_ARG,
+                            "%s: record %d would be a line of %zu bytes, longer than the reader's default limit of %d; "
+                            "nothing written",
                             path, i, w.n - line_start - 1, PT__JSONL_MAX_LINE);
         }
     }
@@ -6445,9 +7138,12 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
     char why[96];
     if (!tok || !r || !ex) return pt__fail(PT_ERR_ARG, "pt_record_example: NULL argument");
     memset(ex, 0, sizeof *ex);
-    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_record_example: kind %d is not a PT_DATA_* schema", kind);
+    if (kind < PT_DATA_AUTO || kind > PT_DATA_PROMPT)
+        return pt__fail(PT_ERR_ARG, "pt_record_example: kind %d is not a PT_DATA_* schema", kind);
     if (kind == PT_DATA_AUTO) kind = pt__record_kind(r);
-    if (pt__record_invalid(r, kind, why)) return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) %s for schema %s", r->line, why, pt_data_kind_name(kind));
+    if (pt__record_invalid(r, kind, why))
+        return pt__fail(PT_ERR_ARG, "pt_record_example: record (line %d) %s for schema %s", r->line, why,
+                        pt_data_kind_name(kind));
     memset(&v, 0, sizeof v);
     /* the special markers are written as text: the byte tokenizer turns them into their ids */
 #define PT__PIECE(text, train) pt__ids_text(&v, tok, text, 0, 0, train)
@@ -6467,11 +7163,17 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
             PT__PIECE(msg->content, assistant);
             PT__PIECE("<|end|>", assistant);
         }
-        if (!n_prompt) { PT__PIECE("<|assistant|>", 0); n_prompt = v.n; }   /* no assistant turn: a generation prompt */
-        else pt__ids_text(&v, tok, "", 0, 1, strcmp(r->messages[r->n_messages - 1].role, "assistant") == 0);   /* <eos> trains after an assistant turn only */
+        if (!n_prompt) { PT__PIECE("<|assistant|>", 0); n_prompt = v.n;
+        } /* no assistant turn: a generation prompt */
+        else
+            pt__ids_text(&v, tok, "", 0, 1,
+                         strcmp(r->messages[r->n_messages - 1].role, "assistant") ==
+                             0); /* <eos> trains after an assistant turn only */
         break;
     default: {
-        const char *completion = kind == PT_DATA_COMPLETION ? r->completion : kind == PT_DATA_PREFERENCE ? (which ? r->rejected : r->chosen) : NULL;
+        const char *completion = kind == PT_DATA_COMPLETION ? r->completion
+            : kind == PT_DATA_PREFERENCE                    ? (which ? r->rejected : r->chosen)
+                                                            : NULL;
         if (chat || kind == PT_DATA_PREFERENCE || kind == PT_DATA_PROMPT) {
             if (!chat) { pt__ids_text(&v, tok, r->prompt, 1, 0, 0); n_prompt = v.n; }
             else {
@@ -6479,7 +7181,12 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
                 PT__PIECE("<|user|>", 0); PT__PIECE(r->prompt, 0); PT__PIECE("<|end|><|assistant|>", 0);
                 n_prompt = v.n;
             }
-            if (completion) { PT__PIECE(completion, 1); if (chat) PT__PIECE("<|end|>", 1); pt__ids_text(&v, tok, "", 0, 1, 1); }
+            if (completion) {
+                PT__PIECE(completion, 1);
+                if (chat)
+                    PT__PIECE("<|end|>", 1);
+                pt__ids_text(&v, tok, "", 0, 1, 1);
+            }
         } else {
             pt__ids_text(&v, tok, r->prompt, 1, 0, 0);
             n_prompt = v.n;
@@ -6489,7 +7196,11 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
     }
     }
 #undef PT__PIECE
-    if (v.err) { PT_FREE(v.ids); PT_FREE(v.train); return v.err == PT_ERR_NOMEM ? pt__fail(PT_ERR_NOMEM, "pt_record_example: out of memory") : v.err; }
+    if (v.err) {
+        PT_FREE(v.ids);
+        PT_FREE(v.train);
+        return v.err == PT_ERR_NOMEM ? pt__fail(PT_ERR_NOMEM, "pt_record_example: out of memory") : v.err;
+    }
     ex->ids = v.ids; ex->n_ids = v.n; ex->n_prompt = n_prompt;
     if (uses_mask) ex->train = v.train; else PT_FREE(v.train);
     return PT_OK;
@@ -6505,7 +7216,8 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
 {
     pt_dataset out;
     int i, oom = 0;
-    if (!ds || n < 1 || kind < PT_DATA_TEXT || kind > PT_DATA_PROMPT) return pt__fail(PT_ERR_ARG, "pt_world_dataset: need n >= 1 and a schema, got n %d kind %d", n, kind);
+    if (!ds || n < 1 || kind < PT_DATA_TEXT || kind > PT_DATA_PROMPT)
+        return pt__fail(PT_ERR_ARG, "pt_world_dataset: need n >= 1 and a schema, got n %d kind %d", n, kind);
     if (kind == PT_DATA_PREFERENCE) return pt_world_preferences(cfg, split, seed, n, 0, ds);
     memset(&out, 0, sizeof out);
     out.kind = kind;
@@ -6570,15 +7282,16 @@ PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t s
 {
     /* pairs (chosen flaw, rejected flaw) per strength level: the level is their quality gap */
     static const int recipes[4][3][2] = {
-        { { PT_FLAW_ANSWER, PT_FLAW_CARRIED }, { PT_FLAW_ANSWER, PT_FLAW_CARRIED }, { PT_FLAW_ANSWER, PT_FLAW_CARRIED } },
-        { { PT_FLAW_NONE, PT_FLAW_STEP }, { PT_FLAW_STEP, PT_FLAW_ANSWER }, { PT_FLAW_CARRIED, PT_FLAW_TRUNCATED } },
-        { { PT_FLAW_NONE, PT_FLAW_ANSWER }, { PT_FLAW_NONE, PT_FLAW_CARRIED }, { PT_FLAW_STEP, PT_FLAW_TRUNCATED } },
-        { { PT_FLAW_NONE, PT_FLAW_TRUNCATED }, { PT_FLAW_NONE, PT_FLAW_TRUNCATED }, { PT_FLAW_NONE, PT_FLAW_TRUNCATED } } };
+        {{PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}},
+        {{PT_FLAW_NONE, PT_FLAW_STEP}, {PT_FLAW_STEP, PT_FLAW_ANSWER}, {PT_FLAW_CARRIED, PT_FLAW_TRUNCATED}},
+        {{PT_FLAW_NONE, PT_FLAW_ANSWER}, {PT_FLAW_NONE, PT_FLAW_CARRIED}, {PT_FLAW_STEP, PT_FLAW_TRUNCATED}},
+        {{PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}}};
     pt_dataset out;
     pt_rng rng;
     int i, st = PT_OK;
     if (!ds || n < 1 || (triples && n % 3))
-        return pt__fail(PT_ERR_ARG, "pt_world_preferences: need n >= 1%s, got %d", triples ? " and a multiple of 3" : "", n);
+        return pt__fail(PT_ERR_ARG, "pt_world_preferences: need n >= 1%s, got %d",
+                        triples ? " and a multiple of 3" : "", n);
     memset(&out, 0, sizeof out);
     out.kind = PT_DATA_PREFERENCE;
     out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
@@ -6622,13 +7335,18 @@ PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int s
     const int text_cap = 1024;
     memset(&r, 0, sizeof r);
     memset(&out, 0, sizeof out);
-    if (!ds || samples < 2 || !s) return pt__fail(PT_ERR_ARG, "pt_world_onpolicy_pairs: need ds, samples >= 2 (got %d) and a sampler", samples);
-    if ((st = pt__world_prompts_make(m, cfg, split, seed, n_problems, 1, &w, "pt_world_onpolicy_pairs")) != PT_OK) return st;
+    if (!ds || samples < 2 || !s)
+        return pt__fail(PT_ERR_ARG, "pt_world_onpolicy_pairs: need ds, samples >= 2 (got %d) and a sampler", samples);
+    if ((st = pt__world_prompts_make(m, cfg, split, seed, n_problems, 1, &w, "pt_world_onpolicy_pairs")) != PT_OK)
+        return st;
     out.kind = PT_DATA_PREFERENCE;
     out.records = (pt_record *)PT_MALLOC((size_t)w.n * sizeof(pt_record));
     texts = (char *)PT_MALLOC((size_t)samples * text_cap);
     sc = (pt_world_score *)PT_MALLOC((size_t)samples * sizeof(pt_world_score));
-    if (!out.records || !texts || !sc) { st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory"); goto done; }
+    if (!out.records || !texts || !sc) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
+        goto done;
+    }
     memset(out.records, 0, (size_t)w.n * sizeof(pt_record));
     g = pt__world_gen(m, w.maxp, 1);
     g.sampler = *s;
@@ -6644,8 +7362,11 @@ PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int s
             if (pt_world_strength(&sc[j], &sc[best]) >= 0) best = j;
             if (pt_world_strength(&sc[worst], &sc[j]) >= 0) worst = j;
         }
-        if (pt_world_strength(&sc[best], &sc[worst]) < 0 || !texts[(size_t)best * text_cap] || !texts[(size_t)worst * text_cap]) continue;
-        if (pt__pref_record(&out.records[out.n], out.n + 1, &w.probs[i], texts + (size_t)best * text_cap, texts + (size_t)worst * text_cap) != PT_OK) {
+        if (pt_world_strength(&sc[best], &sc[worst]) < 0 || !texts[(size_t)best * text_cap] ||
+            !texts[(size_t)worst * text_cap])
+            continue;
+        if (pt__pref_record(&out.records[out.n], out.n + 1, &w.probs[i], texts + (size_t)best * text_cap,
+                            texts + (size_t)worst * text_cap) != PT_OK) {
             out.n++;
             st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
             goto done;
@@ -6683,13 +7404,20 @@ PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *l
         pt_batch b;
         pt_tensor *l;
         double w = 0;
-        int used = pt_pack_examples(ex, order + done, n - done, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T, buf + 3 * B * T);
+        int used = pt_pack_examples(ex, order + done, n - done, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T,
+                                    buf + 3 * B * T);
         if (used < 1) break;
         done += used;
         for (i = 0; i < B * T; i++) w += mask[i];
         if (w == 0) continue;
         memset(&b, 0, sizeof b);
-        b.B = B; b.T = T; b.tokens = buf; b.targets = buf + B * T; b.loss_mask = mask; b.pos = buf + 2 * B * T; b.seg = buf + 3 * B * T;
+        b.B = B;
+        b.T = T;
+        b.tokens = buf;
+        b.targets = buf + B * T;
+        b.loss_mask = mask;
+        b.pos = buf + 2 * B * T;
+        b.seg = buf + 3 * B * T;
         l = pt_model_loss(ctx, m, &b);
         if (!l) { st = pt_last_status(); goto done; }
         total += (double)l->data[0] * w; weight += w;
@@ -6710,7 +7438,10 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
         if (keep && !keep[i]) continue;
         memset(&ex[n], 0, sizeof ex[n]);
         ex[n].ids = (int *)PT_MALLOC((size_t)(len + extra) * sizeof(int));
-        if (!ex[n].ids) { pt_examples_free(ex, n); return pt__fail(PT_ERR_NOMEM, "pt_examples_from_generations: out of memory"); }
+        if (!ex[n].ids) {
+            pt_examples_free(ex, n);
+            return pt__fail(PT_ERR_NOMEM, "pt_examples_from_generations: out of memory");
+        }
         memcpy(ex[n].ids, t, (size_t)len * sizeof(int));
         if (extra) ex[n].ids[len] = end_id;
         ex[n].n_ids = len + extra; ex[n].n_prompt = r->prompt_len[i];
@@ -6732,17 +7463,20 @@ static int pt__save_trained(pt_model *m, const char *path)
     int st;
     if (!m->lora && !m->tokens) return pt_model_save(m, path, 0);
     if (pt_params_count(m->params, 1) > 0) {   /* base tensors trained next to the adapters: keep them too */
-        if (snprintf(tpath, sizeof tpath, "%s.model", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+        if (snprintf(tpath, sizeof tpath, "%s.model", path) >= (int)sizeof tpath)
+            return pt__fail(PT_ERR_ARG, "%s: path too long", path);
         if ((st = pt_model_save(m, tpath, 0)) != PT_OK) return st;
     }
     if (m->head) {   /* adapters plus a trained head (a LoRA reward model): the head at PATH.head */
-        if (snprintf(tpath, sizeof tpath, "%s.head", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+        if (snprintf(tpath, sizeof tpath, "%s.head", path) >= (int)sizeof tpath)
+            return pt__fail(PT_ERR_ARG, "%s: path too long", path);
         if ((st = pt_model_head_save(m, tpath)) != PT_OK) return st;
     }
     if (m->lora && (st = pt_lora_save(m, path)) != PT_OK) return st;
     if (!m->tokens) return PT_OK;
     if (!m->lora) return pt_tokens_save(m, path);
-    if (snprintf(tpath, sizeof tpath, "%s.tokens", path) >= (int)sizeof tpath) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+    if (snprintf(tpath, sizeof tpath, "%s.tokens", path) >= (int)sizeof tpath)
+        return pt__fail(PT_ERR_ARG, "%s: path too long", path);
     return pt_tokens_save(m, tpath);
 }
 /* --- The shared training loop --------------------------------------------------------------- */
@@ -6778,7 +7512,8 @@ PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *c
     tr->lr = pt_lr_schedule(0, tr->cfg.warmup, tr->cfg.steps, tr->cfg.lr, tr->cfg.min_lr);
     tr->t0 = pt_time_seconds();
     if (tr->cfg.csv_path) {
-        if (!(csv = fopen(tr->cfg.csv_path, "w"))) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tr->cfg.csv_path);
+        if (!(csv = fopen(tr->cfg.csv_path, "w")))
+            return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tr->cfg.csv_path);
         fprintf(csv, "step,loss,lr,grad_norm,eval_loss,metric%s%s\n", extra_columns && *extra_columns ? "," : "",
                 extra_columns ? extra_columns : "");
         tr->csv = csv;
@@ -6798,7 +7533,8 @@ PTDEF int pt_trainer_step(pt_trainer *tr, pt_ctx *ctx, pt_tensor *loss, double t
     if (!loss) { pt_ctx_reset(ctx); return pt_last_status() ? pt_last_status() : PT_ERR_ARG; }
     lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
     tr->grad_norm = 0;
-    if (pt_backward(ctx, loss) != PT_OK || pt_model_optimizer_step(m, &tr->opt, tr->lr, tr->cfg.grad_clip, &tr->grad_norm) != PT_OK) {
+    if (pt_backward(ctx, loss) != PT_OK ||
+        pt_model_optimizer_step(m, &tr->opt, tr->lr, tr->cfg.grad_clip, &tr->grad_norm) != PT_OK) {
         if (pt_last_status() != PT_ERR_NONFINITE) {
             pt_model_zero_grad(m);
             pt_ctx_reset(ctx);
@@ -6836,15 +7572,17 @@ PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra)
     FILE *csv = (FILE *)tr->csv;
     int k, evaluated = tr->eval_loss == tr->eval_loss || tr->metric == tr->metric;
     if (csv) {
-        fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f", tr->step + 1, tr->loss, tr->lr, tr->grad_norm, tr->eval_loss, tr->metric);
+        fprintf(csv, "%d,%.5f,%.6g,%.4f,%.5f,%.4f", tr->step + 1, tr->loss, tr->lr, tr->grad_norm, tr->eval_loss,
+                tr->metric);
         for (k = 0; k < n_extra; k++) fprintf(csv, ",%.6g", extra[k]);
         fprintf(csv, "\n");
         fflush(csv);   /* a notebook can plot a run that is still going */
     }
     if (!tr->cfg.quiet && (tr->step % 10 == 0 || tr->step == tr->cfg.steps - 1 || evaluated)) {
         double el = pt_time_seconds() - tr->t0;
-        printf("\r  %s step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", tr->cfg.name, tr->step + 1, tr->cfg.steps, tr->loss,
-               tr->lr, tr->tokens / (el > 0 ? el : 1), el / (tr->step + 1) * (tr->cfg.steps - tr->step - 1));
+        printf("\r  %s step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", tr->cfg.name, tr->step + 1,
+               tr->cfg.steps, tr->loss, tr->lr, tr->tokens / (el > 0 ? el : 1),
+               el / (tr->step + 1) * (tr->cfg.steps - tr->step - 1));
         if (evaluated) printf("  eval loss %.4f  metric %.3f\n", tr->eval_loss, tr->metric);
         fflush(stdout);
     }
@@ -6921,7 +7659,8 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
             }
             cursor = 0;
         }
-        used = pt_pack_examples(train, order + cursor, n_train - cursor, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T, buf + 3 * B * T);
+        used = pt_pack_examples(train, order + cursor, n_train - cursor, B, T, 0, buf, buf + B * T, mask,
+                                buf + 2 * B * T, buf + 3 * B * T);
         cursor += used > 0 ? used : 1;
         memset(&b, 0, sizeof b);
         b.B = B;
@@ -6955,7 +7694,8 @@ PTDEF int pt_model_set_adapters(pt_model *m, int enabled)
 {
     if (!m) return pt__fail(PT_ERR_ARG, "pt_model_set_adapters: model is NULL");
     if (!enabled && m->lora && m->lora->merged)
-        return pt__fail(PT_ERR_ARG, "pt_model_set_adapters: the LoRA adapters are merged into the base; unmerge them first");
+        return pt__fail(PT_ERR_ARG,
+                        "pt_model_set_adapters: the LoRA adapters are merged into the base; unmerge them first");
     m->adapters_off = !enabled;
     return PT_OK;
 }
@@ -6965,7 +7705,9 @@ static int pt__params_copy_trainable(pt_params *dst, const pt_params *src, int t
     int i, st;
     if ((st = pt_params_set_trainable(dst, "*", 0)) < 0) return st;
     for (i = 0; trainable && i < src->count; i++)
-        if (!(src->items[i]->flags & PT_PARAM_FROZEN) && (st = pt_params_set_trainable(dst, src->items[i]->name, 1)) < 0) return st;
+        if (!(src->items[i]->flags & PT_PARAM_FROZEN) &&
+            (st = pt_params_set_trainable(dst, src->items[i]->name, 1)) < 0)
+            return st;
     return PT_OK;
 }
 PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
@@ -6974,11 +7716,17 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     int st = PT_OK;
     if (!m) return (pt_model *)pt__fail_null(PT_ERR_ARG, "pt_model_clone: model is NULL");
     if (!(c = pt_model_new(&m->cfg, 0))) return NULL;
-    if (c->params->n_data != m->params->n_data) { pt_model_free(c); return (pt_model *)pt__fail_null(PT_ERR_ARG, "pt_model_clone: parameter layout differs"); }
+    if (c->params->n_data != m->params->n_data) {
+        pt_model_free(c);
+        return (pt_model *)pt__fail_null(PT_ERR_ARG, "pt_model_clone: parameter layout differs");
+    }
     memcpy(c->params->data, m->params->data, (size_t)m->params->n_data * sizeof(float));
     if (m->llama2c_rope) {
         c->llama2c_rope = (float *)PT_MALLOC((size_t)m->llama2c_rope_n * sizeof(float));
-        if (!c->llama2c_rope) { pt_model_free(c); return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_clone: out of memory"); }
+        if (!c->llama2c_rope) {
+            pt_model_free(c);
+            return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_clone: out of memory");
+        }
         memcpy(c->llama2c_rope, m->llama2c_rope, (size_t)m->llama2c_rope_n * sizeof(float));
         c->llama2c_rope_n = m->llama2c_rope_n;
     }
@@ -7003,7 +7751,8 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     }
     if (st == PT_OK && m->head && (st = pt_model_head_attach(c, 0)) == PT_OK)
         memcpy(c->head->params->data, m->head->params->data, (size_t)m->head->params->n_data * sizeof(float));
-    if (st == PT_OK && m->head && !trainable && pt_params_set_trainable(c->head->params, "*", 0) < 0) st = pt_last_status();
+    if (st == PT_OK && m->head && !trainable && pt_params_set_trainable(c->head->params, "*", 0) < 0)
+        st = pt_last_status();
     if (st == PT_OK) st = pt__params_copy_trainable(c->params, m->params, trainable);
     if (st == PT_OK && m->lora) st = pt__params_copy_trainable(c->lora->params, m->lora->params, trainable);
     if (st == PT_OK && m->tokens) st = pt__params_copy_trainable(c->tokens->params, m->tokens->params, trainable);
@@ -7011,7 +7760,8 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     c->adapters_off = m->adapters_off;
     return c;
 }
-PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp, int *n_tokens)
+PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp,
+                               int *n_tokens)
 {
     int B = rows_per_batch > 0 ? rows_per_batch : 16, T = 1, st = PT_OK, i, r, at;
     int *buf = NULL;
@@ -7020,7 +7770,8 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
     if (!m || (!ex && n > 0) || n < 0 || !sum_logp) return pt__fail(PT_ERR_ARG, "pt_sequence_logprobs: bad arguments");
     for (i = 0; i < n; i++) {
         if (ex[i].n_ids > m->cfg.seq_len)
-            return pt__fail(PT_ERR_ARG, "pt_sequence_logprobs: example %d has %d tokens, more than seq_len %d", i, ex[i].n_ids, m->cfg.seq_len);
+            return pt__fail(PT_ERR_ARG, "pt_sequence_logprobs: example %d has %d tokens, more than seq_len %d", i,
+                            ex[i].n_ids, m->cfg.seq_len);
         if (ex[i].n_ids > T) T = ex[i].n_ids;
     }
     if (B > n) B = n > 0 ? n : 1;
@@ -7037,7 +7788,8 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
         for (r = 0; r < rows; r++) {       /* one example per row, so each row's sum is one sequence's */
             int one = at + r;
             int64_t o = (int64_t)r * T;
-            pt_pack_examples(ex, &one, 1, 1, T, 0, buf + o, buf + blk + o, mask + o, buf + 2 * blk + o, buf + 3 * blk + o);
+            pt_pack_examples(ex, &one, 1, 1, T, 0, buf + o, buf + blk + o, mask + o, buf + 2 * blk + o,
+                             buf + 3 * blk + o);
         }
         memset(&b, 0, sizeof b);
         b.B = rows;

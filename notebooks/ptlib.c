@@ -21,7 +21,7 @@ static ptl_slot ptl_slots[PTL_MAX];
 static ptl_slot *ptl_get(int h, const char *fn)
 {
     if (h < 1 || h > PTL_MAX || !ptl_slots[h - 1].m) {
-        pt__fail(PT_ERR_ARG, "%s: bad handle %d", fn, h);   /* records the message for pt_last_error() */
+        pt_set_error(PT_ERR_ARG, "%s: bad handle %d", fn, h);   /* records the message for pt_last_error() */
         return NULL;
     }
     return &ptl_slots[h - 1];
@@ -32,8 +32,8 @@ int ptl_load(const char *model_path, const char *tokenizer_path)
 {
     int h;
     for (h = 0; h < PTL_MAX && ptl_slots[h].m; h++) {}
-    if (h == PTL_MAX) return pt__fail(PT_ERR_ARG, "ptl_load: more than %d models loaded", PTL_MAX), 0;
-    if (!model_path || !tokenizer_path) return pt__fail(PT_ERR_ARG, "ptl_load: NULL path"), 0;
+    if (h == PTL_MAX) return pt_set_error(PT_ERR_ARG, "ptl_load: more than %d models loaded", PTL_MAX), 0;
+    if (!model_path || !tokenizer_path) return pt_set_error(PT_ERR_ARG, "ptl_load: NULL path"), 0;
     ptl_slots[h].m = pt_model_load_any(model_path);
     if (!ptl_slots[h].m) return 0;
     if (pt_bpe_load(&ptl_slots[h].tok, tokenizer_path, ptl_slots[h].m->cfg.vocab_size) != PT_OK) {
@@ -71,7 +71,7 @@ long long ptl_info(int h, const char *which)
     if (!strcmp(which, "n_params")) return (long long)pt_params_count(s->m->params, 0);
     if (!strcmp(which, "bos")) return s->tok.bos_id;
     if (!strcmp(which, "eos")) return s->tok.eos_id;
-    pt__fail(PT_ERR_ARG, "ptl_info: unknown field \"%s\"", which);
+    pt_set_error(PT_ERR_ARG, "ptl_info: unknown field \"%s\"", which);
     return -1;
 }
 
@@ -81,7 +81,7 @@ int ptl_encode(int h, const char *text, int add_bos, int *ids, int max_ids)
 {
     ptl_slot *s = ptl_get(h, "ptl_encode");
     if (!s) return PT_ERR_ARG;
-    if (!text || !ids) return pt__fail(PT_ERR_ARG, "ptl_encode: NULL text or ids");
+    if (!text || !ids) return pt_set_error(PT_ERR_ARG, "ptl_encode: NULL text or ids");
     return s->tok.encode(&s->tok, text, add_bos, 0, ids, max_ids);
 }
 
@@ -94,8 +94,8 @@ int ptl_piece(int h, int prev, int id, char *out, int cap)
     const char *p;
     int n;
     if (!s) return PT_ERR_ARG;
-    if (!out || cap < 1) return pt__fail(PT_ERR_ARG, "ptl_piece: no output buffer");
-    if (id < 0 || id >= s->m->cfg.vocab_size) return pt__fail(PT_ERR_ARG, "ptl_piece: id %d outside [0, %d)", id, s->m->cfg.vocab_size);
+    if (!out || cap < 1) return pt_set_error(PT_ERR_ARG, "ptl_piece: no output buffer");
+    if (id < 0 || id >= s->m->cfg.vocab_size) return pt_set_error(PT_ERR_ARG, "ptl_piece: id %d outside [0, %d)", id, s->m->cfg.vocab_size);
     p = s->tok.piece(&s->tok, prev, id, buf);
     if (!p) p = "";
     n = (int)strlen(p);
@@ -116,18 +116,18 @@ int ptl_next_probs(int h, const char *prompt, float temperature, float *probs)
     float *logits = NULL, *last, mx;
     double sum = 0.0;
     if (!s) return PT_ERR_ARG;
-    if (!prompt || !probs) return pt__fail(PT_ERR_ARG, "ptl_next_probs: NULL prompt or probs");
+    if (!prompt || !probs) return pt_set_error(PT_ERR_ARG, "ptl_next_probs: NULL prompt or probs");
     V = s->m->cfg.vocab_size;
     n = (int)strlen(prompt) + 3;
     ids = (int *)malloc((size_t)n * sizeof(int));
     seqs = (int *)calloc((size_t)n, sizeof(int));          /* every row belongs to sequence 0 */
-    if (!ids || !seqs) { rc = pt__fail(PT_ERR_NOMEM, "ptl_next_probs: out of memory"); goto done; }
+    if (!ids || !seqs) { rc = pt_set_error(PT_ERR_NOMEM, "ptl_next_probs: out of memory"); goto done; }
     n = s->tok.encode(&s->tok, prompt, 1, 0, ids, n);
     if (n < 0) { rc = n; goto done; }
-    if (n > s->m->cfg.seq_len) { rc = pt__fail(PT_ERR_ARG, "ptl_next_probs: %d tokens > seq_len %d", n, s->m->cfg.seq_len); goto done; }
+    if (n > s->m->cfg.seq_len) { rc = pt_set_error(PT_ERR_ARG, "ptl_next_probs: %d tokens > seq_len %d", n, s->m->cfg.seq_len); goto done; }
     logits = (float *)malloc((size_t)n * (size_t)V * sizeof(float));
     kv = pt_kv_new(s->m, 1, n);
-    if (!logits || !kv) { rc = kv ? pt__fail(PT_ERR_NOMEM, "ptl_next_probs: out of memory") : pt_last_status(); goto done; }
+    if (!logits || !kv) { rc = kv ? pt_set_error(PT_ERR_NOMEM, "ptl_next_probs: out of memory") : pt_last_status(); goto done; }
     /* prefill: all n tokens in one call, row i at position i; we keep only the last row's logits */
     rc = pt_model_step(s->m, kv, n, seqs, ids, logits);
     if (rc != PT_OK) goto done;
@@ -167,15 +167,15 @@ int ptl_generate(int h, const char *prompt, float temperature, float top_p, unsi
     char buf[16];
     if (!s) return PT_ERR_ARG;
     if (!prompt) prompt = "";
-    if (!out || cap < 1) return pt__fail(PT_ERR_ARG, "ptl_generate: no output buffer");
+    if (!out || cap < 1) return pt_set_error(PT_ERR_ARG, "ptl_generate: no output buffer");
     out[0] = 0;
     V = s->m->cfg.vocab_size;
     if (steps <= 0 || steps > s->m->cfg.seq_len) steps = s->m->cfg.seq_len;
     ids = (int *)malloc(((size_t)strlen(prompt) + 3) * sizeof(int));
     logits = (float *)malloc((size_t)V * sizeof(float));
-    if (!ids || !logits) { rc = pt__fail(PT_ERR_NOMEM, "ptl_generate: out of memory"); goto done; }
+    if (!ids || !logits) { rc = pt_set_error(PT_ERR_NOMEM, "ptl_generate: out of memory"); goto done; }
     n_prompt = s->tok.encode(&s->tok, prompt, 1, 0, ids, (int)strlen(prompt) + 3);
-    if (n_prompt < 1) { rc = n_prompt < 0 ? n_prompt : pt__fail(PT_ERR_ARG, "ptl_generate: empty encoding"); goto done; }
+    if (n_prompt < 1) { rc = n_prompt < 0 ? n_prompt : pt_set_error(PT_ERR_ARG, "ptl_generate: empty encoding"); goto done; }
     kv = pt_kv_new(s->m, 1, steps);
     if (!kv) { rc = pt_last_status(); goto done; }
     sampler.temperature = temperature; sampler.top_k = 0; sampler.top_p = top_p;

@@ -1704,6 +1704,9 @@ static void test_onpolicy(void)
    ever pairs equal lengths); its solutions are right by an independent column sum. */
 static void test_mixed(void)
 {
+    CHECK(pt_set_error(PT_ERR_IO, "x %d", 3) == PT_ERR_IO && strcmp(pt_last_error(), "x 3") == 0 && pt_last_status() == PT_ERR_IO,
+          "pt_set_error records the status and message");
+    pt_clear_error();
     static pt_problem mp[400];
     pt_world_config wc = wcfg(1, 3, 2), one = wcfg(1, 1, 2);
     int n = pt_world_heldout(&wc, PT_WORLD_MIXED, 400, mp), i, j, t, bad_class = 0, bad_len = 0, dup = 0, bad_sol = 0, by[4] = {0, 0, 0, 0};
