@@ -391,6 +391,13 @@ typedef struct pt_config {
 typedef struct pt_layer {
     pt_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w1, *w2, *w3;
 } pt_layer;
+/* A layer's seven weight matrices, in the order every per-matrix table uses (LoRA adapters and their
+   files, pre-packed inference weights): slot = layer * PT_LAYER_MATRICES + matrix. */
+typedef enum pt_layer_matrix {
+    PT_WQ, PT_WK, PT_WV, PT_WO,   /* attention: queries, keys, values, output */
+    PT_W1, PT_W2, PT_W3,          /* SwiGLU FFN: gate, down, up (y = W2 (silu(W1 x) * W3 x)) */
+    PT_LAYER_MATRICES
+} pt_layer_matrix;
 typedef struct pt_model {
     pt_config cfg;            /* with defaults filled in */
     pt_params *params;
@@ -410,6 +417,8 @@ PTDEF int pt_config_validate(pt_config *cfg);
 /* A new model with initialised weights (see above); NULL and an error on a bad config. */
 PTDEF pt_model *pt_model_new(const pt_config *cfg, uint64_t seed);
 PTDEF void pt_model_free(pt_model *m);
+/* Matrix `which` of layer `layer` (NULL when out of range): the one place the enum meets the fields. */
+PTDEF pt_tensor *pt_layer_weight(const pt_model *m, int layer, pt_layer_matrix which);
 
 /* A training batch of B rows of T tokens (T <= seq_len). targets[i] is the token that should follow
    tokens[i]; loss_mask[i] weights it (NULL = all ones; masked targets are not read). pos and seg are
@@ -644,7 +653,7 @@ PTDEF void pt_free(void *p);
    (for export or fast inference), unmerge takes it out again. Targets are glob patterns over the
    names of the seven matrices of each layer (layers.N.attn.wq|wk|wv|wo, layers.N.mlp.w1|w2|w3).
    Adapter files: "PTLA", u32 version 1, u32 rank, f32 alpha, u32 rslora, u32 count, then per
-   adapter u32 slot (layer * 7 + matrix index in the order above), u32 out, u32 in, A, B as fp32
+   adapter u32 slot (layer * PT_LAYER_MATRICES + pt_layer_matrix: layer * 7 + 0..6 for wq wk wv wo w1 w2 w3), u32 out, u32 in, A, B as fp32
    (shapes are checked against the model on load); a u64 FNV-1a
    checksum; saved atomically, validated against the model on load.
    ================================================================================================ */
@@ -658,7 +667,7 @@ typedef struct pt_lora_config {
 } pt_lora_config;
 typedef struct pt_lora {
     pt_params *params;    /* every A and B, trainable */
-    pt_tensor **a, **b;   /* [n_layers * 7]: NULL where the matrix is not targeted */
+    pt_tensor **a, **b;   /* [n_layers * PT_LAYER_MATRICES], by pt_layer_matrix: NULL where the matrix is not targeted */
     int rank, rslora, merged, count;
     float alpha, scale, dropout;
     pt_rng rng;
@@ -1784,15 +1793,31 @@ PTDEF void pt_params_init_const(pt_params *P, const char *pattern, float value)
 
 /* ------------------------------------------------------------------------------------------------
    2a. Matmul kernels                                                              >>matmul
-   The three products of a linear layer (y = x W^T, dx = dy W, dW = dy^T x) are one routine, pt_gemm,
-   with strides. It follows the BLIS/GotoBLAS plan: pack a KC x NC block of B and an MC x KC block of A
-   into panels laid out in the order the micro-kernel reads them (so every layout streams the same),
-   then an MR x NR micro-kernel keeps a tile of C in registers and does KC rank-1 updates. Threads
-   split C by rows (or columns when C is wide), each packing its own panels: no thread writes
-   another's rows, and every element of C is summed over k in the same order for any thread count.
-   gcc vectorises the plain `omp simd` kernel well; clang keeps C in registers only when the kernel
-   is written with vector extensions, so clang gets that variant (both measured in tests/bench).
+   The three products of a linear layer (y = x W^T, dx = dy W, dW = dy^T x) are one routine with
+   strides:  C[i, j] (+)= sum_k A[i rsa + k csa] B[k rsb + j csb].  pt__gemm_plain is that
+   definition in three loops; pt_gemm (FAST, below) computes the same numbers about a hundred times
+   faster and is pinned to the plain loops by test_engine.
    ------------------------------------------------------------------------------------------------ */
+static void pt__gemm_plain(int M, int N, int K, const float *A, int64_t rsa, int64_t csa, const float *B,
+                           int64_t rsb, int64_t csb, float *C, int64_t ldc, int accumulate)
+{
+    int i, j, k;
+    for (i = 0; i < M; i++)
+        for (j = 0; j < N; j++) {
+            float sum = 0.0f;
+            for (k = 0; k < K; k++) sum += A[i * rsa + k * csa] * B[k * rsb + j * csb];
+            C[i * ldc + j] = accumulate ? C[i * ldc + j] + sum : sum;
+        }
+}
+
+/* FAST: pt_gemm. It follows the BLIS/GotoBLAS plan: pack a KC x NC block of B and an MC x KC block
+   of A into panels laid out in the order the micro-kernel reads them (so every layout streams the
+   same), then an MR x NR micro-kernel keeps a tile of C in registers and does KC rank-1 updates.
+   Threads split C by rows (or columns when C is wide), each packing its own panels: no thread writes
+   another's rows, and every element of C is summed over k in the same order for any thread count.
+   Tuning: gcc vectorises the plain `omp simd` kernel well; clang keeps C in registers only when the
+   kernel is written with vector extensions, so clang gets that variant (both measured in
+   tests/bench). */
 #define PT__MR 8
 #define PT__NR 32
 #define PT__KC 256
@@ -2015,13 +2040,8 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
        clearly larger (about 40 us on one core at 100 GFLOP/s). */
     if (flops < 4194304.0) nt = 1;
     have = pt__ensure_pack_bufs(nt);
-    if (have < 1) { /* no memory for packing: a slow but correct fallback */
-        int i, j, k;
-        for (i = 0; i < M; i++) for (j = 0; j < N; j++) {
-            float s = 0.0f;
-            for (k = 0; k < K; k++) s += A[i * rsa + k * csa] * B[k * rsb + j * csb];
-            C[i * ldc + j] = accumulate ? C[i * ldc + j] + s : s;
-        }
+    if (have < 1) {   /* no memory for packing: slow but correct */
+        pt__gemm_plain(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate);
         return;
     }
     if (nt > have) nt = have;
@@ -2112,6 +2132,18 @@ PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b
     pt__record(ctx, pt__linear_backward, y, x, w, b);
     return y;
 }
+/* The LoRA branch, shared by the training op and KV-cache inference: u = s (x A^T) [M, r] (kept for
+   the backward), then y += u B^T. wide: the up-projection through pt_gemm (training: many rows);
+   else by row dot products, which give the same bits whichever rows a thread owns (inference). */
+static void pt__lora_delta(int M, int N, int K, int r, const float *x, const float *A, const float *B, float s,
+                           float *u, float *y, int wide)
+{
+    int64_t i;
+    pt__gemv_rows(M, r, K, x, K, A, K, u, r, 0);
+    for (i = 0; i < (int64_t)M * r; i++) u[i] *= s;
+    if (wide) pt_gemm(M, N, r, u, r, 1, B, 1, r, y, N, 1);
+    else pt__gemv_rows(M, N, r, u, r, B, r, y, N, 1);
+}
 /* in = {x, A, B}, aux = {W, s x~ A^T [M, r], NULL or [mask | x~] (2 M K floats)}, f[0] = s; x~ = x * mask */
 static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
 {
@@ -2178,9 +2210,7 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
         PT__SIMD for (i = 0; i < MK; i++) xt[i] = x->data[i] * mask[i];
     }
     pt_gemm(M, N, K, x->data, K, 1, w->data, 1, K, y->data, N, 0);           /* y = x W^T          */
-    pt__gemv_rows(M, r, K, xt, K, a->data, K, us, r, 0);                      /* u = x~ A^T (dots)  */
-    for (i = 0; i < (int64_t)M * r; i++) us[i] *= s;
-    pt_gemm(M, N, r, us, r, 1, b->data, 1, r, y->data, N, 1);                /* y += (s u) B^T     */
+    pt__lora_delta(M, N, K, r, xt, a->data, b->data, s, us, y->data, 1);     /* y += s (x~ A^T) B^T */
     /* W has no slot among the three inputs that decide whether to record: ask for it separately */
     nd = pt__record(ctx, pt__linear_lora_backward, y, x, a, b);
     if (!nd && w->requires_grad && (nd = pt__record(ctx, pt__linear_lora_backward, y, w, NULL, NULL)) != NULL) {
@@ -2362,6 +2392,8 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
         break;
     }
 }
+/* SwiGLU of one element, silu(a) * b, in llama2.c's order of operations (shared with inference). */
+PT__INLINE float pt__swiglu1(float a, float b) { return a * (1.0f / (1.0f + expf(-a))) * b; }
 static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, const char *name)
 {
     pt_tensor *z;
@@ -2387,7 +2419,7 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
 #if PT__OMP
 #pragma omp parallel for schedule(static) if (n > 65536)
 #endif
-        for (i = 0; i < n; i++) o[i] = a[i] * (1.0f / (1.0f + expf(-a[i]))) * b[i];   /* llama2.c order */
+        for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
         break;
     }
     nd = pt__record(ctx, pt__binary_backward, z, A, B, NULL);
@@ -2570,6 +2602,174 @@ static int *pt__copy_ints(pt_ctx *ctx, const int *v, int64_t n)
     return c;
 }
 
+/* --- Row building blocks ----------------------------------------------------------------------
+   Each model feature is computed here once, on rows. The tape ops below loop these over a batch and
+   record a backward; KV-cache inference (section 3, pt_model_step) calls the same functions on the
+   rows of one decoding step. A fix or a new feature touches one place. */
+
+/* Embedding rows: x[i] = table[ids[i]], or over[slot[ids[i]]] when an override table and slot map
+   are given and the slot is >= 0 (prompt tuning and trainable tokens, section 8b). */
+static void pt__embed_rows(float *x, const float *table, const float *over, const int *slot, const int *ids, int n,
+                           int D)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        int row = over && slot ? slot[ids[i]] : -1;
+        const float *src = row >= 0 ? over + (int64_t)row * D : table + (int64_t)ids[i] * D;
+        memcpy(x + (int64_t)i * D, src, (size_t)D * sizeof(float));
+    }
+}
+
+/* RMSNorm of one row: y = w * x / sqrt(mean(x^2) + eps). Returns the factor 1/sqrt(...), which the
+   backward needs. */
+PT__INLINE float pt__rmsnorm_row(float *y, const float *x, const float *w, int C, float eps)
+{
+    float ss = 0.0f, rs;
+    int c;
+    PT__SIMD_SUM(ss) for (c = 0; c < C; c++) ss += x[c] * x[c];
+    rs = 1.0f / sqrtf(ss / (float)C + eps);
+    PT__SIMD for (c = 0; c < C; c++) y[c] = w[c] * (rs * x[c]);
+    return rs;
+}
+
+/* RoPE angles at position p: a_i = p * theta^(-2i/hd); cs[i] = cos a_i, cs[hd/2 + i] = sin a_i.
+   Float math in the order llama2.c uses, so imported models generate the same tokens. */
+static void pt__rope_angles(float *cs, int p, int hd, float theta)
+{
+    int i;
+    for (i = 0; i < hd / 2; i++) {
+        float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd), a = (float)p * freq;
+        cs[i] = cosf(a);
+        cs[hd / 2 + i] = sinf(a);
+    }
+}
+/* Rotate each pair (x[2i], x[2i+1]) of n_heads heads of one row by the angles in cs (by minus the
+   angles when inverse: the backward). y may be x; accumulate: y += rotated instead of y = rotated. */
+PT__INLINE void pt__rope_row(float *y, const float *x, const float *cs, int n_heads, int hd, int inverse,
+                             int accumulate)
+{
+    int h, i;
+    for (h = 0; h < n_heads; h++) {
+        const float *xh = x + (int64_t)h * hd;
+        float *yh = y + (int64_t)h * hd;
+        for (i = 0; i < hd / 2; i++) {
+            float co = cs[i], si = inverse ? -cs[hd / 2 + i] : cs[hd / 2 + i];
+            float x0 = xh[2 * i], x1 = xh[2 * i + 1];
+            float y0 = x0 * co - x1 * si, y1 = x0 * si + x1 * co;
+            yh[2 * i] = accumulate ? yh[2 * i] + y0 : y0;
+            yh[2 * i + 1] = accumulate ? yh[2 * i + 1] + y1 : y1;
+        }
+    }
+}
+
+/* Attention of one query row over n key/value positions. K and V are stored transposed, kt[d * stride
+   + s], so every inner loop runs over positions (the training op transposes its K and V once; the KV
+   cache stores them that way). seg: NULL, or the row's segment ids, and only positions with
+   seg[s] == me are attended (packed sequences).
+     p[s] = softmax_s(q . k_s / sqrt(hd)),   out = sum_s p[s] v_s
+   p (n floats) keeps the probabilities: the training backward reads them. The plain version: */
+PT__INLINE void pt__attend_row_plain(float *out, float *p, const float *q, const float *kt, const float *vt,
+                                     int64_t stride, int hd, int n, const int *seg, int me)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    int s, d;
+    for (s = 0; s < n; s++) {
+        float dot = 0.0f;
+        for (d = 0; d < hd; d++) dot += q[d] * kt[(int64_t)d * stride + s];
+        p[s] = seg && seg[s] != me ? -INFINITY : dot / sqrtf((float)hd);
+        mx = p[s] > mx ? p[s] : mx;
+    }
+    for (s = 0; s < n; s++) {
+        p[s] = expf(p[s] - mx);
+        sum += p[s];
+    }
+    for (s = 0; s < n; s++) p[s] /= sum;
+    for (d = 0; d < hd; d++) {
+        float acc = 0.0f;
+        for (s = 0; s < n; s++) acc += p[s] * vt[(int64_t)d * stride + s];
+        out[d] = acc;
+    }
+}
+
+/* FAST: the same attention row, used by training and inference alike (test_engine pins it to the
+   plain one). The two products are blocked: 16 positions per vector step with the head dimension
+   inside, so each chunk of scores is one store instead of one pass over p per head dimension. */
+/* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
+   inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
+   past n in each row (the callers pad their buffers); those lanes are discarded. */
+PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows, int64_t stride, int hd, int n)
+{
+    int s0, j, d;
+    for (s0 = 0; s0 < n; s0 += 16) {
+        float acc[16];
+        int len = n - s0 < 16 ? n - s0 : 16;
+        for (j = 0; j < 16; j++) acc[j] = 0.0f;
+        for (d = 0; d < hd; d++) {
+            const float *r = rows + (int64_t)d * stride + s0;
+            float wd = w[d];
+            PT__SIMD for (j = 0; j < 16; j++) acc[j] += wd * r[j];
+        }
+        if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) out[s0 + j] = acc[j]; }   /* no rep movs */
+        else for (j = 0; j < len; j++) out[s0 + j] = acc[j];
+    }
+}
+/* out[d] (+)= scale * sum_{s<n} p[s] * rows[d][s], 8 dims x 16 positions per step. */
+PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *rows, int64_t stride, int hd, int n,
+                                       float scale, int accumulate)
+{
+    int d0, s0, j, e;
+    for (d0 = 0; d0 < hd; d0 += 8) {
+        float acc[8][16];
+        int nd = hd - d0 < 8 ? hd - d0 : 8;
+        for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
+        for (s0 = 0; s0 < n; s0 += 16) {
+            float pc[16];
+            int len = n - s0 < 16 ? n - s0 : 16;
+            if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) pc[j] = p[s0 + j]; }
+            else for (j = 0; j < 16; j++) pc[j] = j < len ? p[s0 + j] : 0.0f;
+            for (e = 0; e < nd; e++) {
+                const float *r = rows + (int64_t)(d0 + e) * stride + s0;
+                PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += pc[j] * r[j];
+            }
+        }
+        for (e = 0; e < nd; e++) {
+            float tot = 0.0f;
+            for (j = 0; j < 16; j++) tot += acc[e][j];
+            out[d0 + e] = accumulate ? out[d0 + e] + tot * scale : tot * scale;
+        }
+    }
+}
+PT__INLINE void pt__attend_row(float *out, float *p, const float *q, const float *kt, const float *vt, int64_t stride,
+                               int hd, int n, const int *seg, int me)
+{
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f, inv;
+    int s;
+    pt__attn_rows_dot(p, q, kt, stride, hd, n);
+    if (seg) {
+        for (s = 0; s < n; s++) p[s] = seg[s] == me ? p[s] * scale : -INFINITY;
+    } else {
+        PT__SIMD for (s = 0; s < n; s++) p[s] *= scale;
+    }
+    for (s = 0; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+    PT__SIMD_SUM(sum) for (s = 0; s < n; s++) {
+        p[s] = pt__exp(p[s] - mx);
+        sum += p[s];
+    }
+    inv = 1.0f / sum;
+    PT__SIMD for (s = 0; s < n; s++) p[s] *= inv;
+    pt__attn_weighted_rows(out, p, vt, stride, hd, n, 1.0f, 0);
+}
+
+/* Scatter columns: y[r, cols[j]] = src[r, j] for the n columns with cols[j] >= 0 (trainable tokens'
+   classifier columns come from the adapter's rows). */
+static void pt__scatter_columns(float *y, int R, int C, const float *src, const int *cols, int n)
+{
+    int r, j;
+    for (r = 0; r < R; r++)
+        for (j = 0; j < n; j++)
+            if (cols[j] >= 0) y[(int64_t)r * C + cols[j]] = src[(int64_t)r * n + j];
+}
+
 static void pt__embedding_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *table = nd->in[0], *z = nd->out;
@@ -2599,8 +2799,7 @@ PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int
     shape[0] = n_ids; shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
-    for (i = 0; i < n_ids; i++)
-        memcpy(z->data + (int64_t)i * D, table->data + (int64_t)ids[i] * D, (size_t)D * sizeof(float));
+    pt__embed_rows(z->data, table->data, NULL, NULL, ids, n_ids, D);
     nd = pt__record(ctx, pt__embedding_backward, z, table, NULL, NULL);
     if (nd) { nd->aux[0] = pt__copy_ints(ctx, ids, n_ids); nd->i[0] = n_ids; if (!nd->aux[0]) return NULL; }
     return z;
@@ -2648,10 +2847,7 @@ PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor 
     shape[0] = n_ids; shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
-    for (i = 0; i < n_ids; i++)
-        memcpy(z->data + (int64_t)i * D,
-               row[i] >= 0 ? over->data + (int64_t)row[i] * D : table->data + (int64_t)ids[i] * D,
-               (size_t)D * sizeof(float));
+    pt__embed_rows(z->data, table->data, over->data, slot, ids, n_ids, D);
     nd = pt__record(ctx, pt__embedding_override_backward, z, table, over, NULL);
     if (nd) {
         nd->aux[0] = pt__copy_ints(ctx, ids, n_ids);
@@ -2684,7 +2880,7 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
 {
     pt_tensor *y;
     pt__node *nd;
-    int R, C, r, j, k;
+    int R, C, j, k;
     if (!x || !src) return NULL;
     R = pt_tensor_rows(x); C = pt_tensor_cols(x);
     if (!cols || n_cols < 1 || pt_tensor_rows(src) != R || pt_tensor_cols(src) != n_cols)
@@ -2700,9 +2896,7 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
     y = pt__new_uninit(ctx, x->ndim, x->shape);
     if (!y) return NULL;
     memcpy(y->data, x->data, (size_t)x->size * sizeof(float));
-    for (r = 0; r < R; r++)
-        for (j = 0; j < n_cols; j++)
-            if (cols[j] >= 0) y->data[(int64_t)r * C + cols[j]] = src->data[(int64_t)r * n_cols + j];
+    pt__scatter_columns(y->data, R, C, src->data, cols, n_cols);
     nd = pt__record(ctx, pt__set_columns_backward, y, x, src, NULL);
     if (nd) {
         nd->aux[0] = pt__copy_ints(ctx, cols, n_cols); nd->aux[1] = pt__floats(ctx, n_cols); nd->i[0] = n_cols;
@@ -2758,43 +2952,23 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
 #endif
-    for (r = 0; r < R; r++) {
-        const float *xr = x->data + (int64_t)r * C;
-        float *yr = y->data + (int64_t)r * C, ss = 0.0f, rs;
-        int c;
-        PT__SIMD_SUM(ss) for (c = 0; c < C; c++) ss += xr[c] * xr[c];
-        rs = 1.0f / sqrtf(ss / (float)C + eps);
-        rstd[r] = rs;
-        PT__SIMD for (c = 0; c < C; c++) yr[c] = w->data[c] * (rs * xr[c]);
-    }
+    for (r = 0; r < R; r++)
+        rstd[r] = pt__rmsnorm_row(y->data + (int64_t)r * C, x->data + (int64_t)r * C, w->data, C, eps);
     nd = pt__record(ctx, pt__rmsnorm_backward, y, x, w, NULL);
     if (nd) nd->aux[0] = rstd;
     return y;
 }
 
 /* RoPE: for each pair (x0, x1) = (x[2i], x[2i+1]) at position p, angle a = p * theta^(-2i/hd):
-   y0 = x0 cos a - x1 sin a, y1 = x0 sin a + x1 cos a. The backward rotates by -a. The angles use
-   float math in the order llama2.c uses, so imported models generate the same tokens. */
+   y0 = x0 cos a - x1 sin a, y1 = x0 sin a + x1 cos a. The backward rotates by -a. */
 static void pt__rope_apply(const float *in, float *out, const float *cs, int rows_bt, int H, int hd, int inverse)
 {
     int r;
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)rows_bt * H * hd > 32768)
 #endif
-    for (r = 0; r < rows_bt; r++) {
-        const float *c = cs + (int64_t)r * hd;  /* hd/2 cos then hd/2 sin */
-        int h, i;
-        for (h = 0; h < H; h++) {
-            const float *x = in + ((int64_t)r * H + h) * hd;
-            float *y = out + ((int64_t)r * H + h) * hd;
-            for (i = 0; i < hd / 2; i++) {
-                float co = c[i], si = inverse ? -c[hd / 2 + i] : c[hd / 2 + i];
-                float x0 = x[2 * i], x1 = x[2 * i + 1];
-                y[2 * i] += x0 * co - x1 * si;
-                y[2 * i + 1] += x0 * si + x1 * co;
-            }
-        }
-    }
+    for (r = 0; r < rows_bt; r++)
+        pt__rope_row(out + (int64_t)r * H * hd, in + (int64_t)r * H * hd, cs + (int64_t)r * hd, H, hd, inverse, 1);
 }
 static void pt__rope_backward(pt_ctx *ctx, pt__node *nd)
 {
@@ -2808,7 +2982,7 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     pt_tensor *y;
     pt__node *nd;
     float *cs;
-    int B, T, hd, r, i;
+    int B, T, hd, r;
     if (!x) return NULL;
     if (x->ndim != 4 || x->shape[3] % 2 != 0)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rope: x must be [B, T, H, hd] with even hd");
@@ -2819,12 +2993,7 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     for (r = 0; r < B * T; r++) {
         int p = pos ? pos[r] : r % T;
         if (p < 0) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_rope: negative position %d at row %d", p, r);
-        for (i = 0; i < hd / 2; i++) {
-            float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
-            float a = (float)p * freq;
-            cs[(int64_t)r * hd + i] = cosf(a);
-            cs[(int64_t)r * hd + hd / 2 + i] = sinf(a);
-        }
+        pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
     }
     pt__rope_apply(x->data, y->data, cs, B * T, x->shape[2], hd, 0);
     nd = pt__record(ctx, pt__rope_backward, y, x, NULL, NULL);
@@ -2840,52 +3009,6 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    (contiguous) whatever the head size. The forward parallelises over (b, h); the backward over
    (b, kv head) so each thread owns the dK/dV rows it writes. P is saved: B*H*T*T floats. */
 typedef struct pt__attn_saved { float *P, *kt, *vt; int *seg; } pt__attn_saved;
-
-/* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
-   inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
-   past n in each row (the callers pad their buffers); those lanes are discarded. */
-PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows, int64_t stride, int hd, int n)
-{
-    int s0, j, d;
-    for (s0 = 0; s0 < n; s0 += 16) {
-        float acc[16];
-        int len = n - s0 < 16 ? n - s0 : 16;
-        for (j = 0; j < 16; j++) acc[j] = 0.0f;
-        for (d = 0; d < hd; d++) {
-            const float *r = rows + (int64_t)d * stride + s0;
-            float wd = w[d];
-            PT__SIMD for (j = 0; j < 16; j++) acc[j] += wd * r[j];
-        }
-        if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) out[s0 + j] = acc[j]; }   /* no rep movs */
-        else for (j = 0; j < len; j++) out[s0 + j] = acc[j];
-    }
-}
-/* out[d] (+)= scale * sum_{s<n} p[s] * rows[d][s], 8 dims x 16 positions per step. */
-PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *rows, int64_t stride, int hd, int n,
-                                       float scale, int accumulate)
-{
-    int d0, s0, j, e;
-    for (d0 = 0; d0 < hd; d0 += 8) {
-        float acc[8][16];
-        int nd = hd - d0 < 8 ? hd - d0 : 8;
-        for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
-        for (s0 = 0; s0 < n; s0 += 16) {
-            float pc[16];
-            int len = n - s0 < 16 ? n - s0 : 16;
-            if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) pc[j] = p[s0 + j]; }
-            else for (j = 0; j < 16; j++) pc[j] = j < len ? p[s0 + j] : 0.0f;
-            for (e = 0; e < nd; e++) {
-                const float *r = rows + (int64_t)(d0 + e) * stride + s0;
-                PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += pc[j] * r[j];
-            }
-        }
-        for (e = 0; e < nd; e++) {
-            float tot = 0.0f;
-            for (j = 0; j < 16; j++) tot += acc[e][j];
-            out[d0 + e] = accumulate ? out[d0 + e] + tot * scale : tot * scale;
-        }
-    }
-}
 
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
@@ -2943,14 +3066,12 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     pt__node *nd;
     pt__attn_saved *sv;
     int B, T, H, hd, KVH, bh, bk;
-    float scale;
     if (!q || !k || !v) return NULL;
     if (q->ndim != 4 || k->ndim != 4 || !pt_same_shape(k, v) || k->shape[0] != q->shape[0] ||
         k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] || q->shape[2] % k->shape[2] != 0)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
                                           "pt_attention: need q[B,T,H,hd], k,v[B,T,KVH,hd] with H %% KVH == 0");
     B = q->shape[0]; T = q->shape[1]; H = q->shape[2]; hd = q->shape[3]; KVH = k->shape[2];
-    scale = 1.0f / sqrtf((float)hd);
     o = pt_tensor_new(ctx, 4, q->shape);
     sv = (pt__attn_saved *)pt_arena_alloc(&ctx->arena, sizeof *sv);
     if (!o || !sv) return NULL;
@@ -2975,23 +3096,15 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
 #pragma omp parallel for schedule(dynamic, 1) if ((int64_t)B * H * T * T * hd > 65536)
 #endif
     for (bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H, kh = h / (H / KVH), t, s;
+        int b = bh / H, h = bh % H, kh = h / (H / KVH), t;
         const float *kt = sv->kt + ((int64_t)b * KVH + kh) * hd * T, *vt = sv->vt + ((int64_t)b * KVH + kh) * hd * T;
         const int *sg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
         for (t = 0; t < T; t++) {
             float *P = sv->P + ((int64_t)bh * T + t) * T;   /* only P[0..t] is written and read */
             const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
             float *ot = o->data + (((int64_t)b * T + t) * H + h) * hd;
-            float mx = -INFINITY, sum = 0.0f, inv;
             if (sg && sg[t] == 0) continue;   /* padding: zero output (o was zeroed) */
-            pt__attn_rows_dot(P, qt, kt, T, hd, t + 1);
-            if (sg) { int me = sg[t]; for (s = 0; s <= t; s++) P[s] = sg[s] == me ? P[s] * scale : -INFINITY; }
-            else { PT__SIMD for (s = 0; s <= t; s++) P[s] *= scale; }
-            for (s = 0; s <= t; s++) mx = P[s] > mx ? P[s] : mx;
-            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { P[s] = pt__exp(P[s] - mx); sum += P[s]; }
-            inv = 1.0f / sum;
-            PT__SIMD for (s = 0; s <= t; s++) P[s] *= inv;
-            pt__attn_weighted_rows(ot, P, vt, T, hd, t + 1, 1.0f, 0);
+            pt__attend_row(ot, P, qt, kt, vt, T, hd, t + 1, sg, sg ? sg[t] : 0);   /* causal: s <= t */
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
@@ -3363,12 +3476,41 @@ PTDEF void pt_model_free(pt_model *m)
     PT_FREE(m);
 }
 
+PTDEF pt_tensor *pt_layer_weight(const pt_model *m, int layer, pt_layer_matrix which)
+{
+    const pt_layer *L;
+    if (!m || layer < 0 || layer >= m->cfg.n_layers) return NULL;
+    L = &m->layers[layer];
+    switch (which) {
+    case PT_WQ: return L->wq;
+    case PT_WK: return L->wk;
+    case PT_WV: return L->wv;
+    case PT_WO: return L->wo;
+    case PT_W1: return L->w1;
+    case PT_W2: return L->w2;
+    case PT_W3: return L->w3;
+    default: return NULL;
+    }
+}
+static int pt__slot(int layer, pt_layer_matrix which) { return layer * PT_LAYER_MATRICES + (int)which; }
+/* Per-matrix tables of inference (pre-packed weights) end with the classifier after every layer's. */
+static int pt__output_slot(const pt_model *m) { return m->cfg.n_layers * PT_LAYER_MATRICES; }
+static pt_tensor *pt__slot_weight(const pt_model *m, int slot)
+{
+    return pt_layer_weight(m, slot / PT_LAYER_MATRICES, (pt_layer_matrix)(slot % PT_LAYER_MATRICES));
+}
+/* The matrices' names inside a layer (parameter names are layers.N.<name>). */
+static const char *const pt__matrix_names[PT_LAYER_MATRICES] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo",
+                                                                 "mlp.w1",  "mlp.w2",  "mlp.w3"};
+
 /* The token adapter the forwards use: none while adapters are switched off. */
 static const pt_token_adapter *pt__tok(const pt_model *m) { return m->adapters_off ? NULL : m->tokens; }
 /* y = h W^T, plus the LoRA branch s * dropout(h) A^T B^T when the matrix has an unmerged adapter. */
-static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int slot, pt_tensor *W)
+static pt_tensor *pt__lin(pt_ctx *ctx, pt_model *m, pt_tensor *h, int layer, pt_layer_matrix which)
 {
     pt_lora *lo = m->lora;
+    pt_tensor *W = pt_layer_weight(m, layer, which);
+    int slot = pt__slot(layer, which);
     float *mask = NULL;
     if (!lo || lo->merged || m->adapters_off || !lo->a[slot]) return pt_linear(ctx, h, W, NULL);
     if (lo->dropout > 0 && ctx->grad_enabled) {   /* inverted dropout on the adapter's input only */
@@ -3407,15 +3549,15 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
         pt_layer *L = &m->layers[l];
         pt_tensor *h = pt_rmsnorm(ctx, x, L->attn_norm, c->norm_eps);
         pt_tensor *q =
-            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 0, L->wq), 4, s4q), b->pos, c->rope_theta);
+            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l, PT_WQ), 4, s4q), b->pos, c->rope_theta);
         pt_tensor *k =
-            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 1, L->wk), 4, s4k), b->pos, c->rope_theta);
-        pt_tensor *v = pt_reshape(ctx, pt__lin(ctx, m, h, l * 7 + 2, L->wv), 4, s4k);
+            pt_rope(ctx, pt_reshape(ctx, pt__lin(ctx, m, h, l, PT_WK), 4, s4k), b->pos, c->rope_theta);
+        pt_tensor *v = pt_reshape(ctx, pt__lin(ctx, m, h, l, PT_WV), 4, s4k);
         pt_tensor *a = pt_reshape(ctx, pt_attention(ctx, q, k, v, b->seg), 2, s2);
-        x = pt_add(ctx, x, pt__lin(ctx, m, a, l * 7 + 3, L->wo));
+        x = pt_add(ctx, x, pt__lin(ctx, m, a, l, PT_WO));
         h = pt_rmsnorm(ctx, x, L->ffn_norm, c->norm_eps);
-        h = pt_swiglu(ctx, pt__lin(ctx, m, h, l * 7 + 4, L->w1), pt__lin(ctx, m, h, l * 7 + 6, L->w3));
-        x = pt_add(ctx, x, pt__lin(ctx, m, h, l * 7 + 5, L->w2));
+        h = pt_swiglu(ctx, pt__lin(ctx, m, h, l, PT_W1), pt__lin(ctx, m, h, l, PT_W3));
+        x = pt_add(ctx, x, pt__lin(ctx, m, h, l, PT_W2));
     }
     return pt_rmsnorm(ctx, x, m->norm, c->norm_eps);
 }
@@ -3507,16 +3649,11 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
     kv->v = pt__alloc_aligned_floats(n);
     if (kv->k) memset(kv->k, 0, (size_t)n * sizeof(float));
     if (kv->v) memset(kv->v, 0, (size_t)n * sizeof(float));
-    {   /* RoPE angles per position, computed the way llama2.c computes them on the fly */
-        int hs = m->cfg.dim / m->cfg.n_heads, t, i;
-        kv->rope = (float *)PT_MALLOC((size_t)max_len * hs * sizeof(float));
+    {   /* RoPE angles per position, the training op's (pt__rope_angles), computed once */
+        int hd = m->cfg.dim / m->cfg.n_heads, t;
+        kv->rope = (float *)PT_MALLOC((size_t)max_len * hd * sizeof(float));
         if (kv->rope)
-            for (t = 0; t < max_len; t++)
-                for (i = 0; i < hs / 2; i++) {
-                    float freq = 1.0f / powf(m->cfg.rope_theta, (float)(2 * i) / (float)hs), a = (float)t * freq;
-                    kv->rope[(int64_t)t * hs + i] = cosf(a);
-                    kv->rope[(int64_t)t * hs + hs / 2 + i] = sinf(a);
-                }
+            for (t = 0; t < max_len; t++) pt__rope_angles(kv->rope + (int64_t)t * hd, t, hd, m->cfg.rope_theta);
     }
     kv->len = (int *)PT_MALLOC((size_t)n_seqs * sizeof(int));
     if (!kv->k || !kv->v || !kv->len || !kv->rope) {
@@ -3533,7 +3670,7 @@ PTDEF void pt_kv_free(pt_kv_cache *kv)
     pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
     if (kv->packed) {
         int i;
-        for (i = 0; i < kv->n_layers * 7 + 1; i++)
+        for (i = 0; i < kv->n_layers * PT_LAYER_MATRICES + 1; i++)   /* + 1: the classifier */
             pt__free_aligned(kv->packed[i]);
         PT_FREE(kv->packed);
     }
@@ -3547,170 +3684,103 @@ PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq)
     for (i = 0; i < kv->n_seqs; i++) if (seq < 0 || seq == i) kv->len[i] = 0;
 }
 
-static void pt__rmsnorm_rows(float *out, const float *x, const float *w, int rows, int C, float eps)
-{
-    int r, c;
-    for (r = 0; r < rows; r++) {
-        const float *xr = x + (int64_t)r * C;
-        float *o = out + (int64_t)r * C, ss = 0.0f;
-        for (c = 0; c < C; c++) ss += xr[c] * xr[c];
-        ss = 1.0f / sqrtf(ss / (float)C + eps);
-        PT__SIMD for (c = 0; c < C; c++) o[c] = w[c] * (ss * xr[c]);
-    }
-}
-static void pt__rope_row(float *x, int n_heads, int hd, const float *cs)
-{
-    int h, i;
-    for (i = 0; i < hd / 2; i++) {
-        float co = cs[i], si = cs[hd / 2 + i];
-        for (h = 0; h < n_heads; h++) {
-            float *v = x + h * hd + 2 * i, x0 = v[0], x1 = v[1];
-            v[0] = x0 * co - x1 * si;
-            v[1] = x0 * si + x1 * co;
-        }
-    }
-}
 /* Inference scratch (rows of the whole call) and the forward over rows [r0, r1). tid >= 0: this is
    one thread of a row split, so every helper runs serially on that thread's packing buffer;
    tid < 0: the helpers parallelise inside. n (all rows of the call) picks the matmul path. */
-typedef struct pt__step_ws { float *x, *xb, *q, *k, *v, *att, *h1, *h3, *sc, *lt; int *pos; } pt__step_ws;
-/* y[M, N] += s * (x A^T) B^T for an unmerged adapter; tmp holds M * rank floats. */
-static void pt__lora_rows(const pt_lora *lo, int slot, int M, const float *x, int K, float *y, int N, float *tmp)
-{
-    int r, i;
-    if (!lo || lo->merged || !lo->a[slot]) return;
-    r = lo->rank;
-    pt__gemv_rows(M, r, K, x, K, lo->a[slot]->data, K, tmp, r, 0);
-    for (i = 0; i < M * r; i++) tmp[i] *= lo->scale;
-    pt__gemv_rows(M, N, r, tmp, r, lo->b[slot]->data, r, y, N, 1);
-}
+typedef struct pt__step_ws {
+    float *x, *xb, *q, *k, *v, *att, *h1, *h3;   /* [rows, width] activations */
+    float *scores;                                /* [rows * n_heads, max_len + 16] attention probabilities */
+    float *lora_u;                                /* [rows, rank] LoRA down-projections */
+    float *tok_logits;                            /* [rows, adapter tokens] trainable tokens' logits */
+    int *pos;                                     /* each row's position in its sequence */
+} pt__step_ws;
+/* y = x W^T (+= when acc) for the inference rows: pre-packed weights when there are enough rows. */
 static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
                             int acc, int tid)
 {
-    if (tid < 0) { pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc); return; }
+    if (tid < 0) {
+        pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc);
+        return;
+    }
     if (Wp && n_all > 4) pt__gemm_prepacked_cols(M, 0, N, K, x, K, Wp, y, N, acc, pt__pack_bufs[tid]);
     else pt__gemv_rows(M, N, K, x, K, W, K, y, N, acc);   /* nested: its parallel-for stays serial */
+}
+/* One of a layer's linear maps on the inference rows: y (+)= x W^T plus the LoRA branch when the
+   matrix has an unmerged adapter (pt__lin's twin: the same pt__lora_delta). */
+static void pt__step_matrix(const pt_model *m, const pt_kv_cache *kv, const pt__step_ws *w, int layer,
+                            pt_layer_matrix which, int n_all, int rows, const float *x, float *y, int acc, int tid,
+                            float *lora_u)
+{
+    const pt_tensor *W = pt_layer_weight(m, layer, which);
+    const pt_lora *lo = m->lora;
+    int slot = pt__slot(layer, which), N = W->shape[0], K = W->shape[1];
+    (void)w;
+    pt__step_linear(n_all, rows, N, K, x, W->data, kv->packed ? kv->packed[slot] : NULL, y, acc, tid);
+    if (lo && !lo->merged && !m->adapters_off && lo->a[slot])
+        pt__lora_delta(rows, N, K, lo->rank, x, lo->a[slot]->data, lo->b[slot]->data, lo->scale, lora_u, y, 0);
 }
 static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, int n, int r0, int r1,
                           const int *seq_ids, const int *tokens, float *logits, int tid)
 {
     const pt_config *c = &m->cfg;
+    const pt_token_adapter *ta = pt__tok(m);
     int D = c->dim, H = c->n_heads, KVH = c->n_kv_heads, hd = D / H, KVD = kv->kv_dim, Hd = c->hidden_dim;
     int V = c->vocab_size, S = kv->max_len, l, i, group = H / KVH, nr = r1 - r0;
     int64_t r;
     const int *pos = w->pos;
     float *x = w->x + (int64_t)r0 * D, *xb = w->xb + (int64_t)r0 * D, *q = w->q + (int64_t)r0 * D;
     float *k = w->k + (int64_t)r0 * KVD, *v = w->v + (int64_t)r0 * KVD, *att = w->att + (int64_t)r0 * D;
-    float *h1 = w->h1 + (int64_t)r0 * Hd, *h3 = w->h3 + (int64_t)r0 * Hd, *sc = w->sc;
-    const pt_lora *lo = m->lora && !m->lora->merged && !m->adapters_off ? m->lora : NULL;
-    float *lt = lo ? w->lt + (int64_t)r0 * lo->rank : NULL;
-#define PK(layer, which) (kv->packed ? kv->packed[(layer) * 7 + (which)] : NULL)
+    float *h1 = w->h1 + (int64_t)r0 * Hd, *h3 = w->h3 + (int64_t)r0 * Hd;
+    float *lora_u = m->lora ? w->lora_u + (int64_t)r0 * m->lora->rank : NULL;
     if (nr < 1) return;
-    for (i = 0; i < nr; i++) {
-        int t = tokens[r0 + i], j = pt__tok(m) ? m->tokens->slot[t] : -1;
-        memcpy(x + (int64_t)i * D,
-               j >= 0 ? m->tokens->rows->data + (int64_t)j * D : m->tok_embeddings->data + (int64_t)t * D,
-               (size_t)D * sizeof(float));
-    }
+    pt__embed_rows(x, m->tok_embeddings->data, ta ? ta->rows->data : NULL, ta ? ta->slot : NULL, tokens + r0, nr, D);
     for (l = 0; l < c->n_layers; l++) {
         pt_layer *L = &m->layers[l];
         float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
         int rh;
-        pt__rmsnorm_rows(xb, x, L->attn_norm->data, nr, D, c->norm_eps);
-        pt__step_linear(n, nr, D, D, xb, L->wq->data, PK(l, 0), q, 0, tid);
-        pt__step_linear(n, nr, KVD, D, xb, L->wk->data, PK(l, 1), k, 0, tid);
-        pt__step_linear(n, nr, KVD, D, xb, L->wv->data, PK(l, 2), v, 0, tid);
-        if (lo) {
-            pt__lora_rows(lo, l * 7 + 0, nr, xb, D, q, D, lt);
-            pt__lora_rows(lo, l * 7 + 1, nr, xb, D, k, KVD, lt);
-            pt__lora_rows(lo, l * 7 + 2, nr, xb, D, v, KVD, lt);
-        }
+        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->attn_norm->data, D, c->norm_eps);
+        pt__step_matrix(m, kv, w, l, PT_WQ, n, nr, xb, q, 0, tid, lora_u);
+        pt__step_matrix(m, kv, w, l, PT_WK, n, nr, xb, k, 0, tid, lora_u);
+        pt__step_matrix(m, kv, w, l, PT_WV, n, nr, xb, v, 0, tid, lora_u);
         for (i = 0; i < nr; i++) {   /* store k, v transposed: position is the fastest index */
             int64_t base = (int64_t)seq_ids[r0 + i] * KVD * S + pos[r0 + i];
+            const float *angles = kv->rope + (int64_t)pos[r0 + i] * hd;
             int e;
-            pt__rope_row(q + (int64_t)i * D, H, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
-            pt__rope_row(k + (int64_t)i * KVD, KVH, hd, kv->rope + (int64_t)pos[r0 + i] * hd);
+            pt__rope_row(q + (int64_t)i * D, q + (int64_t)i * D, angles, H, hd, 0, 0);
+            pt__rope_row(k + (int64_t)i * KVD, k + (int64_t)i * KVD, angles, KVH, hd, 0, 0);
             for (e = 0; e < KVD; e++) {
                 kc[base + (int64_t)e * S] = k[(int64_t)i * KVD + e];
                 vc[base + (int64_t)e * S] = v[(int64_t)i * KVD + e];
             }
         }
-        /* attention: one (row, head) pair per work item, every inner loop over positions s */
+        /* attention: one (row, head) pair per work item over the cached positions 0..pos */
 #if PT__OMP
 #pragma omp parallel for schedule(static) if (tid < 0 && (int64_t)nr * H * (pos[r1 - 1] + 1) * hd > 524288)
 #endif
         for (rh = r0 * H; rh < r1 * H; rh++) {
-            int row = rh / H, h = rh % H, kh = h / group, t = pos[row], s, d;
-            const float *qh = w->q + (int64_t)row * D + h * hd;
-            const float *kt = kc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
-            const float *vt = vc + ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
-            float *p = sc + (int64_t)rh * (S + 16), *o = w->att + (int64_t)row * D + h * hd, mx = -INFINITY, sum = 0.0f,
-                  inv;
-            float rs = sqrtf((float)hd);
-            int s0, j, d0;
-            /* scores in chunks of 16 positions, the head dim inside: one store per chunk. Reads up
-               to 15 positions past t, which the cache pads and zero-fills; they are discarded. */
-            for (s0 = 0; s0 <= t; s0 += 16) {
-                float acc[16];
-                int len = t + 1 - s0 < 16 ? t + 1 - s0 : 16;
-                for (j = 0; j < 16; j++) acc[j] = 0.0f;
-                for (d = 0; d < hd; d++) {
-                    const float *kr = kt + (int64_t)d * S + s0;
-                    float qd = qh[d];
-                    PT__SIMD for (j = 0; j < 16; j++) acc[j] += qd * kr[j];
-                }
-                if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) p[s0 + j] = acc[j] / rs; }
-                else for (j = 0; j < len; j++) p[s0 + j] = acc[j] / rs;
-            }
-            for (s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
-            PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) { p[s] = pt__exp(p[s] - mx); sum += p[s]; }
-            for (s = t + 1; s < ((t + 16) & ~15); s++) p[s] = 0.0f;   /* zero the last chunk's tail */
-            inv = 1.0f / sum;
-            for (d0 = 0; d0 < hd; d0 += 8) {   /* 8 head dims at a time, 16 positions per step */
-                float acc[8][16];
-                int nd = hd - d0 < 8 ? hd - d0 : 8, e;
-                for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
-                for (s0 = 0; s0 <= t; s0 += 16)
-                    for (e = 0; e < nd; e++) {
-                        const float *vr = vt + (int64_t)(d0 + e) * S + s0;
-                        PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += p[s0 + j] * vr[j];
-                    }
-                for (e = 0; e < nd; e++) {
-                    float tot = 0.0f;
-                    for (j = 0; j < 16; j++) tot += acc[e][j];
-                    o[d0 + e] = tot * inv;
-                }
-            }
+            int row = rh / H, h = rh % H, kh = h / group;
+            int64_t head = ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
+            pt__attend_row(w->att + (int64_t)row * D + h * hd, w->scores + (int64_t)rh * (S + 16),
+                           w->q + (int64_t)row * D + h * hd, kc + head, vc + head, S, hd, pos[row] + 1, NULL, 0);
         }
-        pt__step_linear(n, nr, D, D, att, L->wo->data, PK(l, 3), x, 1, tid);        /* x += att Wo^T */
-        if (lo) pt__lora_rows(lo, l * 7 + 3, nr, att, D, x, D, lt);
-        pt__rmsnorm_rows(xb, x, L->ffn_norm->data, nr, D, c->norm_eps);
-        pt__step_linear(n, nr, Hd, D, xb, L->w1->data, PK(l, 4), h1, 0, tid);
-        pt__step_linear(n, nr, Hd, D, xb, L->w3->data, PK(l, 6), h3, 0, tid);
-        if (lo) {
-            pt__lora_rows(lo, l * 7 + 4, nr, xb, D, h1, Hd, lt);
-            pt__lora_rows(lo, l * 7 + 6, nr, xb, D, h3, Hd, lt);
-        }
-        for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = h1[r] * (1.0f / (1.0f + expf(-h1[r]))) * h3[r];
-        pt__step_linear(n, nr, D, Hd, h1, L->w2->data, PK(l, 5), x, 1, tid);      /* x += h W2^T */
-        if (lo) pt__lora_rows(lo, l * 7 + 5, nr, h1, Hd, x, D, lt);
+        pt__step_matrix(m, kv, w, l, PT_WO, n, nr, att, x, 1, tid, lora_u);   /* x += att Wo^T */
+        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->ffn_norm->data, D, c->norm_eps);
+        pt__step_matrix(m, kv, w, l, PT_W1, n, nr, xb, h1, 0, tid, lora_u);
+        pt__step_matrix(m, kv, w, l, PT_W3, n, nr, xb, h3, 0, tid, lora_u);
+        for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = pt__swiglu1(h1[r], h3[r]);
+        pt__step_matrix(m, kv, w, l, PT_W2, n, nr, h1, x, 1, tid, lora_u);    /* x += h W2^T */
     }
     if (logits) {
-        pt__rmsnorm_rows(xb, x, m->norm->data, nr, D, c->norm_eps);
-        pt__step_linear(n, nr, V, D, xb, m->output->data, PK(c->n_layers, 0), logits + (int64_t)r0 * V, 0, tid);
-        if (pt__tok(m) && m->tokens->n > m->tokens->n_virtual) {   /* trainable tokens' classifier rows */
-            const pt_token_adapter *ta = m->tokens;
-            const float *W = ta->out_rows ? ta->out_rows->data : ta->rows->data;
-            int j, e;
-            for (i = 0; i < nr; i++)
-                for (j = ta->n_virtual; j < ta->n; j++) {
-                    float dot = 0.0f;
-                    for (e = 0; e < D; e++) dot += xb[(int64_t)i * D + e] * W[(int64_t)j * D + e];
-                    logits[(int64_t)(r0 + i) * V + ta->cols[j]] = dot;
-                }
+        float *lg = logits + (int64_t)r0 * V;
+        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, m->norm->data, D, c->norm_eps);
+        pt__step_linear(n, nr, V, D, xb, m->output->data, kv->packed ? kv->packed[pt__output_slot(m)] : NULL, lg, 0,
+                        tid);
+        if (ta && ta->n > ta->n_virtual) {   /* trainable tokens: their classifier columns (pt_set_columns) */
+            float *tl = w->tok_logits + (int64_t)r0 * ta->n;
+            pt__gemv_rows(nr, ta->n, D, xb, D, (ta->out_rows ? ta->out_rows : ta->rows)->data, D, tl, ta->n, 0);
+            pt__scatter_columns(lg, nr, V, tl, ta->cols, ta->n);
         }
     }
-#undef PK
 }
 
 PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids, const int *tokens, float *logits)
@@ -3739,7 +3809,7 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     }
     /* scratch: x, xb, q, k, v, att, h1, h3 rows + scores for each (row, head) + positions */
     need = (int64_t)n * (4 * D + 2 * KVD + 2 * Hd) + (int64_t)n * H * (S + 16) + n + 64 +
-        (m->lora ? (int64_t)n * m->lora->rank : 0);
+        (m->lora ? (int64_t)n * m->lora->rank : 0) + (m->tokens ? (int64_t)n * m->tokens->n : 0);
     if (kv->scratch_floats < need) {
         float *ns = pt__alloc_aligned_floats(need);
         if (!ns)
@@ -3758,8 +3828,10 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     }
     {
         pt__step_ws w;
-        w.x = x; w.xb = xb; w.q = q; w.k = k; w.v = v; w.att = att; w.h1 = h1; w.h3 = h3; w.sc = sc; w.pos = pos;
-        w.lt = (float *)(pos + n + 16);   /* LoRA scratch after the positions */
+        w.x = x; w.xb = xb; w.q = q; w.k = k; w.v = v; w.att = att; w.h1 = h1; w.h3 = h3; w.scores = sc;
+        w.pos = pos;
+        w.lora_u = (float *)(pos + n + 16);   /* LoRA and token-adapter scratch after the positions */
+        w.tok_logits = w.lora_u + (m->lora ? (int64_t)n * m->lora->rank : 0);
         /* Decoding many sequences: split the rows between threads for the whole forward (one
            parallel region per step instead of several per layer). Rows are independent, every
            row takes the same kernel path either way, so the bits do not depend on the split. */
@@ -3783,24 +3855,17 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
    change while it lives). Failure is harmless: the unpacked path is used. */
 static void pt__kv_prepack(pt_kv_cache *kv, const pt_model *m)
 {
-    int l, i, n = m->cfg.n_layers * 7 + 1;
+    int slot, n = pt__output_slot(m) + 1;
     kv->packed = (float **)PT_MALLOC((size_t)n * sizeof(float *));
     if (!kv->packed) return;
-    memset(kv->packed, 0, (size_t)n * sizeof(float *));
-    for (l = 0; l <= m->cfg.n_layers; l++)
-        for (i = 0; i < (l < m->cfg.n_layers ? 7 : 1); i++) {
-            const pt_tensor *w = l == m->cfg.n_layers ? m->output
-                : i == 0                              ? m->layers[l].wq
-                : i == 1                              ? m->layers[l].wk
-                : i == 2                              ? m->layers[l].wv
-                : i == 3                              ? m->layers[l].wo
-                : i == 4                              ? m->layers[l].w1
-                : i == 5                              ? m->layers[l].w2
-                                                      : m->layers[l].w3;
-            float *p = pt__alloc_aligned_floats(pt__prepacked_floats(w->shape[0], w->shape[1]));
-            if (p) pt__prepack_w(w->data, w->shape[0], w->shape[1], p);
-            kv->packed[l * 7 + i] = p;
-        }
+    for (slot = 0; slot < n; slot++) {
+        const pt_tensor *w = slot == pt__output_slot(m)
+            ? m->output
+            : pt__slot_weight(m, slot);
+        float *p = pt__alloc_aligned_floats(pt__prepacked_floats(w->shape[0], w->shape[1]));
+        if (p) pt__prepack_w(w->data, w->shape[0], w->shape[1], p);
+        kv->packed[slot] = p;
+    }
 }
 
 /* ================================================================================================
@@ -5158,15 +5223,6 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path)
 /* ================================================================================================
    8. PEFT: LoRA (implementation)
    ================================================================================================ */
-static const char *const pt__slot_names[7] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo", "mlp.w1", "mlp.w2", "mlp.w3"};
-static pt_tensor *pt__slot_weight(const pt_model *m, int slot)
-{
-    const pt_layer *L = &m->layers[slot / 7];
-    switch (slot % 7) {
-    case 0: return L->wq; case 1: return L->wk; case 2: return L->wv; case 3: return L->wo;
-    case 4: return L->w1; case 5: return L->w2; default: return L->w3;
-    }
-}
 static void pt__lora_free(pt_lora *lo)
 {
     if (!lo) return;
@@ -5183,7 +5239,7 @@ PTDEF void pt_lora_detach(pt_model *m)
 static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora, float dropout, uint64_t seed,
                                  const unsigned char *on)
 {
-    int n_slots = m->cfg.n_layers * 7, slot, count = 0, st;
+    int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, slot, count = 0, st;
     pt_lora *lo = (pt_lora *)PT_MALLOC(sizeof(pt_lora));
     char name[64];
     if (!lo) return pt__fail(PT_ERR_NOMEM, "pt_lora_attach: out of memory");
@@ -5202,9 +5258,9 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
         int sa[2], sb[2];
         if (!on[slot]) continue;
         sa[0] = rank; sa[1] = w->shape[1]; sb[0] = w->shape[0]; sb[1] = rank;
-        snprintf(name, sizeof name, "lora.%d.%s.A", slot / 7, pt__slot_names[slot % 7]);
+        snprintf(name, sizeof name, "lora.%d.%s.A", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
         lo->a[slot] = pt_params_add(lo->params, name, 2, sa, 0);
-        snprintf(name, sizeof name, "lora.%d.%s.B", slot / 7, pt__slot_names[slot % 7]);
+        snprintf(name, sizeof name, "lora.%d.%s.B", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
         lo->b[slot] = pt_params_add(lo->params, name, 2, sb, 0);
         if (!lo->a[slot] || !lo->b[slot]) { pt__lora_free(lo); return pt_last_status(); }
         count++;
@@ -5231,7 +5287,7 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
 }
 PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
 {
-    int n_slots = m->cfg.n_layers * 7, slot, st, rank = cfg && cfg->rank > 0 ? cfg->rank : 8;
+    int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, slot, st, rank = cfg && cfg->rank > 0 ? cfg->rank : 8;
     float alpha = cfg && cfg->alpha > 0 ? cfg->alpha : (float)rank, dropout = cfg ? cfg->dropout : 0.0f;
     const char *targets = cfg && cfg->targets ? cfg->targets : "*.attn.wq,*.attn.wv";
     unsigned char *on;
@@ -5247,7 +5303,7 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
     for (slot = 0; slot < n_slots; slot++) {
         const char *p = targets;
         on[slot] = 0;
-        snprintf(name, sizeof name, "layers.%d.%s", slot / 7, pt__slot_names[slot % 7]);
+        snprintf(name, sizeof name, "layers.%d.%s", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
         while (*p) {   /* comma-separated glob patterns */
             size_t len = strcspn(p, ",");
             if (len < sizeof pat) {
@@ -5270,11 +5326,11 @@ static int pt__lora_fold(pt_model *m, float sign)
     int64_t biggest = 1;
     float *ba;
     if (!lo) return pt__fail(PT_ERR_ARG, "LoRA merge/unmerge: the model has no adapters");
-    for (slot = 0; slot < m->cfg.n_layers * 7; slot++)
+    for (slot = 0; slot < m->cfg.n_layers * PT_LAYER_MATRICES; slot++)
         if (lo->a[slot] && pt__slot_weight(m, slot)->size > biggest) biggest = pt__slot_weight(m, slot)->size;
     ba = pt__alloc_aligned_floats(biggest);   /* one buffer up front: never a half-merged model */
     if (!ba) return pt__fail(PT_ERR_NOMEM, "LoRA merge: out of memory");
-    for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
+    for (slot = 0; slot < m->cfg.n_layers * PT_LAYER_MATRICES; slot++) {
         pt_tensor *w = pt__slot_weight(m, slot);
         int64_t j;
         if (!lo->a[slot]) continue;
@@ -5313,7 +5369,7 @@ PTDEF int pt_lora_save(const pt_model *m, const char *path)
     pt__put(&w, "PTLA", 4);
     pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)lo->rank); pt__put_f32(&w, lo->alpha);
     pt__put_u32(&w, (uint32_t)lo->rslora); pt__put_u32(&w, (uint32_t)lo->count);
-    for (slot = 0; slot < m->cfg.n_layers * 7; slot++) {
+    for (slot = 0; slot < m->cfg.n_layers * PT_LAYER_MATRICES; slot++) {
         if (!lo->a[slot]) continue;
         pt__put_u32(&w, (uint32_t)slot);
         pt__put_u32(&w, (uint32_t)lo->b[slot]->shape[0]);   /* out */
@@ -5333,7 +5389,7 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     pt__rbuf r;
     uint32_t version, rank, rslora, count, i;
     float alpha;
-    int n_slots = m->cfg.n_layers * 7, st;
+    int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, st;
     uint32_t *slots = NULL;
     size_t at0;
     pt_lora *saved = m->lora;
@@ -5386,7 +5442,7 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
         if (out != (uint32_t)w->shape[0] || in != (uint32_t)w->shape[1]) {
             st = pt__fail(PT_ERR_FORMAT,
                           "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path, i,
-                          out, in, s / 7, pt__slot_names[s % 7], w->shape[0], w->shape[1]);
+                          out, in, s / PT_LAYER_MATRICES, pt__matrix_names[s % PT_LAYER_MATRICES], w->shape[0], w->shape[1]);
             goto done;
         }
         if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) {
@@ -7732,7 +7788,7 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     }
     if (m->lora) {   /* the same slots, then the same values (and dropout RNG state) */
         const pt_lora *lo = m->lora;
-        int slot, n_slots = m->cfg.n_layers * 7;
+        int slot, n_slots = m->cfg.n_layers * PT_LAYER_MATRICES;
         unsigned char *on = (unsigned char *)PT_MALLOC((size_t)n_slots);
         if (!on) st = pt__fail(PT_ERR_NOMEM, "pt_model_clone: out of memory");
         for (slot = 0; on && slot < n_slots; slot++) on[slot] = lo->a[slot] != NULL;
