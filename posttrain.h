@@ -1,7 +1,8 @@
 /* posttrain.h - v0.3.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
-   A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, and (as they land)
-   reward models, DPO, PPO, GRPO, rejection sampling and test-time search, each written to be read.
+   A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
+   preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
+   search (planned, see the table of contents), each written to be read.
 
    USAGE
      Do this:
@@ -44,7 +45,8 @@
 
    TABLE OF CONTENTS (sections appear in this order in both halves of the file; grep the >>marker
    for a section's banner and API, "N. NAME (implementation)" for its code; [planned] = not built yet)
-     1. Basics: status codes, errors, allocator, RNG, arena, timing           >>basics
+     1. Basics: status codes, errors, allocator, RNG, arena, timing, files    >>basics
+        (whole reads, atomic writes, the checked byte writer and reader)
      2. Tensors and autograd: tensors, tape, ops with their backwards          >>tensors
         2a. matmul kernels >>matmul   2b. elementwise >>elementwise   2c. embedding, RMSNorm, RoPE,
         attention >>blocks   2d. softmax, losses, log-prob gather >>softmax   2e. gradcheck >>gradcheck
@@ -79,12 +81,8 @@
      if (!loss || pt_backward(ctx, loss) != PT_OK) puts(pt_last_error());
      pt_adamw_config opt = {0}; pt_adamw_step(P, &opt, 1e-3f); pt_params_zero_grad(P); pt_ctx_reset(ctx);
 
-   HISTORY
-     0.3.0  foundations for alignment: held-out splits by construction, graded preference data,
-            scalar heads, references, rollout-ready generation, one shared training loop
-     0.2.0  SFT and PEFT chapter (JSONL, token adapters, fused LoRA, distillation)
-     0.1.0  engine, Llama-style transformer, KV-cache generation, checkpoints, the world, llama2.c
-            (full history at the end of the file)
+   VERSION AND HISTORY: PT_VERSION_MAJOR/MINOR/PATCH below (PT_VERSION_STRING is made from them);
+   the history, one entry per version, is at the end of the file.
 
    LICENSE: MIT, see the end of the file.
 */
@@ -100,7 +98,9 @@
 #define PT_VERSION_MAJOR 0
 #define PT_VERSION_MINOR 3
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.3.0"
+#define PT__STRINGIFY(x) #x
+#define PT__VERSION_STR(a, b, c) PT__STRINGIFY(a) "." PT__STRINGIFY(b) "." PT__STRINGIFY(c)
+#define PT_VERSION_STRING PT__VERSION_STR(PT_VERSION_MAJOR, PT_VERSION_MINOR, PT_VERSION_PATCH)
 
 #include <stddef.h>
 #include <stdint.h>
@@ -122,7 +122,7 @@ extern "C" {
 #endif
 
 /* ================================================================================================
-   1. BASICS                                                                         >>basics
+   1. BASICS                                                                               >>basics
    ------------------------------------------------------------------------------------------------
    Status codes instead of exit(): a library that trains for an hour must never kill its caller over
    a bad file. The RNG is ours (not rand()) so that a seed means the same numbers on every libc.
@@ -178,8 +178,13 @@ PTDEF void *pt_arena_alloc(pt_arena *a, size_t bytes);  /* NULL (and an error) w
 PTDEF void pt_arena_reset(pt_arena *a);
 PTDEF void pt_arena_free(pt_arena *a);
 
+/* Files. Atomic write (temp + rename), used by every saver in the library. */
+PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
+/* Read a whole file; *out must be freed with pt_free(). */
+PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n);
+PTDEF void pt_free(void *p);
 /* ================================================================================================
-   2. TENSORS AND AUTOGRAD                                                          >>tensors
+   2. TENSORS AND AUTOGRAD                                                                >>tensors
    ------------------------------------------------------------------------------------------------
    Reverse-mode autodiff on a tape (Wengert list). Each op computes its output now and, if any input
    needs a gradient, appends a node {backward function, output, inputs, saved values}. For a scalar
@@ -252,9 +257,15 @@ PTDEF void pt_params_init_normal(pt_params *P, const char *pattern, float std, p
 PTDEF void pt_params_init_const(pt_params *P, const char *pattern, float value);
 PTDEF int pt_glob_match(const char *pattern, const char *name);
 
+/* A heap tensor for gradcheck inputs and other long-lived data (free with pt_tensor_free). */
+PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad);
+PTDEF void pt_tensor_free(pt_tensor *t);
 /* --- Ops. Every op returns a new tensor on ctx's arena, or NULL with an error set. ---------------- */
 
-/* 2a. Matmul. y[..., N] = x[..., K] W[N, K]^T (+ b[N]). b may be NULL. */
+/* ------------------------------------------------------------------------------------------------
+   2a. Matmul                                                                              >>matmul
+   ------------------------------------------------------------------------------------------------ */
+/* y[..., N] = x[..., K] W[N, K]^T (+ b[N]). b may be NULL. */
 PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b);
 /* LoRA in one op: y = x W^T + s (x*mask) A^T B^T, with A [r, K] and B [N, r] (Hu et al. 2021).
    mask (x's shape, may be NULL) is the adapter's dropout. The tape keeps only the [rows, r] product
@@ -270,7 +281,9 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa,
                    const float *B, int64_t rsb, int64_t csb, float *C, int64_t ldc, int accumulate);
 
-/* 2b. Elementwise (a and b of the same shape unless said otherwise). */
+/* ------------------------------------------------------------------------------------------------
+   2b. Elementwise ops and reductions                                                 >>elementwise
+   ------------------------------------------------------------------------------------------------ */
 PTDEF pt_tensor *pt_add(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 PTDEF pt_tensor *pt_sub(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 PTDEF pt_tensor *pt_mul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
@@ -306,7 +319,9 @@ PTDEF pt_tensor *pt_masked_mean(pt_ctx *ctx, pt_tensor *a, const float *mask); /
 PTDEF pt_tensor *pt_row_sum(pt_ctx *ctx, pt_tensor *a, const float *mask);
 PTDEF pt_tensor *pt_row_mean(pt_ctx *ctx, pt_tensor *a, const float *mask);
 
-/* 2c. Transformer blocks. */
+/* ------------------------------------------------------------------------------------------------
+   2c. Transformer blocks: embedding, RMSNorm, RoPE, attention                             >>blocks
+   ------------------------------------------------------------------------------------------------ */
 /* Embedding: out[i, :] = table[ids[i], :], shape [n_ids, D] (reshape for [B, T, D]). Ids outside
    [0, V) are an error naming the position. */
 PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int n_ids);
@@ -331,7 +346,9 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    output row is zero). Scale 1/sqrt(hd). Output [B, T, H, hd]. Saves the probabilities for backward. */
 PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor *v, const int *seg);
 
-/* 2d. Softmax family and losses, all over the last dim of x[R, C]. */
+/* ------------------------------------------------------------------------------------------------
+   2d. Softmax family, cross-entropy and the log-prob gather                              >>softmax
+   ------------------------------------------------------------------------------------------------ */
 PTDEF pt_tensor *pt_softmax(pt_ctx *ctx, pt_tensor *x);
 PTDEF pt_tensor *pt_log_softmax(pt_ctx *ctx, pt_tensor *x);
 /* Cross-entropy of logits[R, V] against targets[R]: sum_r m_r * (-log softmax(logits_r)[t_r]) / sum m.
@@ -343,7 +360,10 @@ PTDEF pt_tensor *pt_cross_entropy(pt_ctx *ctx, pt_tensor *logits, const int *tar
 PTDEF pt_tensor *pt_token_logprobs(pt_ctx *ctx, pt_tensor *logits, const int *targets,
                                    const float *mask, float temperature);
 
-/* 2e. Gradient checking. build() makes a tensor from the inputs using ctx; pt_gradcheck compares the
+/* ------------------------------------------------------------------------------------------------
+   2e. Gradient checking                                                                >>gradcheck
+   ------------------------------------------------------------------------------------------------ */
+/* build() makes a tensor from the inputs using ctx; pt_gradcheck compares the
    tape's gradients of L = sum_i w_i out_i (w fixed random) with central differences
    (L(x+h) - L(x-h)) / 2h accumulated in double, for every element of every input that requires grad.
    Inputs must outlive the ctx (pt_params tensors or pt_tensor_alloc'd ones). Passes when
@@ -357,12 +377,9 @@ typedef struct pt_gradcheck_result {
 } pt_gradcheck_result;
 PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_inputs,
                        float h, double atol, double rtol, pt_gradcheck_result *res);
-/* A heap tensor for gradcheck inputs and other long-lived data (free with pt_tensor_free). */
-PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad);
-PTDEF void pt_tensor_free(pt_tensor *t);
 
 /* ================================================================================================
-   3. TRANSFORMER                                                                  >>transformer
+   3. TRANSFORMER                                                                     >>transformer
    ------------------------------------------------------------------------------------------------
    A Llama-style decoder (Touvron et al. 2023), the architecture of llama2.c:
        x = E[tokens]
@@ -470,14 +487,14 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n_rows, const int *seq
 
 
 /* ================================================================================================
-   4. TOKENIZERS                                                                   >>tokenizers
+   4. TOKENIZERS                                                                       >>tokenizers
    ------------------------------------------------------------------------------------------------
    One interface, several vocabularies. The byte-level tokenizer (the built-in world's default) maps
    each byte to its value 0..255 and adds special tokens:
        256 <bos>  257 <eos>  258 <pad>  259 <|system|>  260 <|user|>  261 <|assistant|>  262 <|end|>
        263 <think>  264 </think>  265 <answer>  266 </answer>  267..271 reserved       (vocab 272)
    Encoding turns the exact marker strings into their ids, everything else into bytes; decoding is
-   the inverse, so decode(encode(s)) == s for any string. The llama2.c BPE tokenizer (later issue)
+   the inverse, so decode(encode(s)) == s for any string. The llama2.c BPE tokenizer (pt_bpe_load)
    fills the same struct.
    ================================================================================================ */
 enum { PT_BYTE_BOS = 256, PT_BYTE_EOS, PT_BYTE_PAD, PT_BYTE_SYSTEM, PT_BYTE_USER, PT_BYTE_ASSISTANT,
@@ -506,7 +523,7 @@ PTDEF void pt_tokenizer_free(pt_tokenizer *tok);   /* releases a BPE tokenizer; 
 PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, int cap);
 
 /* ================================================================================================
-   5. SAMPLING AND GENERATION                                                       >>sampling
+   5. SAMPLING AND GENERATION                                                            >>sampling
    ------------------------------------------------------------------------------------------------
    From logits z: temperature 0 -> argmax (greedy). Otherwise p = softmax(z / T), then optionally
    keep the top_k most likely tokens, then the smallest set whose (top-k renormalised) mass reaches
@@ -567,7 +584,7 @@ PTDEF void pt_rollout_batch_free(pt_rollout_batch *b);
 PTDEF pt_batch pt_rollout_view(const pt_rollout_batch *b);
 
 /* ================================================================================================
-   6. OPTIMIZER                                                                      >>optimizer
+   6. OPTIMIZER                                                                         >>optimizer
    ------------------------------------------------------------------------------------------------
    AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization"):
        m = b1 m + (1-b1) g;   v = b2 v + (1-b2) g^2;   mh = m / (1-b1^t);   vh = v / (1-b2^t)
@@ -591,8 +608,12 @@ PTDEF double pt_grad_norm(const pt_params *P);
 PTDEF int pt_clip_grad_norm(pt_params *P, float max_norm, double *norm_out);
 PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr_max, float lr_min);
 
+/* Optimizer step for everything trainable in the model (base and adapters): clip the global norm
+   (max_norm <= 0: no clipping), then AdamW. Returns PT_ERR_NONFINITE and changes nothing on NaN. */
+PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out);
+PTDEF void pt_model_zero_grad(pt_model *m);
 /* ================================================================================================
-   7. CHECKPOINTS                                                                  >>checkpoints
+   7. CHECKPOINTS                                                                     >>checkpoints
    ------------------------------------------------------------------------------------------------
    Native format, little-endian (all multi-byte fields):
        "PTCK"  u32 version (=1)  u32 header_bytes
@@ -631,14 +652,9 @@ PTDEF pt_model *pt_model_load_any(const char *path);
    model is unchanged. A model whose head is expected but whose file is missing fails here, by name. */
 PTDEF int pt_model_head_save(const pt_model *m, const char *path);
 PTDEF int pt_model_head_load(pt_model *m, const char *path);
-/* Atomic file write (temp + rename), used by every saver in the library. */
-PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n);
-/* Read a whole file; *out must be freed with pt_free(). */
-PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n);
-PTDEF void pt_free(void *p);
 
 /* ================================================================================================
-   8. PEFT: LoRA                                                                           >>lora
+   8. PEFT: LoRA                                                                             >>lora
    ------------------------------------------------------------------------------------------------
    LoRA (Hu et al. 2021): a frozen weight W [out, in] gets a trainable low-rank update,
        y = x W^T + s * dropout(x) A^T B^T,     A [r, in], B [out, r],  s = alpha / r
@@ -678,13 +694,9 @@ PTDEF int pt_lora_merge(pt_model *m);            /* W += s B A for every adapter
 PTDEF int pt_lora_unmerge(pt_model *m);          /* W -= s B A */
 PTDEF int pt_lora_save(const pt_model *m, const char *path);
 PTDEF int pt_lora_load(pt_model *m, const char *path);   /* attaches (replacing any) and loads */
-/* Optimizer step for everything trainable in the model (base and adapters): clip the global norm
-   (max_norm <= 0: no clipping), then AdamW. Returns PT_ERR_NONFINITE and changes nothing on NaN. */
-PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out);
-PTDEF void pt_model_zero_grad(pt_model *m);
 
 /* ------------------------------------------------------------------------------------------------
-   8b. Prompt tuning and trainable tokens                                               >>tokens
+   8b. Prompt tuning and trainable tokens                                                  >>tokens
    Prompt tuning (Lester et al. 2021, "The Power of Scale for Parameter-Efficient Prompt Tuning"):
    k trainable virtual-token embeddings P [k, D] are prepended to every input and nothing else
    trains. Here virtual token j is the id V + j, past the vocabulary: prepending them is a data
@@ -735,7 +747,7 @@ PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k);
 PTDEF int pt_model_input_vocab(const pt_model *m);
 
 /* ================================================================================================
-   9. DATA: THE ARITHMETIC WORLD                                                        >>world
+   9. DATA: THE ARITHMETIC WORLD                                                            >>world
    ------------------------------------------------------------------------------------------------
    A deterministic, seeded world of multi-digit additions whose reasoning is checkable step by step:
        Q: 47+85=?
@@ -902,7 +914,7 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap);
 
 /* ------------------------------------------------------------------------------------------------
-   9b. Chat template and SFT examples                                                  >>chat
+   9b. Chat template and SFT examples                                                        >>chat
    One template for every algorithm, with the byte tokenizer's special tokens:
        <bos>[<|system|>SYSTEM<|end|>]<|user|>USER<|end|><|assistant|>ASSISTANT<|end|><eos>
    A supervised example is prompt ids (everything up to and including <|assistant|>, never
@@ -934,7 +946,7 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
                            int *tokens, int *targets, float *mask, int *pos, int *seg);
 
 /* ------------------------------------------------------------------------------------------------
-   9c. Datasets: strict JSONL                                                          >>jsonl
+   9c. Datasets: strict JSONL                                                               >>jsonl
    One JSON object per line (JSON Lines), in the schemas TRL's trainers read:
        text        {"text": "..."}                                      plain language modelling
        completion  {"prompt": "...", "completion": "..."}               SFT, prompt not trained on
@@ -995,7 +1007,7 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
 PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds);
 
 /* ================================================================================================
-   10. SFT                                                                                >>sft
+   10. TRAINING LOOP, SFT AND REFERENCES                                                      >>sft
    ------------------------------------------------------------------------------------------------
    Supervised fine-tuning on demonstrations (Ouyang et al. 2022, "InstructGPT", step 1): minimise
    the completion-only cross-entropy over packed batches,
@@ -1130,7 +1142,7 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
 #endif /* POSTTRAIN_H */
 
 /* ################################################################################################
-   IMPLEMENTATION                                                              >>implementation
+   IMPLEMENTATION                                                                  >>implementation
    ################################################################################################ */
 #ifdef POSTTRAIN_IMPLEMENTATION
 #ifndef POSTTRAIN_IMPLEMENTATION_DONE
@@ -1210,7 +1222,7 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
 #endif
 
 /* ================================================================================================
-   1. BASICS (implementation)
+   1. BASICS (implementation)                                                              >>basics
    ================================================================================================ */
 
 static char pt__errbuf[1024];
@@ -1423,8 +1435,149 @@ PTDEF void pt_arena_free(pt_arena *a)
     memset(a, 0, sizeof *a);
 }
 
+/* --- Files: whole reads, atomic writes, and the one checked byte writer and reader every saver and
+   loader of the library uses (little-endian fields, errors named by file and field). --------- */
+#if defined(_WIN32)
+#include <io.h>
+#endif
+PTDEF void pt_free(void *p) { PT_FREE(p); }
+PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
+{
+    FILE *f;
+    long sz;
+    unsigned char *buf;
+    *out = NULL; *n = 0;
+    f = fopen(path, "rb");
+    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
+    /* a directory opens on POSIX but fails the first read (EISDIR): reject it before sizing */
+    if (fgetc(f) == EOF && ferror(f)) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path); }
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path);
+    }
+    buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
+    if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
+    if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        fclose(f);
+        PT_FREE(buf);
+        return pt__fail(PT_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    buf[sz] = 0;
+    *out = buf; *n = (size_t)sz;
+    return PT_OK;
+}
+PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
+{
+    char tmp[4096];
+    FILE *f;
+    int ok;
+    if (strlen(path) + 5 > sizeof tmp) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tmp);
+    ok = n == 0 || fwrite(data, 1, n, f) == n;   /* fwrite(NULL, 1, 0, f) is undefined */
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
+#if defined(_WIN32)
+    if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) {
+        remove(tmp);
+        return pt__fail(PT_ERR_IO, "%s: cannot rename into place", path);
+    }
+#else
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return pt__fail(PT_ERR_IO, "%s: cannot rename %s into place", path, tmp);
+    }
+#endif
+    return PT_OK;
+}
+
+static uint64_t pt__fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+/* little-endian byte writer / reader (portable: never casts the buffer to wider types) */
+typedef struct pt__wbuf { unsigned char *p; size_t n, cap; int err; } pt__wbuf;
+static void pt__put(pt__wbuf *w, const void *src, size_t n)
+{
+    if (w->err) return;
+    if (w->n + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        unsigned char *np;
+        while (cap < w->n + n) cap *= 2;
+        np = (unsigned char *)PT_REALLOC(w->p, cap);
+        if (!np) { w->err = 1; return; }
+        w->p = np; w->cap = cap;
+    }
+    memcpy(w->p + w->n, src, n);
+    w->n += n;
+}
+static void pt__put_u32(pt__wbuf *w, uint32_t v)
+{
+    unsigned char b[4];
+    int i;
+    for (i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    pt__put(w, b, 4);
+}
+static void pt__put_u64(pt__wbuf *w, uint64_t v)
+{
+    unsigned char b[8];
+    int i;
+    for (i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    pt__put(w, b, 8);
+}
+static void pt__put_f32(pt__wbuf *w, float f) { uint32_t u; memcpy(&u, &f, 4); pt__put_u32(w, u); }
+static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++)
+        pt__put_f32(w, f[i]);
+}
+
+typedef struct pt__rbuf { const unsigned char *p; size_t n, at; int err; const char *path; const char *what; } pt__rbuf;
+static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
+{
+    if (r->err) return 0;
+    if (n > r->n - r->at) { r->err = 1; r->what = what; return 0; }
+    memcpy(dst, r->p + r->at, n);
+    r->at += n;
+    return 1;
+}
+static uint32_t pt__get_u32(pt__rbuf *r, const char *what)
+{
+    unsigned char b[4] = {0, 0, 0, 0};
+    pt__get(r, b, 4, what);
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t pt__get_u64(pt__rbuf *r, const char *what)
+{
+    uint64_t lo = pt__get_u32(r, what), hi = pt__get_u32(r, what);
+    return lo | hi << 32;
+}
+static float pt__get_f32(pt__rbuf *r, const char *what)
+{
+    uint32_t u = pt__get_u32(r, what);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+/* A copy of a string on PT_MALLOC (NULL when out of memory). */
+static char *pt__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = (char *)PT_MALLOC(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
 /* ================================================================================================
-   2. TENSORS AND AUTOGRAD (implementation)
+   2. TENSORS AND AUTOGRAD (implementation)                                               >>tensors
    ================================================================================================ */
 
 typedef struct pt__node pt__node;
@@ -1792,7 +1945,7 @@ PTDEF void pt_params_init_const(pt_params *P, const char *pattern, float value)
 }
 
 /* ------------------------------------------------------------------------------------------------
-   2a. Matmul kernels                                                              >>matmul
+   2a. Matmul kernels (implementation)                                                     >>matmul
    The three products of a linear layer (y = x W^T, dx = dy W, dW = dy^T x) are one routine with
    strides:  C[i, j] (+)= sum_k A[i rsa + k csa] B[k rsb + j csb].  pt__gemm_plain is that
    definition in three loops; pt_gemm (FAST, below) computes the same numbers about a hundred times
@@ -2264,7 +2417,7 @@ PT__INLINE float pt__exp(float x)
 }
 
 /* ------------------------------------------------------------------------------------------------
-   2b. Elementwise ops and reductions                                          >>elementwise
+   2b. Elementwise ops and reductions (implementation)                                >>elementwise
    One forward and one backward per family, switching on the op outside the loop so each inner
    loop stays a simple vectorisable body. Unary: y = f(x), dx += dy * f'(x) (from x or y).
    Binary: z = f(a, b), da += dz * df/da, db += dz * df/db.
@@ -2591,7 +2744,7 @@ PTDEF pt_tensor *pt_row_sum(pt_ctx *ctx, pt_tensor *a, const float *mask) { retu
 PTDEF pt_tensor *pt_row_mean(pt_ctx *ctx, pt_tensor *a, const float *mask) { return pt__rowsum(ctx, a, mask, 0, 1); }
 
 /* ------------------------------------------------------------------------------------------------
-   2c. Transformer blocks: embedding, RMSNorm, RoPE, attention                    >>blocks
+   2c. Transformer blocks: embedding, RMSNorm, RoPE, attention (implementation)            >>blocks
    ------------------------------------------------------------------------------------------------ */
 static int *pt__copy_ints(pt_ctx *ctx, const int *v, int64_t n)
 {
@@ -3113,7 +3266,7 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
 }
 
 /* ------------------------------------------------------------------------------------------------
-   2d. Softmax family, cross-entropy and the log-prob gather                       >>softmax
+   2d. Softmax family, cross-entropy and the log-prob gather (implementation)             >>softmax
    For a row z: lse = max + log sum exp(z - max); log p_j = z_j - lse.
    Cross-entropy (mean over mask weight W): L = sum_r m_r (lse_r - z_r[t_r]) / W, dz = m_r/W (p - onehot).
    Log-prob at temperature tau: lp_r = z_r[t]/tau - lse(z_r/tau); dz_j = g_r/tau (onehot_j - p_j).
@@ -3281,7 +3434,7 @@ PTDEF pt_tensor *pt_token_logprobs(pt_ctx *ctx, pt_tensor *logits, const int *ta
 }
 
 /* ------------------------------------------------------------------------------------------------
-   2e. Gradient checking                                                          >>gradcheck
+   2e. Gradient checking (implementation)                                               >>gradcheck
    ------------------------------------------------------------------------------------------------ */
 static double pt__weighted_sum(const pt_tensor *out, const float *w)
 {
@@ -3364,7 +3517,7 @@ done:
 
 
 /* ================================================================================================
-   3. TRANSFORMER (implementation)
+   3. TRANSFORMER (implementation)                                                    >>transformer
    ================================================================================================ */
 PTDEF int pt_config_validate(pt_config *c)
 {
@@ -3683,6 +3836,22 @@ PTDEF void pt_kv_clear(pt_kv_cache *kv, int seq)
     int i;
     for (i = 0; i < kv->n_seqs; i++) if (seq < 0 || seq == i) kv->len[i] = 0;
 }
+PTDEF int pt_kv_copy(pt_kv_cache *kv, int src, int dst)
+{
+    int l;
+    size_t block;
+    if (!kv || src < 0 || dst < 0 || src >= kv->n_seqs || dst >= kv->n_seqs)
+        return pt__fail(PT_ERR_ARG, "pt_kv_copy: sequences %d -> %d outside [0, %d)", src, dst, kv ? kv->n_seqs : 0);
+    if (src == dst) return PT_OK;
+    block = (size_t)kv->kv_dim * (size_t)kv->max_len;
+    for (l = 0; l < kv->n_layers; l++) {
+        size_t s = ((size_t)l * kv->n_seqs + (size_t)src) * block, d = ((size_t)l * kv->n_seqs + (size_t)dst) * block;
+        memcpy(kv->k + d, kv->k + s, block * sizeof(float));
+        memcpy(kv->v + d, kv->v + s, block * sizeof(float));
+    }
+    kv->len[dst] = kv->len[src];
+    return PT_OK;
+}
 
 /* Inference scratch (rows of the whole call) and the forward over rows [r0, r1). tid >= 0: this is
    one thread of a row split, so every helper runs serially on that thread's packing buffer;
@@ -3869,7 +4038,7 @@ static void pt__kv_prepack(pt_kv_cache *kv, const pt_model *m)
 }
 
 /* ================================================================================================
-   4. TOKENIZERS (implementation)
+   4. TOKENIZERS (implementation)                                                      >>tokenizers
    ================================================================================================ */
 static const char *const pt__byte_specials[PT_BYTE_VOCAB - 256] = {
     "<bos>", "<eos>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
@@ -3937,8 +4106,206 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
     return len;
 }
 
+/* --- llama2.c BPE tokenizer ---------------------------------------------------------------- */
+typedef struct pt__bpe {
+    char **vocab;            /* NUL-terminated pieces */
+    float *scores;
+    int *sorted;             /* ids sorted by piece, for binary search */
+    int max_len;
+    char byte_pieces[512];   /* "\x00\0\x01\0..." : the text of byte tokens */
+} pt__bpe;
+static const pt__bpe *pt__bpe_sort_ctx;
+static int pt__bpe_cmp(const void *a, const void *b)
+{
+    return strcmp(pt__bpe_sort_ctx->vocab[*(const int *)a], pt__bpe_sort_ctx->vocab[*(const int *)b]);
+}
+static int pt__bpe_lookup(const pt__bpe *b, int V, const char *str)
+{
+    int lo = 0, hi = V - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(str, b->vocab[b->sorted[mid]]);
+        if (c == 0) return b->sorted[mid];
+        if (c < 0) hi = mid - 1; else lo = mid + 1;
+    }
+    return -1;
+}
+static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids)
+{
+    const pt__bpe *b = (const pt__bpe *)tok->impl;
+    int V = tok->vocab_size, n = 0, str_len = 0;
+    char *buf;
+    const char *c;
+    if (!text) return pt__fail(PT_ERR_ARG, "bpe tokenizer: text is NULL");
+    buf = (char *)PT_MALLOC((size_t)b->max_len * 2 + 4);
+    if (!buf) return pt__fail(PT_ERR_NOMEM, "bpe tokenizer: out of memory");
+#define PT__PUSH(id)                                                                                                   \
+    do {                                                                                                               \
+        if (n >= max_ids) {                                                                                            \
+            PT_FREE(buf);                                                                                              \
+            return pt__fail(PT_ERR_ARG, "bpe tokenizer: more than %d tokens", max_ids);                                \
+        }                                                                                                              \
+        ids[n++] = (id);                                                                                               \
+    } while (0)
+    if (add_bos) PT__PUSH(tok->bos_id);
+    if (text[0] != 0) {   /* sentencepiece's dummy prefix: a leading space */
+        int sp = pt__bpe_lookup(b, V, " ");
+        if (sp >= 0) PT__PUSH(sp);
+    }
+    for (c = text; *c; c++) {
+        /* gather one UTF-8 code point (a lead byte and its continuation bytes, at most 4) */
+        if (((unsigned char)*c & 0xC0) != 0x80) str_len = 0;
+        buf[str_len++] = *c;
+        buf[str_len] = 0;
+        if ((((unsigned char)c[1]) & 0xC0) == 0x80 && str_len < 4) continue;
+        {
+            int id = pt__bpe_lookup(b, V, buf), i;
+            if (id >= 0) PT__PUSH(id);
+            else for (i = 0; i < str_len; i++) {   /* byte fallback */
+                int bid = (unsigned char)buf[i] + 3;
+                if (bid >= V) {
+                    PT_FREE(buf);
+                    return pt__fail(PT_ERR_ARG,
+                                    "bpe tokenizer: byte 0x%02X is not in the vocabulary and it has no byte tokens",
+                                    bid - 3);
+                }
+                PT__PUSH(bid);
+            }
+        }
+        str_len = 0;
+    }
+    for (;;) {   /* merge the best-scoring adjacent pair until none merges */
+        float best = -1e10f;
+        int best_id = -1, best_at = -1, i;
+        for (i = 0; i + 1 < n; i++) {
+            const char *x = b->vocab[ids[i]], *y = b->vocab[ids[i + 1]];
+            size_t lx = strlen(x), ly = strlen(y);
+            int id;
+            if (lx + ly > (size_t)b->max_len * 2 + 2) continue;
+            memcpy(buf, x, lx); memcpy(buf + lx, y, ly); buf[lx + ly] = 0;
+            id = pt__bpe_lookup(b, V, buf);
+            if (id >= 0 && b->scores[id] > best) { best = b->scores[id]; best_id = id; best_at = i; }
+        }
+        if (best_at < 0) break;
+        ids[best_at] = best_id;
+        memmove(ids + best_at + 1, ids + best_at + 2, (size_t)(n - best_at - 2) * sizeof(int));
+        n--;
+    }
+    if (add_eos) PT__PUSH(tok->eos_id);
+#undef PT__PUSH
+    PT_FREE(buf);
+    return n;
+}
+static const char *pt__bpe_piece(const pt_tokenizer *tok, int prev, int id, char buf[16])
+{
+    const pt__bpe *b = (const pt__bpe *)tok->impl;
+    const char *p;
+    unsigned v;
+    (void)buf;
+    if (id < 0 || id >= tok->vocab_size) return "";
+    p = b->vocab[id];
+    if (prev == tok->bos_id && p[0] == ' ') p++;   /* sentencepiece strips the dummy prefix after BOS */
+    /* byte tokens "<0x0A>" render as the byte itself */
+    if (strlen(p) == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>') {
+        int k, ok = 1;
+        v = 0;
+        for (k = 3; k < 5; k++) {
+            char ch = p[k];
+            v <<= 4;
+            if (ch >= '0' && ch <= '9') v |= (unsigned)(ch - '0');
+            else if (ch >= 'A' && ch <= 'F') v |= (unsigned)(ch - 'A' + 10);
+            else if (ch >= 'a' && ch <= 'f') v |= (unsigned)(ch - 'a' + 10);
+            else ok = 0;
+        }
+        if (ok) return b->byte_pieces + v * 2;
+    }
+    return p;
+}
+PTDEF void pt_tokenizer_free(pt_tokenizer *tok)
+{
+    pt__bpe *b;
+    int i;
+    if (!tok || tok->encode != pt__bpe_encode || !tok->impl) return;
+    b = (pt__bpe *)tok->impl;
+    if (b->vocab) for (i = 0; i < tok->vocab_size; i++) PT_FREE(b->vocab[i]);
+    PT_FREE(b->vocab); PT_FREE(b->scores); PT_FREE(b->sorted); PT_FREE(b);
+    tok->impl = NULL;
+}
+PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
+{
+    unsigned char *data = NULL;
+    size_t n = 0;
+    pt__rbuf r;
+    pt__bpe *b;
+    pt_tokenizer t;
+    int i, st;
+    uint32_t max_len;
+    if (vocab_size < 3 || vocab_size > 1 << 22)
+        return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
+    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
+    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    memset(&t, 0, sizeof t);
+    t.vocab_size = vocab_size; t.bos_id = 1; t.eos_id = 2; t.pad_id = 0;
+    t.encode = pt__bpe_encode; t.piece = pt__bpe_piece;
+    b = (pt__bpe *)PT_MALLOC(sizeof *b);
+    if (!b) { PT_FREE(data); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); }
+    memset(b, 0, sizeof *b);
+    t.impl = b;
+    max_len = pt__get_u32(&r, "max_token_length");
+    if (r.err || max_len < 1 || max_len > 65536) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len,
+                      r.err ? "(file too short)" : "not in [1, 65536]");
+        goto fail;
+    }
+    b->max_len = (int)max_len;
+    b->vocab = (char **)PT_MALLOC((size_t)vocab_size * sizeof(char *));
+    if (b->vocab) memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
+    b->scores = (float *)PT_MALLOC((size_t)vocab_size * sizeof(float));
+    b->sorted = (int *)PT_MALLOC((size_t)vocab_size * sizeof(int));
+    if (!b->vocab || !b->scores || !b->sorted) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+    for (i = 0; i < 256; i++) { b->byte_pieces[2 * i] = (char)i; b->byte_pieces[2 * i + 1] = 0; }
+    for (i = 0; i < vocab_size; i++) {
+        uint32_t len;
+        b->scores[i] = pt__get_f32(&r, "score");
+        len = pt__get_u32(&r, "length");
+        if (r.err) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: truncated at token %d of %d (the model's vocab_size)", path, i,
+                          vocab_size);
+            goto fail;
+        }
+        if ((int32_t)len < 0 || len > max_len) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %u]", path, i,
+                          (int32_t)len, max_len);
+            goto fail;
+        }
+        if (!isfinite(b->scores[i])) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has a non-finite score", path, i);
+            goto fail;
+        }
+        b->vocab[i] = (char *)PT_MALLOC(len + 1);
+        if (!b->vocab[i]) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        if (!pt__get(&r, b->vocab[i], len, "piece")) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i);
+            goto fail;
+        }
+        b->vocab[i][len] = 0;
+        if (strlen(b->vocab[i]) != len) {
+            st = pt__fail(PT_ERR_FORMAT, "%s: token %d contains a NUL byte", path, i);
+            goto fail;
+        }
+        b->sorted[i] = i;
+    }
+    pt__bpe_sort_ctx = b;
+    qsort(b->sorted, (size_t)vocab_size, sizeof(int), pt__bpe_cmp);
+    PT_FREE(data);
+    *out = t;
+    return PT_OK;
+fail:
+    PT_FREE(data);
+    pt_tokenizer_free(&t);
+    return st;
+}
 /* ================================================================================================
-   5. SAMPLING AND GENERATION (implementation)
+   5. SAMPLING AND GENERATION (implementation)                                           >>sampling
    ================================================================================================ */
 typedef struct pt__prob_idx { float p; int i; } pt__prob_idx;
 static int pt__cmp_prob_desc(const void *a, const void *b)
@@ -4061,22 +4428,6 @@ static int pt__is_stop(const pt_gen_config *cfg, int tok)
     for (i = 0; cfg && i < cfg->n_stop_tokens && i < PT_MAX_STOP_TOKENS; i++)
         if (tok == cfg->stop_tokens[i]) return 1;
     return 0;
-}
-PTDEF int pt_kv_copy(pt_kv_cache *kv, int src, int dst)
-{
-    int l;
-    size_t block;
-    if (!kv || src < 0 || dst < 0 || src >= kv->n_seqs || dst >= kv->n_seqs)
-        return pt__fail(PT_ERR_ARG, "pt_kv_copy: sequences %d -> %d outside [0, %d)", src, dst, kv ? kv->n_seqs : 0);
-    if (src == dst) return PT_OK;
-    block = (size_t)kv->kv_dim * (size_t)kv->max_len;
-    for (l = 0; l < kv->n_layers; l++) {
-        size_t s = ((size_t)l * kv->n_seqs + (size_t)src) * block, d = ((size_t)l * kv->n_seqs + (size_t)dst) * block;
-        memcpy(kv->k + d, kv->k + s, block * sizeof(float));
-        memcpy(kv->v + d, kv->v + s, block * sizeof(float));
-    }
-    kv->len[dst] = kv->len[src];
-    return PT_OK;
 }
 PTDEF void pt_rollout_batch_free(pt_rollout_batch *b)
 {
@@ -4264,7 +4615,7 @@ done:
 }
 
 /* ================================================================================================
-   6. OPTIMIZER (implementation)
+   6. OPTIMIZER (implementation)                                                        >>optimizer
    ================================================================================================ */
 PTDEF double pt_grad_norm(const pt_params *P)
 {
@@ -4346,140 +4697,43 @@ PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr
     return lr_min + (lr_max - lr_min) * (float)(0.5 * (1.0 + cos(3.141592653589793 * prog)));
 }
 
+/* The model's parameter sets: base, LoRA adapters, token adapter, head (absent ones are NULL). */
+#define PT__N_SETS 4
+static void pt__model_param_sets(pt_model *m, pt_params *sets[PT__N_SETS])
+{
+    sets[0] = m->params;
+    sets[1] = m->lora ? m->lora->params : NULL;
+    sets[2] = m->tokens ? m->tokens->params : NULL;
+    sets[3] = m->head ? m->head->params : NULL;
+}
+PTDEF void pt_model_zero_grad(pt_model *m)
+{
+    pt_params *sets[PT__N_SETS];
+    int k;
+    pt__model_param_sets(m, sets);
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) pt_params_zero_grad(sets[k]);
+}
+PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out)
+{
+    pt_params *sets[PT__N_SETS];
+    double sq = 0, norm;
+    int st, k;
+    pt__model_param_sets(m, sets);
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
+    norm = sqrt(sq);
+    if (norm_out) *norm_out = norm;
+    if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
+    if (max_norm > 0 && norm > max_norm) {   /* one global norm over base and adapters */
+        float s = (float)(max_norm / norm);
+        int64_t i;
+        for (k = 0; k < PT__N_SETS; k++) if (sets[k]) for (i = 0; i < sets[k]->n_grad; i++) sets[k]->grad[i] *= s;
+    }
+    for (k = 0; k < PT__N_SETS; k++) if (sets[k] && (st = pt_adamw_step(sets[k], cfg, lr)) != PT_OK) return st;
+    return PT_OK;
+}
 /* ================================================================================================
-   7. CHECKPOINTS (implementation)
+   7. CHECKPOINTS (implementation)                                                    >>checkpoints
    ================================================================================================ */
-#if defined(_WIN32)
-#include <io.h>
-#endif
-PTDEF void pt_free(void *p) { PT_FREE(p); }
-PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
-{
-    FILE *f;
-    long sz;
-    unsigned char *buf;
-    *out = NULL; *n = 0;
-    f = fopen(path, "rb");
-    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
-    /* a directory opens on POSIX but fails the first read (EISDIR): reject it before sizing */
-    if (fgetc(f) == EOF && ferror(f)) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path); }
-    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path);
-    }
-    buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
-    if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
-    if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        fclose(f);
-        PT_FREE(buf);
-        return pt__fail(PT_ERR_IO, "%s: read error", path);
-    }
-    fclose(f);
-    buf[sz] = 0;
-    *out = buf; *n = (size_t)sz;
-    return PT_OK;
-}
-PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
-{
-    char tmp[4096];
-    FILE *f;
-    int ok;
-    if (strlen(path) + 5 > sizeof tmp) return pt__fail(PT_ERR_ARG, "%s: path too long", path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for writing", tmp);
-    ok = n == 0 || fwrite(data, 1, n, f) == n;   /* fwrite(NULL, 1, 0, f) is undefined */
-    ok = fflush(f) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
-#if defined(_WIN32)
-    if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) {
-        remove(tmp);
-        return pt__fail(PT_ERR_IO, "%s: cannot rename into place", path);
-    }
-#else
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return pt__fail(PT_ERR_IO, "%s: cannot rename %s into place", path, tmp);
-    }
-#endif
-    return PT_OK;
-}
-
-static uint64_t pt__fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-/* little-endian byte writer / reader (portable: never casts the buffer to wider types) */
-typedef struct pt__wbuf { unsigned char *p; size_t n, cap; int err; } pt__wbuf;
-static void pt__put(pt__wbuf *w, const void *src, size_t n)
-{
-    if (w->err) return;
-    if (w->n + n > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        unsigned char *np;
-        while (cap < w->n + n) cap *= 2;
-        np = (unsigned char *)PT_REALLOC(w->p, cap);
-        if (!np) { w->err = 1; return; }
-        w->p = np; w->cap = cap;
-    }
-    memcpy(w->p + w->n, src, n);
-    w->n += n;
-}
-static void pt__put_u32(pt__wbuf *w, uint32_t v)
-{
-    unsigned char b[4];
-    int i;
-    for (i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    pt__put(w, b, 4);
-}
-static void pt__put_u64(pt__wbuf *w, uint64_t v)
-{
-    unsigned char b[8];
-    int i;
-    for (i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    pt__put(w, b, 8);
-}
-static void pt__put_f32(pt__wbuf *w, float f) { uint32_t u; memcpy(&u, &f, 4); pt__put_u32(w, u); }
-static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n)
-{
-    int64_t i;
-    for (i = 0; i < n; i++)
-        pt__put_f32(w, f[i]);
-}
-
-typedef struct pt__rbuf { const unsigned char *p; size_t n, at; int err; const char *path; const char *what; } pt__rbuf;
-static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
-{
-    if (r->err) return 0;
-    if (n > r->n - r->at) { r->err = 1; r->what = what; return 0; }
-    memcpy(dst, r->p + r->at, n);
-    r->at += n;
-    return 1;
-}
-static uint32_t pt__get_u32(pt__rbuf *r, const char *what)
-{
-    unsigned char b[4] = {0, 0, 0, 0};
-    pt__get(r, b, 4, what);
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-static uint64_t pt__get_u64(pt__rbuf *r, const char *what)
-{
-    uint64_t lo = pt__get_u32(r, what), hi = pt__get_u32(r, what);
-    return lo | hi << 32;
-}
-static float pt__get_f32(pt__rbuf *r, const char *what)
-{
-    uint32_t u = pt__get_u32(r, what);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 #define PT__CKPT_VERSION 1
 /* The tensors a native checkpoint stores, in order: the model's, then its head's (if any), each
@@ -4970,204 +5224,6 @@ PTDEF pt_model *pt_model_load_any(const char *path)
     return pt_model_load_llama2c(path);
 }
 
-/* --- llama2.c BPE tokenizer (section 4; here because it reads files with section 7's helpers) ------------------- */
-typedef struct pt__bpe {
-    char **vocab;            /* NUL-terminated pieces */
-    float *scores;
-    int *sorted;             /* ids sorted by piece, for binary search */
-    int max_len;
-    char byte_pieces[512];   /* "\x00\0\x01\0..." : the text of byte tokens */
-} pt__bpe;
-static const pt__bpe *pt__bpe_sort_ctx;
-static int pt__bpe_cmp(const void *a, const void *b)
-{
-    return strcmp(pt__bpe_sort_ctx->vocab[*(const int *)a], pt__bpe_sort_ctx->vocab[*(const int *)b]);
-}
-static int pt__bpe_lookup(const pt__bpe *b, int V, const char *str)
-{
-    int lo = 0, hi = V - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(str, b->vocab[b->sorted[mid]]);
-        if (c == 0) return b->sorted[mid];
-        if (c < 0) hi = mid - 1; else lo = mid + 1;
-    }
-    return -1;
-}
-static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos, int add_eos, int *ids, int max_ids)
-{
-    const pt__bpe *b = (const pt__bpe *)tok->impl;
-    int V = tok->vocab_size, n = 0, str_len = 0;
-    char *buf;
-    const char *c;
-    if (!text) return pt__fail(PT_ERR_ARG, "bpe tokenizer: text is NULL");
-    buf = (char *)PT_MALLOC((size_t)b->max_len * 2 + 4);
-    if (!buf) return pt__fail(PT_ERR_NOMEM, "bpe tokenizer: out of memory");
-#define PT__PUSH(id)                                                                                                   \
-    do {                                                                                                               \
-        if (n >= max_ids) {                                                                                            \
-            PT_FREE(buf);                                                                                              \
-            return pt__fail(PT_ERR_ARG, "bpe tokenizer: more than %d tokens", max_ids);                                \
-        }                                                                                                              \
-        ids[n++] = (id);                                                                                               \
-    } while (0)
-    if (add_bos) PT__PUSH(tok->bos_id);
-    if (text[0] != 0) {   /* sentencepiece's dummy prefix: a leading space */
-        int sp = pt__bpe_lookup(b, V, " ");
-        if (sp >= 0) PT__PUSH(sp);
-    }
-    for (c = text; *c; c++) {
-        /* gather one UTF-8 code point (a lead byte and its continuation bytes, at most 4) */
-        if (((unsigned char)*c & 0xC0) != 0x80) str_len = 0;
-        buf[str_len++] = *c;
-        buf[str_len] = 0;
-        if ((((unsigned char)c[1]) & 0xC0) == 0x80 && str_len < 4) continue;
-        {
-            int id = pt__bpe_lookup(b, V, buf), i;
-            if (id >= 0) PT__PUSH(id);
-            else for (i = 0; i < str_len; i++) {   /* byte fallback */
-                int bid = (unsigned char)buf[i] + 3;
-                if (bid >= V) {
-                    PT_FREE(buf);
-                    return pt__fail(PT_ERR_ARG,
-                                    "bpe tokenizer: byte 0x%02X is not in the vocabulary and it has no byte tokens",
-                                    bid - 3);
-                }
-                PT__PUSH(bid);
-            }
-        }
-        str_len = 0;
-    }
-    for (;;) {   /* merge the best-scoring adjacent pair until none merges */
-        float best = -1e10f;
-        int best_id = -1, best_at = -1, i;
-        for (i = 0; i + 1 < n; i++) {
-            const char *x = b->vocab[ids[i]], *y = b->vocab[ids[i + 1]];
-            size_t lx = strlen(x), ly = strlen(y);
-            int id;
-            if (lx + ly > (size_t)b->max_len * 2 + 2) continue;
-            memcpy(buf, x, lx); memcpy(buf + lx, y, ly); buf[lx + ly] = 0;
-            id = pt__bpe_lookup(b, V, buf);
-            if (id >= 0 && b->scores[id] > best) { best = b->scores[id]; best_id = id; best_at = i; }
-        }
-        if (best_at < 0) break;
-        ids[best_at] = best_id;
-        memmove(ids + best_at + 1, ids + best_at + 2, (size_t)(n - best_at - 2) * sizeof(int));
-        n--;
-    }
-    if (add_eos) PT__PUSH(tok->eos_id);
-#undef PT__PUSH
-    PT_FREE(buf);
-    return n;
-}
-static const char *pt__bpe_piece(const pt_tokenizer *tok, int prev, int id, char buf[16])
-{
-    const pt__bpe *b = (const pt__bpe *)tok->impl;
-    const char *p;
-    unsigned v;
-    (void)buf;
-    if (id < 0 || id >= tok->vocab_size) return "";
-    p = b->vocab[id];
-    if (prev == tok->bos_id && p[0] == ' ') p++;   /* sentencepiece strips the dummy prefix after BOS */
-    /* byte tokens "<0x0A>" render as the byte itself */
-    if (strlen(p) == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>') {
-        int k, ok = 1;
-        v = 0;
-        for (k = 3; k < 5; k++) {
-            char ch = p[k];
-            v <<= 4;
-            if (ch >= '0' && ch <= '9') v |= (unsigned)(ch - '0');
-            else if (ch >= 'A' && ch <= 'F') v |= (unsigned)(ch - 'A' + 10);
-            else if (ch >= 'a' && ch <= 'f') v |= (unsigned)(ch - 'a' + 10);
-            else ok = 0;
-        }
-        if (ok) return b->byte_pieces + v * 2;
-    }
-    return p;
-}
-PTDEF void pt_tokenizer_free(pt_tokenizer *tok)
-{
-    pt__bpe *b;
-    int i;
-    if (!tok || tok->encode != pt__bpe_encode || !tok->impl) return;
-    b = (pt__bpe *)tok->impl;
-    if (b->vocab) for (i = 0; i < tok->vocab_size; i++) PT_FREE(b->vocab[i]);
-    PT_FREE(b->vocab); PT_FREE(b->scores); PT_FREE(b->sorted); PT_FREE(b);
-    tok->impl = NULL;
-}
-PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
-{
-    unsigned char *data = NULL;
-    size_t n = 0;
-    pt__rbuf r;
-    pt__bpe *b;
-    pt_tokenizer t;
-    int i, st;
-    uint32_t max_len;
-    if (vocab_size < 3 || vocab_size > 1 << 22)
-        return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
-    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
-    memset(&r, 0, sizeof r); r.p = data; r.n = n;
-    memset(&t, 0, sizeof t);
-    t.vocab_size = vocab_size; t.bos_id = 1; t.eos_id = 2; t.pad_id = 0;
-    t.encode = pt__bpe_encode; t.piece = pt__bpe_piece;
-    b = (pt__bpe *)PT_MALLOC(sizeof *b);
-    if (!b) { PT_FREE(data); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); }
-    memset(b, 0, sizeof *b);
-    t.impl = b;
-    max_len = pt__get_u32(&r, "max_token_length");
-    if (r.err || max_len < 1 || max_len > 65536) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: max_token_length %u %s", path, max_len,
-                      r.err ? "(file too short)" : "not in [1, 65536]");
-        goto fail;
-    }
-    b->max_len = (int)max_len;
-    b->vocab = (char **)PT_MALLOC((size_t)vocab_size * sizeof(char *));
-    if (b->vocab) memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
-    b->scores = (float *)PT_MALLOC((size_t)vocab_size * sizeof(float));
-    b->sorted = (int *)PT_MALLOC((size_t)vocab_size * sizeof(int));
-    if (!b->vocab || !b->scores || !b->sorted) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-    for (i = 0; i < 256; i++) { b->byte_pieces[2 * i] = (char)i; b->byte_pieces[2 * i + 1] = 0; }
-    for (i = 0; i < vocab_size; i++) {
-        uint32_t len;
-        b->scores[i] = pt__get_f32(&r, "score");
-        len = pt__get_u32(&r, "length");
-        if (r.err) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: truncated at token %d of %d (the model's vocab_size)", path, i,
-                          vocab_size);
-            goto fail;
-        }
-        if ((int32_t)len < 0 || len > max_len) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %u]", path, i,
-                          (int32_t)len, max_len);
-            goto fail;
-        }
-        if (!isfinite(b->scores[i])) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: token %d has a non-finite score", path, i);
-            goto fail;
-        }
-        b->vocab[i] = (char *)PT_MALLOC(len + 1);
-        if (!b->vocab[i]) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-        if (!pt__get(&r, b->vocab[i], len, "piece")) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i);
-            goto fail;
-        }
-        b->vocab[i][len] = 0;
-        if (strlen(b->vocab[i]) != len) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: token %d contains a NUL byte", path, i);
-            goto fail;
-        }
-        b->sorted[i] = i;
-    }
-    pt__bpe_sort_ctx = b;
-    qsort(b->sorted, (size_t)vocab_size, sizeof(int), pt__bpe_cmp);
-    PT_FREE(data);
-    *out = t;
-    return PT_OK;
-fail:
-    PT_FREE(data);
-    pt_tokenizer_free(&t);
-    return st;
-}
 
 PTDEF int pt_model_load_into(pt_model *m, const char *path)
 {
@@ -5221,7 +5277,7 @@ PTDEF int pt_model_load_into(pt_model *m, const char *path)
 }
 
 /* ================================================================================================
-   8. PEFT: LoRA (implementation)
+   8. PEFT: LoRA (implementation)                                                            >>lora
    ================================================================================================ */
 static void pt__lora_free(pt_lora *lo)
 {
@@ -5474,7 +5530,7 @@ done:
     return st;
 }
 /* ------------------------------------------------------------------------------------------------
-   8b. Prompt tuning and trainable tokens (implementation)
+   8b. Prompt tuning and trainable tokens (implementation)                                 >>tokens
    ------------------------------------------------------------------------------------------------ */
 static void pt__tokens_free(pt_token_adapter *ta)
 {
@@ -5751,43 +5807,9 @@ done:
     PT_FREE(data); PT_FREE(ids);
     return st;
 }
-/* The model's parameter sets: base, LoRA adapters, token adapter, head (absent ones are NULL). */
-#define PT__N_SETS 4
-static void pt__model_param_sets(pt_model *m, pt_params *sets[PT__N_SETS])
-{
-    sets[0] = m->params;
-    sets[1] = m->lora ? m->lora->params : NULL;
-    sets[2] = m->tokens ? m->tokens->params : NULL;
-    sets[3] = m->head ? m->head->params : NULL;
-}
-PTDEF void pt_model_zero_grad(pt_model *m)
-{
-    pt_params *sets[PT__N_SETS];
-    int k;
-    pt__model_param_sets(m, sets);
-    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) pt_params_zero_grad(sets[k]);
-}
-PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float lr, float max_norm, double *norm_out)
-{
-    pt_params *sets[PT__N_SETS];
-    double sq = 0, norm;
-    int st, k;
-    pt__model_param_sets(m, sets);
-    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
-    norm = sqrt(sq);
-    if (norm_out) *norm_out = norm;
-    if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
-    if (max_norm > 0 && norm > max_norm) {   /* one global norm over base and adapters */
-        float s = (float)(max_norm / norm);
-        int64_t i;
-        for (k = 0; k < PT__N_SETS; k++) if (sets[k]) for (i = 0; i < sets[k]->n_grad; i++) sets[k]->grad[i] *= s;
-    }
-    for (k = 0; k < PT__N_SETS; k++) if (sets[k] && (st = pt_adamw_step(sets[k], cfg, lr)) != PT_OK) return st;
-    return PT_OK;
-}
 
 /* ================================================================================================
-   9. DATA: THE ARITHMETIC WORLD (implementation)
+   9. DATA: THE ARITHMETIC WORLD (implementation)                                           >>world
    ================================================================================================ */
 static void pt__world_defaults(const pt_world_config *in, pt_world_config *c)
 {
@@ -6425,20 +6447,6 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
     return n;
 }
 
-/* ------------------------------------------------------------------------------------------------
-   9b. Chat template and SFT examples (implementation)
-   ------------------------------------------------------------------------------------------------ */
-PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap)
-{
-    size_t at = 0;
-    if (!out || cap < 1) return pt__fail(PT_ERR_ARG, "pt_chat_text: no output buffer");
-    at = pt__append(out, (size_t)cap, at, "<bos>");
-    if (system) at = pt__append(out, (size_t)cap, at, "<|system|>%s<|end|>", system);
-    at = pt__append(out, (size_t)cap, at, "<|user|>%s<|end|><|assistant|>", user ? user : "");
-    if (assistant) at = pt__append(out, (size_t)cap, at, "%s<|end|><eos>", assistant);
-    (void)at;
-    return (int)strlen(out);   /* what was written (at most cap - 1) */
-}
 /* The question without its trailing newline: "Q: 47+85=?" */
 static void pt__world_user_text(const pt_problem *p, char *out, size_t cap)
 {
@@ -6447,6 +6455,127 @@ static void pt__world_user_text(const pt_problem *p, char *out, size_t cap)
     if (n >= cap) n = cap - 1;
     memcpy(out, p->question, n);
     out[n] = 0;
+}
+/* One preference record: prompt, chosen and rejected texts, the strength the rules give them. */
+static int pt__pref_record(pt_record *r, int line, const pt_problem *p, const char *chosen, const char *rejected)
+{
+    char user[sizeof p->question];
+    pt_world_score a, b;
+    pt__world_user_text(p, user, sizeof user);
+    pt_world_score_text(p, chosen, &a);
+    pt_world_score_text(p, rejected, &b);
+    r->line = line;
+    r->prompt = pt__strdup(user);
+    r->chosen = pt__strdup(chosen);
+    r->rejected = pt__strdup(rejected);
+    r->strength = (float)pt_world_strength(&a, &b);
+    r->has_strength = 1;
+    return r->prompt && r->chosen && r->rejected ? PT_OK : PT_ERR_NOMEM;
+}
+PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples, pt_dataset *ds)
+{
+    /* pairs (chosen flaw, rejected flaw) per strength level: the level is their quality gap */
+    static const int recipes[4][3][2] = {
+        {{PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}},
+        {{PT_FLAW_NONE, PT_FLAW_STEP}, {PT_FLAW_STEP, PT_FLAW_ANSWER}, {PT_FLAW_CARRIED, PT_FLAW_TRUNCATED}},
+        {{PT_FLAW_NONE, PT_FLAW_ANSWER}, {PT_FLAW_NONE, PT_FLAW_CARRIED}, {PT_FLAW_STEP, PT_FLAW_TRUNCATED}},
+        {{PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}}};
+    pt_dataset out;
+    pt_rng rng;
+    int i, st = PT_OK;
+    if (!ds || n < 1 || (triples && n % 3))
+        return pt__fail(PT_ERR_ARG, "pt_world_preferences: need n >= 1%s, got %d",
+                        triples ? " and a multiple of 3" : "", n);
+    memset(&out, 0, sizeof out);
+    out.kind = PT_DATA_PREFERENCE;
+    out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
+    if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory");
+    memset(out.records, 0, (size_t)n * sizeof(pt_record));
+    out.n = n;
+    pt_rng_seed(&rng, seed ^ 0x5EEDBADull ^ (uint64_t)split << 40);
+    for (i = 0; i < n && st == PT_OK; i += triples ? 3 : 1) {
+        pt_problem p;
+        char x[sizeof p.solution], y[sizeof p.solution], z[sizeof p.solution];
+        pt_world_problem(cfg, split, seed, triples ? i / 3 : i, &p);
+        if (triples) {   /* rejected: a wrong answer or a cut-off; chosen: right but flawed; edited: repaired */
+            static const int wrong[3] = { PT_FLAW_ANSWER, PT_FLAW_CARRIED, PT_FLAW_TRUNCATED };
+            pt_world_completion(&p, PT_FLAW_NONE, &rng, x, sizeof x);
+            pt_world_completion(&p, PT_FLAW_STEP, &rng, y, sizeof y);
+            pt_world_completion(&p, wrong[pt_rng_int(&rng, 0, 2)], &rng, z, sizeof z);
+            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
+            if (st == PT_OK) st = pt__pref_record(&out.records[i + 1], i + 2, &p, x, z);
+            if (st == PT_OK) st = pt__pref_record(&out.records[i + 2], i + 3, &p, y, z);
+        } else {         /* the four levels in turn, so each holds a quarter of the pairs */
+            const int *rc = recipes[3 - i % 4][pt_rng_int(&rng, 0, 2)];
+            pt_world_completion(&p, rc[0], &rng, x, sizeof x);
+            pt_world_completion(&p, rc[1], &rng, y, sizeof y);
+            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
+        }
+    }
+    if (st != PT_OK) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory"); }
+    *ds = out;
+    return PT_OK;
+}
+PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int split, uint64_t seed, int n_problems,
+                                  int samples, const pt_sampler *s, uint64_t gen_seed, pt_dataset *ds)
+{
+    pt__world_prompts w;
+    pt_gen_config g;
+    pt_gen_result r;
+    pt_dataset out;
+    char *texts = NULL;
+    pt_world_score *sc = NULL;
+    int i, j, st;
+    const int text_cap = 1024;
+    memset(&r, 0, sizeof r);
+    memset(&out, 0, sizeof out);
+    if (!ds || samples < 2 || !s)
+        return pt__fail(PT_ERR_ARG, "pt_world_onpolicy_pairs: need ds, samples >= 2 (got %d) and a sampler", samples);
+    if ((st = pt__world_prompts_make(m, cfg, split, seed, n_problems, 1, &w, "pt_world_onpolicy_pairs")) != PT_OK)
+        return st;
+    out.kind = PT_DATA_PREFERENCE;
+    out.records = (pt_record *)PT_MALLOC((size_t)w.n * sizeof(pt_record));
+    texts = (char *)PT_MALLOC((size_t)samples * text_cap);
+    sc = (pt_world_score *)PT_MALLOC((size_t)samples * sizeof(pt_world_score));
+    if (!out.records || !texts || !sc) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
+        goto done;
+    }
+    memset(out.records, 0, (size_t)w.n * sizeof(pt_record));
+    g = pt__world_gen(m, w.maxp, 1);
+    g.sampler = *s;
+    g.seed = gen_seed;
+    if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, samples, &g, &r)) != PT_OK) goto done;
+    for (i = 0; i < w.n; i++) {
+        int best = 0, worst = 0;
+        for (j = 0; j < samples; j++) {
+            char *t = texts + (size_t)j * text_cap;
+            pt__gen_text(&r, i * samples + j, t, text_cap);
+            pt_world_score_text(&w.probs[i], t, &sc[j]);
+            /* best: highest quality, then fewest wrong steps; worst the reverse; first seen on ties */
+            if (pt_world_strength(&sc[j], &sc[best]) >= 0) best = j;
+            if (pt_world_strength(&sc[worst], &sc[j]) >= 0) worst = j;
+        }
+        if (pt_world_strength(&sc[best], &sc[worst]) < 0 || !texts[(size_t)best * text_cap] ||
+            !texts[(size_t)worst * text_cap])
+            continue;
+        if (pt__pref_record(&out.records[out.n], out.n + 1, &w.probs[i], texts + (size_t)best * text_cap,
+                            texts + (size_t)worst * text_cap) != PT_OK) {
+            out.n++;
+            st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
+            goto done;
+        }
+        out.n++;
+    }
+    *ds = out;
+    memset(&out, 0, sizeof out);
+done:
+    pt_dataset_free(&out);
+    PT_FREE(texts);
+    PT_FREE(sc);
+    pt_gen_result_free(&r);
+    pt__world_prompts_free(&w);
+    return st;
 }
 PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap)
 {
@@ -6459,6 +6588,20 @@ PTDEF int pt_world_prompt(const pt_problem *p, int chat, int *ids, int cap)
     pt__world_user_text(p, user, sizeof user);
     pt_chat_text(NULL, user, NULL, text, (int)sizeof text);
     return tok.encode(&tok, text, 0, 0, ids, cap);   /* the template already starts with <bos> */
+}
+/* ------------------------------------------------------------------------------------------------
+   9b. Chat template and SFT examples (implementation)                                       >>chat
+   ------------------------------------------------------------------------------------------------ */
+PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap)
+{
+    size_t at = 0;
+    if (!out || cap < 1) return pt__fail(PT_ERR_ARG, "pt_chat_text: no output buffer");
+    at = pt__append(out, (size_t)cap, at, "<bos>");
+    if (system) at = pt__append(out, (size_t)cap, at, "<|system|>%s<|end|>", system);
+    at = pt__append(out, (size_t)cap, at, "<|user|>%s<|end|><|assistant|>", user ? user : "");
+    if (assistant) at = pt__append(out, (size_t)cap, at, "%s<|end|><eos>", assistant);
+    (void)at;
+    return (int)strlen(out);   /* what was written (at most cap - 1) */
 }
 PTDEF void pt_examples_free(pt_example *ex, int n)
 {
@@ -6519,7 +6662,7 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
 }
 
 /* ------------------------------------------------------------------------------------------------
-   9c. Datasets: strict JSONL (implementation)
+   9c. Datasets: strict JSONL (implementation)                                              >>jsonl
    A recursive-descent parser over one line at a time. The schemas' field names are decoded wherever
    they appear (the schema may be decided by this very line); any other value is still fully
    validated and then skipped.
@@ -7261,13 +7404,6 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
     if (uses_mask) ex->train = v.train; else PT_FREE(v.train);
     return PT_OK;
 }
-static char *pt__strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = (char *)PT_MALLOC(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds)
 {
     pt_dataset out;
@@ -7318,130 +7454,9 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
     return PT_OK;
 }
 
-/* One preference record: prompt, chosen and rejected texts, the strength the rules give them. */
-static int pt__pref_record(pt_record *r, int line, const pt_problem *p, const char *chosen, const char *rejected)
-{
-    char user[sizeof p->question];
-    pt_world_score a, b;
-    pt__world_user_text(p, user, sizeof user);
-    pt_world_score_text(p, chosen, &a);
-    pt_world_score_text(p, rejected, &b);
-    r->line = line;
-    r->prompt = pt__strdup(user);
-    r->chosen = pt__strdup(chosen);
-    r->rejected = pt__strdup(rejected);
-    r->strength = (float)pt_world_strength(&a, &b);
-    r->has_strength = 1;
-    return r->prompt && r->chosen && r->rejected ? PT_OK : PT_ERR_NOMEM;
-}
-PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t seed, int n, int triples, pt_dataset *ds)
-{
-    /* pairs (chosen flaw, rejected flaw) per strength level: the level is their quality gap */
-    static const int recipes[4][3][2] = {
-        {{PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}, {PT_FLAW_ANSWER, PT_FLAW_CARRIED}},
-        {{PT_FLAW_NONE, PT_FLAW_STEP}, {PT_FLAW_STEP, PT_FLAW_ANSWER}, {PT_FLAW_CARRIED, PT_FLAW_TRUNCATED}},
-        {{PT_FLAW_NONE, PT_FLAW_ANSWER}, {PT_FLAW_NONE, PT_FLAW_CARRIED}, {PT_FLAW_STEP, PT_FLAW_TRUNCATED}},
-        {{PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}, {PT_FLAW_NONE, PT_FLAW_TRUNCATED}}};
-    pt_dataset out;
-    pt_rng rng;
-    int i, st = PT_OK;
-    if (!ds || n < 1 || (triples && n % 3))
-        return pt__fail(PT_ERR_ARG, "pt_world_preferences: need n >= 1%s, got %d",
-                        triples ? " and a multiple of 3" : "", n);
-    memset(&out, 0, sizeof out);
-    out.kind = PT_DATA_PREFERENCE;
-    out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
-    if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory");
-    memset(out.records, 0, (size_t)n * sizeof(pt_record));
-    out.n = n;
-    pt_rng_seed(&rng, seed ^ 0x5EEDBADull ^ (uint64_t)split << 40);
-    for (i = 0; i < n && st == PT_OK; i += triples ? 3 : 1) {
-        pt_problem p;
-        char x[sizeof p.solution], y[sizeof p.solution], z[sizeof p.solution];
-        pt_world_problem(cfg, split, seed, triples ? i / 3 : i, &p);
-        if (triples) {   /* rejected: a wrong answer or a cut-off; chosen: right but flawed; edited: repaired */
-            static const int wrong[3] = { PT_FLAW_ANSWER, PT_FLAW_CARRIED, PT_FLAW_TRUNCATED };
-            pt_world_completion(&p, PT_FLAW_NONE, &rng, x, sizeof x);
-            pt_world_completion(&p, PT_FLAW_STEP, &rng, y, sizeof y);
-            pt_world_completion(&p, wrong[pt_rng_int(&rng, 0, 2)], &rng, z, sizeof z);
-            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
-            if (st == PT_OK) st = pt__pref_record(&out.records[i + 1], i + 2, &p, x, z);
-            if (st == PT_OK) st = pt__pref_record(&out.records[i + 2], i + 3, &p, y, z);
-        } else {         /* the four levels in turn, so each holds a quarter of the pairs */
-            const int *rc = recipes[3 - i % 4][pt_rng_int(&rng, 0, 2)];
-            pt_world_completion(&p, rc[0], &rng, x, sizeof x);
-            pt_world_completion(&p, rc[1], &rng, y, sizeof y);
-            st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
-        }
-    }
-    if (st != PT_OK) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory"); }
-    *ds = out;
-    return PT_OK;
-}
-PTDEF int pt_world_onpolicy_pairs(pt_model *m, const pt_world_config *cfg, int split, uint64_t seed, int n_problems,
-                                  int samples, const pt_sampler *s, uint64_t gen_seed, pt_dataset *ds)
-{
-    pt__world_prompts w;
-    pt_gen_config g;
-    pt_gen_result r;
-    pt_dataset out;
-    char *texts = NULL;
-    pt_world_score *sc = NULL;
-    int i, j, st;
-    const int text_cap = 1024;
-    memset(&r, 0, sizeof r);
-    memset(&out, 0, sizeof out);
-    if (!ds || samples < 2 || !s)
-        return pt__fail(PT_ERR_ARG, "pt_world_onpolicy_pairs: need ds, samples >= 2 (got %d) and a sampler", samples);
-    if ((st = pt__world_prompts_make(m, cfg, split, seed, n_problems, 1, &w, "pt_world_onpolicy_pairs")) != PT_OK)
-        return st;
-    out.kind = PT_DATA_PREFERENCE;
-    out.records = (pt_record *)PT_MALLOC((size_t)w.n * sizeof(pt_record));
-    texts = (char *)PT_MALLOC((size_t)samples * text_cap);
-    sc = (pt_world_score *)PT_MALLOC((size_t)samples * sizeof(pt_world_score));
-    if (!out.records || !texts || !sc) {
-        st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
-        goto done;
-    }
-    memset(out.records, 0, (size_t)w.n * sizeof(pt_record));
-    g = pt__world_gen(m, w.maxp, 1);
-    g.sampler = *s;
-    g.seed = gen_seed;
-    if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, samples, &g, &r)) != PT_OK) goto done;
-    for (i = 0; i < w.n; i++) {
-        int best = 0, worst = 0;
-        for (j = 0; j < samples; j++) {
-            char *t = texts + (size_t)j * text_cap;
-            pt__gen_text(&r, i * samples + j, t, text_cap);
-            pt_world_score_text(&w.probs[i], t, &sc[j]);
-            /* best: highest quality, then fewest wrong steps; worst the reverse; first seen on ties */
-            if (pt_world_strength(&sc[j], &sc[best]) >= 0) best = j;
-            if (pt_world_strength(&sc[worst], &sc[j]) >= 0) worst = j;
-        }
-        if (pt_world_strength(&sc[best], &sc[worst]) < 0 || !texts[(size_t)best * text_cap] ||
-            !texts[(size_t)worst * text_cap])
-            continue;
-        if (pt__pref_record(&out.records[out.n], out.n + 1, &w.probs[i], texts + (size_t)best * text_cap,
-                            texts + (size_t)worst * text_cap) != PT_OK) {
-            out.n++;
-            st = pt__fail(PT_ERR_NOMEM, "pt_world_onpolicy_pairs: out of memory");
-            goto done;
-        }
-        out.n++;
-    }
-    *ds = out;
-    memset(&out, 0, sizeof out);
-done:
-    pt_dataset_free(&out);
-    PT_FREE(texts);
-    PT_FREE(sc);
-    pt_gen_result_free(&r);
-    pt__world_prompts_free(&w);
-    return st;
-}
 
 /* ================================================================================================
-   10. SFT (implementation)
+   10. TRAINING LOOP, SFT AND REFERENCES (implementation)                                     >>sft
    ================================================================================================ */
 PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *loss)
 {
@@ -7883,7 +7898,7 @@ done:
 #endif /* POSTTRAIN_IMPLEMENTATION */
 
 /*
-   FULL HISTORY
+   HISTORY
      0.1.0 (2026-11-28)  engine: status codes, RNG, arena, tensors, tape autograd, blocked SIMD/OpenMP
                          matmul, attention, norms, RoPE, losses and log-prob gather, gradcheck, AdamW;
                          Llama-style transformer with batched KV-cache inference, byte tokenizer,
