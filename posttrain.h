@@ -1568,6 +1568,55 @@ static float pt__get_f32(pt__rbuf *r, const char *what)
     memcpy(&f, &u, 4);
     return f;
 }
+/* Every posttrain.h file (checkpoint, head, LoRA and token adapters) has one frame: a 4-byte magic,
+   u32 version, the fields, and a u64 FNV-1a checksum of every byte before it. The writer: */
+static void pt__wbuf_begin(pt__wbuf *w, const char *magic, uint32_t version)
+{
+    memset(w, 0, sizeof *w);
+    pt__put(w, magic, 4);
+    pt__put_u32(w, version);
+}
+/* Append the checksum, write the file atomically, free the buffer. */
+static int pt__wbuf_finish(pt__wbuf *w, const char *path)
+{
+    int st;
+    if (!w->err) pt__put_u64(w, pt__fnv1a(w->p, w->n));
+    st = w->err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w->p, w->n);
+    PT_FREE(w->p);
+    w->p = NULL;
+    return st;
+}
+/* The reader: the whole file into *data (free it with PT_FREE), its magic, size (>= min_bytes),
+   version and checksum checked, naming `kind` and the path. r then reads the fields after the
+   version and stops before the checksum (the file is r->n + 8 bytes). */
+static int pt__rbuf_open(pt__rbuf *r, unsigned char **data, const char *path, const char *magic, size_t min_bytes,
+                         uint32_t version, const char *kind)
+{
+    size_t n = 0;
+    uint32_t v;
+    int st;
+    *data = NULL;
+    memset(r, 0, sizeof *r);
+    if ((st = pt_read_file(path, data, &n)) != PT_OK) return st;
+    r->p = *data;
+    r->n = n;
+    r->path = path;
+    r->at = 4;
+    if (n < min_bytes || n < 16 || memcmp(*data, magic, 4) != 0)
+        st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h %s (bad magic or only %zu bytes)", path, kind, n);
+    else if ((v = pt__get_u32(r, "version")) != version)
+        st = pt__fail(PT_ERR_FORMAT, "%s: %s version %u, this library reads version %u", path, kind, v, version);
+    else if ((r->at = n - 8, pt__fnv1a(*data, n - 8) != pt__get_u64(r, "checksum")))
+        st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (the file is corrupted or truncated)", path);
+    if (st != PT_OK) {
+        PT_FREE(*data);
+        *data = NULL;
+        return st;
+    }
+    r->at = 8;
+    r->n = n - 8;
+    return PT_OK;
+}
 /* A copy of a string on PT_MALLOC (NULL when out of memory). */
 static char *pt__strdup(const char *s)
 {
@@ -4761,12 +4810,9 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
     const pt_params *P = m->params;
     pt_param **list;
     pt_params **owner;
-    int i, d, st, count = pt__ckpt_tensors(m, &list, &owner);
-    uint64_t sum;
+    int i, d, count = pt__ckpt_tensors(m, &list, &owner);
     if (count < 0) return count;
-    memset(&w, 0, sizeof w);
-    pt__put(&w, "PTCK", 4);
-    pt__put_u32(&w, PT__CKPT_VERSION);
+    pt__wbuf_begin(&w, "PTCK", PT__CKPT_VERSION);
     pt__put_u32(&w, 0);   /* header_bytes, patched below */
     pt__put_u32(&w, (uint32_t)m->cfg.dim); pt__put_u32(&w, (uint32_t)m->cfg.n_layers);
     pt__put_u32(&w, (uint32_t)m->cfg.n_heads); pt__put_u32(&w, (uint32_t)m->cfg.n_kv_heads);
@@ -4803,12 +4849,7 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
     }
     PT_FREE(list);
     PT_FREE(owner);
-    if (w.err) { PT_FREE(w.p); return pt__fail(PT_ERR_NOMEM, "%s: out of memory while serialising", path); }
-    sum = pt__fnv1a(w.p, w.n);
-    pt__put_u64(&w, sum);
-    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
-    PT_FREE(w.p);
-    return st;
+    return pt__wbuf_finish(&w, path);
 }
 
 /* Parse and validate a checkpoint completely into a fresh model (weights + optimizer state). */
@@ -4819,29 +4860,14 @@ static pt_model *pt__load_checkpoint(const char *path)
     pt__rbuf r;
     pt_config c;
     pt_model *m = NULL;
-    uint32_t version, header_bytes, n_tensors, has_opt;
+    uint32_t header_bytes, n_tensors, has_opt;
     int64_t step;
     int i, d, count = 0;
     int64_t head_step = 0;
-    char magic[4];
     pt_param **list = NULL;
     pt_params **owner = NULL;
-    if (pt_read_file(path, &buf, &n) != PT_OK) return NULL;
-    memset(&r, 0, sizeof r); r.p = buf; r.n = n; r.path = path;
-    if (n < 4 + 4 + 4 + 8 || memcmp(buf, "PTCK", 4) != 0) {
-        pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h checkpoint (bad magic or only %zu bytes)", path, n); goto fail;
-    }
-    pt__get(&r, magic, 4, "magic");
-    version = pt__get_u32(&r, "version");
-    if (version != PT__CKPT_VERSION) {
-        pt__fail(PT_ERR_FORMAT, "%s: checkpoint version %u, this library reads version %d", path, version,
-                 PT__CKPT_VERSION);
-        goto fail;
-    }
-    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) {
-        pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (the file is corrupted or truncated)", path); goto fail;
-    }
-    r.at = 8; r.n = n - 8;   /* the checksum is not part of the payload */
+    if (pt__rbuf_open(&r, &buf, path, "PTCK", 4 + 4 + 4 + 8, PT__CKPT_VERSION, "checkpoint") != PT_OK) return NULL;
+    n = r.n + 8;
     header_bytes = pt__get_u32(&r, "header_bytes");
     memset(&c, 0, sizeof c);
     c.dim = (int)pt__get_u32(&r, "config.dim"); c.n_layers = (int)pt__get_u32(&r, "config.n_layers");
@@ -4974,18 +5000,12 @@ PTDEF pt_model *pt_model_load(const char *path) { return pt__load_checkpoint(pat
 PTDEF int pt_model_head_save(const pt_model *m, const char *path)
 {
     pt__wbuf w;
-    int st;
     if (!m || !m->head) return pt__fail(PT_ERR_ARG, "%s: the model has no head to save", path ? path : "(null)");
-    memset(&w, 0, sizeof w);
-    pt__put(&w, "PTHD", 4);
-    pt__put_u32(&w, 1);
+    pt__wbuf_begin(&w, "PTHD", 1);
     pt__put_u32(&w, (uint32_t)m->cfg.dim);
     pt__put_floats(&w, m->head->w->data, m->head->w->size);
     pt__put_f32(&w, m->head->b->data[0]);
-    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
-    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
-    PT_FREE(w.p);
-    return st;
+    return pt__wbuf_finish(&w, path);
 }
 PTDEF int pt_model_head_load(pt_model *m, const char *path)
 {
@@ -4993,29 +5013,13 @@ PTDEF int pt_model_head_load(pt_model *m, const char *path)
     size_t n = 0;
     pt__rbuf r;
     pt_head *saved;
-    uint32_t version, dim;
+    uint32_t dim;
     int st;
     int64_t i;
     if (!m) return pt__fail(PT_ERR_ARG, "pt_model_head_load: model is NULL");
-    if ((st = pt_read_file(path, &buf, &n)) != PT_OK) return st;
-    memset(&r, 0, sizeof r);
-    r.p = buf;
-    r.n = n;
-    if (n < 20 || memcmp(buf, "PTHD", 4) != 0) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: not a head file (bad magic or %zu bytes)", path, n);
-        goto done;
-    }
-    if (pt__fnv1a(buf, n - 8) != (r.at = n - 8, pt__get_u64(&r, "checksum"))) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch", path);
-        goto done;
-    }
-    r.at = 4;
-    version = pt__get_u32(&r, "version");
+    if ((st = pt__rbuf_open(&r, &buf, path, "PTHD", 20, 1, "head file")) != PT_OK) return st;
+    n = r.n + 8;
     dim = pt__get_u32(&r, "dim");
-    if (version != 1) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: head file version %u, this library reads 1", path, version);
-        goto done;
-    }
     if ((int64_t)dim != m->cfg.dim) {
         st = pt__fail(PT_ERR_FORMAT, "%s: head dim %u, the model's dim is %d", path, dim, m->cfg.dim);
         goto done;
@@ -5419,11 +5423,11 @@ PTDEF int pt_lora_save(const pt_model *m, const char *path)
 {
     const pt_lora *lo = m->lora;
     pt__wbuf w;
-    int slot, st;
+    int slot;
     if (!lo) return pt__fail(PT_ERR_ARG, "%s: the model has no adapters to save", path);
-    memset(&w, 0, sizeof w);
-    pt__put(&w, "PTLA", 4);
-    pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)lo->rank); pt__put_f32(&w, lo->alpha);
+    pt__wbuf_begin(&w, "PTLA", 1);
+    pt__put_u32(&w, (uint32_t)lo->rank);
+    pt__put_f32(&w, lo->alpha);
     pt__put_u32(&w, (uint32_t)lo->rslora); pt__put_u32(&w, (uint32_t)lo->count);
     for (slot = 0; slot < m->cfg.n_layers * PT_LAYER_MATRICES; slot++) {
         if (!lo->a[slot]) continue;
@@ -5433,44 +5437,20 @@ PTDEF int pt_lora_save(const pt_model *m, const char *path)
         pt__put_floats(&w, lo->a[slot]->data, lo->a[slot]->size);
         pt__put_floats(&w, lo->b[slot]->data, lo->b[slot]->size);
     }
-    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
-    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
-    PT_FREE(w.p);
-    return st;
+    return pt__wbuf_finish(&w, path);
 }
 PTDEF int pt_lora_load(pt_model *m, const char *path)
 {
     unsigned char *data = NULL, *on = NULL;
-    size_t n = 0;
     pt__rbuf r;
-    uint32_t version, rank, rslora, count, i;
+    uint32_t rank, rslora, count, i;
     float alpha;
     int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, st;
     uint32_t *slots = NULL;
     size_t at0;
     pt_lora *saved = m->lora;
     if (saved && saved->merged) return pt__fail(PT_ERR_ARG, "pt_lora_load: unmerge the current adapters first");
-    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
-    memset(&r, 0, sizeof r); r.p = data; r.n = n;
-    if (n < 32 || memcmp(data, "PTLA", 4) != 0) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h LoRA adapter (bad magic or too short)", path);
-        goto done;
-    }
-    r.at = 4;
-    version = pt__get_u32(&r, "version");
-    if (version != 1) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: adapter version %u, this library reads version 1", path, version);
-        goto done;
-    }
-    {
-        pt__rbuf c = r;
-        c.at = n - 8;
-        if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path);
-            goto done;
-        }
-    }
-    r.n = n - 8;
+    if ((st = pt__rbuf_open(&r, &data, path, "PTLA", 32, 1, "LoRA adapter")) != PT_OK) return st;
     rank = pt__get_u32(&r, "rank");
     alpha = pt__get_f32(&r, "alpha");
     rslora = pt__get_u32(&r, "rslora");
@@ -5715,51 +5695,27 @@ PTDEF int pt_tokens_save(const pt_model *m, const char *path)
 {
     const pt_token_adapter *ta = m->tokens;
     pt__wbuf w;
-    int j, st;
+    int j;
     if (!ta) return pt__fail(PT_ERR_ARG, "%s: the model has no token adapter to save", path);
-    memset(&w, 0, sizeof w);
-    pt__put(&w, "PTTK", 4);
-    pt__put_u32(&w, 1); pt__put_u32(&w, (uint32_t)ta->n); pt__put_u32(&w, (uint32_t)ta->n_virtual);
+    pt__wbuf_begin(&w, "PTTK", 1);
+    pt__put_u32(&w, (uint32_t)ta->n);
+    pt__put_u32(&w, (uint32_t)ta->n_virtual);
     pt__put_u32(&w, (uint32_t)m->cfg.dim);
     pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
     pt__put_u32(&w, ta->out_rows ? 1u : 0u);
     for (j = 0; j < ta->n; j++) pt__put_u32(&w, (uint32_t)ta->ids[j]);
     pt__put_floats(&w, ta->rows->data, ta->rows->size);
     if (ta->out_rows) pt__put_floats(&w, ta->out_rows->data, ta->out_rows->size);
-    if (!w.err) pt__put_u64(&w, pt__fnv1a(w.p, w.n));
-    st = w.err ? pt__fail(PT_ERR_NOMEM, "%s: out of memory", path) : pt_write_file_atomic(path, w.p, w.n);
-    PT_FREE(w.p);
-    return st;
+    return pt__wbuf_finish(&w, path);
 }
 PTDEF int pt_tokens_load(pt_model *m, const char *path)
 {
     unsigned char *data = NULL;
-    size_t n = 0;
     pt__rbuf r;
-    uint32_t version, cnt, nv, dim, vocab, has_out, j;
+    uint32_t cnt, nv, dim, vocab, has_out, j;
     int st, V = m->cfg.vocab_size, D = m->cfg.dim, *ids = NULL, rep;
     pt_token_adapter *saved = m->tokens;
-    if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
-    memset(&r, 0, sizeof r); r.p = data; r.n = n;
-    if (n < 40 || memcmp(data, "PTTK", 4) != 0) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: not a posttrain.h token adapter (bad magic or too short)", path);
-        goto done;
-    }
-    r.at = 4;
-    {
-        pt__rbuf c = r;
-        c.at = n - 8;
-        if (pt__fnv1a(data, n - 8) != pt__get_u64(&c, "checksum")) {
-            st = pt__fail(PT_ERR_FORMAT, "%s: checksum mismatch (corrupted or truncated)", path);
-            goto done;
-        }
-    }
-    r.n = n - 8;
-    version = pt__get_u32(&r, "version");
-    if (version != 1) {
-        st = pt__fail(PT_ERR_FORMAT, "%s: token adapter version %u, this library reads version 1", path, version);
-        goto done;
-    }
+    if ((st = pt__rbuf_open(&r, &data, path, "PTTK", 40, 1, "token adapter")) != PT_OK) return st;
     cnt = pt__get_u32(&r, "n");
     nv = pt__get_u32(&r, "n_virtual");
     dim = pt__get_u32(&r, "dim");
@@ -6917,22 +6873,44 @@ PTDEF const char *pt_data_kind_name(int kind)
     return kind >= 0 && kind <= PT_DATA_PROMPT ? names[kind] : "unknown";
 }
 /* One message object {"role": ..., "content": ...} */
+/* The fields of an object whose '{' is at j->at, one per call: 1 and the next field's key (*key, for
+   the caller to free) with its position, 0 after the closing '}', or an error status (< 0). `where`
+   names the place in the error for a missing ',' or '}'. */
+static int pt__jfield(pt__json *j, int *started, char **key, size_t *key_at, const char *where)
+{
+    char found[32];
+    int st;
+    pt__jws(j);
+    if (!*started) {
+        *started = 1;
+        j->at++;   /* the '{' */
+        pt__jws(j);
+        if (j->at < j->n && j->s[j->at] == '}') {
+            j->at++;
+            return 0;
+        }
+    } else if (j->at < j->n && j->s[j->at] == ',') {
+        j->at++;
+    } else if (j->at < j->n && j->s[j->at] == '}') {
+        j->at++;
+        return 0;
+    } else {
+        return pt__jfail(j, j->at, "expected ',' or '}' %s, found %s", where, pt__jfound(j, found));
+    }
+    if ((st = pt__jkey(j, key, key_at)) != PT_OK) return st;
+    return 1;
+}
 static int pt__jmessage(pt__json *j, pt_message *msg)
 {
     char found[32], *key = NULL;
-    size_t obj_at = j->at;
-    int st;
+    size_t obj_at = j->at, key_at;
+    int st, started = 0;
     if (j->at >= j->n || j->s[j->at] != '{')
         return pt__jfail(j, j->at, "expected a message object {\"role\", \"content\"}, found %s", pt__jfound(j, found));
     if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");
-    j->at++;
-    pt__jws(j);
-    if (j->at < j->n && j->s[j->at] == '}') j->at++;
-    else for (;;) {
-        size_t key_at, val_at;
+    while ((st = pt__jfield(j, &started, &key, &key_at, "in a message")) == 1) {
+        size_t val_at = j->at;
         char **dst = NULL;
-        if ((st = pt__jkey(j, &key, &key_at)) != PT_OK) return st;
-        val_at = j->at;
         if (strcmp(key, "role") == 0) dst = &msg->role;
         else if (strcmp(key, "content") == 0) dst = &msg->content;
         if (dst && *dst) {
@@ -6950,11 +6928,8 @@ static int pt__jmessage(pt__json *j, pt_message *msg)
                 strcmp(msg->role, "assistant") != 0)
                 return pt__jfail(j, val_at, "role \"%s\" is not one of \"system\", \"user\", \"assistant\"", msg->role);
         } else if ((st = pt__jvalue(j)) != PT_OK) return st;
-        pt__jws(j);
-        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
-        if (j->at < j->n && j->s[j->at] == '}') { j->at++; break; }
-        return pt__jfail(j, j->at, "expected ',' or '}' in a message, found %s", pt__jfound(j, found));
     }
+    if (st < 0) return st;
     j->depth--;
     if (!msg->role) return pt__jfail(j, obj_at, "message without a \"role\"");
     if (!msg->content) return pt__jfail(j, obj_at, "message without a \"content\"");
@@ -6994,19 +6969,15 @@ static int pt__jrecord(pt__json *j, pt_record *r)
 {
     static const char *const str_fields[6] = {"text", "prompt", "completion", "chosen", "rejected", "answer"};
     char found[32], *key = NULL;
-    int st, k, seen_messages = 0;
+    size_t key_at;
+    int st, k, seen_messages = 0, started = 0;
     pt__jws(j);
     if (j->at >= j->n || j->s[j->at] != '{')
         return pt__jfail(j, j->at, "expected '{' (each line must be one JSON object), found %s", pt__jfound(j, found));
-    j->at++;
     j->depth = 1;
-    pt__jws(j);
-    if (j->at < j->n && j->s[j->at] == '}') j->at++;
-    else for (;;) {
-        size_t key_at, val_at;
+    while ((st = pt__jfield(j, &started, &key, &key_at, "after a field")) == 1) {
+        size_t val_at = j->at;
         char **dst = NULL;
-        if ((st = pt__jkey(j, &key, &key_at)) != PT_OK) return st;
-        val_at = j->at;
         for (k = 0; k < 6; k++) if (strcmp(key, str_fields[k]) == 0) break;
         if (k < 6) {
             char **fields[6];
@@ -7052,11 +7023,8 @@ static int pt__jrecord(pt__json *j, pt_record *r)
             PT_FREE(key); key = NULL;
             if ((st = pt__jvalue(j)) != PT_OK) return st;   /* a field outside the schemas: validated, skipped */
         }
-        pt__jws(j);
-        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
-        if (j->at < j->n && j->s[j->at] == '}') { j->at++; break; }
-        return pt__jfail(j, j->at, "expected ',' or '}' after a field, found %s", pt__jfound(j, found));
     }
+    if (st < 0) return st;
     pt__jws(j);
     if (j->at < j->n)
         return pt__jfail(j, j->at, "expected the end of the line after the object, found %s", pt__jfound(j, found));
@@ -7458,6 +7426,22 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
 /* ================================================================================================
    10. TRAINING LOOP, SFT AND REFERENCES (implementation)                                     >>sft
    ================================================================================================ */
+/* Pack examples order[0..n) into a [B, T] batch b over buf (4 B T ints: tokens, targets, positions,
+   segments) and mask (B T floats); returns how many examples went in (pt_pack_examples). */
+static int pt__pack_batch(pt_batch *b, const pt_example *ex, const int *order, int n, int B, int T, int *buf,
+                          float *mask)
+{
+    int64_t BT = (int64_t)B * T;
+    memset(b, 0, sizeof *b);
+    b->B = B;
+    b->T = T;
+    b->tokens = buf;
+    b->targets = buf + BT;
+    b->loss_mask = mask;
+    b->pos = buf + 2 * BT;
+    b->seg = buf + 3 * BT;
+    return pt_pack_examples(ex, order, n, B, T, 0, buf, buf + BT, mask, buf + 2 * BT, buf + 3 * BT);
+}
 PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *loss)
 {
     int B = 8, done = 0, st = PT_OK, i;
@@ -7475,20 +7459,11 @@ PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *l
         pt_batch b;
         pt_tensor *l;
         double w = 0;
-        int used = pt_pack_examples(ex, order + done, n - done, B, T, 0, buf, buf + B * T, mask, buf + 2 * B * T,
-                                    buf + 3 * B * T);
+        int used = pt__pack_batch(&b, ex, order + done, n - done, B, T, buf, mask);
         if (used < 1) break;
         done += used;
         for (i = 0; i < B * T; i++) w += mask[i];
         if (w == 0) continue;
-        memset(&b, 0, sizeof b);
-        b.B = B;
-        b.T = T;
-        b.tokens = buf;
-        b.targets = buf + B * T;
-        b.loss_mask = mask;
-        b.pos = buf + 2 * B * T;
-        b.seg = buf + 3 * B * T;
         l = pt_model_loss(ctx, m, &b);
         if (!l) { st = pt_last_status(); goto done; }
         total += (double)l->data[0] * w; weight += w;
@@ -7730,17 +7705,8 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
             }
             cursor = 0;
         }
-        used = pt_pack_examples(train, order + cursor, n_train - cursor, B, T, 0, buf, buf + B * T, mask,
-                                buf + 2 * B * T, buf + 3 * B * T);
+        used = pt__pack_batch(&b, train, order + cursor, n_train - cursor, B, T, buf, mask);
         cursor += used > 0 ? used : 1;
-        memset(&b, 0, sizeof b);
-        b.B = B;
-        b.T = T;
-        b.tokens = buf;
-        b.targets = buf + B * T;
-        b.loss_mask = mask;
-        b.pos = buf + 2 * B * T;
-        b.seg = buf + 3 * B * T;
         for (i = 0; i < B * T; i++) tokens += b.seg[i] != 0;
         if ((st = pt_trainer_step(&tr, ctx, pt_model_loss(ctx, m, &b), tokens)) != PT_OK) goto done;
         if (pt_trainer_eval_due(&tr)) {
