@@ -1631,13 +1631,25 @@ static char *pt__strdup(const char *s)
 
 typedef struct pt__node pt__node;
 typedef void (*pt__backward_fn)(pt_ctx *ctx, pt__node *n);
+/* What an op keeps for its backward: one typed record per kind of op (arrays live on the arena). */
+typedef union pt__saved {
+    struct { int op; float scale, addend, lo, hi; } unary;   /* pt_scale, pt_add_scalar, pt_clamp */
+    struct { int op; } binary;
+    struct { const float *mask, *row_scale; int cols; float scale; } rowsum;   /* row_scale NULL: scale */
+    struct { pt_tensor *W; const float *u, *mask_x; float scale; } lora;   /* u = s x~A^T, mask_x = [mask | x~] */
+    struct { const int *ids, *rows; int n; } embed;                       /* rows: override row or -1 */
+    struct { const int *cols; float *keep; int n; } columns;
+    struct { const float *rstd; } rmsnorm;
+    struct { const float *angles; } rope;
+    struct pt__attn_saved *attention;
+    struct { int log; } softmax;
+    struct pt__gather_saved *gather;
+} pt__saved;
 struct pt__node {
     pt__backward_fn backward;
     pt_tensor *out;
     pt_tensor *in[3];
-    void *aux[3];      /* saved arrays (ids, masks, probabilities, ...) */
-    float f[4];        /* saved scalars */
-    int i[4];          /* saved ints */
+    pt__saved saved;
 };
 struct pt_ctx {
     pt_arena arena;
@@ -2346,11 +2358,11 @@ static void pt__lora_delta(int M, int N, int K, int r, const float *x, const flo
     if (wide) pt_gemm(M, N, r, u, r, 1, B, 1, r, y, N, 1);
     else pt__gemv_rows(M, N, r, u, r, B, r, y, N, 1);
 }
-/* in = {x, A, B}, aux = {W, s x~ A^T [M, r], NULL or [mask | x~] (2 M K floats)}, f[0] = s; x~ = x * mask */
+/* in = {x, A, B}; saved: W, u = s x~ A^T [M, r], NULL or [mask | x~] (2 M K floats), s; x~ = x * mask */
 static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
 {
-    pt_tensor *x = n->in[0], *A = n->in[1], *B = n->in[2], *W = (pt_tensor *)n->aux[0], *y = n->out;
-    const float *us = (const float *)n->aux[1], *mask = (const float *)n->aux[2], *dy = y->grad;
+    pt_tensor *x = n->in[0], *A = n->in[1], *B = n->in[2], *W = n->saved.lora.W, *y = n->out;
+    const float *us = n->saved.lora.u, *mask = n->saved.lora.mask_x, *dy = y->grad;
     int M = pt_tensor_rows(x), K = pt_tensor_cols(x), N = W->shape[0], r = A->shape[0];
     int64_t i, MK = (int64_t)M * K;
     float *gx = pt__grad(ctx, x), *gw = pt__grad(ctx, W), *ga = pt__grad(ctx, A), *gb = pt__grad(ctx, B), *g, *tmp;
@@ -2370,7 +2382,7 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
     if (!g) { ctx->failed = 1; return; }
     for (j = 0; j < N; j++)
         for (k = 0; k < r; k++)
-            tmp[(int64_t)k * N + j] = n->f[0] * B->data[(int64_t)j * r + k]; /* s B^T */
+            tmp[(int64_t)k * N + j] = n->saved.lora.scale * B->data[(int64_t)j * r + k]; /* s B^T */
     pt__gemv_rows(M, r, N, dy, N, tmp, N, g, r, 0);
     xt = mask ? mask + MK : x->data;
     if (ga) pt_gemm(r, K, M, g, 1, r, xt, K, 1, ga, K, 1);                   /* dA += g^T x~        */
@@ -2418,7 +2430,12 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
     if (!nd && w->requires_grad && (nd = pt__record(ctx, pt__linear_lora_backward, y, w, NULL, NULL)) != NULL) {
         nd->in[0] = x; nd->in[1] = a; nd->in[2] = b;
     }
-    if (nd) { nd->aux[0] = w; nd->aux[1] = us; nd->aux[2] = saved; nd->f[0] = s; }
+    if (nd) {
+        nd->saved.lora.W = w;
+        nd->saved.lora.u = us;
+        nd->saved.lora.mask_x = saved;
+        nd->saved.lora.scale = s;
+    }
     return y;
 }
 static void pt__matmul_backward(pt_ctx *ctx, pt__node *n)
@@ -2486,10 +2503,10 @@ static void pt__unary_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *a = nd->in[0], *y = nd->out;
     const float *x = a->data, *yv = y->data, *dy = y->grad;
-    float *dx = pt__grad(ctx, a), s = nd->f[0], hi = nd->f[1];
+    float *dx = pt__grad(ctx, a), scale = nd->saved.unary.scale, lo = nd->saved.unary.lo, hi = nd->saved.unary.hi;
     int64_t i, n = a->size;
     if (!dx) return;
-    switch (nd->i[0]) {
+    switch (nd->saved.unary.op) {
     case PT__EXP: PT__PAR_N for (i = 0; i < n; i++) dx[i] += dy[i] * yv[i]; break;
     case PT__LOG: PT__PAR_N for (i = 0; i < n; i++) dx[i] += dy[i] / x[i]; break;
     case PT__SQUARE: PT__PAR_N for (i = 0; i < n; i++) dx[i] += 2.0f * dy[i] * x[i]; break;
@@ -2500,12 +2517,14 @@ static void pt__unary_backward(pt_ctx *ctx, pt__node *nd)
         for (i = 0; i < n; i++) { float sg = pt__sigmoidf(x[i]); dx[i] += dy[i] * sg * (1.0f + x[i] * (1.0f - sg)); }
         break;
     case PT__RELU: PT__PAR_N for (i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : 0.0f; break;
-    case PT__SCALE: PT__PAR_N for (i = 0; i < n; i++) dx[i] += s * dy[i]; break;
+    case PT__SCALE: PT__PAR_N for (i = 0; i < n; i++) dx[i] += scale * dy[i]; break;
     case PT__ADDS: PT__PAR_N for (i = 0; i < n; i++) dx[i] += dy[i]; break;
-    case PT__CLAMP: PT__PAR_N for (i = 0; i < n; i++) dx[i] += (x[i] >= s && x[i] <= hi) ? dy[i] : 0.0f; break;
+    case PT__CLAMP: PT__PAR_N for (i = 0; i < n; i++) dx[i] += (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f; break;
     }
 }
-static pt_tensor *pt__unary(pt_ctx *ctx, pt_tensor *a, int op, float s, float hi)
+/* c is the op's constant: the factor of PT__SCALE, the addend of PT__ADDS, the low bound of PT__CLAMP
+   (whose high bound is hi). */
+static pt_tensor *pt__unary(pt_ctx *ctx, pt_tensor *a, int op, float c, float hi)
 {
     pt_tensor *y;
     pt__node *nd;
@@ -2525,12 +2544,18 @@ static pt_tensor *pt__unary(pt_ctx *ctx, pt_tensor *a, int op, float s, float hi
     case PT__TANH: for (i = 0; i < n; i++) yv[i] = tanhf(x[i]); break;
     case PT__SILU: for (i = 0; i < n; i++) yv[i] = x[i] * pt__sigmoidf(x[i]); break;
     case PT__RELU: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] > 0 ? x[i] : 0.0f; break;
-    case PT__SCALE: PT__PAR_N for (i = 0; i < n; i++) yv[i] = s * x[i]; break;
-    case PT__ADDS: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] + s; break;
-    case PT__CLAMP: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] < s ? s : (x[i] > hi ? hi : x[i]); break;
+    case PT__SCALE: PT__PAR_N for (i = 0; i < n; i++) yv[i] = c * x[i]; break;
+    case PT__ADDS: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] + c; break;
+    case PT__CLAMP: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] < c ? c : (x[i] > hi ? hi : x[i]); break;
     }
     nd = pt__record(ctx, pt__unary_backward, y, a, NULL, NULL);
-    if (nd) { nd->i[0] = op; nd->f[0] = s; nd->f[1] = hi; }
+    if (nd) {
+        nd->saved.unary.op = op;
+        nd->saved.unary.scale = op == PT__SCALE ? c : 0.0f;
+        nd->saved.unary.addend = op == PT__ADDS ? c : 0.0f;
+        nd->saved.unary.lo = op == PT__CLAMP ? c : 0.0f;
+        nd->saved.unary.hi = hi;
+    }
     return y;
 }
 PTDEF pt_tensor *pt_exp(pt_ctx *ctx, pt_tensor *a) { return pt__unary(ctx, a, PT__EXP, 0, 0); }
@@ -2557,7 +2582,7 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
     const float *a = A->data, *b = B->data, *dz = z->grad;
     float *da = pt__grad(ctx, A), *db = pt__grad(ctx, B);
     int64_t i, n = A->size;
-    switch (nd->i[0]) {
+    switch (nd->saved.binary.op) {
     case PT__ADD:
         if (da) { PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
         if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += dz[i]; }
@@ -2625,7 +2650,7 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
         break;
     }
     nd = pt__record(ctx, pt__binary_backward, z, A, B, NULL);
-    if (nd) nd->i[0] = op;
+    if (nd) nd->saved.binary.op = op;
     return z;
 }
 PTDEF pt_tensor *pt_add(pt_ctx *ctx, pt_tensor *a, pt_tensor *b) { return pt__binary(ctx, a, b, PT__ADD, "pt_add"); }
@@ -2727,17 +2752,17 @@ static float *pt__copy_mask(pt_ctx *ctx, const float *mask, int64_t n)
     if (m) memcpy(m, mask, (size_t)n * sizeof(float));
     return m;
 }
-/* out[r] = scale_r * sum_c a[r,c] * m[r,c]; i[0] = columns per output row, f[0] = global scale or
-   aux[1] = per-row scales. */
+/* out[r] = scale_r * sum_c a[r,c] * m[r,c]: saved are the mask, the columns per output row and
+   per-row scales, or one scale for all rows. */
 static void pt__rowsum_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *a = nd->in[0], *z = nd->out;
     float *da = pt__grad(ctx, a);
-    const float *m = (const float *)nd->aux[0], *rs = (const float *)nd->aux[1];
-    int C = nd->i[0], R = (int)(a->size / C), r, c;
+    const float *m = nd->saved.rowsum.mask, *rs = nd->saved.rowsum.row_scale;
+    int C = nd->saved.rowsum.cols, R = (int)(a->size / C), r, c;
     if (!da) return;
     for (r = 0; r < R; r++) {
-        float g = z->grad[r] * (rs ? rs[r] : nd->f[0]);
+        float g = z->grad[r] * (rs ? rs[r] : nd->saved.rowsum.scale);
         float *d = da + (int64_t)r * C;
         if (m) { const float *mr = m + (int64_t)r * C; PT__SIMD for (c = 0; c < C; c++) d[c] += g * mr[c]; }
         else { PT__SIMD for (c = 0; c < C; c++) d[c] += g; }
@@ -2780,8 +2805,10 @@ static pt_tensor *pt__rowsum(pt_ctx *ctx, pt_tensor *a, const float *mask, int w
     if (mean && whole) z->data[0] = total_w != 0 ? (float)(z->data[0] / total_w) : 0.0f;
     nd = pt__record(ctx, pt__rowsum_backward, z, a, NULL, NULL);
     if (nd) {
-        nd->aux[0] = m; nd->aux[1] = rs; nd->i[0] = C;
-        nd->f[0] = (mean && whole) ? (total_w != 0 ? (float)(1.0 / total_w) : 0.0f) : 1.0f;
+        nd->saved.rowsum.mask = m;
+        nd->saved.rowsum.row_scale = rs;
+        nd->saved.rowsum.cols = C;
+        nd->saved.rowsum.scale = (mean && whole) ? (total_w != 0 ? (float)(1.0 / total_w) : 0.0f) : 1.0f;
     }
     return z;
 }
@@ -2976,8 +3003,8 @@ static void pt__embedding_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *table = nd->in[0], *z = nd->out;
     float *dt = pt__grad(ctx, table);
-    const int *ids = (const int *)nd->aux[0];
-    int n = nd->i[0], D = table->shape[1], i, c;
+    const int *ids = nd->saved.embed.ids;
+    int n = nd->saved.embed.n, D = table->shape[1], i, c;
     if (!dt) return;
     for (i = 0; i < n; i++) {   /* serial: repeated ids add into the same row */
         float *row = dt + (int64_t)ids[i] * D; const float *g = z->grad + (int64_t)i * D;
@@ -3003,7 +3030,11 @@ PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int
     if (!z) return NULL;
     pt__embed_rows(z->data, table->data, NULL, NULL, ids, n_ids, D);
     nd = pt__record(ctx, pt__embedding_backward, z, table, NULL, NULL);
-    if (nd) { nd->aux[0] = pt__copy_ints(ctx, ids, n_ids); nd->i[0] = n_ids; if (!nd->aux[0]) return NULL; }
+    if (nd) {
+        nd->saved.embed.ids = pt__copy_ints(ctx, ids, n_ids);
+        nd->saved.embed.n = n_ids;
+        if (!nd->saved.embed.ids) return NULL;
+    }
     return z;
 }
 
@@ -3011,8 +3042,8 @@ static void pt__embedding_override_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *table = nd->in[0], *over = nd->in[1], *z = nd->out;
     float *dt = pt__grad(ctx, table), *dov = pt__grad(ctx, over);
-    const int *ids = (const int *)nd->aux[0], *row = (const int *)nd->aux[1];
-    int n = nd->i[0], D = table->shape[1], i, c;
+    const int *ids = nd->saved.embed.ids, *row = nd->saved.embed.rows;
+    int n = nd->saved.embed.n, D = table->shape[1], i, c;
     for (i = 0; i < n; i++) {   /* serial: repeated ids add into the same row */
         float *dst = row[i] >= 0 ? (dov ? dov + (int64_t)row[i] * D : NULL) : (dt ? dt + (int64_t)ids[i] * D : NULL);
         const float *g = z->grad + (int64_t)i * D;
@@ -3052,11 +3083,10 @@ PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor 
     pt__embed_rows(z->data, table->data, over->data, slot, ids, n_ids, D);
     nd = pt__record(ctx, pt__embedding_override_backward, z, table, over, NULL);
     if (nd) {
-        nd->aux[0] = pt__copy_ints(ctx, ids, n_ids);
-        nd->aux[1] = row;
-        nd->i[0] = n_ids;
-        if (!nd->aux[0])
-            return NULL;
+        nd->saved.embed.ids = pt__copy_ints(ctx, ids, n_ids);
+        nd->saved.embed.rows = row;
+        nd->saved.embed.n = n_ids;
+        if (!nd->saved.embed.ids) return NULL;
     }
     return z;
 }
@@ -3064,12 +3094,12 @@ static void pt__set_columns_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *src = nd->in[1], *y = nd->out;
     float *dx = pt__grad(ctx, x), *ds = pt__grad(ctx, src);
-    const int *cols = (const int *)nd->aux[0];
-    int R = pt_tensor_rows(x), C = pt_tensor_cols(x), n = nd->i[0], r, j;
+    const int *cols = nd->saved.columns.cols;
+    int R = pt_tensor_rows(x), C = pt_tensor_cols(x), n = nd->saved.columns.n, r, j;
     for (r = 0; r < R; r++) {
         const float *g = y->grad + (int64_t)r * C;
         if (dx) {   /* the overwritten columns get no gradient: save them, add the row, restore */
-            float *d = dx + (int64_t)r * C, *keep = (float *)nd->aux[1];
+            float *d = dx + (int64_t)r * C, *keep = nd->saved.columns.keep;
             int c;
             for (j = 0; j < n; j++) if (cols[j] >= 0) keep[j] = d[cols[j]];
             PT__SIMD for (c = 0; c < C; c++) d[c] += g[c];
@@ -3101,8 +3131,10 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
     pt__scatter_columns(y->data, R, C, src->data, cols, n_cols);
     nd = pt__record(ctx, pt__set_columns_backward, y, x, src, NULL);
     if (nd) {
-        nd->aux[0] = pt__copy_ints(ctx, cols, n_cols); nd->aux[1] = pt__floats(ctx, n_cols); nd->i[0] = n_cols;
-        if (!nd->aux[0] || !nd->aux[1]) return NULL;
+        nd->saved.columns.cols = pt__copy_ints(ctx, cols, n_cols);
+        nd->saved.columns.keep = pt__floats(ctx, n_cols);
+        nd->saved.columns.n = n_cols;
+        if (!nd->saved.columns.cols || !nd->saved.columns.keep) return NULL;
     }
     return y;
 }
@@ -3112,7 +3144,7 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
 static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *w = nd->in[1], *y = nd->out;
-    const float *rstd = (const float *)nd->aux[0];
+    const float *rstd = nd->saved.rmsnorm.rstd;
     float *dx = pt__grad(ctx, x), *dw = pt__grad(ctx, w);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (dx) {
@@ -3157,7 +3189,7 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
     for (r = 0; r < R; r++)
         rstd[r] = pt__rmsnorm_row(y->data + (int64_t)r * C, x->data + (int64_t)r * C, w->data, C, eps);
     nd = pt__record(ctx, pt__rmsnorm_backward, y, x, w, NULL);
-    if (nd) nd->aux[0] = rstd;
+    if (nd) nd->saved.rmsnorm.rstd = rstd;
     return y;
 }
 
@@ -3177,7 +3209,7 @@ static void pt__rope_backward(pt_ctx *ctx, pt__node *nd)
     pt_tensor *x = nd->in[0], *y = nd->out;
     float *dx = pt__grad(ctx, x);
     if (dx)
-        pt__rope_apply(y->grad, dx, (const float *)nd->aux[0], x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1);
+        pt__rope_apply(y->grad, dx, nd->saved.rope.angles, x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1);
 }
 PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
 {
@@ -3199,7 +3231,7 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     }
     pt__rope_apply(x->data, y->data, cs, B * T, x->shape[2], hd, 0);
     nd = pt__record(ctx, pt__rope_backward, y, x, NULL, NULL);
-    if (nd) nd->aux[0] = cs;
+    if (nd) nd->saved.rope.angles = cs;
     return y;
 }
 
@@ -3215,7 +3247,7 @@ typedef struct pt__attn_saved { float *P, *kt, *vt; int *seg; } pt__attn_saved;
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
-    pt__attn_saved *sv = (pt__attn_saved *)nd->aux[0];
+    pt__attn_saved *sv = nd->saved.attention;
     int B = q->shape[0], T = q->shape[1], H = q->shape[2], hd = q->shape[3], KVH = k->shape[2];
     int group = H / KVH, bk;
     float scale = 1.0f / sqrtf((float)hd);
@@ -3310,7 +3342,7 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
-    if (nd) nd->aux[0] = sv;
+    if (nd) nd->saved.attention = sv;
     return o;
 }
 
@@ -3337,7 +3369,7 @@ static void pt__softmax_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
     float *dx = pt__grad(ctx, x);
-    int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r, logsm = nd->i[0];
+    int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r, logsm = nd->saved.softmax.log;
     if (!dx) return;
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
@@ -3378,7 +3410,7 @@ static pt_tensor *pt__softmax(pt_ctx *ctx, pt_tensor *x, int logsm)
         else { ls = 1.0f / sum; for (c = 0; c < C; c++) o[c] = expf(z[c] - mx) * ls; }
     }
     nd = pt__record(ctx, pt__softmax_backward, y, x, NULL, NULL);
-    if (nd) nd->i[0] = logsm;
+    if (nd) nd->saved.softmax.log = logsm;
     return y;
 }
 PTDEF pt_tensor *pt_softmax(pt_ctx *ctx, pt_tensor *x) { return pt__softmax(ctx, x, 0); }
@@ -3396,7 +3428,7 @@ typedef struct pt__gather_saved {
 static void pt__gather_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
-    pt__gather_saved *sv = (pt__gather_saved *)nd->aux[0];
+    pt__gather_saved *sv = nd->saved.gather;
     float *dx = pt__grad(ctx, x);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (!dx) return;
@@ -3469,7 +3501,7 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
         y->data[0] = wsum != 0 ? (float)(total / wsum) : 0.0f;
     }
     nd = pt__record(ctx, pt__gather_backward, y, x, NULL, NULL);
-    if (nd) nd->aux[0] = sv;
+    if (nd) nd->saved.gather = sv;
     return y;
 }
 PTDEF pt_tensor *pt_cross_entropy(pt_ctx *ctx, pt_tensor *logits, const int *targets, const float *mask)
