@@ -148,8 +148,10 @@ PTDEF int pt_set_error(int status, const char *fmt, ...);
 PTDEF const char *pt_status_name(int status); /* "PT_ERR_SHAPE", ... */
 
 /* Configs: every config struct works zero-initialised ({0}), each 0 meaning "the default" its field
-   names, and each struct resolves its defaults in one place. Where 0 is also a meaningful value
-   (no warmup, min_lr 0, beta1 0, no clipping), the field takes PT_ZERO to mean exactly zero/none. */
+   names, and each struct resolves its defaults in one place, a private pt__<name>_resolve() that
+   returns a resolved copy (the caller's struct is never changed; pt_config_validate is the one public
+   resolver and fills the struct it is given, by request). Where 0 is also a meaningful value (no
+   warmup, min_lr 0, beta1 0, no clipping), the field takes PT_ZERO to mean exactly zero/none. */
 #define PT_ZERO (-1)
 
 /* Threads. pt_set_threads(0) means "all cores". Without OpenMP these are no-ops returning 1. */
@@ -2263,17 +2265,19 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-        int t = pt__thread_id(), T = pt__num_threads();
+        int t = pt__thread_id(), n_threads = pt__num_threads();
         float *Ap = pt__pack_bufs[t], *Bp = Ap + (int64_t)PT__MC * PT__KC;
         if (M >= N) {   /* split rows of C in whole micro-tiles */
             int tiles = (M + PT__MR - 1) / PT__MR;
-            int m0 = (int)((int64_t)tiles * t / T) * PT__MR, m1 = (int)((int64_t)tiles * (t + 1) / T) * PT__MR;
+            int m0 = (int)((int64_t)tiles * t / n_threads) * PT__MR;
+            int m1 = (int)((int64_t)tiles * (t + 1) / n_threads) * PT__MR;
             if (m1 > M) m1 = M;
             if (m1 > m0) pt__gemm_serial(m1 - m0, N, K, A + (int64_t)m0 * rsa, rsa, csa, B, rsb, csb,
                                          C + (int64_t)m0 * ldc, ldc, accumulate, Ap, Bp);
         } else {        /* split columns */
             int tiles = (N + PT__NR - 1) / PT__NR;
-            int n0 = (int)((int64_t)tiles * t / T) * PT__NR, n1 = (int)((int64_t)tiles * (t + 1) / T) * PT__NR;
+            int n0 = (int)((int64_t)tiles * t / n_threads) * PT__NR;
+            int n1 = (int)((int64_t)tiles * (t + 1) / n_threads) * PT__NR;
             if (n1 > N) n1 = N;
             if (n1 > n0) pt__gemm_serial(M, n1 - n0, K, A, rsa, csa, B + (int64_t)n0 * csb, rsb, csb,
                                          C + n0, ldc, accumulate, Ap, Bp);
@@ -2283,7 +2287,7 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
 
 /* y = x W^T for inference: the pre-packed path when a packed copy exists and there are enough rows
    to amortise a kernel call, else pt_gemm (which takes dot products for 1-4 rows). */
-static void pt__infer_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
+static void pt__matmul_infer(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
                              int accumulate)
 {
     int nt = pt_get_threads(), have;
@@ -2297,8 +2301,9 @@ static void pt__infer_linear(int n_all, int M, int N, int K, const float *x, con
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-        int t = pt__thread_id(), T = pt__num_threads(), tiles = (N + PT__NR - 1) / PT__NR;
-        int n0 = (int)((int64_t)tiles * t / T) * PT__NR, n1 = (int)((int64_t)tiles * (t + 1) / T) * PT__NR;
+        int t = pt__thread_id(), n_threads = pt__num_threads(), tiles = (N + PT__NR - 1) / PT__NR;
+        int n0 = (int)((int64_t)tiles * t / n_threads) * PT__NR;
+        int n1 = (int)((int64_t)tiles * (t + 1) / n_threads) * PT__NR;
         if (n1 > N) n1 = N;
         if (n1 > n0) pt__gemm_prepacked_cols(M, n0, n1, K, x, K, Wp, y, N, accumulate, pt__pack_bufs[t]);
     }
@@ -3945,11 +3950,11 @@ typedef struct pt__step_ws {
     int *pos;                                     /* each row's position in its sequence */
 } pt__step_ws;
 /* y = x W^T (+= when acc) for the inference rows: pre-packed weights when there are enough rows. */
-static void pt__step_linear(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
+static void pt__step_matmul(int n_all, int M, int N, int K, const float *x, const float *W, const float *Wp, float *y,
                             int acc, int tid)
 {
     if (tid < 0) {
-        pt__infer_linear(n_all, M, N, K, x, W, Wp, y, acc);
+        pt__matmul_infer(n_all, M, N, K, x, W, Wp, y, acc);
         return;
     }
     if (Wp && n_all > 4) pt__gemm_prepacked_cols(M, 0, N, K, x, K, Wp, y, N, acc, pt__pack_bufs[tid]);
@@ -3965,7 +3970,7 @@ static void pt__step_matrix(const pt_model *m, const pt_kv_cache *kv, const pt__
     const pt_lora *lo = m->lora;
     int slot = pt__slot(layer, which), N = W->shape[0], K = W->shape[1];
     (void)w;
-    pt__step_linear(n_all, rows, N, K, x, W->data, kv->packed ? kv->packed[slot] : NULL, y, acc, tid);
+    pt__step_matmul(n_all, rows, N, K, x, W->data, kv->packed ? kv->packed[slot] : NULL, y, acc, tid);
     if (lo && !lo->merged && !m->adapters_off && lo->a[slot])
         pt__lora_delta(rows, N, K, lo->rank, x, lo->a[slot]->data, lo->b[slot]->data, lo->scale, lora_u, y, 0);
 }
@@ -4023,7 +4028,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     if (logits) {
         float *lg = logits + (int64_t)r0 * V;
         for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, m->norm->data, D, c->norm_eps);
-        pt__step_linear(n, nr, V, D, xb, m->output->data, kv->packed ? kv->packed[pt__output_slot(m)] : NULL, lg, 0,
+        pt__step_matmul(n, nr, V, D, xb, m->output->data, kv->packed ? kv->packed[pt__output_slot(m)] : NULL, lg, 0,
                         tid);
         if (ta && ta->n > ta->n_virtual) {   /* trainable tokens: their classifier columns (pt_set_columns) */
             float *tl = w->tok_logits + (int64_t)r0 * ta->n;
@@ -4091,8 +4096,8 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
 #pragma omp parallel num_threads(nt)
 #endif
             {
-                int t = pt__thread_id(), T = pt__num_threads();
-                pt__step_rows(m, kv, &w, n, n * t / T, n * (t + 1) / T, seq_ids, tokens, logits, t);
+                int t = pt__thread_id(), n_threads = pt__num_threads();
+                pt__step_rows(m, kv, &w, n, n * t / n_threads, n * (t + 1) / n_threads, seq_ids, tokens, logits, t);
             }
         } else {
             pt__step_rows(m, kv, &w, n, 0, n, seq_ids, tokens, logits, -1);
@@ -4423,7 +4428,7 @@ static int pt__bad_logit(const float *logits, int V)
 static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_rng *rng, float *logprob,
                            pt__prob_idx *pt__sample_buf)
 {
-    float T = s ? s->temperature : 0.0f, mx = -INFINITY, sum = 0.0f, u, cum = 0.0f, kept = 0.0f;
+    float temp = s ? s->temperature : 0.0f, mx = -INFINITY, sum = 0.0f, u, cum = 0.0f, kept = 0.0f;
     int i, n, best = 0, k = s ? s->top_k : 0;
     float top_p = s ? s->top_p : 0.0f;
     if (V < 1) return pt__fail(PT_ERR_ARG, "pt_sample: vocabulary size %d", V);
@@ -4432,8 +4437,8 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
         return pt__fail(PT_ERR_NONFINITE, "pt_sample: logit %d is %f", i, (double)logits[i]);
     }
     for (i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
-    if (T > 0.0f && !(1.0f / T < INFINITY)) T = 0.0f;   /* so small that 1/T overflows: greedy */
-    if (!(T > 0.0f)) {   /* greedy */
+    if (temp > 0.0f && !(1.0f / temp < INFINITY)) temp = 0.0f;   /* so small that 1/temp overflows: greedy */
+    if (!(temp > 0.0f)) {   /* greedy */
         if (logprob) {
             float m = logits[best], z = 0.0f;
             PT__SIMD_SUM(z) for (i = 0; i < V; i++) z += pt__exp(logits[i] - m);
@@ -4444,7 +4449,7 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
     if (!((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) && V <= 16 * 4096) {
         /* plain temperature sampling, the common case: no sort and no index array. The exps are
            summed in blocks of 16 (vectorised); u falls in one block, which is scanned alone. */
-        float it = 1.0f / T, lmax = logits[best], bsum[4096], e = 0.0f;
+        float it = 1.0f / temp, lmax = logits[best], bsum[4096], e = 0.0f;
         int nb = (V + 15) / 16, b, j, len;
         for (b = 0; b < nb; b++) {
             const float *lb = logits + 16 * b;
@@ -4468,7 +4473,7 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
     }
     mx = logits[best];
     {
-        float it = 1.0f / T;
+        float it = 1.0f / temp;
         for (i = 0; i < V; i++) {
             float e = pt__exp((logits[i] - mx) * it);
             pt__sample_buf[i].p = e;
@@ -4502,6 +4507,15 @@ PTDEF void pt_gen_result_free(pt_gen_result *r)
     if (!r) return;
     PT_FREE(r->tokens); PT_FREE(r->logprobs); PT_FREE(r->mask); PT_FREE(r->prompt_len); PT_FREE(r->total_len);
     memset(r, 0, sizeof *r);
+}
+/* The one place generation's defaults are resolved (a copy): 64 new tokens, seed 0, greedy. */
+static pt_gen_config pt__gen_resolve(const pt_gen_config *in)
+{
+    pt_gen_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (c.max_new_tokens <= 0) c.max_new_tokens = 64;
+    return c;
 }
 static int pt__is_stop(const pt_gen_config *cfg, int tok)
 {
@@ -4567,9 +4581,11 @@ PTDEF int pt_rollout_batch_from(const pt_gen_result *r, int pad_id, pt_rollout_b
     return PT_OK;
 }
 PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts, int repeat,
-                      const pt_gen_config *cfg, pt_gen_result *out)
+                      const pt_gen_config *cfg_in, pt_gen_result *out)
 {
-    int N, i, j, maxp = 0, max_new = cfg && cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 64, V = m->cfg.vocab_size;
+    pt_gen_config resolved = pt__gen_resolve(cfg_in);
+    const pt_gen_config *cfg = &resolved;
+    int N, i, j, maxp = 0, max_new = cfg->max_new_tokens, V = m->cfg.vocab_size;
     int st = PT_OK, n_live, step;
     pt_kv_cache *kv = NULL;
     pt_rng *rngs = NULL;
@@ -4593,7 +4609,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     if (maxp + max_new > m->cfg.seq_len)
         return pt__fail(PT_ERR_ARG, "pt_generate: prompt %d + %d new tokens exceed seq_len %d", maxp, max_new,
                         m->cfg.seq_len);
-    if (cfg && (cfg->n_stop_tokens < 0 || cfg->n_stop_tokens > PT_MAX_STOP_TOKENS))
+    if (cfg->n_stop_tokens < 0 || cfg->n_stop_tokens > PT_MAX_STOP_TOKENS)
         return pt__fail(PT_ERR_ARG, "pt_generate: n_stop_tokens %d outside [0, %d]", cfg->n_stop_tokens,
                         PT_MAX_STOP_TOKENS);
     N = n_prompts * repeat;
@@ -4625,7 +4641,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         const int *p = prompts[i / repeat];
         r.prompt_len[i] = r.total_len[i] = prompt_lens[i / repeat];
         memcpy(r.tokens + (int64_t)i * r.width, p, (size_t)r.prompt_len[i] * sizeof(int));
-        pt_rng_seed(&rngs[i], (cfg ? cfg->seed : 0) * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1);
+        pt_rng_seed(&rngs[i], cfg->seed * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1);
     }
     /* prefill all but the last prompt token of the first sequence of each group, a few sequences
        per call; the other repeat - 1 sequences of a group (GRPO's G samples) copy its KV cache */
@@ -4670,7 +4686,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
 #pragma omp parallel for schedule(static) if ((int64_t)nr * V > 65536)
 #endif
         for (j = 0; j < nr; j++)
-            picked[j] = pt__sample_into(logits + (int64_t)j * V, V, cfg ? &cfg->sampler : NULL, &rngs[rows_seq[j]],
+            picked[j] = pt__sample_into(logits + (int64_t)j * V, V, &cfg->sampler, &rngs[rows_seq[j]],
                                         &picked_lp[j], sbuf + (int64_t)j * V);
         for (j = 0; j < nr; j++) {
             float lp = picked_lp[j];
@@ -5377,11 +5393,24 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
     m->lora = lo;
     return PT_OK;
 }
+/* The one place LoRA's defaults are resolved (a copy): rank 8, alpha = rank (s = 1), the LoRA
+   paper's targets wq and wv. */
+static pt_lora_config pt__lora_resolve(const pt_lora_config *in)
+{
+    pt_lora_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (c.rank <= 0) c.rank = 8;
+    if (!(c.alpha > 0)) c.alpha = (float)c.rank;
+    if (!c.targets) c.targets = "*.attn.wq,*.attn.wv";
+    return c;
+}
 PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
 {
-    int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, slot, st, rank = cfg && cfg->rank > 0 ? cfg->rank : 8;
-    float alpha = cfg && cfg->alpha > 0 ? cfg->alpha : (float)rank, dropout = cfg ? cfg->dropout : 0.0f;
-    const char *targets = cfg && cfg->targets ? cfg->targets : "*.attn.wq,*.attn.wv";
+    pt_lora_config c = pt__lora_resolve(cfg);
+    int n_slots = m->cfg.n_layers * PT_LAYER_MATRICES, slot, st, rank = c.rank;
+    float alpha = c.alpha, dropout = c.dropout;
+    const char *targets = c.targets;
     unsigned char *on;
     char name[64], pat[128];
     if (m->lora && m->lora->merged) return pt__fail(PT_ERR_ARG, "pt_lora_attach: unmerge the current adapters first");
@@ -5407,7 +5436,7 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
             p += len + (p[len] == ',');
         }
     }
-    st = pt__lora_attach_slots(m, rank, alpha, cfg ? cfg->rslora : 0, dropout, cfg ? cfg->seed : 0, on);
+    st = pt__lora_attach_slots(m, rank, alpha, c.rslora, dropout, c.seed, on);
     PT_FREE(on);
     return st;
 }
@@ -5799,16 +5828,19 @@ done:
 /* ================================================================================================
    9. DATA: THE ARITHMETIC WORLD (implementation)                                           >>world
    ================================================================================================ */
-static void pt__world_defaults(const pt_world_config *in, pt_world_config *c)
+/* The one place the world's defaults are resolved (a copy: the caller's config is never changed). */
+static pt_world_config pt__world_resolve(const pt_world_config *in)
 {
-    memset(c, 0, sizeof *c);
-    if (in) *c = *in;
-    if (c->min_digits < 1) c->min_digits = 1;
-    if (c->max_digits < c->min_digits) c->max_digits = c->min_digits > 3 ? c->min_digits : 3;
-    if (c->max_digits > 15) c->max_digits = 15;
-    if (c->min_digits > c->max_digits) c->min_digits = c->max_digits;
-    if (c->terms < 2) c->terms = 2;
-    if (c->terms > 8) c->terms = 8;
+    pt_world_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (c.min_digits < 1) c.min_digits = 1;
+    if (c.max_digits < c.min_digits) c.max_digits = c.min_digits > 3 ? c.min_digits : 3;
+    if (c.max_digits > 15) c.max_digits = 15;
+    if (c.min_digits > c.max_digits) c.min_digits = c.max_digits;
+    if (c.terms < 2) c.terms = 2;
+    if (c.terms > 8) c.terms = 8;
+    return c;
 }
 /* The correct step list for column j: the operands' digits, then the incoming carry if nonzero. */
 static int pt__world_column(const pt_problem *p, int j, long long carry_in, int *vals, long long *sum)
@@ -5946,7 +5978,7 @@ PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t s
     pt_world_config c;
     pt_rng rng;
     int lo, hi, attempt, want;
-    pt__world_defaults(cfg_in, &c);
+    c = pt__world_resolve(cfg_in);
     if (split < PT_WORLD_TRAIN || split > PT_WORLD_MIXED) split = PT_WORLD_TRAIN;
     if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)
         split = PT_WORLD_ID; /* no mixed lengths: still held out */
@@ -5974,7 +6006,7 @@ PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_p
             PT_ERR_ARG,
             "pt_world_heldout: need n >= 1 and a held-out split (ID, OOD, VALID or MIXED), got n %d split %d", n,
             split);
-    pt__world_defaults(cfg_in, &c);
+    c = pt__world_resolve(cfg_in);
     if (split == PT_WORLD_MIXED && c.max_digits == c.min_digits)
         return pt__fail(PT_ERR_ARG, "pt_world_heldout: mixed lengths need max_digits > min_digits (both %d)",
                         c.min_digits);
@@ -6419,7 +6451,7 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
     pt_rng noise_rng;
     int64_t d, n = 0;
     char doc[sizeof(((pt_problem *)0)->question) + sizeof(((pt_problem *)0)->solution) + 4];
-    pt__world_defaults(cfg_in, &c);
+    c = pt__world_resolve(cfg_in);
     pt_rng_seed(&noise_rng, seed ^ 0xA5A5A5A5ull);
     for (d = 0; d < n_docs; d++) {
         pt_problem p;
