@@ -671,9 +671,9 @@ PTDEF int pt_model_head_load(pt_model *m, const char *path);
    (for export or fast inference), unmerge takes it out again. Targets are glob patterns over the
    names of the seven matrices of each layer (layers.N.attn.wq|wk|wv|wo, layers.N.mlp.w1|w2|w3).
    Adapter files: "PTLA", u32 version 1, u32 rank, f32 alpha, u32 rslora, u32 count, then per
-   adapter u32 slot (layer * PT_LAYER_MATRICES + pt_layer_matrix: layer * 7 + 0..6 for wq wk wv wo w1 w2 w3), u32 out, u32 in, A, B as fp32
-   (shapes are checked against the model on load); a u64 FNV-1a
-   checksum; saved atomically, validated against the model on load.
+   adapter u32 slot (layer * PT_LAYER_MATRICES + pt_layer_matrix, i.e. layer * 7 + 0..6 for wq wk wv
+   wo w1 w2 w3), u32 out, u32 in, A, B as fp32 (shapes are checked against the model on load); a u64
+   FNV-1a checksum; saved atomically, validated against the model on load.
    ================================================================================================ */
 typedef struct pt_lora_config {
     int rank;             /* 0 -> 8 */
@@ -685,7 +685,7 @@ typedef struct pt_lora_config {
 } pt_lora_config;
 typedef struct pt_lora {
     pt_params *params;    /* every A and B, trainable */
-    pt_tensor **a, **b;   /* [n_layers * PT_LAYER_MATRICES], by pt_layer_matrix: NULL where the matrix is not targeted */
+    pt_tensor **a, **b; /* [n_layers * PT_LAYER_MATRICES], by pt_layer_matrix: NULL where the matrix is not targeted */
     int rank, rslora, merged, count;
     float alpha, scale, dropout;
     pt_rng rng;
@@ -1252,7 +1252,11 @@ static void *pt__fail_null(int code, const char *fmt, ...)
 
 PTDEF const char *pt_last_error(void) { return pt__errbuf; }
 PTDEF int pt_last_status(void) { return pt__errcode; }
-PTDEF void pt_clear_error(void) { pt__errbuf[0] = 0; pt__errcode = PT_OK; }
+PTDEF void pt_clear_error(void)
+{
+    pt__errbuf[0] = 0;
+    pt__errcode = PT_OK;
+}
 PTDEF int pt_set_error(int status, const char *fmt, ...)
 {
     va_list ap;
@@ -1341,8 +1345,10 @@ static uint64_t pt__splitmix64(uint64_t *x)
 PTDEF void pt_rng_seed(pt_rng *rng, uint64_t seed)
 {
     uint64_t x = seed, a = pt__splitmix64(&x), b = pt__splitmix64(&x);
-    rng->s[0] = (uint32_t)a; rng->s[1] = (uint32_t)(a >> 32);
-    rng->s[2] = (uint32_t)b; rng->s[3] = (uint32_t)(b >> 32);
+    rng->s[0] = (uint32_t)a;
+    rng->s[1] = (uint32_t)(a >> 32);
+    rng->s[2] = (uint32_t)b;
+    rng->s[3] = (uint32_t)(b >> 32);
     if (!(rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3])) rng->s[0] = 1; /* all-zero state is stuck */
 }
 static uint32_t pt__rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
@@ -1351,8 +1357,12 @@ PTDEF uint32_t pt_rng_u32(pt_rng *rng)
     /* xoshiro128** (Blackman & Vigna 2018): good low bits, 4 words of state */
     uint32_t *s = rng->s;
     uint32_t result = pt__rotl32(s[1] * 5, 7) * 9, t = s[1] << 9;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
-    s[2] ^= t; s[3] = pt__rotl32(s[3], 11);
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = pt__rotl32(s[3], 11);
     return result;
 }
 PTDEF float pt_rng_uniform(pt_rng *rng) { return (float)(pt_rng_u32(rng) >> 8) * (1.0f / 16777216.0f); }
@@ -1377,7 +1387,10 @@ PTDEF int pt_rng_int(pt_rng *rng, int lo, int hi)
 }
 
 /* --- Arena ----------------------------------------------------------------------------------- */
-typedef struct pt__arena_block { struct pt__arena_block *next; size_t cap, used; } pt__arena_block;
+typedef struct pt__arena_block {
+    struct pt__arena_block *next;
+    size_t cap, used;
+} pt__arena_block;
 #define PT__ALIGN 64
 static size_t pt__round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
@@ -1406,15 +1419,19 @@ PTDEF void *pt_arena_alloc(pt_arena *a, size_t bytes)
     blk = a->overflow;
     if (blk && blk->used + need <= blk->cap) {
         void *p = pt__align_ptr((char *)(blk + 1)) + blk->used;
-        blk->used += need; a->overflow_bytes += need;
+        blk->used += need;
+        a->overflow_bytes += need;
         if (a->used + a->overflow_bytes > a->high_water) a->high_water = a->used + a->overflow_bytes;
         return p;
     }
     cap = need > a->cap ? need : a->cap;
     blk = (pt__arena_block *)PT_MALLOC(sizeof(pt__arena_block) + cap + PT__ALIGN);
     if (!blk) return pt__fail_null(PT_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
-    blk->next = a->overflow; blk->cap = cap; blk->used = need;
-    a->overflow = blk; a->overflow_bytes += need;
+    blk->next = a->overflow;
+    blk->cap = cap;
+    blk->used = need;
+    a->overflow = blk;
+    a->overflow_bytes += need;
     if (a->used + a->overflow_bytes > a->high_water) a->high_water = a->used + a->overflow_bytes;
     return pt__align_ptr((char *)(blk + 1));
 }
@@ -1424,15 +1441,28 @@ PTDEF void pt_arena_reset(pt_arena *a)
         /* grow the main block to the high-water mark so the next step fits in one block */
         size_t cap = a->high_water + a->high_water / 8;
         char *nb;
-        while (a->overflow) { pt__arena_block *n = a->overflow->next; PT_FREE(a->overflow); a->overflow = n; }
+        while (a->overflow) {
+            pt__arena_block *n = a->overflow->next;
+            PT_FREE(a->overflow);
+            a->overflow = n;
+        }
         nb = (char *)PT_MALLOC(cap + PT__ALIGN);
-        if (nb) { PT_FREE(a->base); a->base = nb; a->cap = cap; }
+        if (nb) {
+            PT_FREE(a->base);
+            a->base = nb;
+            a->cap = cap;
+        }
     }
-    a->used = 0; a->overflow_bytes = 0;
+    a->used = 0;
+    a->overflow_bytes = 0;
 }
 PTDEF void pt_arena_free(pt_arena *a)
 {
-    while (a->overflow) { pt__arena_block *n = a->overflow->next; PT_FREE(a->overflow); a->overflow = n; }
+    while (a->overflow) {
+        pt__arena_block *n = a->overflow->next;
+        PT_FREE(a->overflow);
+        a->overflow = n;
+    }
     PT_FREE(a->base);
     memset(a, 0, sizeof *a);
 }
@@ -1448,17 +1478,24 @@ PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
     FILE *f;
     long sz;
     unsigned char *buf;
-    *out = NULL; *n = 0;
+    *out = NULL;
+    *n = 0;
     f = fopen(path, "rb");
     if (!f) return pt__fail(PT_ERR_IO, "%s: cannot open for reading", path);
     /* a directory opens on POSIX but fails the first read (EISDIR): reject it before sizing */
-    if (fgetc(f) == EOF && ferror(f)) { fclose(f); return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path); }
+    if (fgetc(f) == EOF && ferror(f)) {
+        fclose(f);
+        return pt__fail(PT_ERR_IO, "%s: cannot read (a directory?)", path);
+    }
     if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz == LONG_MAX || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         return pt__fail(PT_ERR_IO, "%s: cannot determine the size", path);
     }
     buf = (unsigned char *)PT_MALLOC((size_t)sz + 1);
-    if (!buf) { fclose(f); return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz); }
+    if (!buf) {
+        fclose(f);
+        return pt__fail(PT_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, sz);
+    }
     if (sz > 0 && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
         fclose(f);
         PT_FREE(buf);
@@ -1466,7 +1503,8 @@ PTDEF int pt_read_file(const char *path, unsigned char **out, size_t *n)
     }
     fclose(f);
     buf[sz] = 0;
-    *out = buf; *n = (size_t)sz;
+    *out = buf;
+    *n = (size_t)sz;
     return PT_OK;
 }
 PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
@@ -1481,7 +1519,10 @@ PTDEF int pt_write_file_atomic(const char *path, const void *data, size_t n)
     ok = n == 0 || fwrite(data, 1, n, f) == n;   /* fwrite(NULL, 1, 0, f) is undefined */
     ok = fflush(f) == 0 && ok;
     ok = fclose(f) == 0 && ok;
-    if (!ok) { remove(tmp); return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp); }
+    if (!ok) {
+        remove(tmp);
+        return pt__fail(PT_ERR_IO, "%s: write failed (disk full?)", tmp);
+    }
 #if defined(_WIN32)
     if (!MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING)) {
         remove(tmp);
@@ -1500,11 +1541,18 @@ static uint64_t pt__fnv1a(const unsigned char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    for (i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
     return h;
 }
 /* little-endian byte writer / reader (portable: never casts the buffer to wider types) */
-typedef struct pt__wbuf { unsigned char *p; size_t n, cap; int err; } pt__wbuf;
+typedef struct pt__wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int err;
+} pt__wbuf;
 static void pt__put(pt__wbuf *w, const void *src, size_t n)
 {
     if (w->err) return;
@@ -1513,8 +1561,12 @@ static void pt__put(pt__wbuf *w, const void *src, size_t n)
         unsigned char *np;
         while (cap < w->n + n) cap *= 2;
         np = (unsigned char *)PT_REALLOC(w->p, cap);
-        if (!np) { w->err = 1; return; }
-        w->p = np; w->cap = cap;
+        if (!np) {
+            w->err = 1;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
     }
     memcpy(w->p + w->n, src, n);
     w->n += n;
@@ -1535,7 +1587,12 @@ static void pt__put_u64(pt__wbuf *w, uint64_t v)
         b[i] = (unsigned char)(v >> (8 * i));
     pt__put(w, b, 8);
 }
-static void pt__put_f32(pt__wbuf *w, float f) { uint32_t u; memcpy(&u, &f, 4); pt__put_u32(w, u); }
+static void pt__put_f32(pt__wbuf *w, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    pt__put_u32(w, u);
+}
 static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n)
 {
     int64_t i;
@@ -1543,11 +1600,21 @@ static void pt__put_floats(pt__wbuf *w, const float *f, int64_t n)
         pt__put_f32(w, f[i]);
 }
 
-typedef struct pt__rbuf { const unsigned char *p; size_t n, at; int err; const char *path; const char *what; } pt__rbuf;
+typedef struct pt__rbuf {
+    const unsigned char *p;
+    size_t n, at;
+    int err;
+    const char *path;
+    const char *what;
+} pt__rbuf;
 static int pt__get(pt__rbuf *r, void *dst, size_t n, const char *what)
 {
     if (r->err) return 0;
-    if (n > r->n - r->at) { r->err = 1; r->what = what; return 0; }
+    if (n > r->n - r->at) {
+        r->err = 1;
+        r->what = what;
+        return 0;
+    }
     memcpy(dst, r->p + r->at, n);
     r->at += n;
     return 1;
@@ -1635,16 +1702,42 @@ typedef struct pt__node pt__node;
 typedef void (*pt__backward_fn)(pt_ctx *ctx, pt__node *n);
 /* What an op keeps for its backward: one typed record per kind of op (arrays live on the arena). */
 typedef union pt__saved {
-    struct { int op; float scale, addend, lo, hi; } unary;   /* pt_scale, pt_add_scalar, pt_clamp */
-    struct { int op; } binary;
-    struct { const float *mask, *row_scale; int cols; float scale; } rowsum;   /* row_scale NULL: scale */
-    struct { pt_tensor *W; const float *u, *mask_x; float scale; } lora;   /* u = s x~A^T, mask_x = [mask | x~] */
-    struct { const int *ids, *rows; int n; } embed;                       /* rows: override row or -1 */
-    struct { const int *cols; float *keep; int n; } columns;
-    struct { const float *rstd; } rmsnorm;
-    struct { const float *angles; } rope;
+    struct {
+        int op;
+        float scale, addend, lo, hi;
+    } unary; /* pt_scale, pt_add_scalar, pt_clamp */
+    struct {
+        int op;
+    } binary;
+    struct {
+        const float *mask, *row_scale;
+        int cols;
+        float scale;
+    } rowsum; /* row_scale NULL: scale */
+    struct {
+        pt_tensor *W;
+        const float *u, *mask_x;
+        float scale;
+    } lora; /* u = s x~A^T, mask_x = [mask | x~] */
+    struct {
+        const int *ids, *rows;
+        int n;
+    } embed; /* rows: override row or -1 */
+    struct {
+        const int *cols;
+        float *keep;
+        int n;
+    } columns;
+    struct {
+        const float *rstd;
+    } rmsnorm;
+    struct {
+        const float *angles;
+    } rope;
     struct pt__attn_saved *attention;
-    struct { int log; } softmax;
+    struct {
+        int log;
+    } softmax;
     struct pt__gather_saved *gather;
 } pt__saved;
 struct pt__node {
@@ -1655,7 +1748,8 @@ struct pt__node {
 };
 struct pt_ctx {
     pt_arena arena;
-    pt__node *nodes; int n_nodes, cap_nodes;
+    pt__node *nodes;
+    int n_nodes, cap_nodes;
     int grad_enabled;
     int failed;        /* an allocation for the tape or a gradient failed since the last reset */
 };
@@ -1672,7 +1766,14 @@ PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
     ctx->grad_enabled = 1;
     return ctx;
 }
-PTDEF void pt_ctx_reset(pt_ctx *ctx) { if (ctx) { pt_arena_reset(&ctx->arena); ctx->n_nodes = 0; ctx->failed = 0; } }
+PTDEF void pt_ctx_reset(pt_ctx *ctx)
+{
+    if (ctx) {
+        pt_arena_reset(&ctx->arena);
+        ctx->n_nodes = 0;
+        ctx->failed = 0;
+    }
+}
 PTDEF void pt_ctx_free(pt_ctx *ctx)
 {
     if (!ctx) return;
@@ -1754,7 +1855,9 @@ PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad)
     t = (pt_tensor *)PT_MALLOC(sizeof(pt_tensor));
     if (!t) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_alloc: out of memory");
     memset(t, 0, sizeof *t);
-    t->ndim = ndim; t->size = size; t->requires_grad = requires_grad;
+    t->ndim = ndim;
+    t->size = size;
+    t->requires_grad = requires_grad;
     for (d = 0; d < ndim; d++) t->shape[d] = shape[d];
     t->data = (float *)PT_MALLOC((size_t)size * sizeof(float));
     t->grad = requires_grad ? (float *)PT_MALLOC((size_t)size * sizeof(float)) : NULL;
@@ -1788,11 +1891,16 @@ static pt__node *pt__record(pt_ctx *ctx, pt__backward_fn fn, pt_tensor *out, pt_
             pt__fail(PT_ERR_NOMEM, "tape: out of memory; this step's gradients would be wrong");
             return NULL;
         }
-        ctx->nodes = nn; ctx->cap_nodes = cap;
+        ctx->nodes = nn;
+        ctx->cap_nodes = cap;
     }
     n = &ctx->nodes[ctx->n_nodes++];
     memset(n, 0, sizeof *n);
-    n->backward = fn; n->out = out; n->in[0] = a; n->in[1] = b; n->in[2] = c;
+    n->backward = fn;
+    n->out = out;
+    n->in[0] = a;
+    n->in[1] = b;
+    n->in[2] = c;
     out->requires_grad = 1;
     return n;
 }
@@ -1843,10 +1951,17 @@ PTDEF int pt_glob_match(const char *p, const char *s)
     /* iterative glob with single-star backtracking */
     const char *star = NULL, *ss = s;
     while (*s) {
-        if (*p == '*') { star = p++; ss = s; }
-        else if (*p == '?' || *p == *s) { p++; s++; }
-        else if (star) { p = star + 1; s = ++ss; }
-        else return 0;
+        if (*p == '*') {
+            star = p++;
+            ss = s;
+        } else if (*p == '?' || *p == *s) {
+            p++;
+            s++;
+        } else if (star) {
+            p = star + 1;
+            s = ++ss;
+        } else
+            return 0;
     }
     while (*p == '*') p++;
     return *p == 0;
@@ -1864,7 +1979,10 @@ PTDEF void pt_params_free(pt_params *P)
     if (!P) return;
     for (i = 0; i < P->count; i++) PT_FREE(P->items[i]);
     PT_FREE(P->items);
-    pt__free_aligned(P->data); pt__free_aligned(P->grad); pt__free_aligned(P->adam_m); pt__free_aligned(P->adam_v);
+    pt__free_aligned(P->data);
+    pt__free_aligned(P->grad);
+    pt__free_aligned(P->adam_m);
+    pt__free_aligned(P->adam_v);
     PT_FREE(P);
 }
 PTDEF pt_tensor *pt_params_add(pt_params *P, const char *name, int ndim, const int *shape, int flags)
@@ -1883,19 +2001,22 @@ PTDEF pt_tensor *pt_params_add(pt_params *P, const char *name, int ndim, const i
         int cap = P->cap ? P->cap * 2 : 32;
         pt_param **ni = (pt_param **)PT_REALLOC(P->items, (size_t)cap * sizeof(pt_param *));
         if (!ni) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_params_add: out of memory");
-        P->items = ni; P->cap = cap;
+        P->items = ni;
+        P->cap = cap;
     }
     p = (pt_param *)PT_MALLOC(sizeof(pt_param));
     if (!p) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_params_add: out of memory");
     memset(p, 0, sizeof *p);
     strcpy(p->name, name);
-    p->t.ndim = ndim; p->t.size = 1;
+    p->t.ndim = ndim;
+    p->t.size = 1;
     for (d = 0; d < ndim; d++) {
         if (shape[d] < 1) {
             PT_FREE(p);
             return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_params_add(%s): dim %d is %d", name, d, shape[d]);
         }
-        p->t.shape[d] = shape[d]; p->t.size *= shape[d];
+        p->t.shape[d] = shape[d];
+        p->t.size *= shape[d];
     }
     p->flags = flags;
     p->offset = P->n_data;
@@ -1938,11 +2059,18 @@ static int pt__params_layout_grads(pt_params *P)
     m = pt__alloc_aligned_floats(n > 0 ? n : 1);
     v = pt__alloc_aligned_floats(n > 0 ? n : 1);
     if (!g || !m || !v) {
-        pt__free_aligned(g); pt__free_aligned(m); pt__free_aligned(v);
+        pt__free_aligned(g);
+        pt__free_aligned(m);
+        pt__free_aligned(v);
         return pt__fail(PT_ERR_NOMEM, "params: cannot allocate %lld gradient floats", (long long)n);
     }
-    pt__free_aligned(P->grad); pt__free_aligned(P->adam_m); pt__free_aligned(P->adam_v);
-    P->grad = g; P->adam_m = m; P->adam_v = v; P->n_grad = n;
+    pt__free_aligned(P->grad);
+    pt__free_aligned(P->adam_m);
+    pt__free_aligned(P->adam_v);
+    P->grad = g;
+    P->adam_m = m;
+    P->adam_v = v;
+    P->n_grad = n;
     memset(g, 0, (size_t)(n > 0 ? n : 1) * sizeof(float));
     memset(m, 0, (size_t)(n > 0 ? n : 1) * sizeof(float));
     memset(v, 0, (size_t)(n > 0 ? n : 1) * sizeof(float));
@@ -1973,7 +2101,10 @@ PTDEF int pt_params_set_trainable(pt_params *P, const char *pattern, int trainab
         pt_param *p = P->items[i];
         if (!pt_glob_match(pattern, p->name)) continue;
         hits++;
-        if (trainable) p->flags &= ~PT_PARAM_FROZEN; else p->flags |= PT_PARAM_FROZEN;
+        if (trainable)
+            p->flags &= ~PT_PARAM_FROZEN;
+        else
+            p->flags |= PT_PARAM_FROZEN;
     }
     if (P->data && (st = pt__params_layout_grads(P)) != PT_OK) {   /* leave the flags as they were */
         for (i = 0; i < P->count; i++) P->items[i]->flags = old[i];
@@ -1994,14 +2125,16 @@ PTDEF int64_t pt_params_count(const pt_params *P, int trainable_only)
 }
 PTDEF void pt_params_init_normal(pt_params *P, const char *pattern, float std, pt_rng *rng)
 {
-    int i; int64_t j;
+    int i;
+    int64_t j;
     for (i = 0; i < P->count; i++)
         if (pt_glob_match(pattern, P->items[i]->name))
             for (j = 0; j < P->items[i]->t.size; j++) P->items[i]->t.data[j] = std * pt_rng_normal(rng);
 }
 PTDEF void pt_params_init_const(pt_params *P, const char *pattern, float value)
 {
-    int i; int64_t j;
+    int i;
+    int64_t j;
     for (i = 0; i < P->count; i++)
         if (pt_glob_match(pattern, P->items[i]->name))
             for (j = 0; j < P->items[i]->t.size; j++) P->items[i]->t.data[j] = value;
@@ -2251,7 +2384,10 @@ PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa
         if (!accumulate) for (i = 0; i < M; i++) for (j = 0; j < N; j++) C[(int64_t)i * ldc + j] = 0.0f;
         return;
     }
-    if (M <= 4 && csa == 1 && rsb == 1) { pt__gemv_rows(M, N, K, A, rsa, B, csb, C, ldc, accumulate); return; }
+    if (M <= 4 && csa == 1 && rsb == 1) {
+        pt__gemv_rows(M, N, K, A, rsa, B, csb, C, ldc, accumulate);
+        return;
+    }
     /* Waking sleeping (passive) workers costs tens of microseconds: only fork for work that is
        clearly larger (about 40 us on one core at 100 GFLOP/s). */
     if (flops < 4194304.0) nt = 1;
@@ -2291,11 +2427,20 @@ static void pt__matmul_infer(int n_all, int M, int N, int K, const float *x, con
                              int accumulate)
 {
     int nt = pt_get_threads(), have;
-    if (!Wp) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
-    if (n_all <= 4) { pt__gemv_rows(M, N, K, x, K, W, K, y, N, accumulate); return; }
+    if (!Wp) {
+        pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate);
+        return;
+    }
+    if (n_all <= 4) {
+        pt__gemv_rows(M, N, K, x, K, W, K, y, N, accumulate);
+        return;
+    }
     if (2.0 * M * N * K < 4194304.0) nt = 1;
     have = pt__ensure_pack_bufs(nt);
-    if (have < 1) { pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate); return; }
+    if (have < 1) {
+        pt_gemm(M, N, K, x, K, 1, W, 1, K, y, N, accumulate);
+        return;
+    }
     if (nt > have) nt = have;
 #if PT__OMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -2335,7 +2480,9 @@ PTDEF pt_tensor *pt_linear(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tensor *b
     if (b && (b->size != w->shape[0]))
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_linear: bias has %lld elements, W has %d outputs",
                                           (long long)b->size, w->shape[0]);
-    M = pt_tensor_rows(x); K = pt_tensor_cols(x); N = w->shape[0];
+    M = pt_tensor_rows(x);
+    K = pt_tensor_cols(x);
+    N = w->shape[0];
     for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = N;
     y = pt__new_uninit(ctx, x->ndim, shape);
@@ -2377,14 +2524,20 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
        one: a packed gemm with r (1..16) output columns would fill only r/32 of its register tile. */
     if (gx) pt_gemm(M, K, N, dy, N, 1, W->data, K, 1, gx, K, 1);              /* dx += dy W          */
     if (gw) pt_gemm(N, K, M, dy, 1, N, x->data, K, 1, gw, K, 1);              /* dW += dy^T x        */
-    if (!(tmp = pt__floats(ctx, (int64_t)r * N))) { ctx->failed = 1; return; }
+    if (!(tmp = pt__floats(ctx, (int64_t)r * N))) {
+        ctx->failed = 1;
+        return;
+    }
     if (gb) {                                                                  /* dB += dy^T (s x~A^T) */
         pt_gemm(r, N, M, us, 1, r, dy, N, 1, tmp, N, 0);                       /* as [r, N], then add transposed */
         for (j = 0; j < N; j++) for (k = 0; k < r; k++) gb[(int64_t)j * r + k] += tmp[(int64_t)k * N + j];
     }
     if (!gx && !ga) return;
     g = pt__floats(ctx, (int64_t)M * r);                                      /* g = s dy B  [M, r]  */
-    if (!g) { ctx->failed = 1; return; }
+    if (!g) {
+        ctx->failed = 1;
+        return;
+    }
     for (j = 0; j < N; j++)
         for (k = 0; k < r; k++)
             tmp[(int64_t)k * N + j] = n->saved.lora.scale * B->data[(int64_t)j * r + k]; /* s B^T */
@@ -2393,7 +2546,10 @@ static void pt__linear_lora_backward(pt_ctx *ctx, pt__node *n)
     if (ga) pt_gemm(r, K, M, g, 1, r, xt, K, 1, ga, K, 1);                   /* dA += g^T x~        */
     if (gx && !mask) pt_gemm(M, K, r, g, r, 1, A->data, K, 1, gx, K, 1);     /* dx += (g A) * mask  */
     else if (gx) {
-        if (!(tmp = pt__floats(ctx, MK))) { ctx->failed = 1; return; }
+        if (!(tmp = pt__floats(ctx, MK))) {
+            ctx->failed = 1;
+            return;
+        }
         pt_gemm(M, K, r, g, r, 1, A->data, K, 1, tmp, K, 0);
         PT__SIMD for (i = 0; i < MK; i++) gx[i] += tmp[i] * mask[i];
     }
@@ -2415,7 +2571,11 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
             "A %dD [%d, %d], B %dD [%d, %d]",
             pt_tensor_cols(x), w->ndim, w->shape[0], w->ndim > 1 ? w->shape[1] : 0, a->ndim, a->shape[0],
             a->ndim > 1 ? a->shape[1] : 0, b->ndim, b->shape[0], b->ndim > 1 ? b->shape[1] : 0);
-    M = pt_tensor_rows(x); K = pt_tensor_cols(x); N = w->shape[0]; r = a->shape[0]; MK = (int64_t)M * K;
+    M = pt_tensor_rows(x);
+    K = pt_tensor_cols(x);
+    N = w->shape[0];
+    r = a->shape[0];
+    MK = (int64_t)M * K;
     for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = N;
     y = pt__new_uninit(ctx, x->ndim, shape);
@@ -2433,7 +2593,9 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
     /* W has no slot among the three inputs that decide whether to record: ask for it separately */
     nd = pt__record(ctx, pt__linear_lora_backward, y, x, a, b);
     if (!nd && w->requires_grad && (nd = pt__record(ctx, pt__linear_lora_backward, y, w, NULL, NULL)) != NULL) {
-        nd->in[0] = x; nd->in[1] = a; nd->in[2] = b;
+        nd->in[0] = x;
+        nd->in[1] = a;
+        nd->in[2] = b;
     }
     if (nd) {
         nd->saved.lora.W = w;
@@ -2460,7 +2622,8 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
                                           "pt_matmul: need a[M,K] b[K,N]; got %dD and %dD with K %d vs %d", a->ndim,
                                           b->ndim, a->shape[a->ndim - 1], b->shape[0]);
-    shape[0] = a->shape[0]; shape[1] = b->shape[1];
+    shape[0] = a->shape[0];
+    shape[1] = b->shape[1];
     c = pt__new_uninit(ctx, 2, shape);
     if (!c) return NULL;
     pt_gemm(shape[0], shape[1], a->shape[1], a->data, a->shape[1], 1, b->data, b->shape[1], 1, c->data, shape[1], 0);
@@ -2475,14 +2638,20 @@ PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b)
    x > 88.3 saturates to e^88.3 (about 2.2e38); NaN stays NaN. */
 PT__INLINE float pt__exp(float x)
 {
-    union { uint32_t u; float f; } scale;
+    union {
+        uint32_t u;
+        float f;
+    } scale;
     float xc = x < 88.3f ? x : 88.3f;          /* NaN takes the bound here, and is restored below */
     xc = xc > -87.3f ? xc : -87.3f;
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
     scale.u = (uint32_t)((int32_t)n + 127) << 23;
     return x != x ? x : (x < -87.3f ? 0.0f : (p * r * r + r + 1.0f) * scale.f);
 }
@@ -2519,7 +2688,10 @@ static void pt__unary_backward(pt_ctx *ctx, pt__node *nd)
     case PT__LOGSIG: for (i = 0; i < n; i++) dx[i] += dy[i] * pt__sigmoidf(-x[i]); break; /* d/dx log s(x) = s(-x) */
     case PT__TANH: PT__PAR_N for (i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - yv[i] * yv[i]); break;
     case PT__SILU:
-        for (i = 0; i < n; i++) { float sg = pt__sigmoidf(x[i]); dx[i] += dy[i] * sg * (1.0f + x[i] * (1.0f - sg)); }
+        for (i = 0; i < n; i++) {
+            float sg = pt__sigmoidf(x[i]);
+            dx[i] += dy[i] * sg * (1.0f + x[i] * (1.0f - sg));
+        }
         break;
     case PT__RELU: PT__PAR_N for (i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : 0.0f; break;
     case PT__SCALE: PT__PAR_N for (i = 0; i < n; i++) dx[i] += scale * dy[i]; break;
@@ -2539,7 +2711,9 @@ static pt_tensor *pt__unary(pt_ctx *ctx, pt_tensor *a, int op, float c, float hi
     if (!a) return NULL;
     y = pt__like(ctx, a);
     if (!y) return NULL;
-    yv = y->data; x = a->data; n = a->size;
+    yv = y->data;
+    x = a->data;
+    n = a->size;
     switch (op) {
     case PT__EXP: for (i = 0; i < n; i++) yv[i] = expf(x[i]); break;
     case PT__LOG: for (i = 0; i < n; i++) yv[i] = logf(x[i]); break;
@@ -2639,7 +2813,10 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
                                          (long long)A->size, (long long)B->size, A->ndim, B->ndim);
     z = pt__like(ctx, A);
     if (!z) return NULL;
-    a = A->data; b = B->data; o = z->data; n = A->size;
+    a = A->data;
+    b = B->data;
+    o = z->data;
+    n = A->size;
     switch (op) {
     case PT__ADD: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] + b[i]; break;
     case PT__SUB: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] - b[i]; break;
@@ -2681,7 +2858,10 @@ static void pt__add_row_backward(pt_ctx *ctx, pt__node *nd)
     float *da = pt__grad(ctx, a), *dr = pt__grad(ctx, row);
     int R = pt_tensor_rows(a), C = pt_tensor_cols(a), r, c;
     int64_t i, n = a->size;
-    if (da) { const float *dz = z->grad; PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
+    if (da) {
+        const float *dz = z->grad;
+        PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i];
+    }
     if (dr)
         for (r = 0; r < R; r++) {
             const float *g = z->grad + (int64_t)r * C;
@@ -2698,9 +2878,11 @@ PTDEF pt_tensor *pt_add_row(pt_ctx *ctx, pt_tensor *a, pt_tensor *row)
                                           (long long)row->size, pt_tensor_cols(a));
     z = pt__like(ctx, a);
     if (!z) return NULL;
-    R = pt_tensor_rows(a); C = pt_tensor_cols(a);
+    R = pt_tensor_rows(a);
+    C = pt_tensor_cols(a);
     for (r = 0; r < R; r++) {
-        const float *x = a->data + (int64_t)r * C; float *o = z->data + (int64_t)r * C;
+        const float *x = a->data + (int64_t)r * C;
+        float *o = z->data + (int64_t)r * C;
         PT__SIMD for (c = 0; c < C; c++) o[c] = x[c] + row->data[c];
     }
     pt__record(ctx, pt__add_row_backward, z, a, row, NULL);
@@ -2732,7 +2914,9 @@ PTDEF pt_tensor *pt_reshape(pt_ctx *ctx, pt_tensor *a, int ndim, const int *shap
     z = (pt_tensor *)pt_arena_alloc(&ctx->arena, sizeof(pt_tensor));
     if (!z) return NULL;
     memset(z, 0, sizeof *z);
-    z->data = a->data; z->ndim = ndim; z->size = size;
+    z->data = a->data;
+    z->ndim = ndim;
+    z->size = size;
     for (d = 0; d < ndim; d++) z->shape[d] = shape[d];
     pt__record(ctx, pt__copy_grad_backward, z, a, NULL, NULL);
     return z;
@@ -2744,7 +2928,8 @@ PTDEF pt_tensor *pt_detach(pt_ctx *ctx, pt_tensor *a)
     z = (pt_tensor *)pt_arena_alloc(&ctx->arena, sizeof(pt_tensor));
     if (!z) return NULL;
     *z = *a;
-    z->grad = NULL; z->requires_grad = 0;
+    z->grad = NULL;
+    z->requires_grad = 0;
     return z;
 }
 
@@ -2769,8 +2954,12 @@ static void pt__rowsum_backward(pt_ctx *ctx, pt__node *nd)
     for (r = 0; r < R; r++) {
         float g = z->grad[r] * (rs ? rs[r] : nd->saved.rowsum.scale);
         float *d = da + (int64_t)r * C;
-        if (m) { const float *mr = m + (int64_t)r * C; PT__SIMD for (c = 0; c < C; c++) d[c] += g * mr[c]; }
-        else { PT__SIMD for (c = 0; c < C; c++) d[c] += g; }
+        if (m) {
+            const float *mr = m + (int64_t)r * C;
+            PT__SIMD for (c = 0; c < C; c++) d[c] += g * mr[c];
+        } else {
+            PT__SIMD for (c = 0; c < C; c++) d[c] += g;
+        }
     }
 }
 static pt_tensor *pt__rowsum(pt_ctx *ctx, pt_tensor *a, const float *mask, int whole, int mean)
@@ -2788,7 +2977,10 @@ static pt_tensor *pt__rowsum(pt_ctx *ctx, pt_tensor *a, const float *mask, int w
     if (mask && !m) return NULL;
     z = whole ? pt__new_uninit(ctx, 1, &one) : pt__new_uninit(ctx, 1, &R);
     if (!z) return NULL;
-    if (mean && !whole) { rs = pt__floats(ctx, R); if (!rs) return NULL; }
+    if (mean && !whole) {
+        rs = pt__floats(ctx, R);
+        if (!rs) return NULL;
+    }
     for (r = 0; r < R; r++) {
         const float *x = a->data + (int64_t)r * C;
         double s = 0, w = 0;
@@ -2803,7 +2995,10 @@ static pt_tensor *pt__rowsum(pt_ctx *ctx, pt_tensor *a, const float *mask, int w
                 s += x[c];
             w = C;
         }
-        if (mean && !whole) { rs[r] = w != 0 ? (float)(1.0 / w) : 0.0f; s = w != 0 ? s / w : 0.0; }
+        if (mean && !whole) {
+            rs[r] = w != 0 ? (float)(1.0 / w) : 0.0f;
+            s = w != 0 ? s / w : 0.0;
+        }
         z->data[r] = (float)s;
         total_w += w;
     }
@@ -3012,7 +3207,8 @@ static void pt__embedding_backward(pt_ctx *ctx, pt__node *nd)
     int n = nd->saved.embed.n, D = table->shape[1], i, c;
     if (!dt) return;
     for (i = 0; i < n; i++) {   /* serial: repeated ids add into the same row */
-        float *row = dt + (int64_t)ids[i] * D; const float *g = z->grad + (int64_t)i * D;
+        float *row = dt + (int64_t)ids[i] * D;
+        const float *g = z->grad + (int64_t)i * D;
         PT__SIMD for (c = 0; c < D; c++) row[c] += g[c];
     }
 }
@@ -3025,12 +3221,14 @@ PTDEF pt_tensor *pt_embedding(pt_ctx *ctx, pt_tensor *table, const int *ids, int
     if (table->ndim != 2)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_embedding: table must be [V, D], is %dD", table->ndim);
     if (!ids || n_ids < 1) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding: need at least one id");
-    V = table->shape[0]; D = table->shape[1];
+    V = table->shape[0];
+    D = table->shape[1];
     for (i = 0; i < n_ids; i++)
         if (ids[i] < 0 || ids[i] >= V)
             return (pt_tensor *)pt__fail_null(
                 PT_ERR_ARG, "pt_embedding: token id %d at position %d is outside the vocabulary [0, %d)", ids[i], i, V);
-    shape[0] = n_ids; shape[1] = D;
+    shape[0] = n_ids;
+    shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
     pt__embed_rows(z->data, table->data, NULL, NULL, ids, n_ids, D);
@@ -3068,7 +3266,8 @@ PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor 
                                           "pt_embedding_override: table [V, D] and over [n, D] must share D");
     if (!ids || !slot || n_ids < 1 || n_slot < 1)
         return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_embedding_override: need ids and a slot map");
-    V = table->shape[0]; D = table->shape[1];
+    V = table->shape[0];
+    D = table->shape[1];
     row = (int *)pt_arena_alloc(&ctx->arena, (size_t)n_ids * sizeof(int));
     if (!row) return NULL;
     for (i = 0; i < n_ids; i++) {
@@ -3082,7 +3281,8 @@ PTDEF pt_tensor *pt_embedding_override(pt_ctx *ctx, pt_tensor *table, pt_tensor 
                 "pt_embedding_override: token id %d at position %d has slot %d (table %d rows, over %d rows)", ids[i],
                 i, row[i], V, over->shape[0]);
     }
-    shape[0] = n_ids; shape[1] = D;
+    shape[0] = n_ids;
+    shape[1] = D;
     z = pt__new_uninit(ctx, 2, shape);
     if (!z) return NULL;
     pt__embed_rows(z->data, table->data, over->data, slot, ids, n_ids, D);
@@ -3119,7 +3319,8 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
     pt__node *nd;
     int R, C, j, k;
     if (!x || !src) return NULL;
-    R = pt_tensor_rows(x); C = pt_tensor_cols(x);
+    R = pt_tensor_rows(x);
+    C = pt_tensor_cols(x);
     if (!cols || n_cols < 1 || pt_tensor_rows(src) != R || pt_tensor_cols(src) != n_cols)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_set_columns: src must be [%d, n_cols = %d]", R, n_cols);
     for (j = 0; j < n_cols; j++) {
@@ -3181,7 +3382,8 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
     float *rstd;
     int R, C, r;
     if (!x || !w) return NULL;
-    C = pt_tensor_cols(x); R = pt_tensor_rows(x);
+    C = pt_tensor_cols(x);
+    R = pt_tensor_rows(x);
     if (w->size != C)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rmsnorm: weight has %lld elements, x's last dim is %d",
                                           (long long)w->size, C);
@@ -3225,7 +3427,9 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     if (!x) return NULL;
     if (x->ndim != 4 || x->shape[3] % 2 != 0)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rope: x must be [B, T, H, hd] with even hd");
-    B = x->shape[0]; T = x->shape[1]; hd = x->shape[3];
+    B = x->shape[0];
+    T = x->shape[1];
+    hd = x->shape[3];
     cs = pt__floats(ctx, (int64_t)B * T * hd);
     y = pt_tensor_new(ctx, 4, x->shape);
     if (!cs || !y) return NULL;
@@ -3247,7 +3451,10 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    K and V are first transposed to [B, KVH, hd, T] so every inner loop runs over positions s
    (contiguous) whatever the head size. The forward parallelises over (b, h); the backward over
    (b, kv head) so each thread owns the dK/dV rows it writes. P is saved: B*H*T*T floats. */
-typedef struct pt__attn_saved { float *P, *kt, *vt; int *seg; } pt__attn_saved;
+typedef struct pt__attn_saved {
+    float *P, *kt, *vt;
+    int *seg;
+} pt__attn_saved;
 
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
@@ -3310,7 +3517,11 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
         k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] || q->shape[2] % k->shape[2] != 0)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE,
                                           "pt_attention: need q[B,T,H,hd], k,v[B,T,KVH,hd] with H %% KVH == 0");
-    B = q->shape[0]; T = q->shape[1]; H = q->shape[2]; hd = q->shape[3]; KVH = k->shape[2];
+    B = q->shape[0];
+    T = q->shape[1];
+    H = q->shape[2];
+    hd = q->shape[3];
+    KVH = k->shape[2];
     o = pt_tensor_new(ctx, 4, q->shape);
     sv = (pt__attn_saved *)pt_arena_alloc(&ctx->arena, sizeof *sv);
     if (!o || !sv) return NULL;
@@ -3400,7 +3611,8 @@ static pt_tensor *pt__softmax(pt_ctx *ctx, pt_tensor *x, int logsm)
     if (!x) return NULL;
     y = pt__like(ctx, x);
     if (!y) return NULL;
-    R = pt_tensor_rows(x); C = pt_tensor_cols(x);
+    R = pt_tensor_rows(x);
+    C = pt_tensor_cols(x);
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
 #endif
@@ -3411,8 +3623,13 @@ static pt_tensor *pt__softmax(pt_ctx *ctx, pt_tensor *x, int logsm)
         /* subtract the max before anything else so huge logits keep their precision */
         for (c = 0; c < C; c++) mx = z[c] > mx ? z[c] : mx;
         for (c = 0; c < C; c++) sum += expf(z[c] - mx);
-        if (logsm) { ls = logf(sum); PT__SIMD for (c = 0; c < C; c++) o[c] = (z[c] - mx) - ls; }
-        else { ls = 1.0f / sum; for (c = 0; c < C; c++) o[c] = expf(z[c] - mx) * ls; }
+        if (logsm) {
+            ls = logf(sum);
+            PT__SIMD for (c = 0; c < C; c++) o[c] = (z[c] - mx) - ls;
+        } else {
+            ls = 1.0f / sum;
+            for (c = 0; c < C; c++) o[c] = expf(z[c] - mx) * ls;
+        }
     }
     nd = pt__record(ctx, pt__softmax_backward, y, x, NULL, NULL);
     if (nd) nd->saved.softmax.log = logsm;
@@ -3463,7 +3680,8 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     if (!targets) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: targets is NULL", name);
     if (!(tau > 0.0f))
         return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: temperature %g must be > 0", name, (double)tau);
-    R = pt_tensor_rows(x); C = pt_tensor_cols(x);
+    R = pt_tensor_rows(x);
+    C = pt_tensor_cols(x);
     for (r = 0; r < R; r++)
         if ((!mask || mask[r] != 0.0f) && (targets[r] < 0 || targets[r] >= C))
             return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: target %d at row %d is outside [0, %d)", name,
@@ -3476,7 +3694,8 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     sv->lse = pt__floats(ctx, R);
     sv->row_loss = pt__floats(ctx, R);
     if (!sv->targets || (mask && !sv->mask) || !sv->lse || !sv->row_loss) return NULL;
-    sv->inv_tau = 1.0f / tau; sv->is_ce = is_ce;
+    sv->inv_tau = 1.0f / tau;
+    sv->is_ce = is_ce;
 #if PT__OMP
 #pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
 #endif
@@ -3543,10 +3762,16 @@ PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_
     r.worst_input = -1;
     if (!ctx) return pt_last_status();
     out = build(ctx, inputs, user);
-    if (!out) { st = pt_last_status() ? pt_last_status() : PT_ERR_ARG; goto done; }
+    if (!out) {
+        st = pt_last_status() ? pt_last_status() : PT_ERR_ARG;
+        goto done;
+    }
     w = (float *)PT_MALLOC((size_t)out->size * sizeof(float));
     analytic = (float **)PT_MALLOC((size_t)n_inputs * sizeof(float *));
-    if (!w || !analytic) { st = pt__fail(PT_ERR_NOMEM, "pt_gradcheck: out of memory"); goto done; }
+    if (!w || !analytic) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_gradcheck: out of memory");
+        goto done;
+    }
     memset(analytic, 0, (size_t)n_inputs * sizeof(float *));
     pt_rng_seed(&rng, 12345);
     for (j = 0; j < out->size; j++) w[j] = pt_rng_uniform(&rng) * 2.0f - 1.0f;
@@ -3554,7 +3779,10 @@ PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_
         if (inputs[i]->grad)
             memset(inputs[i]->grad, 0, (size_t)inputs[i]->size * sizeof(float));
     loss = pt_masked_sum(ctx, out, w);
-    if (!loss) { st = pt_last_status(); goto done; }
+    if (!loss) {
+        st = pt_last_status();
+        goto done;
+    }
     if (!loss->requires_grad) {
         st = pt__fail(PT_ERR_ARG, "pt_gradcheck: output does not depend on any input that requires grad");
         goto done;
@@ -3563,7 +3791,10 @@ PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_
     for (i = 0; i < n_inputs; i++) {
         if (!inputs[i]->requires_grad || !inputs[i]->grad) continue;
         analytic[i] = (float *)PT_MALLOC((size_t)inputs[i]->size * sizeof(float));
-        if (!analytic[i]) { st = pt__fail(PT_ERR_NOMEM, "pt_gradcheck: out of memory"); goto done; }
+        if (!analytic[i]) {
+            st = pt__fail(PT_ERR_NOMEM, "pt_gradcheck: out of memory");
+            goto done;
+        }
         memcpy(analytic[i], inputs[i]->grad, (size_t)inputs[i]->size * sizeof(float));
     }
     pt_ctx_set_grad(ctx, 0);
@@ -3576,25 +3807,39 @@ PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_
             x->data[j] = saved + h;
             pt_ctx_reset(ctx);
             out = build(ctx, inputs, user);
-            if (!out) { x->data[j] = saved; st = pt_last_status(); goto done; }
+            if (!out) {
+                x->data[j] = saved;
+                st = pt_last_status();
+                goto done;
+            }
             lp = pt__weighted_sum(out, w);
             x->data[j] = saved - h;
             pt_ctx_reset(ctx);
             out = build(ctx, inputs, user);
             x->data[j] = saved;
-            if (!out) { st = pt_last_status(); goto done; }
+            if (!out) {
+                st = pt_last_status();
+                goto done;
+            }
             lm = pt__weighted_sum(out, w);
             num = (lp - lm) / (2.0 * (double)h);
             err = fabs(num - an);
             tol = atol + rtol * (fabs(num) > fabs(an) ? fabs(num) : fabs(an));
             if (err > r.max_abs_err) r.max_abs_err = err;
             if (err / (fabs(num) + 1e-12) > r.max_rel_err && fabs(num) > atol) r.max_rel_err = err / fabs(num);
-            if (err / tol > r.worst) { r.worst = err / tol; r.worst_input = i; r.worst_index = j; }
+            if (err / tol > r.worst) {
+                r.worst = err / tol;
+                r.worst_input = i;
+                r.worst_index = j;
+            }
             r.checked++;
         }
     }
 done:
-    if (analytic) { for (i = 0; i < n_inputs; i++) PT_FREE(analytic[i]); PT_FREE(analytic); }
+    if (analytic) {
+        for (i = 0; i < n_inputs; i++) PT_FREE(analytic[i]);
+        PT_FREE(analytic);
+    }
     PT_FREE(w);
     pt_ctx_free(ctx);
     if (res) *res = r;
@@ -3653,7 +3898,10 @@ static pt_model *pt__model_declare(const pt_config *cfg_in)
         pt_model_free(m);
         return (pt_model *)pt__fail_null(PT_ERR_NOMEM, "pt_model_new: out of memory");
     }
-    D = c.dim; KV = c.dim / c.n_heads * c.n_kv_heads; Hd = c.hidden_dim; V = c.vocab_size;
+    D = c.dim;
+    KV = c.dim / c.n_heads * c.n_kv_heads;
+    Hd = c.hidden_dim;
+    V = c.vocab_size;
 #define PT__ADD2(dst, nm, r, cl, fl)                                                                                   \
     do {                                                                                                               \
         s2[0] = (r);                                                                                                   \
@@ -3670,15 +3918,24 @@ static pt_model *pt__model_declare(const pt_config *cfg_in)
     PT__ADD2(m->tok_embeddings, "tok_embeddings", V, D, 0);
     for (l = 0; l < c.n_layers; l++) {
         pt_layer *L = &m->layers[l];
-        snprintf(name, sizeof name, "layers.%d.attn_norm", l); PT__ADD1(L->attn_norm, name, D, PT_PARAM_NO_DECAY);
-        snprintf(name, sizeof name, "layers.%d.attn.wq", l); PT__ADD2(L->wq, name, D, D, 0);
-        snprintf(name, sizeof name, "layers.%d.attn.wk", l); PT__ADD2(L->wk, name, KV, D, 0);
-        snprintf(name, sizeof name, "layers.%d.attn.wv", l); PT__ADD2(L->wv, name, KV, D, 0);
-        snprintf(name, sizeof name, "layers.%d.attn.wo", l); PT__ADD2(L->wo, name, D, D, 0);
-        snprintf(name, sizeof name, "layers.%d.ffn_norm", l); PT__ADD1(L->ffn_norm, name, D, PT_PARAM_NO_DECAY);
-        snprintf(name, sizeof name, "layers.%d.mlp.w1", l); PT__ADD2(L->w1, name, Hd, D, 0);
-        snprintf(name, sizeof name, "layers.%d.mlp.w2", l); PT__ADD2(L->w2, name, D, Hd, 0);
-        snprintf(name, sizeof name, "layers.%d.mlp.w3", l); PT__ADD2(L->w3, name, Hd, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn_norm", l);
+        PT__ADD1(L->attn_norm, name, D, PT_PARAM_NO_DECAY);
+        snprintf(name, sizeof name, "layers.%d.attn.wq", l);
+        PT__ADD2(L->wq, name, D, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wk", l);
+        PT__ADD2(L->wk, name, KV, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wv", l);
+        PT__ADD2(L->wv, name, KV, D, 0);
+        snprintf(name, sizeof name, "layers.%d.attn.wo", l);
+        PT__ADD2(L->wo, name, D, D, 0);
+        snprintf(name, sizeof name, "layers.%d.ffn_norm", l);
+        PT__ADD1(L->ffn_norm, name, D, PT_PARAM_NO_DECAY);
+        snprintf(name, sizeof name, "layers.%d.mlp.w1", l);
+        PT__ADD2(L->w1, name, Hd, D, 0);
+        snprintf(name, sizeof name, "layers.%d.mlp.w2", l);
+        PT__ADD2(L->w2, name, D, Hd, 0);
+        snprintf(name, sizeof name, "layers.%d.mlp.w3", l);
+        PT__ADD2(L->w3, name, Hd, D, 0);
     }
     PT__ADD1(m->norm, "norm", D, PT_PARAM_NO_DECAY);
     if (c.untied) PT__ADD2(m->output, "output", V, D, 0);
@@ -3779,8 +4036,13 @@ static pt_tensor *pt__model_hidden(pt_ctx *ctx, pt_model *m, const pt_batch *b)
             if (b->pos[i] < 0 || b->pos[i] >= c->seq_len)
                 return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "model forward: position %d at row %d outside [0, %d)",
                                                   b->pos[i], i, c->seq_len);
-    s4q[0] = s4k[0] = b->B; s4q[1] = s4k[1] = b->T; s4q[2] = c->n_heads; s4k[2] = c->n_kv_heads; s4q[3] = s4k[3] = hd;
-    s2[0] = b->B * b->T; s2[1] = c->dim;
+    s4q[0] = s4k[0] = b->B;
+    s4q[1] = s4k[1] = b->T;
+    s4q[2] = c->n_heads;
+    s4k[2] = c->n_kv_heads;
+    s4q[3] = s4k[3] = hd;
+    s2[0] = b->B * b->T;
+    s2[1] = c->dim;
     x = pt__tok(m) ? pt_embedding_override(ctx, m->tok_embeddings, m->tokens->rows, m->tokens->slot,
                                            pt_model_input_vocab(m), b->tokens, b->B * b->T)
                    : pt_embedding(ctx, m->tok_embeddings, b->tokens, b->B * b->T);
@@ -3881,7 +4143,9 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
     kv = (pt_kv_cache *)PT_MALLOC(sizeof *kv);
     if (!kv) return (pt_kv_cache *)pt__fail_null(PT_ERR_NOMEM, "pt_kv_new: out of memory");
     memset(kv, 0, sizeof *kv);
-    kv->n_seqs = n_seqs; kv->max_len = max_len; kv->n_layers = m->cfg.n_layers;
+    kv->n_seqs = n_seqs;
+    kv->max_len = max_len;
+    kv->n_layers = m->cfg.n_layers;
     kv->kv_dim = m->cfg.dim / m->cfg.n_heads * m->cfg.n_kv_heads;
     n = (int64_t)kv->n_layers * n_seqs * max_len * kv->kv_dim + 16;   /* +16: chunked reads past the end */
     kv->k = pt__alloc_aligned_floats(n);
@@ -3906,7 +4170,9 @@ PTDEF pt_kv_cache *pt_kv_new(const pt_model *m, int n_seqs, int max_len)
 PTDEF void pt_kv_free(pt_kv_cache *kv)
 {
     if (!kv) return;
-    pt__free_aligned(kv->k); pt__free_aligned(kv->v); pt__free_aligned(kv->scratch);
+    pt__free_aligned(kv->k);
+    pt__free_aligned(kv->v);
+    pt__free_aligned(kv->scratch);
     if (kv->packed) {
         int i;
         for (i = 0; i < kv->n_layers * PT_LAYER_MATRICES + 1; i++)   /* + 1: the classifier */
@@ -3993,7 +4259,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
         pt_layer *L = &m->layers[l];
         float *kc = kv->k + (int64_t)l * kv->n_seqs * S * KVD, *vc = kv->v + (int64_t)l * kv->n_seqs * S * KVD;
         int rh;
-        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->attn_norm->data, D, c->norm_eps);
+        for (i = 0; i < nr; i++)
+            pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->attn_norm->data, D, c->norm_eps);
         pt__step_matrix(m, kv, w, l, PT_WQ, n, nr, xb, q, 0, tid, lora_u);
         pt__step_matrix(m, kv, w, l, PT_WK, n, nr, xb, k, 0, tid, lora_u);
         pt__step_matrix(m, kv, w, l, PT_WV, n, nr, xb, v, 0, tid, lora_u);
@@ -4019,7 +4286,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
                            w->q + (int64_t)row * D + h * hd, kc + head, vc + head, S, hd, pos[row] + 1, NULL, 0);
         }
         pt__step_matrix(m, kv, w, l, PT_WO, n, nr, att, x, 1, tid, lora_u);   /* x += att Wo^T */
-        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->ffn_norm->data, D, c->norm_eps);
+        for (i = 0; i < nr; i++)
+            pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, L->ffn_norm->data, D, c->norm_eps);
         pt__step_matrix(m, kv, w, l, PT_W1, n, nr, xb, h1, 0, tid, lora_u);
         pt__step_matrix(m, kv, w, l, PT_W3, n, nr, xb, h3, 0, tid, lora_u);
         for (r = 0; r < (int64_t)nr * Hd; r++) h1[r] = pt__swiglu1(h1[r], h3[r]);
@@ -4027,7 +4295,8 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
     }
     if (logits) {
         float *lg = logits + (int64_t)r0 * V;
-        for (i = 0; i < nr; i++) pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, m->norm->data, D, c->norm_eps);
+        for (i = 0; i < nr; i++)
+            pt__rmsnorm_row(xb + (int64_t)i * D, x + (int64_t)i * D, m->norm->data, D, c->norm_eps);
         pt__step_matmul(n, nr, V, D, xb, m->output->data, kv->packed ? kv->packed[pt__output_slot(m)] : NULL, lg, 0,
                         tid);
         if (ta && ta->n > ta->n_virtual) {   /* trainable tokens: their classifier columns (pt_set_columns) */
@@ -4070,11 +4339,19 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
         if (!ns)
             return pt__fail(PT_ERR_NOMEM, "pt_model_step: cannot allocate %lld floats of scratch", (long long)need);
         pt__free_aligned(kv->scratch);
-        kv->scratch = ns; kv->scratch_floats = need;
+        kv->scratch = ns;
+        kv->scratch_floats = need;
     }
-    x = kv->scratch; xb = x + (int64_t)n * D; q = xb + (int64_t)n * D; att = q + (int64_t)n * D;
-    k = att + (int64_t)n * D; v = k + (int64_t)n * KVD; h1 = v + (int64_t)n * KVD; h3 = h1 + (int64_t)n * Hd;
-    sc = h3 + (int64_t)n * Hd; pos = (int *)(sc + (int64_t)n * H * (S + 16));
+    x = kv->scratch;
+    xb = x + (int64_t)n * D;
+    q = xb + (int64_t)n * D;
+    att = q + (int64_t)n * D;
+    k = att + (int64_t)n * D;
+    v = k + (int64_t)n * KVD;
+    h1 = v + (int64_t)n * KVD;
+    h3 = h1 + (int64_t)n * Hd;
+    sc = h3 + (int64_t)n * Hd;
+    pos = (int *)(sc + (int64_t)n * H * (S + 16));
     for (i = 0; i < n; i++) {
         int j, before = 0;
         for (j = 0; j < i; j++) before += seq_ids[j] == seq_ids[i];
@@ -4083,7 +4360,15 @@ PTDEF int pt_model_step(pt_model *m, pt_kv_cache *kv, int n, const int *seq_ids,
     }
     {
         pt__step_ws w;
-        w.x = x; w.xb = xb; w.q = q; w.k = k; w.v = v; w.att = att; w.h1 = h1; w.h3 = h3; w.scores = sc;
+        w.x = x;
+        w.xb = xb;
+        w.q = q;
+        w.k = k;
+        w.v = v;
+        w.att = att;
+        w.h1 = h1;
+        w.h3 = h3;
+        w.scores = sc;
         w.pos = pos;
         w.lora_u = (float *)(pos + n + 16);   /* LoRA and token-adapter scratch after the positions */
         w.tok_logits = w.lora_u + (m->lora ? (int64_t)n * m->lora->rank : 0);
@@ -4149,7 +4434,11 @@ static int pt__byte_encode(const pt_tokenizer *tok, const char *text, int add_bo
         if (*s == '<')
             for (j = 0; j < PT_BYTE_VOCAB - 256; j++) {
                 size_t len = strlen(pt__byte_specials[j]);
-                if (strncmp((const char *)s, pt__byte_specials[j], len) == 0) { matched = j; s += len; break; }
+                if (strncmp((const char *)s, pt__byte_specials[j], len) == 0) {
+                    matched = j;
+                    s += len;
+                    break;
+                }
             }
         if (matched >= 0) PT__PUSH(256 + matched);
         else PT__PUSH(*s++);
@@ -4160,8 +4449,13 @@ static int pt__byte_encode(const pt_tokenizer *tok, const char *text, int add_bo
 }
 static const char *pt__byte_piece(const pt_tokenizer *tok, int prev, int id, char buf[16])
 {
-    (void)tok; (void)prev;
-    if (id >= 0 && id < 256) { buf[0] = (char)id; buf[1] = 0; return buf; }
+    (void)tok;
+    (void)prev;
+    if (id >= 0 && id < 256) {
+        buf[0] = (char)id;
+        buf[1] = 0;
+        return buf;
+    }
     if (id >= 256 && id < PT_BYTE_VOCAB) return pt__byte_specials[id - 256];
     return "";
 }
@@ -4169,8 +4463,12 @@ PTDEF pt_tokenizer pt_byte_tokenizer(void)
 {
     pt_tokenizer t;
     memset(&t, 0, sizeof t);
-    t.vocab_size = PT_BYTE_VOCAB; t.bos_id = PT_BYTE_BOS; t.eos_id = PT_BYTE_EOS; t.pad_id = PT_BYTE_PAD;
-    t.encode = pt__byte_encode; t.piece = pt__byte_piece;
+    t.vocab_size = PT_BYTE_VOCAB;
+    t.bos_id = PT_BYTE_BOS;
+    t.eos_id = PT_BYTE_EOS;
+    t.pad_id = PT_BYTE_PAD;
+    t.encode = pt__byte_encode;
+    t.piece = pt__byte_piece;
     return t;
 }
 PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, int cap)
@@ -4211,7 +4509,10 @@ static int pt__bpe_lookup(const pt__bpe *b, int V, const char *str)
     while (lo <= hi) {
         int mid = (lo + hi) / 2, c = strcmp(str, b->vocab[b->sorted[mid]]);
         if (c == 0) return b->sorted[mid];
-        if (c < 0) hi = mid - 1; else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return -1;
 }
@@ -4267,9 +4568,15 @@ static int pt__bpe_encode(const pt_tokenizer *tok, const char *text, int add_bos
             size_t lx = strlen(x), ly = strlen(y);
             int id;
             if (lx + ly > (size_t)b->max_len * 2 + 2) continue;
-            memcpy(buf, x, lx); memcpy(buf + lx, y, ly); buf[lx + ly] = 0;
+            memcpy(buf, x, lx);
+            memcpy(buf + lx, y, ly);
+            buf[lx + ly] = 0;
             id = pt__bpe_lookup(b, V, buf);
-            if (id >= 0 && b->scores[id] > best) { best = b->scores[id]; best_id = id; best_at = i; }
+            if (id >= 0 && b->scores[id] > best) {
+                best = b->scores[id];
+                best_id = id;
+                best_at = i;
+            }
         }
         if (best_at < 0) break;
         ids[best_at] = best_id;
@@ -4313,7 +4620,10 @@ PTDEF void pt_tokenizer_free(pt_tokenizer *tok)
     if (!tok || tok->encode != pt__bpe_encode || !tok->impl) return;
     b = (pt__bpe *)tok->impl;
     if (b->vocab) for (i = 0; i < tok->vocab_size; i++) PT_FREE(b->vocab[i]);
-    PT_FREE(b->vocab); PT_FREE(b->scores); PT_FREE(b->sorted); PT_FREE(b);
+    PT_FREE(b->vocab);
+    PT_FREE(b->scores);
+    PT_FREE(b->sorted);
+    PT_FREE(b);
     tok->impl = NULL;
 }
 PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
@@ -4328,12 +4638,21 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
     if (vocab_size < 3 || vocab_size > 1 << 22)
         return pt__fail(PT_ERR_ARG, "%s: vocab_size %d not in [3, 2^22]", path, vocab_size);
     if ((st = pt_read_file(path, &data, &n)) != PT_OK) return st;
-    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    memset(&r, 0, sizeof r);
+    r.p = data;
+    r.n = n;
     memset(&t, 0, sizeof t);
-    t.vocab_size = vocab_size; t.bos_id = 1; t.eos_id = 2; t.pad_id = 0;
-    t.encode = pt__bpe_encode; t.piece = pt__bpe_piece;
+    t.vocab_size = vocab_size;
+    t.bos_id = 1;
+    t.eos_id = 2;
+    t.pad_id = 0;
+    t.encode = pt__bpe_encode;
+    t.piece = pt__bpe_piece;
     b = (pt__bpe *)PT_MALLOC(sizeof *b);
-    if (!b) { PT_FREE(data); return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); }
+    if (!b) {
+        PT_FREE(data);
+        return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+    }
     memset(b, 0, sizeof *b);
     t.impl = b;
     max_len = pt__get_u32(&r, "max_token_length");
@@ -4347,8 +4666,14 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
     if (b->vocab) memset(b->vocab, 0, (size_t)vocab_size * sizeof(char *));
     b->scores = (float *)PT_MALLOC((size_t)vocab_size * sizeof(float));
     b->sorted = (int *)PT_MALLOC((size_t)vocab_size * sizeof(int));
-    if (!b->vocab || !b->scores || !b->sorted) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
-    for (i = 0; i < 256; i++) { b->byte_pieces[2 * i] = (char)i; b->byte_pieces[2 * i + 1] = 0; }
+    if (!b->vocab || !b->scores || !b->sorted) {
+        st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    for (i = 0; i < 256; i++) {
+        b->byte_pieces[2 * i] = (char)i;
+        b->byte_pieces[2 * i + 1] = 0;
+    }
     for (i = 0; i < vocab_size; i++) {
         uint32_t len;
         b->scores[i] = pt__get_f32(&r, "score");
@@ -4368,7 +4693,10 @@ PTDEF int pt_bpe_load(pt_tokenizer *out, const char *path, int vocab_size)
             goto fail;
         }
         b->vocab[i] = (char *)PT_MALLOC(len + 1);
-        if (!b->vocab[i]) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        if (!b->vocab[i]) {
+            st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
         if (!pt__get(&r, b->vocab[i], len, "piece")) {
             st = pt__fail(PT_ERR_FORMAT, "%s: truncated inside token %d", path, i);
             goto fail;
@@ -4393,7 +4721,10 @@ fail:
 /* ================================================================================================
    5. SAMPLING AND GENERATION (implementation)                                           >>sampling
    ================================================================================================ */
-typedef struct pt__prob_idx { float p; int i; } pt__prob_idx;
+typedef struct pt__prob_idx {
+    float p;
+    int i;
+} pt__prob_idx;
 static int pt__cmp_prob_desc(const void *a, const void *b)
 {
     const pt__prob_idx *x = (const pt__prob_idx *)a, *y = (const pt__prob_idx *)b;
@@ -4410,7 +4741,8 @@ PTDEF int pt_sample(const float *logits, int V, const pt_sampler *s, pt_rng *rng
     if (V >= 1 && pt__sample_cap < V) {
         pt__prob_idx *nb = (pt__prob_idx *)PT_REALLOC(pt__sample_buf, (size_t)V * sizeof(pt__prob_idx));
         if (!nb) return pt__fail(PT_ERR_NOMEM, "pt_sample: out of memory");
-        pt__sample_buf = nb; pt__sample_cap = V;
+        pt__sample_buf = nb;
+        pt__sample_cap = V;
     }
     return pt__sample_into(logits, V, s, rng, logprob, pt__sample_buf);
 }
@@ -4456,18 +4788,25 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
             float z = 0.0f;
             len = V - 16 * b < 16 ? V - 16 * b : 16;
             PT__SIMD_SUM(z) for (j = 0; j < len; j++) z += pt__exp((lb[j] - lmax) * it);   /* <= 0: never overflows */
-            bsum[b] = z; sum += z;
+            bsum[b] = z;
+            sum += z;
         }
         u = pt_rng_uniform(rng) * sum;
         for (b = 0; b < nb - 1 && u >= cum + bsum[b]; b++) cum += bsum[b];
         len = V - 16 * b < 16 ? V - 16 * b : 16;
         for (j = 0, i = 16 * b; j < len; j++) {
             float ej = pt__exp((logits[16 * b + j] - lmax) * it);
-            if (ej > 0.0f) { i = 16 * b + j; e = ej; }   /* rounding: the block's last possible token */
+            if (ej > 0.0f) {
+                i = 16 * b + j;
+                e = ej;
+            } /* rounding: the block's last possible token */
             cum += ej;
             if (ej > 0.0f && u < cum) break;
         }
-        if (!(e > 0.0f)) { i = best; e = 1.0f; }
+        if (!(e > 0.0f)) {
+            i = best;
+            e = 1.0f;
+        }
         if (logprob) *logprob = logf(e / sum);
         return i;
     }
@@ -4492,12 +4831,21 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
         if (top_p > 0.0f && top_p < 1.0f) {   /* on the top-k renormalised mass, as Hugging Face does */
             float c = 0.0f, km = 0.0f;
             for (i = 0; i < n; i++) km += pt__sample_buf[i].p;
-            for (i = 0; i < n; i++) { c += pt__sample_buf[i].p; if (c >= top_p * km) { n = i + 1; break; } }
+            for (i = 0; i < n; i++) {
+                c += pt__sample_buf[i].p;
+                if (c >= top_p * km) {
+                    n = i + 1;
+                    break;
+                }
+            }
         }
     }
     for (i = 0; i < n; i++) kept += pt__sample_buf[i].p;
     u = pt_rng_uniform(rng) * kept;
-    for (i = 0; i < n - 1; i++) { cum += pt__sample_buf[i].p; if (u < cum) break; }
+    for (i = 0; i < n - 1; i++) {
+        cum += pt__sample_buf[i].p;
+        if (u < cum) break;
+    }
     if (logprob) *logprob = logf(pt__sample_buf[i].p / kept);
     return pt__sample_buf[i].i;
 }
@@ -4505,7 +4853,11 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
 PTDEF void pt_gen_result_free(pt_gen_result *r)
 {
     if (!r) return;
-    PT_FREE(r->tokens); PT_FREE(r->logprobs); PT_FREE(r->mask); PT_FREE(r->prompt_len); PT_FREE(r->total_len);
+    PT_FREE(r->tokens);
+    PT_FREE(r->logprobs);
+    PT_FREE(r->mask);
+    PT_FREE(r->prompt_len);
+    PT_FREE(r->total_len);
     memset(r, 0, sizeof *r);
 }
 /* The one place generation's defaults are resolved (a copy): 64 new tokens, seed 0, greedy. */
@@ -4613,7 +4965,8 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
         return pt__fail(PT_ERR_ARG, "pt_generate: n_stop_tokens %d outside [0, %d]", cfg->n_stop_tokens,
                         PT_MAX_STOP_TOKENS);
     N = n_prompts * repeat;
-    r.n_seqs = N; r.width = maxp + max_new;
+    r.n_seqs = N;
+    r.width = maxp + max_new;
     r.tokens = (int *)PT_MALLOC((size_t)N * r.width * sizeof(int));
     r.logprobs = (float *)PT_MALLOC((size_t)N * r.width * sizeof(float));
     r.mask = (float *)PT_MALLOC((size_t)N * r.width * sizeof(float));
@@ -4692,8 +5045,13 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
             float lp = picked_lp[j];
             int s = rows_seq[j], tok = picked[j];
             int64_t at = (int64_t)s * r.width + r.total_len[s];
-            if (tok < 0) { st = tok; goto done; }
-            r.tokens[at] = tok; r.logprobs[at] = lp; r.mask[at] = 1.0f;
+            if (tok < 0) {
+                st = tok;
+                goto done;
+            }
+            r.tokens[at] = tok;
+            r.logprobs[at] = lp;
+            r.mask[at] = 1.0f;
             r.total_len[s]++;
             if (pt__is_stop(cfg, tok) || r.total_len[s] >= r.width) {
                 live[s] = 0;
@@ -4705,8 +5063,14 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
     memset(&r, 0, sizeof r);
 done:
     pt_gen_result_free(&r);
-    PT_FREE(rngs); PT_FREE(rows_seq); PT_FREE(rows_tok); PT_FREE(live); PT_FREE(logits);
-    PT_FREE(sbuf); PT_FREE(picked); PT_FREE(picked_lp);
+    PT_FREE(rngs);
+    PT_FREE(rows_seq);
+    PT_FREE(rows_tok);
+    PT_FREE(live);
+    PT_FREE(logits);
+    PT_FREE(sbuf);
+    PT_FREE(picked);
+    PT_FREE(picked_lp);
     pt_kv_free(kv);
     return st;
 }
@@ -4771,7 +5135,9 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         float *w = p->t.data, *g, *m, *v, decay;
         int64_t n = p->t.size;
         if (p->grad_offset < 0) continue;
-        g = P->grad + p->grad_offset; m = P->adam_m + p->grad_offset; v = P->adam_v + p->grad_offset;
+        g = P->grad + p->grad_offset;
+        m = P->adam_m + p->grad_offset;
+        v = P->adam_v + p->grad_offset;
         decay = (p->flags & PT_PARAM_NO_DECAY) ? 0.0f : wd;
 #if PT__OMP
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -4779,7 +5145,8 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         for (i = 0; i < n; i++) {
             float mi = b1 * m[i] + (1.0f - b1) * g[i];
             float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-            m[i] = mi; v[i] = vi;
+            m[i] = mi;
+            v[i] = vi;
             w[i] -= lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps) + decay * w[i]);
         }
     }
@@ -4816,7 +5183,11 @@ PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float
     double sq = 0, norm;
     int st, k;
     pt__model_param_sets(m, sets);
-    for (k = 0; k < PT__N_SETS; k++) if (sets[k]) { double g = pt_grad_norm(sets[k]); sq += g * g; }
+    for (k = 0; k < PT__N_SETS; k++)
+        if (sets[k]) {
+            double g = pt_grad_norm(sets[k]);
+            sq += g * g;
+        }
     norm = sqrt(sq);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);
@@ -4845,7 +5216,10 @@ static int pt__ckpt_tensors(const pt_model *m, pt_param ***list, pt_params ***ow
         PT_FREE(*owner);
         return pt__fail(PT_ERR_NOMEM, "checkpoint: out of memory");
     }
-    for (i = 0; i < m->params->count; i++, k++) { (*list)[k] = m->params->items[i]; (*owner)[k] = m->params; }
+    for (i = 0; i < m->params->count; i++, k++) {
+        (*list)[k] = m->params->items[i];
+        (*owner)[k] = m->params;
+    }
     for (i = 0; m->head && i < m->head->params->count; i++, k++) {
         (*list)[k] = m->head->params->items[i];
         (*owner)[k] = m->head->params;
@@ -4862,11 +5236,16 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
     if (count < 0) return count;
     pt__wbuf_begin(&w, "PTCK", PT__CKPT_VERSION);
     pt__put_u32(&w, 0);   /* header_bytes, patched below */
-    pt__put_u32(&w, (uint32_t)m->cfg.dim); pt__put_u32(&w, (uint32_t)m->cfg.n_layers);
-    pt__put_u32(&w, (uint32_t)m->cfg.n_heads); pt__put_u32(&w, (uint32_t)m->cfg.n_kv_heads);
-    pt__put_u32(&w, (uint32_t)m->cfg.hidden_dim); pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
-    pt__put_u32(&w, (uint32_t)m->cfg.seq_len); pt__put_u32(&w, (uint32_t)m->cfg.untied);
-    pt__put_f32(&w, m->cfg.norm_eps); pt__put_f32(&w, m->cfg.rope_theta);
+    pt__put_u32(&w, (uint32_t)m->cfg.dim);
+    pt__put_u32(&w, (uint32_t)m->cfg.n_layers);
+    pt__put_u32(&w, (uint32_t)m->cfg.n_heads);
+    pt__put_u32(&w, (uint32_t)m->cfg.n_kv_heads);
+    pt__put_u32(&w, (uint32_t)m->cfg.hidden_dim);
+    pt__put_u32(&w, (uint32_t)m->cfg.vocab_size);
+    pt__put_u32(&w, (uint32_t)m->cfg.seq_len);
+    pt__put_u32(&w, (uint32_t)m->cfg.untied);
+    pt__put_f32(&w, m->cfg.norm_eps);
+    pt__put_f32(&w, m->cfg.rope_theta);
     pt__put_u32(&w, (uint32_t)count);
     pt__put_u32(&w, with_optimizer ? 1u : 0u);
     pt__put_u64(&w, (uint64_t)P->step);
@@ -4874,8 +5253,11 @@ PTDEF int pt_model_save(const pt_model *m, const char *path, int with_optimizer)
         const pt_param *p = list[i];
         unsigned char nl[2], nd = (unsigned char)p->t.ndim, tr = p->grad_offset >= 0;
         size_t len = strlen(p->name);
-        nl[0] = (unsigned char)len; nl[1] = (unsigned char)(len >> 8);
-        pt__put(&w, nl, 2); pt__put(&w, p->name, len); pt__put(&w, &nd, 1);
+        nl[0] = (unsigned char)len;
+        nl[1] = (unsigned char)(len >> 8);
+        pt__put(&w, nl, 2);
+        pt__put(&w, p->name, len);
+        pt__put(&w, &nd, 1);
         for (d = 0; d < p->t.ndim; d++) pt__put_u32(&w, (uint32_t)p->t.shape[d]);
         pt__put(&w, &tr, 1);
     }
@@ -4918,15 +5300,27 @@ static pt_model *pt__load_checkpoint(const char *path)
     n = r.n + 8;
     header_bytes = pt__get_u32(&r, "header_bytes");
     memset(&c, 0, sizeof c);
-    c.dim = (int)pt__get_u32(&r, "config.dim"); c.n_layers = (int)pt__get_u32(&r, "config.n_layers");
-    c.n_heads = (int)pt__get_u32(&r, "config.n_heads"); c.n_kv_heads = (int)pt__get_u32(&r, "config.n_kv_heads");
-    c.hidden_dim = (int)pt__get_u32(&r, "config.hidden_dim"); c.vocab_size = (int)pt__get_u32(&r, "config.vocab_size");
-    c.seq_len = (int)pt__get_u32(&r, "config.seq_len"); c.untied = (int)pt__get_u32(&r, "config.untied");
-    c.norm_eps = pt__get_f32(&r, "config.norm_eps"); c.rope_theta = pt__get_f32(&r, "config.rope_theta");
-    n_tensors = pt__get_u32(&r, "n_tensors"); has_opt = pt__get_u32(&r, "has_optimizer");
+    c.dim = (int)pt__get_u32(&r, "config.dim");
+    c.n_layers = (int)pt__get_u32(&r, "config.n_layers");
+    c.n_heads = (int)pt__get_u32(&r, "config.n_heads");
+    c.n_kv_heads = (int)pt__get_u32(&r, "config.n_kv_heads");
+    c.hidden_dim = (int)pt__get_u32(&r, "config.hidden_dim");
+    c.vocab_size = (int)pt__get_u32(&r, "config.vocab_size");
+    c.seq_len = (int)pt__get_u32(&r, "config.seq_len");
+    c.untied = (int)pt__get_u32(&r, "config.untied");
+    c.norm_eps = pt__get_f32(&r, "config.norm_eps");
+    c.rope_theta = pt__get_f32(&r, "config.rope_theta");
+    n_tensors = pt__get_u32(&r, "n_tensors");
+    has_opt = pt__get_u32(&r, "has_optimizer");
     step = (int64_t)pt__get_u64(&r, "step");
-    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
-    if (c.n_kv_heads == 0) { pt__fail(PT_ERR_FORMAT, "%s: config.n_kv_heads is 0", path); goto fail; }
+    if (r.err) {
+        pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what);
+        goto fail;
+    }
+    if (c.n_kv_heads == 0) {
+        pt__fail(PT_ERR_FORMAT, "%s: config.n_kv_heads is 0", path);
+        goto fail;
+    }
     if (pt_config_validate(&c) != PT_OK) {
         char msg[sizeof pt__errbuf];
         memcpy(msg, pt__errbuf, sizeof msg);
@@ -4971,7 +5365,8 @@ static pt_model *pt__load_checkpoint(const char *path)
             pt__fail(PT_ERR_FORMAT, "%s: tensor %d: bad name length", path, i);
             goto fail;
         }
-        pt__get(&r, name, len, "tensor table"); name[len] = 0;
+        pt__get(&r, name, len, "tensor table");
+        name[len] = 0;
         pt__get(&r, &nd, 1, "tensor table");
         if (r.err || strcmp(name, p->name) != 0) {
             pt__fail(PT_ERR_FORMAT, "%s: tensor %d is '%s', expected '%s'", path, i, r.err ? "?" : name, p->name);
@@ -4989,12 +5384,21 @@ static pt_model *pt__load_checkpoint(const char *path)
             }
         }
         pt__get(&r, &tr, 1, "tensor table");
-        if (r.err || tr > 1) { pt__fail(PT_ERR_FORMAT, "%s: tensor '%s': bad trainable flag", path, name); goto fail; }
-        if (!tr) p->flags |= PT_PARAM_FROZEN; else p->flags &= ~PT_PARAM_FROZEN;
+        if (r.err || tr > 1) {
+            pt__fail(PT_ERR_FORMAT, "%s: tensor '%s': bad trainable flag", path, name);
+            goto fail;
+        }
+        if (!tr)
+            p->flags |= PT_PARAM_FROZEN;
+        else
+            p->flags &= ~PT_PARAM_FROZEN;
     }
     if (m->head) {
         head_step = (int64_t)pt__get_u64(&r, "head step");
-        if (r.err || head_step < 0) { pt__fail(PT_ERR_FORMAT, "%s: bad or missing head step", path); goto fail; }
+        if (r.err || head_step < 0) {
+            pt__fail(PT_ERR_FORMAT, "%s: bad or missing head step", path);
+            goto fail;
+        }
     }
     if (r.at != header_bytes) {
         pt__fail(PT_ERR_FORMAT, "%s: header is %zu bytes, the file says %u", path, r.at, header_bytes);
@@ -5032,7 +5436,10 @@ static pt_model *pt__load_checkpoint(const char *path)
         m->params->step = step;
         if (m->head) m->head->params->step = head_step;
     }
-    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what); goto fail; }
+    if (r.err) {
+        pt__fail(PT_ERR_FORMAT, "%s: truncated in %s", path, r.what);
+        goto fail;
+    }
     PT_FREE(buf);
     PT_FREE(list);
     PT_FREE(owner);
@@ -5079,10 +5486,16 @@ PTDEF int pt_model_head_load(pt_model *m, const char *path)
     }
     saved = m->head;
     m->head = NULL;   /* build the new head aside; the old one comes back on failure */
-    if ((st = pt_model_head_attach(m, 0)) != PT_OK) { m->head = saved; goto done; }
+    if ((st = pt_model_head_attach(m, 0)) != PT_OK) {
+        m->head = saved;
+        goto done;
+    }
     for (i = 0; i < m->head->w->size; i++) m->head->w->data[i] = pt__get_f32(&r, "w");
     m->head->b->data[0] = pt__get_f32(&r, "b");
-    if (saved) { pt_params_free(saved->params); PT_FREE(saved); }
+    if (saved) {
+        pt_params_free(saved->params);
+        PT_FREE(saved);
+    }
 done:
     PT_FREE(buf);
     return st;
@@ -5101,8 +5514,15 @@ static int pt__l2c_order(const pt_model *m, int version, pt_tensor **list)
             for (l = 0; l < L; l++) {
                 pt_layer *y = &m->layers[l];
                 pt_tensor *t[9];
-                t[0] = y->attn_norm; t[1] = y->wq; t[2] = y->wk; t[3] = y->wv; t[4] = y->wo;
-                t[5] = y->ffn_norm; t[6] = y->w1; t[7] = y->w2; t[8] = y->w3;
+                t[0] = y->attn_norm;
+                t[1] = y->wq;
+                t[2] = y->wk;
+                t[3] = y->wv;
+                t[4] = y->wo;
+                t[5] = y->ffn_norm;
+                t[6] = y->w1;
+                t[7] = y->w2;
+                t[8] = y->w3;
                 list[n++] = t[k];
             }
         list[n++] = m->norm;
@@ -5115,7 +5535,13 @@ static int pt__l2c_order(const pt_model *m, int version, pt_tensor **list)
             for (l = 0; l < L; l++) {
                 pt_layer *y = &m->layers[l];
                 pt_tensor *t[7];
-                t[0] = y->wq; t[1] = y->wk; t[2] = y->wv; t[3] = y->wo; t[4] = y->w1; t[5] = y->w2; t[6] = y->w3;
+                t[0] = y->wq;
+                t[1] = y->wk;
+                t[2] = y->wv;
+                t[3] = y->wo;
+                t[4] = y->w1;
+                t[5] = y->w2;
+                t[6] = y->w3;
                 list[n++] = t[k];
             }
     }
@@ -5139,7 +5565,9 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     size_t header;
     pt_tensor **list = NULL;
     if (pt_read_file(path, &data, &n) != PT_OK) return NULL;
-    memset(&r, 0, sizeof r); r.p = data; r.n = n;
+    memset(&r, 0, sizeof r);
+    r.p = data;
+    r.n = n;
     if (n >= 8 && memcmp(data, "24ka", 4) == 0) {   /* uint32 0x616b3432 "ak42", little-endian */
         r.at = 4;
         version = (int)pt__get_u32(&r, "version");
@@ -5150,9 +5578,17 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
         }
     }
     for (i = 0; i < 7; i++) h[i] = (int32_t)pt__get_u32(&r, "header");
-    if (r.err) { pt__fail(PT_ERR_FORMAT, "%s: file too short for a llama2.c header (%zu bytes)", path, n); goto fail; }
+    if (r.err) {
+        pt__fail(PT_ERR_FORMAT, "%s: file too short for a llama2.c header (%zu bytes)", path, n);
+        goto fail;
+    }
     memset(&c, 0, sizeof c);
-    c.dim = h[0]; c.hidden_dim = h[1]; c.n_layers = h[2]; c.n_heads = h[3]; c.n_kv_heads = h[4]; c.seq_len = h[6];
+    c.dim = h[0];
+    c.hidden_dim = h[1];
+    c.n_layers = h[2];
+    c.n_heads = h[3];
+    c.n_kv_heads = h[4];
+    c.seq_len = h[6];
     if (version == 0) {
         if (h[5] == INT32_MIN) {
             pt__fail(PT_ERR_FORMAT, "%s: header vocab_size %d is invalid", path, h[5]);
@@ -5164,7 +5600,10 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     } else {
         unsigned char flag = 0;
         pt__get(&r, &flag, 1, "shared_classifier");
-        if (r.err || flag > 1) { pt__fail(PT_ERR_FORMAT, "%s: bad shared_classifier flag", path); goto fail; }
+        if (r.err || flag > 1) {
+            pt__fail(PT_ERR_FORMAT, "%s: bad shared_classifier flag", path);
+            goto fail;
+        }
         shared = flag;
         c.vocab_size = h[5];
         header = 256;
@@ -5197,7 +5636,10 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     }
     m = pt__model_declare(&c);
     list = (pt_tensor **)PT_MALLOC((size_t)(9 * c.n_layers + 4) * sizeof(pt_tensor *));
-    if (!m || !list) { if (!list) pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+    if (!m || !list) {
+        if (!list) pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     r.at = header;
     nt = pt__l2c_order(m, version, list);
     for (i = 0; i < nt; i++) {
@@ -5207,7 +5649,10 @@ PTDEF pt_model *pt_model_load_llama2c(const char *path)
     if (rope_n) {
         int64_t j;
         m->llama2c_rope = (float *)PT_MALLOC((size_t)rope_n * sizeof(float));
-        if (!m->llama2c_rope) { pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        if (!m->llama2c_rope) {
+            pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
         for (j = 0; j < rope_n; j++) m->llama2c_rope[j] = pt__get_f32(&r, "rope tables");
         m->llama2c_rope_n = rope_n;
     }
@@ -5242,9 +5687,13 @@ PTDEF int pt_model_save_llama2c(const pt_model *m, const char *path)
                         path, (double)c->norm_eps, (double)c->rope_theta);
     list = (pt_tensor **)PT_MALLOC((size_t)(9 * c->n_layers + 4) * sizeof(pt_tensor *));
     if (!list) return pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
-    pt__put_u32(&w, (uint32_t)c->dim); pt__put_u32(&w, (uint32_t)c->hidden_dim); pt__put_u32(&w, (uint32_t)c->n_layers);
-    pt__put_u32(&w, (uint32_t)c->n_heads); pt__put_u32(&w, (uint32_t)c->n_kv_heads);
-    pt__put_u32(&w, (uint32_t)(c->untied ? -c->vocab_size : c->vocab_size)); pt__put_u32(&w, (uint32_t)c->seq_len);
+    pt__put_u32(&w, (uint32_t)c->dim);
+    pt__put_u32(&w, (uint32_t)c->hidden_dim);
+    pt__put_u32(&w, (uint32_t)c->n_layers);
+    pt__put_u32(&w, (uint32_t)c->n_heads);
+    pt__put_u32(&w, (uint32_t)c->n_kv_heads);
+    pt__put_u32(&w, (uint32_t)(c->untied ? -c->vocab_size : c->vocab_size));
+    pt__put_u32(&w, (uint32_t)c->seq_len);
     nt = pt__l2c_order(m, 0, list);
     for (i = 0; i < nt; i++) pt__put_floats(&w, list[i]->data, list[i]->size);
     if (m->llama2c_rope && m->llama2c_rope_n == (int64_t)c->seq_len * hs) {
@@ -5335,7 +5784,8 @@ static void pt__lora_free(pt_lora *lo)
 {
     if (!lo) return;
     pt_params_free(lo->params);
-    PT_FREE(lo->a); PT_FREE(lo->b);
+    PT_FREE(lo->a);
+    PT_FREE(lo->b);
     PT_FREE(lo);
 }
 PTDEF void pt_lora_detach(pt_model *m)
@@ -5365,20 +5815,35 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
         const pt_tensor *w = pt__slot_weight(m, slot);
         int sa[2], sb[2];
         if (!on[slot]) continue;
-        sa[0] = rank; sa[1] = w->shape[1]; sb[0] = w->shape[0]; sb[1] = rank;
-        snprintf(name, sizeof name, "lora.%d.%s.A", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
+        sa[0] = rank;
+        sa[1] = w->shape[1];
+        sb[0] = w->shape[0];
+        sb[1] = rank;
+        snprintf(name, sizeof name, "lora.%d.%s.A", slot / PT_LAYER_MATRICES,
+                 pt__matrix_names[slot % PT_LAYER_MATRICES]);
         lo->a[slot] = pt_params_add(lo->params, name, 2, sa, 0);
-        snprintf(name, sizeof name, "lora.%d.%s.B", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
+        snprintf(name, sizeof name, "lora.%d.%s.B", slot / PT_LAYER_MATRICES,
+                 pt__matrix_names[slot % PT_LAYER_MATRICES]);
         lo->b[slot] = pt_params_add(lo->params, name, 2, sb, 0);
-        if (!lo->a[slot] || !lo->b[slot]) { pt__lora_free(lo); return pt_last_status(); }
+        if (!lo->a[slot] || !lo->b[slot]) {
+            pt__lora_free(lo);
+            return pt_last_status();
+        }
         count++;
     }
     if (count == 0) {
         pt__lora_free(lo);
         return pt__fail(PT_ERR_ARG, "pt_lora_attach: no weight matrix matches the targets");
     }
-    if ((st = pt_params_alloc(lo->params)) != PT_OK) { pt__lora_free(lo); return st; }
-    lo->rank = rank; lo->alpha = alpha; lo->rslora = rslora; lo->dropout = dropout; lo->count = count;
+    if ((st = pt_params_alloc(lo->params)) != PT_OK) {
+        pt__lora_free(lo);
+        return st;
+    }
+    lo->rank = rank;
+    lo->alpha = alpha;
+    lo->rslora = rslora;
+    lo->dropout = dropout;
+    lo->count = count;
     lo->scale = rslora ? alpha / sqrtf((float)rank) : alpha / (float)rank;
     pt_rng_seed(&lo->rng, seed);
     for (slot = 0; slot < n_slots; slot++) {   /* A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0 */
@@ -5388,7 +5853,10 @@ static int pt__lora_attach_slots(pt_model *m, int rank, float alpha, int rslora,
         bound = 1.0f / sqrtf((float)lo->a[slot]->shape[1]);
         for (j = 0; j < lo->a[slot]->size; j++) lo->a[slot]->data[j] = (2.0f * pt_rng_uniform(&lo->rng) - 1.0f) * bound;
     }
-    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) { pt__lora_free(lo); return st; }   /* freeze the base */
+    if ((st = pt_params_set_trainable(m->params, "*", 0)) < 0) {
+        pt__lora_free(lo);
+        return st;
+    } /* freeze the base */
     pt_lora_detach(m);
     m->lora = lo;
     return PT_OK;
@@ -5424,7 +5892,8 @@ PTDEF int pt_lora_attach(pt_model *m, const pt_lora_config *cfg)
     for (slot = 0; slot < n_slots; slot++) {
         const char *p = targets;
         on[slot] = 0;
-        snprintf(name, sizeof name, "layers.%d.%s", slot / PT_LAYER_MATRICES, pt__matrix_names[slot % PT_LAYER_MATRICES]);
+        snprintf(name, sizeof name, "layers.%d.%s", slot / PT_LAYER_MATRICES,
+                 pt__matrix_names[slot % PT_LAYER_MATRICES]);
         while (*p) {   /* comma-separated glob patterns */
             size_t len = strcspn(p, ",");
             if (len < sizeof pat) {
@@ -5489,7 +5958,8 @@ PTDEF int pt_lora_save(const pt_model *m, const char *path)
     pt__wbuf_begin(&w, "PTLA", 1);
     pt__put_u32(&w, (uint32_t)lo->rank);
     pt__put_f32(&w, lo->alpha);
-    pt__put_u32(&w, (uint32_t)lo->rslora); pt__put_u32(&w, (uint32_t)lo->count);
+    pt__put_u32(&w, (uint32_t)lo->rslora);
+    pt__put_u32(&w, (uint32_t)lo->count);
     for (slot = 0; slot < m->cfg.n_layers * PT_LAYER_MATRICES; slot++) {
         if (!lo->a[slot]) continue;
         pt__put_u32(&w, (uint32_t)slot);
@@ -5524,7 +5994,10 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     }
     slots = (uint32_t *)PT_MALLOC(count * sizeof(uint32_t));
     on = (unsigned char *)PT_MALLOC((size_t)n_slots);
-    if (!slots || !on) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    if (!slots || !on) {
+        st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
     memset(on, 0, (size_t)n_slots);
     at0 = r.at;
     for (i = 0; i < count; i++) {   /* first pass: slots and sizes */
@@ -5534,12 +6007,13 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
             st = pt__fail(PT_ERR_FORMAT, "%s: adapter %u has a bad or repeated slot %u", path, i, s);
             goto done;
         }
-        on[s] = 1; slots[i] = s;
+        on[s] = 1;
+        slots[i] = s;
         w = pt__slot_weight(m, (int)s);
         if (out != (uint32_t)w->shape[0] || in != (uint32_t)w->shape[1]) {
-            st = pt__fail(PT_ERR_FORMAT,
-                          "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path, i,
-                          out, in, s / PT_LAYER_MATRICES, pt__matrix_names[s % PT_LAYER_MATRICES], w->shape[0], w->shape[1]);
+            st = pt__fail(
+                PT_ERR_FORMAT, "%s: adapter %u is for a [%u, %u] matrix, this model's layers.%u.%s is [%d, %d]", path,
+                i, out, in, s / PT_LAYER_MATRICES, pt__matrix_names[s % PT_LAYER_MATRICES], w->shape[0], w->shape[1]);
             goto done;
         }
         if ((uint64_t)rank * ((uint64_t)w->shape[0] + (uint64_t)w->shape[1]) * 4 > r.n - r.at) {
@@ -5562,12 +6036,16 @@ PTDEF int pt_lora_load(pt_model *m, const char *path)
     for (i = 0; i < count; i++) {
         pt_lora *lo = m->lora;
         int64_t j;
-        (void)pt__get_u32(&r, "slot"); (void)pt__get_u32(&r, "out"); (void)pt__get_u32(&r, "in");
+        (void)pt__get_u32(&r, "slot");
+        (void)pt__get_u32(&r, "out");
+        (void)pt__get_u32(&r, "in");
         for (j = 0; j < lo->a[slots[i]]->size; j++) lo->a[slots[i]]->data[j] = pt__get_f32(&r, "A");
         for (j = 0; j < lo->b[slots[i]]->size; j++) lo->b[slots[i]]->data[j] = pt__get_f32(&r, "B");
     }
 done:
-    PT_FREE(data); PT_FREE(slots); PT_FREE(on);
+    PT_FREE(data);
+    PT_FREE(slots);
+    PT_FREE(on);
     return st;
 }
 /* ------------------------------------------------------------------------------------------------
@@ -5577,7 +6055,9 @@ static void pt__tokens_free(pt_token_adapter *ta)
 {
     if (!ta) return;
     pt_params_free(ta->params);
-    PT_FREE(ta->ids); PT_FREE(ta->slot); PT_FREE(ta->cols);
+    PT_FREE(ta->ids);
+    PT_FREE(ta->slot);
+    PT_FREE(ta->cols);
     PT_FREE(ta);
 }
 PTDEF void pt_tokens_detach(pt_model *m)
@@ -5606,10 +6086,16 @@ static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int
         pt__tokens_free(ta);
         return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
     }
-    ta->n = n; ta->n_virtual = n_virtual;
+    ta->n = n;
+    ta->n_virtual = n_virtual;
     for (j = 0; j < V + n_virtual; j++) ta->slot[j] = -1;
-    for (j = 0; j < n; j++) { ta->ids[j] = ids[j]; ta->slot[ids[j]] = j; ta->cols[j] = ids[j] < V ? ids[j] : -1; }
-    shape[0] = n; shape[1] = D;
+    for (j = 0; j < n; j++) {
+        ta->ids[j] = ids[j];
+        ta->slot[ids[j]] = j;
+        ta->cols[j] = ids[j] < V ? ids[j] : -1;
+    }
+    shape[0] = n;
+    shape[1] = D;
     if (!(ta->rows = pt_params_add(ta->params, "tokens.rows", 2, shape, 0))) {
         pt__tokens_free(ta);
         return pt_last_status();
@@ -5619,7 +6105,10 @@ static int pt__tokens_build(pt_model *m, const int *ids, const int *src_ids, int
         pt__tokens_free(ta);
         return pt_last_status();
     }
-    if ((st = pt_params_alloc(ta->params)) != PT_OK) { pt__tokens_free(ta); return st; }
+    if ((st = pt_params_alloc(ta->params)) != PT_OK) {
+        pt__tokens_free(ta);
+        return st;
+    }
     for (j = 0; j < n && src_ids; j++) {
         memcpy(ta->rows->data + (int64_t)j * D, m->tok_embeddings->data + (int64_t)src_ids[j] * D,
                (size_t)D * sizeof(float));
@@ -5643,7 +6132,10 @@ static int pt__first_repeat(const int *ids, int n, int limit)
     int j, at = -1;
     if (!seen) return -2;
     memset(seen, 0, (size_t)(limit > 0 ? limit : 1));
-    for (j = 0; j < n && at < 0; j++) { if (seen[ids[j]]) at = j; seen[ids[j]] = 1; }
+    for (j = 0; j < n && at < 0; j++) {
+        if (seen[ids[j]]) at = j;
+        seen[ids[j]] = 1;
+    }
     PT_FREE(seen);
     return at;
 }
@@ -5673,7 +6165,10 @@ PTDEF int pt_tokens_attach(pt_model *m, int n_virtual, const int *init_ids, cons
     if (!ids) return pt__fail(PT_ERR_NOMEM, "token adapter: out of memory");
     src = ids + n;
     pt_rng_seed(&rng, seed);
-    for (j = 0; j < n_virtual; j++) { ids[j] = V + j; src[j] = init_ids ? init_ids[j] : pt_rng_int(&rng, 0, V - 1); }
+    for (j = 0; j < n_virtual; j++) {
+        ids[j] = V + j;
+        src[j] = init_ids ? init_ids[j] : pt_rng_int(&rng, 0, V - 1);
+    }
     for (j = 0; j < n_train; j++) ids[n_virtual + j] = src[n_virtual + j] = train_ids[j];
     st = pt__tokens_build(m, ids, src, n, n_virtual);
     PT_FREE(ids);
@@ -5733,23 +6228,29 @@ PTDEF int pt_examples_prepend(pt_example *ex, int n, const int *ids, int k)
         if (!ni[i] || (ex[i].train && !nt[i])) break;
     }
     if (!ni || !nt || i < n) {
-        for (i = 0; ni && nt && i < n; i++) { PT_FREE(ni[i]); PT_FREE(nt[i]); }
+        for (i = 0; ni && nt && i < n; i++) {
+            PT_FREE(ni[i]);
+            PT_FREE(nt[i]);
+        }
         st = pt__fail(PT_ERR_NOMEM, "pt_examples_prepend: out of memory");
     } else {
         for (i = 0; i < n; i++) {
             memcpy(ni[i], ids, (size_t)k * sizeof(int));
             memcpy(ni[i] + k, ex[i].ids, (size_t)ex[i].n_ids * sizeof(int));
-            PT_FREE(ex[i].ids); ex[i].ids = ni[i];
+            PT_FREE(ex[i].ids);
+            ex[i].ids = ni[i];
             if (nt[i]) {
                 memset(nt[i], 0, (size_t)k);
                 memcpy(nt[i] + k, ex[i].train, (size_t)ex[i].n_ids);
                 PT_FREE(ex[i].train);
                 ex[i].train = nt[i];
             }
-            ex[i].n_ids += k; ex[i].n_prompt += k;
+            ex[i].n_ids += k;
+            ex[i].n_prompt += k;
         }
     }
-    PT_FREE(ni); PT_FREE(nt);
+    PT_FREE(ni);
+    PT_FREE(nt);
     return st;
 }
 PTDEF int pt_tokens_save(const pt_model *m, const char *path)
@@ -5798,7 +6299,10 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
         goto done;
     }
     ids = (int *)PT_MALLOC((size_t)cnt * sizeof(int));
-    if (!ids) { st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path); goto done; }
+    if (!ids) {
+        st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
     for (j = 0; j < cnt; j++) {
         ids[j] = (int)pt__get_u32(&r, "id");
         if (j < nv ? ids[j] != V + (int)j : (ids[j] < 0 || ids[j] >= V)) {
@@ -5812,16 +6316,23 @@ PTDEF int pt_tokens_load(pt_model *m, const char *path)
         goto done;
     }
     m->tokens = NULL;   /* build aside; the old adapter comes back on failure */
-    if ((st = pt__tokens_build(m, ids, NULL, (int)cnt, (int)nv)) != PT_OK) { m->tokens = saved; goto done; }
+    if ((st = pt__tokens_build(m, ids, NULL, (int)cnt, (int)nv)) != PT_OK) {
+        m->tokens = saved;
+        goto done;
+    }
     pt__tokens_free(saved);
-    { int64_t i; for (i = 0; i < m->tokens->rows->size; i++) m->tokens->rows->data[i] = pt__get_f32(&r, "rows"); }
+    {
+        int64_t i;
+        for (i = 0; i < m->tokens->rows->size; i++) m->tokens->rows->data[i] = pt__get_f32(&r, "rows");
+    }
     if (has_out) {
         int64_t i;
         for (i = 0; i < m->tokens->out_rows->size; i++)
             m->tokens->out_rows->data[i] = pt__get_f32(&r, "output rows");
     }
 done:
-    PT_FREE(data); PT_FREE(ids);
+    PT_FREE(data);
+    PT_FREE(ids);
     return st;
 }
 
@@ -5848,12 +6359,24 @@ static int pt__world_column(const pt_problem *p, int j, long long carry_in, int 
     int t, n = 0;
     long long s = carry_in, div = 1;
     for (t = 0; t < j; t++) div *= 10;
-    for (t = 0; t < p->n_terms; t++) { int dgt = (int)(p->terms[t] / div % 10); vals[n++] = dgt; s += dgt; }
+    for (t = 0; t < p->n_terms; t++) {
+        int dgt = (int)(p->terms[t] / div % 10);
+        vals[n++] = dgt;
+        s += dgt;
+    }
     if (carry_in) vals[n++] = (int)carry_in;
     *sum = s;
     return n;
 }
-static int pt__world_ndigits(long long v) { int n = 1; while (v >= 10) { v /= 10; n++; } return n; }
+static int pt__world_ndigits(long long v)
+{
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
 /* columns of the think block: the longest operand's digits */
 static int pt__world_cols(const pt_problem *p)
 {
@@ -5933,7 +6456,10 @@ PTDEF int pt_world_split_of(const pt_problem *p)
     }
     x = 0x5EC12E7ull ^ (uint64_t)n;
     h = pt__splitmix64(&x);
-    for (i = 0; i < n; i++) { x = h ^ (uint64_t)sorted[i]; h = pt__splitmix64(&x); }
+    for (i = 0; i < n; i++) {
+        x = h ^ (uint64_t)sorted[i];
+        h = pt__splitmix64(&x);
+    }
     h %= 100;
     return h < 10 ? PT_WORLD_TEST : h < 20 ? PT_WORLD_VALID : PT_WORLD_TRAIN;
 }
@@ -5953,7 +6479,10 @@ static int pt__world_class(int split)
 static void pt__world_draw_split(const pt_world_config *c, int split, int d, pt_rng *rng, pt_problem *p)
 {
     int lens[8], t, attempt, longest, all_equal;
-    if (split != PT_WORLD_MIXED) { pt__world_draw(c, d, rng, p); return; }
+    if (split != PT_WORLD_MIXED) {
+        pt__world_draw(c, d, rng, p);
+        return;
+    }
     for (attempt = 0; attempt < 1000; attempt++) {
         longest = 0;
         all_equal = 1;
@@ -6037,7 +6566,11 @@ PTDEF void pt_binomial_interval(int k, int n, float *lo, float *hi)
 {
     /* Wilson score interval (Wilson 1927) at 95%: stays inside [0, 1] and is sane at k = 0 or n */
     double z = 1.959963984540054, p, den, mid, half;
-    if (n <= 0) { *lo = 0.0f; *hi = 1.0f; return; }
+    if (n <= 0) {
+        *lo = 0.0f;
+        *hi = 1.0f;
+        return;
+    }
     p = (double)k / n;
     den = 1.0 + z * z / n;
     mid = (p + z * z / (2.0 * n)) / den;
@@ -6061,9 +6594,14 @@ static int pt__num(const char **s, long long *v)
     const char *p = *s;
     long long x = 0;
     int n = 0;
-    while (*p >= '0' && *p <= '9' && n < 18) { x = x * 10 + (*p - '0'); p++; n++; }
+    while (*p >= '0' && *p <= '9' && n < 18) {
+        x = x * 10 + (*p - '0');
+        p++;
+        n++;
+    }
     if (n == 0 || (*p >= '0' && *p <= '9')) return 0;
-    *s = p; *v = x;
+    *s = p;
+    *v = x;
     return 1;
 }
 PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_score *sc)
@@ -6084,7 +6622,10 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
             if (!pt__lit(&s, "+"))
                 break;
         }
-        if (nv == 0 || !pt__lit(&s, "=") || !pt__num(&s, &sum)) { steps_parsed_ok = 0; break; }
+        if (nv == 0 || !pt__lit(&s, "=") || !pt__num(&s, &sum)) {
+            steps_parsed_ok = 0;
+            break;
+        }
         ne = j < cols ? pt__world_column(p, j, carry, expect, &want_sum) : 0;
         if (j >= cols || ne != nv) ok = 0;
         for (v = 0; ok && v < nv; v++) if (vals[v] != expect[v]) ok = 0;
@@ -6132,7 +6673,10 @@ PTDEF int pt_world_parse(const char *text, pt_problem *p)
         while (q.n_terms < 8) {
             const char *start = c;
             if (!pt__num(&c, &v)) break;
-            if (c - start > 15) { too_long = 1; break; }   /* this question is malformed as a whole */
+            if (c - start > 15) {
+                too_long = 1;
+                break;
+            } /* this question is malformed as a whole */
             q.terms[q.n_terms++] = v;
             q.answer += v;
             if (!pt__lit(&c, "+")) break;
@@ -6164,10 +6708,17 @@ PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, in
             int *no = nt ? (int *)PT_REALLOC(owner, (size_t)nc * sizeof(int)) : NULL;
             if (nt) text = nt;
             if (no) owner = no;
-            if (!nt || !no) { steps = pt__fail(PT_ERR_NOMEM, "pt_world_step_spans: out of memory"); goto done; }
+            if (!nt || !no) {
+                steps = pt__fail(PT_ERR_NOMEM, "pt_world_step_spans: out of memory");
+                goto done;
+            }
             cap = nc;
         }
-        for (c = 0; c < k; c++) { text[len] = piece[c]; owner[len] = i; len++; }
+        for (c = 0; c < k; c++) {
+            text[len] = piece[c];
+            owner[len] = i;
+            len++;
+        }
         prev = ids[i];
     }
     if (!text) return 0;
@@ -6290,10 +6841,16 @@ static int pt__world_prompts_make(pt_model *m, const pt_world_config *cfg, int s
     }
     for (i = 0; i < n; i++) {   /* prompts start with the model's virtual tokens (prompt tuning) */
         int k = pt_model_prompt_prefix(m, w->buf + (int64_t)i * stride, stride - 192), len;
-        if (k < 0) { pt__world_prompts_free(w); return k; }
+        if (k < 0) {
+            pt__world_prompts_free(w);
+            return k;
+        }
         w->prompts[i] = w->buf + (int64_t)i * stride;
         len = pt_world_prompt(&w->probs[i], chat, w->prompts[i] + k, 192);
-        if (len < 0) { pt__world_prompts_free(w); return len; }
+        if (len < 0) {
+            pt__world_prompts_free(w);
+            return len;
+        }
         w->lens[i] = len + k;
         if (w->lens[i] > w->maxp) w->maxp = w->lens[i];
     }
@@ -6373,7 +6930,10 @@ PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int c
     size_t at, c = cap > 0 ? (size_t)cap : 0;
     int d, first = 1, total;
     char tmp[1];
-    if (!out || c == 0) { out = tmp; c = 1; }
+    if (!out || c == 0) {
+        out = tmp;
+        c = 1;
+    }
     at = pt__append(out, c, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
                     100.0 * res->accuracy_hi, res->n);
     total = snprintf(NULL, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
@@ -6405,7 +6965,10 @@ PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int spl
     if ((st = pt_world_eval(m, cfg, split, n, chat, &greedy)) != PT_OK) return st;
     if ((st = pt__world_prompts_make(m, cfg, split, 0, n, chat, &w, "pt_world_eval_sampled")) != PT_OK) return st;
     votes = (long long *)PT_MALLOC((size_t)samples * 2 * sizeof(long long));
-    if (!votes) { st = pt__fail(PT_ERR_NOMEM, "pt_world_eval_sampled: out of memory"); goto done; }
+    if (!votes) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_world_eval_sampled: out of memory");
+        goto done;
+    }
     g = pt__world_gen(m, w.maxp, chat);
     g.sampler = *s;
     g.seed = seed;
@@ -6422,7 +6985,11 @@ PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int spl
             res->format_rate += (float)sc.format_ok;
             if (!sc.has_answer) continue;
             for (v = 0; v < n_votes && votes[2 * v] != sc.answer; v++) {}
-            if (v == n_votes) { votes[2 * v] = sc.answer; votes[2 * v + 1] = 0; n_votes++; }
+            if (v == n_votes) {
+                votes[2 * v] = sc.answer;
+                votes[2 * v + 1] = 0;
+                n_votes++;
+            }
             votes[2 * v + 1]++;
         }
         for (j = 0; j < n_votes; j++) if (best < 0 || votes[2 * j + 1] > votes[2 * best + 1]) best = j;
@@ -6532,7 +7099,10 @@ PTDEF int pt_world_preferences(const pt_world_config *cfg, int split, uint64_t s
             st = pt__pref_record(&out.records[i], i + 1, &p, x, y);
         }
     }
-    if (st != PT_OK) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory"); }
+    if (st != PT_OK) {
+        pt_dataset_free(&out);
+        return pt__fail(PT_ERR_NOMEM, "pt_world_preferences: out of memory");
+    }
     *ds = out;
     return PT_OK;
 }
@@ -6627,7 +7197,12 @@ PTDEF void pt_examples_free(pt_example *ex, int n)
 {
     int i;
     if (!ex) return;
-    for (i = 0; i < n; i++) { PT_FREE(ex[i].ids); PT_FREE(ex[i].train); ex[i].ids = NULL; ex[i].train = NULL; }
+    for (i = 0; i < n; i++) {
+        PT_FREE(ex[i].ids);
+        PT_FREE(ex[i].train);
+        ex[i].ids = NULL;
+        ex[i].train = NULL;
+    }
 }
 PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex)
 {
@@ -6647,21 +7222,36 @@ PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t s
     ex->ids = (int *)PT_MALLOC((size_t)n * sizeof(int));
     if (!ex->ids) return pt__fail(PT_ERR_NOMEM, "pt_world_sft_example: out of memory");
     memcpy(ex->ids, ids, (size_t)n * sizeof(int));
-    ex->n_ids = n; ex->n_prompt = np;
+    ex->n_ids = n;
+    ex->n_prompt = np;
     return PT_OK;
 }
 PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, int B, int T, int pad_id,
                            int *tokens, int *targets, float *mask, int *pos, int *seg)
 {
     int used = 0, b, i;
-    for (i = 0; i < B * T; i++) { tokens[i] = pad_id; targets[i] = pad_id; mask[i] = 0.0f; pos[i] = 0; seg[i] = 0; }
+    for (i = 0; i < B * T; i++) {
+        tokens[i] = pad_id;
+        targets[i] = pad_id;
+        mask[i] = 0.0f;
+        pos[i] = 0;
+        seg[i] = 0;
+    }
     for (b = 0; b < B && used < n_order; b++) {
         int at = 0, segment = 0;
         while (used < n_order) {
             const pt_example *e = &ex[order[used]];
             int len = e->n_ids < T ? e->n_ids : T, t;
-            if (len < 2) { used++; continue; }         /* nothing to predict */
-            if (at + len > T) { if (at == 0) len = T; else break; }
+            if (len < 2) {
+                used++;
+                continue;
+            } /* nothing to predict */
+            if (at + len > T) {
+                if (at == 0)
+                    len = T;
+                else
+                    break;
+            }
             segment++;
             for (t = 0; t < len; t++) {
                 int r = b * T + at + t;
@@ -6689,8 +7279,10 @@ PTDEF int pt_pack_examples(const pt_example *ex, const int *order, int n_order, 
    ------------------------------------------------------------------------------------------------ */
 #define PT__JSONL_MAX_LINE (1 << 20)   /* the default line limit, bytes without the line end */
 typedef struct pt__json {
-    const unsigned char *s; size_t n, at;   /* the line, without its line end */
-    const char *file; int line, depth;
+    const unsigned char *s;
+    size_t n, at; /* the line, without its line end */
+    const char *file;
+    int line, depth;
 } pt__json;
 static int pt__jfail(const pt__json *j, size_t at, const char *fmt, ...)
 {
@@ -6768,7 +7360,11 @@ static int pt__jstring(pt__json *j, char **out)
             PT_FREE(buf);
             return pt__jfail(j, j->at, "unescaped control character (byte 0x%02x) in a string", c);
         }
-        if (c != '\\') { if (buf) buf[o++] = (char)c; j->at++; continue; }
+        if (c != '\\') {
+            if (buf) buf[o++] = (char)c;
+            j->at++;
+            continue;
+        }
         c = j->s[j->at + 1];
         if (c == 'u') {
             unsigned u, lo;
@@ -6789,11 +7385,16 @@ static int pt__jstring(pt__json *j, char **out)
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
                 j->at += 6;
             }
-            if (u == 0) { PT_FREE(buf); return pt__jfail(j, j->at, "\\u0000 (NUL) is not supported in strings"); }
+            if (u == 0) {
+                PT_FREE(buf);
+                return pt__jfail(j, j->at, "\\u0000 (NUL) is not supported in strings");
+            }
             j->at += 6;
             if (!buf) continue;
             if (u < 0x80) buf[o++] = (char)u;
-            else if (u < 0x800) { buf[o++] = (char)(0xC0 | (u >> 6)); buf[o++] = (char)(0x80 | (u & 0x3F));
+            else if (u < 0x800) {
+                buf[o++] = (char)(0xC0 | (u >> 6));
+                buf[o++] = (char)(0x80 | (u & 0x3F));
             } else if (u < 0x10000) {
                 buf[o++] = (char)(0xE0 | (u >> 12));
                 buf[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
@@ -6818,7 +7419,10 @@ static int pt__jstring(pt__json *j, char **out)
         j->at += 2;
     }
     j->at = end + 1;
-    if (buf) { buf[o] = 0; *out = buf; }
+    if (buf) {
+        buf[o] = 0;
+        *out = buf;
+    }
     return PT_OK;
 }
 static int pt__jnumber(pt__json *j, double *out)
@@ -6850,7 +7454,8 @@ static int pt__jnumber(pt__json *j, double *out)
     }
     len = j->at - s0;
     if (len >= sizeof tmp) return pt__jfail(j, s0, "number longer than %d characters", (int)sizeof tmp - 1);
-    memcpy(tmp, s + s0, len); tmp[len] = 0;
+    memcpy(tmp, s + s0, len);
+    tmp[len] = 0;
     *out = strtod(tmp, NULL);   /* the grammar is checked above; strtod only converts */
     if (!isfinite(*out)) return pt__jfail(j, s0, "number %s out of range", tmp);
     return PT_OK;
@@ -6866,7 +7471,10 @@ static int pt__jkey(pt__json *j, char **key, size_t *key_at)
     if ((st = pt__jstring(j, key)) != PT_OK) return st;
     pt__jws(j);
     if (j->at >= j->n || j->s[j->at] != ':') {
-        if (key) { PT_FREE(*key); *key = NULL; }
+        if (key) {
+            PT_FREE(*key);
+            *key = NULL;
+        }
         return pt__jfail(j, j->at, "expected ':' after a key, found %s", pt__jfound(j, found));
     }
     j->at++;
@@ -6880,14 +7488,25 @@ static int pt__jcontainer(pt__json *j, int object)
     if (++j->depth > 64) return pt__jfail(j, j->at, "nested deeper than 64 levels");
     j->at++;   /* past '{' or '[' */
     pt__jws(j);
-    if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
+    if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) {
+        j->at++;
+        j->depth--;
+        return PT_OK;
+    }
     for (;;) {
         pt__jws(j);
         if (object && (st = pt__jkey(j, NULL, NULL)) != PT_OK) return st;
         if ((st = pt__jvalue(j)) != PT_OK) return st;
         pt__jws(j);
-        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
-        if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) { j->at++; j->depth--; return PT_OK; }
+        if (j->at < j->n && j->s[j->at] == ',') {
+            j->at++;
+            continue;
+        }
+        if (j->at < j->n && j->s[j->at] == (object ? '}' : ']')) {
+            j->at++;
+            j->depth--;
+            return PT_OK;
+        }
         return pt__jfail(j, j->at,
                          object ? "expected ',' or '}' in an object, found %s"
                                 : "expected ',' or ']' in an array, found %s",
@@ -6919,7 +7538,10 @@ static void pt__record_free(pt_record *r)
     PT_FREE(r->chosen);
     PT_FREE(r->rejected);
     PT_FREE(r->answer);
-    for (i = 0; i < r->n_messages; i++) { PT_FREE(r->messages[i].role); PT_FREE(r->messages[i].content); }
+    for (i = 0; i < r->n_messages; i++) {
+        PT_FREE(r->messages[i].role);
+        PT_FREE(r->messages[i].content);
+    }
     PT_FREE(r->messages);
     memset(r, 0, sizeof *r);
 }
@@ -6982,7 +7604,8 @@ static int pt__jmessage(pt__json *j, pt_message *msg)
             PT_FREE(key);
             return st;
         }
-        PT_FREE(key); key = NULL;
+        PT_FREE(key);
+        key = NULL;
         if (dst) {
             if (j->at >= j->n || j->s[j->at] != '"')
                 return pt__jfail(j, val_at, "wrong type: message field \"%s\" must be a string, found %s",
@@ -7017,14 +7640,22 @@ static int pt__jmessages(pt__json *j, pt_record *r)
             int nc = cap ? cap * 2 : 4;
             pt_message *nm = (pt_message *)PT_REALLOC(r->messages, (size_t)nc * sizeof(pt_message));
             if (!nm) return pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", j->file, j->line);
-            r->messages = nm; cap = nc;
+            r->messages = nm;
+            cap = nc;
         }
         memset(&r->messages[r->n_messages], 0, sizeof(pt_message));
         r->n_messages++;   /* counted before parsing, so a failure frees what was read */
         if ((st = pt__jmessage(j, &r->messages[r->n_messages - 1])) != PT_OK) return st;
         pt__jws(j);
-        if (j->at < j->n && j->s[j->at] == ',') { j->at++; continue; }
-        if (j->at < j->n && j->s[j->at] == ']') { j->at++; j->depth--; return PT_OK; }
+        if (j->at < j->n && j->s[j->at] == ',') {
+            j->at++;
+            continue;
+        }
+        if (j->at < j->n && j->s[j->at] == ']') {
+            j->at++;
+            j->depth--;
+            return PT_OK;
+        }
         return pt__jfail(j, j->at, "expected ',' or ']' in \"messages\", found %s", pt__jfound(j, found));
     }
 }
@@ -7052,17 +7683,23 @@ static int pt__jrecord(pt__json *j, pt_record *r)
             fields[4] = &r->rejected;
             fields[5] = &r->answer;
             dst = fields[k];
-            if (*dst) { st = pt__jfail(j, key_at, "field \"%s\" appears twice", key); PT_FREE(key); return st; }
+            if (*dst) {
+                st = pt__jfail(j, key_at, "field \"%s\" appears twice", key);
+                PT_FREE(key);
+                return st;
+            }
             if (j->at >= j->n || j->s[j->at] != '"') {
                 st = pt__jfail(j, val_at, "wrong type: field \"%s\" must be a string, found %s", key,
                                pt__jfound(j, found));
                 PT_FREE(key);
                 return st;
             }
-            PT_FREE(key); key = NULL;
+            PT_FREE(key);
+            key = NULL;
             if ((st = pt__jstring(j, dst)) != PT_OK) return st;
         } else if (strcmp(key, "messages") == 0) {
-            PT_FREE(key); key = NULL;
+            PT_FREE(key);
+            key = NULL;
             if (seen_messages) return pt__jfail(j, key_at, "field \"messages\" appears twice");
             seen_messages = 1;
             if ((st = pt__jmessages(j, r)) != PT_OK) return st;
@@ -7079,12 +7716,15 @@ static int pt__jrecord(pt__json *j, pt_record *r)
                 PT_FREE(key);
                 return st;
             }
-            PT_FREE(key); key = NULL;
+            PT_FREE(key);
+            key = NULL;
             if ((st = pt__jnumber(j, &d)) != PT_OK) return st;
             if (!(fabs(d) < 1e30)) return pt__jfail(j, val_at, "preference strength %g out of range", d);
-            r->strength = (float)d; r->has_strength = 1;
+            r->strength = (float)d;
+            r->has_strength = 1;
         } else {
-            PT_FREE(key); key = NULL;
+            PT_FREE(key);
+            key = NULL;
             if ((st = pt__jvalue(j)) != PT_OK) return st;   /* a field outside the schemas: validated, skipped */
         }
     }
@@ -7119,7 +7759,11 @@ static const char *pt__record_missing(const pt_record *r, int kind)
 static int pt__utf8_ok(const char *s)
 {
     size_t n = strlen(s), i = 0;
-    while (i < n) { int k = pt__utf8_len((const unsigned char *)s + i, n - i); if (!k) return 0; i += (size_t)k; }
+    while (i < n) {
+        int k = pt__utf8_len((const unsigned char *)s + i, n - i);
+        if (!k) return 0;
+        i += (size_t)k;
+    }
     return 1;
 }
 static const char *pt__record_invalid(const pt_record *r, int kind, char why[96])
@@ -7127,14 +7771,20 @@ static const char *pt__record_invalid(const pt_record *r, int kind, char why[96]
     const char *miss = pt__record_missing(r, kind), *const fields[6] = {r->text,   r->prompt,   r->completion,
                                                                         r->chosen, r->rejected, r->answer};
     int i;
-    if (miss) { snprintf(why, 96, "has no \"%s\"", miss); return why; }
+    if (miss) {
+        snprintf(why, 96, "has no \"%s\"", miss);
+        return why;
+    }
     for (i = 0; i < 6; i++)
         if (fields[i] && !pt__utf8_ok(fields[i])) {
             snprintf(why, 96, "has a string that is not valid UTF-8");
             return why;
         }
     if (kind == PT_DATA_MESSAGES) {
-        if (r->n_messages < 1) { snprintf(why, 96, "has no messages"); return why; }
+        if (r->n_messages < 1) {
+            snprintf(why, 96, "has no messages");
+            return why;
+        }
         for (i = 0; i < r->n_messages; i++) {
             const pt_message *msg = &r->messages[i];
             if (!msg->role || !msg->content) {
@@ -7197,10 +7847,16 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
             i += (size_t)k;
         }
         memset(&j, 0, sizeof j);
-        j.s = s; j.n = n; j.file = name; j.line = line;
+        j.s = s;
+        j.n = n;
+        j.file = name;
+        j.line = line;
         memset(&r, 0, sizeof r);
         r.line = line;
-        if ((st = pt__jrecord(&j, &r)) != PT_OK) { pt__record_free(&r); goto fail; }
+        if ((st = pt__jrecord(&j, &r)) != PT_OK) {
+            pt__record_free(&r);
+            goto fail;
+        }
         if (out.kind == PT_DATA_AUTO) {
             if ((out.kind = pt__record_kind(&r)) == PT_DATA_AUTO) {
                 pt__record_free(&r);
@@ -7235,11 +7891,15 @@ PTDEF int pt_jsonl_parse(const char *name, const char *text, size_t len, int kin
                 st = pt__fail(PT_ERR_NOMEM, "%s:%d: out of memory", name, line);
                 goto fail;
             }
-            out.records = nr; cap = nc;
+            out.records = nr;
+            cap = nc;
         }
         out.records[out.n++] = r;
     }
-    if (out.n == 0) { st = pt__fail(PT_ERR_FORMAT, "%s: no records", name); goto fail; }
+    if (out.n == 0) {
+        st = pt__fail(PT_ERR_FORMAT, "%s: no records", name);
+        goto fail;
+    }
     *ds = out;
     return PT_OK;
 fail:
@@ -7261,7 +7921,9 @@ static void pt__put_jstring(pt__wbuf *w, const char *key, const char *v, int fir
     const unsigned char *p = (const unsigned char *)v;
     char esc[8];
     if (!first) pt__put(w, ", ", 2);
-    pt__put(w, "\"", 1); pt__put(w, key, strlen(key)); pt__put(w, "\": \"", 4);
+    pt__put(w, "\"", 1);
+    pt__put(w, key, strlen(key));
+    pt__put(w, "\": \"", 4);
     for (; *p; p++) {
         switch (*p) {
         case '"': pt__put(w, "\\\"", 2); break;
@@ -7270,8 +7932,11 @@ static void pt__put_jstring(pt__wbuf *w, const char *key, const char *v, int fir
         case '\r': pt__put(w, "\\r", 2); break;
         case '\t': pt__put(w, "\\t", 2); break;
         default:
-            if (*p < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", *p); pt__put(w, esc, 6); }
-            else pt__put(w, p, 1);
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                pt__put(w, esc, 6);
+            } else
+                pt__put(w, p, 1);
         }
     }
     pt__put(w, "\"", 1);
@@ -7339,7 +8004,11 @@ PTDEF int pt_jsonl_save(const pt_dataset *ds, const char *path)
     return st;
 }
 /* growing token buffer for pt_record_example */
-typedef struct pt__ids { int *ids; unsigned char *train; int n, cap, err; } pt__ids;
+typedef struct pt__ids {
+    int *ids;
+    unsigned char *train;
+    int n, cap, err;
+} pt__ids;
 static void pt__ids_text(pt__ids *v, const pt_tokenizer *tok, const char *text, int bos, int eos, int train)
 {
     int need, k, i;
@@ -7347,18 +8016,29 @@ static void pt__ids_text(pt__ids *v, const pt_tokenizer *tok, const char *text, 
     need = (int)strlen(text) * 2 + 8;   /* byte: one id per byte; BPE: at most bytes + 3 */
     if (v->n + need > v->cap) {
         int nc = v->cap ? v->cap : 256;
-        int *ni; unsigned char *nt;
+        int *ni;
+        unsigned char *nt;
         while (nc < v->n + need) nc *= 2;
         ni = (int *)PT_REALLOC(v->ids, (size_t)nc * sizeof(int));
-        if (!ni) { v->err = PT_ERR_NOMEM; return; }
+        if (!ni) {
+            v->err = PT_ERR_NOMEM;
+            return;
+        }
         v->ids = ni;
         nt = (unsigned char *)PT_REALLOC(v->train, (size_t)nc);
-        if (!nt) { v->err = PT_ERR_NOMEM; return; }
-        v->train = nt; v->cap = nc;
+        if (!nt) {
+            v->err = PT_ERR_NOMEM;
+            return;
+        }
+        v->train = nt;
+        v->cap = nc;
     }
     if (!*text && !bos && !eos) return;
     k = tok->encode(tok, text, bos, eos, v->ids + v->n, v->cap - v->n);
-    if (k < 0) { v->err = k; return; }
+    if (k < 0) {
+        v->err = k;
+        return;
+    }
     for (i = 0; i < k; i++) v->train[v->n + i] = (unsigned char)train;
     v->n += k;
 }
@@ -7394,7 +8074,9 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
             PT__PIECE(msg->content, assistant);
             PT__PIECE("<|end|>", assistant);
         }
-        if (!n_prompt) { PT__PIECE("<|assistant|>", 0); n_prompt = v.n;
+        if (!n_prompt) {
+            PT__PIECE("<|assistant|>", 0);
+            n_prompt = v.n;
         } /* no assistant turn: a generation prompt */
         else
             pt__ids_text(&v, tok, "", 0, 1,
@@ -7406,10 +8088,14 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
             : kind == PT_DATA_PREFERENCE                    ? (which ? r->rejected : r->chosen)
                                                             : NULL;
         if (chat || kind == PT_DATA_PREFERENCE || kind == PT_DATA_PROMPT) {
-            if (!chat) { pt__ids_text(&v, tok, r->prompt, 1, 0, 0); n_prompt = v.n; }
-            else {
+            if (!chat) {
+                pt__ids_text(&v, tok, r->prompt, 1, 0, 0);
+                n_prompt = v.n;
+            } else {
                 pt__ids_text(&v, tok, "", 1, 0, 0);
-                PT__PIECE("<|user|>", 0); PT__PIECE(r->prompt, 0); PT__PIECE("<|end|><|assistant|>", 0);
+                PT__PIECE("<|user|>", 0);
+                PT__PIECE(r->prompt, 0);
+                PT__PIECE("<|end|><|assistant|>", 0);
                 n_prompt = v.n;
             }
             if (completion) {
@@ -7432,8 +8118,13 @@ PTDEF int pt_record_example(const pt_tokenizer *tok, const pt_record *r, int kin
         PT_FREE(v.train);
         return v.err == PT_ERR_NOMEM ? pt__fail(PT_ERR_NOMEM, "pt_record_example: out of memory") : v.err;
     }
-    ex->ids = v.ids; ex->n_ids = v.n; ex->n_prompt = n_prompt;
-    if (uses_mask) ex->train = v.train; else PT_FREE(v.train);
+    ex->ids = v.ids;
+    ex->n_ids = v.n;
+    ex->n_prompt = n_prompt;
+    if (uses_mask)
+        ex->train = v.train;
+    else
+        PT_FREE(v.train);
     return PT_OK;
 }
 PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed, int n, int kind, pt_dataset *ds)
@@ -7469,10 +8160,15 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
             break;
         case PT_DATA_MESSAGES:
             r->messages = (pt_message *)PT_MALLOC(2 * sizeof(pt_message));
-            if (!r->messages) { oom = 1; break; }
+            if (!r->messages) {
+                oom = 1;
+                break;
+            }
             r->n_messages = 2;
-            r->messages[0].role = pt__strdup("user"); r->messages[0].content = pt__strdup(user);
-            r->messages[1].role = pt__strdup("assistant"); r->messages[1].content = pt__strdup(p.solution + 3);
+            r->messages[0].role = pt__strdup("user");
+            r->messages[0].content = pt__strdup(user);
+            r->messages[1].role = pt__strdup("assistant");
+            r->messages[1].content = pt__strdup(p.solution + 3);
             oom |= !r->messages[0].role || !r->messages[0].content || !r->messages[1].role || !r->messages[1].content;
             break;
         default:
@@ -7481,7 +8177,10 @@ PTDEF int pt_world_dataset(const pt_world_config *cfg, int split, uint64_t seed,
             oom |= !(r->answer = pt__strdup(buf));
         }
     }
-    if (oom) { pt_dataset_free(&out); return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory"); }
+    if (oom) {
+        pt_dataset_free(&out);
+        return pt__fail(PT_ERR_NOMEM, "pt_world_dataset: out of memory");
+    }
     *ds = out;
     return PT_OK;
 }
@@ -7515,7 +8214,10 @@ PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *l
     pt_ctx *ctx = pt_ctx_new(0);
     double total = 0, weight = 0;
     *loss = 0.0f;
-    if (!order || !buf || !mask || !ctx) { st = pt__fail(PT_ERR_NOMEM, "pt_eval_loss: out of memory"); goto done; }
+    if (!order || !buf || !mask || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_eval_loss: out of memory");
+        goto done;
+    }
     if (T > m->cfg.seq_len) T = m->cfg.seq_len;
     pt_ctx_set_grad(ctx, 0);
     for (i = 0; i < n; i++) order[i] = i;
@@ -7529,13 +8231,19 @@ PTDEF int pt_eval_loss(pt_model *m, const pt_example *ex, int n, int T, float *l
         for (i = 0; i < B * T; i++) w += mask[i];
         if (w == 0) continue;
         l = pt_model_loss(ctx, m, &b);
-        if (!l) { st = pt_last_status(); goto done; }
-        total += (double)l->data[0] * w; weight += w;
+        if (!l) {
+            st = pt_last_status();
+            goto done;
+        }
+        total += (double)l->data[0] * w;
+        weight += w;
         pt_ctx_reset(ctx);
     }
     *loss = weight > 0 ? (float)(total / weight) : 0.0f;
 done:
-    PT_FREE(order); PT_FREE(buf); PT_FREE(mask);
+    PT_FREE(order);
+    PT_FREE(buf);
+    PT_FREE(mask);
     pt_ctx_free(ctx);
     return st;
 }
@@ -7554,7 +8262,8 @@ PTDEF int pt_examples_from_generations(const pt_gen_result *r, const unsigned ch
         }
         memcpy(ex[n].ids, t, (size_t)len * sizeof(int));
         if (extra) ex[n].ids[len] = end_id;
-        ex[n].n_ids = len + extra; ex[n].n_prompt = r->prompt_len[i];
+        ex[n].n_ids = len + extra;
+        ex[n].n_prompt = r->prompt_len[i];
         n++;
     }
     return n;
@@ -7640,7 +8349,10 @@ PTDEF int pt_trainer_step(pt_trainer *tr, pt_ctx *ctx, pt_tensor *loss, double t
 {
     pt_model *m = tr->m;
     float lv;
-    if (!loss) { pt_ctx_reset(ctx); return pt_last_status() ? pt_last_status() : PT_ERR_ARG; }
+    if (!loss) {
+        pt_ctx_reset(ctx);
+        return pt_last_status() ? pt_last_status() : PT_ERR_ARG;
+    }
     lv = loss->data[0];   /* the arena (and the loss tensor) is reset below */
     tr->grad_norm = 0;
     if (pt_backward(ctx, loss) != PT_OK ||
@@ -7753,7 +8465,10 @@ PTDEF int pt_sft_train(pt_model *m, const pt_example *train, int n_train, const 
     order = (int *)PT_MALLOC((size_t)n_train * sizeof(int));
     buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
     mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
-    if (!ctx || !order || !buf || !mask) { st = pt__fail(PT_ERR_NOMEM, "pt_sft_train: out of memory"); goto done; }
+    if (!ctx || !order || !buf || !mask) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_sft_train: out of memory");
+        goto done;
+    }
     pt_rng_seed(&rng, c.seed ^ 0x5F7A11ull);
     for (i = 0; i < n_train; i++) order[i] = i;
     cursor = n_train;   /* forces a shuffle before the first batch */
@@ -7857,7 +8572,10 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable)
     if (st == PT_OK) st = pt__params_copy_trainable(c->params, m->params, trainable);
     if (st == PT_OK && m->lora) st = pt__params_copy_trainable(c->lora->params, m->lora->params, trainable);
     if (st == PT_OK && m->tokens) st = pt__params_copy_trainable(c->tokens->params, m->tokens->params, trainable);
-    if (st < 0) { pt_model_free(c); return NULL; }
+    if (st < 0) {
+        pt_model_free(c);
+        return NULL;
+    }
     c->adapters_off = m->adapters_off;
     return c;
 }
@@ -7879,7 +8597,10 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
     buf = (int *)PT_MALLOC((size_t)B * T * 4 * sizeof(int));
     mask = (float *)PT_MALLOC((size_t)B * T * sizeof(float));
     ctx = pt_ctx_new(0);
-    if (!buf || !mask || !ctx) { st = pt__fail(PT_ERR_NOMEM, "pt_sequence_logprobs: out of memory"); goto done; }
+    if (!buf || !mask || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_sequence_logprobs: out of memory");
+        goto done;
+    }
     pt_ctx_set_grad(ctx, 0);
     for (at = 0; at < n; at += B) {
         int rows = n - at < B ? n - at : B;
@@ -7900,7 +8621,10 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
         b.loss_mask = mask;
         b.pos = buf + 2 * blk;
         b.seg = buf + 3 * blk;
-        if (!(lp = pt_model_logprobs(ctx, m, &b, 1.0f))) { st = pt_last_status(); goto done; }
+        if (!(lp = pt_model_logprobs(ctx, m, &b, 1.0f))) {
+            st = pt_last_status();
+            goto done;
+        }
         for (r = 0; r < rows; r++) {
             double s = 0;
             int cnt = 0, t;

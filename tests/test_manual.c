@@ -4,6 +4,7 @@
      (API and implementation), and every banner carries its marker.
    - Every public function is defined in the implementation section of the same marker as the API
      section that declares it, and every declared function is defined.
+   - Density: no line over 120 characters; one statement per line in the implementation.
    Run from the repository root (make test does), or give the header's path as the argument. */
 #include "test.h"
 #include <ctype.h>
@@ -176,6 +177,45 @@ int main(int argc, char **argv)
         CHECK(misplaced == 0, "%d public functions are defined in another section than the one declaring them",
               misplaced);
         CHECK(missing == 0, "%d public functions are declared but not defined", missing);
+    }
+    {   /* density: lines of at most 120 characters; in the implementation one statement per line
+           (a for header's two semicolons, strings, comments, case labels and macros aside) */
+        int long_lines = 0, multi = 0, in_comment = 0;
+        for (i = 0; i < n_lines; i++) {
+            const char *l = lines[i], *p;
+            int semis = 0, paren = 0;
+            char quote = 0;
+            if (strlen(l) > 120) {
+                if (long_lines++ < 3) printf("  line %d has %d characters\n", i + 1, (int)strlen(l));
+            }
+            if (i <= impl_start) continue;
+            while (*l == ' ') l++;
+            if (in_comment) {
+                if (strstr(l, "*/")) in_comment = 0;
+                continue;
+            }
+            if (strncmp(l, "/*", 2) == 0) {
+                in_comment = strstr(l, "*/") == NULL;
+                continue;
+            }
+            if (*l == '#' || strncmp(l, "case ", 5) == 0 || strncmp(l, "default:", 8) == 0) continue;
+            if (strlen(l) > 0 && l[strlen(l) - 1] == '\\') continue;
+            for (p = l; *p; p++) {
+                if (quote) {
+                    if (*p == '\\' && p[1]) p++;
+                    else if (*p == quote) quote = 0;
+                    continue;
+                }
+                if (*p == '"' || *p == '\'') quote = *p;
+                else if (p[0] == '/' && p[1] == '*') break;
+                else if (*p == '(') paren++;
+                else if (*p == ')') paren--;
+                else if (*p == ';' && paren == 0) semis++;
+            }
+            if (semis >= 2 && multi++ < 3) printf("  line %d has %d statements: %.70s\n", i + 1, semis, l);
+        }
+        CHECK(long_lines == 0, "%d lines are longer than 120 characters", long_lines);
+        CHECK(multi == 0, "%d implementation lines hold more than one statement", multi);
     }
     {   /* the checker can fail: a banner without a marker is seen as one */
         char mark[32];
