@@ -278,8 +278,8 @@ PTDEF pt_tensor *pt_linear_lora(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, pt_tens
 /* c[M, N] = a[M, K] b[K, N] for 2-D tensors (a plain matrix product; pt_linear is the fast path). */
 PTDEF pt_tensor *pt_matmul(pt_ctx *ctx, pt_tensor *a, pt_tensor *b);
 /* The raw kernel: C[M,N] (+)= A[M,K] B[K,N] with any strides (A(i,k) = A[i*rsa + k*csa], ...).
-   accumulate = 0 overwrites C. Blocked, packed, vectorised and threaded; bit-identical for any
-   thread count. Exposed for benchmarks and for users building their own ops. */
+   accumulate = 0 overwrites C. Bit-identical for any thread count. Exposed for benchmarks and for
+   users building their own ops (the plain three loops it stands for open section 2a's code). */
 PTDEF void pt_gemm(int M, int N, int K, const float *A, int64_t rsa, int64_t csa,
                    const float *B, int64_t rsb, int64_t csb, float *C, int64_t ldc, int accumulate);
 
@@ -532,9 +532,8 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    top_p (nucleus, Holtzman et al. 2020; the order Hugging Face applies them), renormalise and draw.
    The log-prob returned for a sampled token is log p under that final (truncated, renormalised)
    distribution; greedy returns log softmax(z)[argmax]. Without top-k/top-p the draw is one inverse-
-   CDF lookup over exp(z/T - max) in index order (blocks of 16 summed vectorised, then one block
-   scanned), with no sort; a draw that rounding pushes past the last token of its block takes the
-   last token of nonzero probability in it. A logit of -inf is a masked token; NaN, +inf or every
+   CDF lookup over exp(z/T - max) in index order, with no sort; a draw that rounding pushes past the
+   last token with probability takes the last token of nonzero probability. A logit of -inf is a masked token; NaN, +inf or every
    logit -inf is PT_ERR_NONFINITE (pt_generate names the sequence and step); a temperature whose
    inverse overflows float acts as greedy. Token choices never depend on the batch;
    log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
@@ -1195,10 +1194,17 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
 #endif
+/* The one per-row threading pattern: a loop over independent rows (or work items), split across
+   the pool only when `work` is large enough to pay for waking sleeping workers. Static schedule
+   (or dynamic for uneven causal rows): each item's arithmetic never depends on the split. */
 #if PT__OMP
 #define PT__PARALLEL_FOR PT__PRAGMA(omp parallel for schedule(static))
+#define PT__PARALLEL_ROWS(work) PT__PRAGMA(omp parallel for schedule(static) if (work))
+#define PT__PARALLEL_DYNAMIC(work) PT__PRAGMA(omp parallel for schedule(dynamic, 1) if (work))
 #else
 #define PT__PARALLEL_FOR
+#define PT__PARALLEL_ROWS(work)
+#define PT__PARALLEL_DYNAMIC(work)
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2357,9 +2363,7 @@ static void pt__gemv_rows(int M, int N, int K, const float *A, int64_t rsa, cons
                           float *C, int64_t ldc, int accumulate)
 {
     int j;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)M * N * K > 1048576)
-#endif
+    PT__PARALLEL_ROWS((int64_t)M * N * K > 1048576)
     for (j = 0; j < N; j++) {
         const float *w = B + (int64_t)j * csb;
         int i, k;
@@ -2787,9 +2791,7 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
         if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += a[i] >= b[i] ? 0.0f : dz[i]; }
         break;
     case PT__SWIGLU: /* z = silu(a) * b */
-#if PT__OMP
-#pragma omp parallel for schedule(static) if (n > 65536)
-#endif
+        PT__PARALLEL_ROWS(n > 65536)
         for (i = 0; i < n; i++) {
             float sg = pt__sigmoidf(a[i]);
             if (da) da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
@@ -2825,9 +2827,7 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
     case PT__MIN: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] <= b[i] ? a[i] : b[i]; break;
     case PT__MAX: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] >= b[i] ? a[i] : b[i]; break;
     case PT__SWIGLU:
-#if PT__OMP
-#pragma omp parallel for schedule(static) if (n > 65536)
-#endif
+        PT__PARALLEL_ROWS(n > 65536)
         for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
         break;
     }
@@ -3354,9 +3354,7 @@ static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
     float *dx = pt__grad(ctx, x), *dw = pt__grad(ctx, w);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (dx) {
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+        PT__PARALLEL_ROWS((int64_t)R * C > 32768)
         for (r = 0; r < R; r++) {
             const float *xr = x->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
             float *d = dx + (int64_t)r * C, rs = rstd[r], dot = 0.0f, k;
@@ -3390,9 +3388,7 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
     y = pt__like(ctx, x);
     rstd = pt__floats(ctx, R);
     if (!y || !rstd) return NULL;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
     for (r = 0; r < R; r++)
         rstd[r] = pt__rmsnorm_row(y->data + (int64_t)r * C, x->data + (int64_t)r * C, w->data, C, eps);
     nd = pt__record(ctx, pt__rmsnorm_backward, y, x, w, NULL);
@@ -3405,9 +3401,7 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
 static void pt__rope_apply(const float *in, float *out, const float *cs, int rows_bt, int H, int hd, int inverse)
 {
     int r;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)rows_bt * H * hd > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)rows_bt * H * hd > 32768)
     for (r = 0; r < rows_bt; r++)
         pt__rope_row(out + (int64_t)r * H * hd, in + (int64_t)r * H * hd, cs + (int64_t)r * hd, H, hd, inverse, 1);
 }
@@ -3470,9 +3464,7 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
     if (!dkt || !dvt || !dprow) return;
     memset(dkt, 0, (size_t)B * KVH * hd * T * sizeof(float));
     memset(dvt, 0, (size_t)B * KVH * hd * T * sizeof(float));
-#if PT__OMP
-#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)B * H * T * T * hd > 65536)
-#endif
+    PT__PARALLEL_DYNAMIC((int64_t)B * H * T * T * hd > 65536)
     for (bk = 0; bk < B * KVH; bk++) {
         int b = bk / KVH, kh = bk % KVH, g, t, s, d;
         const float *kt = sv->kt + (int64_t)bk * hd * T, *vt = sv->vt + (int64_t)bk * hd * T;
@@ -3542,9 +3534,7 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
                 sv->vt[((int64_t)bk * hd + d) * T + s] = v->data[idx];
             }
     }
-#if PT__OMP
-#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)B * H * T * T * hd > 65536)
-#endif
+    PT__PARALLEL_DYNAMIC((int64_t)B * H * T * T * hd > 65536)
     for (bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H, kh = h / (H / KVH), t;
         const float *kt = sv->kt + ((int64_t)b * KVH + kh) * hd * T, *vt = sv->vt + ((int64_t)b * KVH + kh) * hd * T;
@@ -3587,9 +3577,7 @@ static void pt__softmax_backward(pt_ctx *ctx, pt__node *nd)
     float *dx = pt__grad(ctx, x);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r, logsm = nd->saved.softmax.log;
     if (!dx) return;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
     for (r = 0; r < R; r++) {
         const float *yr = y->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
         float *d = dx + (int64_t)r * C, s = 0.0f;
@@ -3613,9 +3601,7 @@ static pt_tensor *pt__softmax(pt_ctx *ctx, pt_tensor *x, int logsm)
     if (!y) return NULL;
     R = pt_tensor_rows(x);
     C = pt_tensor_cols(x);
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
         float *o = y->data + (int64_t)r * C, mx = -INFINITY, sum = 0.0f, ls;
@@ -3654,9 +3640,7 @@ static void pt__gather_backward(pt_ctx *ctx, pt__node *nd)
     float *dx = pt__grad(ctx, x);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (!dx) return;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
         float *d = dx + (int64_t)r * C, m = sv->mask ? sv->mask[r] : 1.0f, coef, lse = sv->lse[r], it = sv->inv_tau;
@@ -3696,9 +3680,7 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
     if (!sv->targets || (mask && !sv->mask) || !sv->lse || !sv->row_loss) return NULL;
     sv->inv_tau = 1.0f / tau;
     sv->is_ce = is_ce;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)R * C > 32768)
-#endif
+    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
     for (r = 0; r < R; r++) {
         const float *z = x->data + (int64_t)r * C;
         float mx, ls;
@@ -4276,9 +4258,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
             }
         }
         /* attention: one (row, head) pair per work item over the cached positions 0..pos */
-#if PT__OMP
-#pragma omp parallel for schedule(static) if (tid < 0 && (int64_t)nr * H * (pos[r1 - 1] + 1) * hd > 524288)
-#endif
+        PT__PARALLEL_ROWS(tid < 0 && (int64_t)nr * H * (pos[r1 - 1] + 1) * hd > 524288)
         for (rh = r0 * H; rh < r1 * H; rh++) {
             int row = rh / H, h = rh % H, kh = h / group;
             int64_t head = ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
@@ -4779,8 +4759,9 @@ static int pt__sample_into(const float *logits, int V, const pt_sampler *s, pt_r
         return best;
     }
     if (!((k > 0 && k < V) || (top_p > 0.0f && top_p < 1.0f)) && V <= 16 * 4096) {
-        /* plain temperature sampling, the common case: no sort and no index array. The exps are
-           summed in blocks of 16 (vectorised); u falls in one block, which is scanned alone. */
+        /* FAST path for plain temperature sampling, the common case: no sort and no index array.
+           The exps are summed in blocks of 16 (vectorised); u falls in one block, which is scanned
+           alone (a draw that rounding pushes past the block's last token with probability takes it). */
         float it = 1.0f / temp, lmax = logits[best], bsum[4096], e = 0.0f;
         int nb = (V + 15) / 16, b, j, len;
         for (b = 0; b < nb; b++) {
@@ -5035,9 +5016,7 @@ PTDEF int pt_generate(pt_model *m, const int *const *prompts, const int *prompt_
             }
         }
         /* each row samples from its own RNG stream into its own scratch: parallel, same bits */
-#if PT__OMP
-#pragma omp parallel for schedule(static) if ((int64_t)nr * V > 65536)
-#endif
+        PT__PARALLEL_ROWS((int64_t)nr * V > 65536)
         for (j = 0; j < nr; j++)
             picked[j] = pt__sample_into(logits + (int64_t)j * V, V, &cfg->sampler, &rngs[rows_seq[j]],
                                         &picked_lp[j], sbuf + (int64_t)j * V);
@@ -5139,9 +5118,7 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         m = P->adam_m + p->grad_offset;
         v = P->adam_v + p->grad_offset;
         decay = (p->flags & PT_PARAM_NO_DECAY) ? 0.0f : wd;
-#if PT__OMP
-#pragma omp parallel for schedule(static) if (n > 65536)
-#endif
+        PT__PARALLEL_ROWS(n > 65536)
         for (i = 0; i < n; i++) {
             float mi = b1 * m[i] + (1.0f - b1) * g[i];
             float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
