@@ -259,9 +259,9 @@ PTDEF void pt_params_init_normal(pt_params *P, const char *pattern, float std, p
 PTDEF void pt_params_init_const(pt_params *P, const char *pattern, float value);
 PTDEF int pt_glob_match(const char *pattern, const char *name);
 
-/* A heap tensor for gradcheck inputs and other long-lived data (free with pt_tensor_free). */
-PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad);
-PTDEF void pt_tensor_free(pt_tensor *t);
+/* A heap tensor for gradcheck inputs and other long-lived data (free with pt_tensor_heap_free). */
+PTDEF pt_tensor *pt_tensor_heap(int ndim, const int *shape, int requires_grad);
+PTDEF void pt_tensor_heap_free(pt_tensor *t);
 /* --- Ops. Every op returns a new tensor on ctx's arena, or NULL with an error set. ---------------- */
 
 /* ------------------------------------------------------------------------------------------------
@@ -368,7 +368,7 @@ PTDEF pt_tensor *pt_token_logprobs(pt_ctx *ctx, pt_tensor *logits, const int *ta
 /* build() makes a tensor from the inputs using ctx; pt_gradcheck compares the
    tape's gradients of L = sum_i w_i out_i (w fixed random) with central differences
    (L(x+h) - L(x-h)) / 2h accumulated in double, for every element of every input that requires grad.
-   Inputs must outlive the ctx (pt_params tensors or pt_tensor_alloc'd ones). Passes when
+   Inputs must outlive the ctx (pt_params tensors or pt_tensor_heap ones). Passes when
    |g - n| <= atol + rtol * max(|g|, |n|) everywhere; returns the worst ratio of error to tolerance
    (<= 1 passes) in *worst, and the status PT_OK or an error. */
 typedef pt_tensor *(*pt_build_fn)(pt_ctx *ctx, pt_tensor **inputs, void *user);
@@ -533,10 +533,10 @@ PTDEF int pt_decode(const pt_tokenizer *tok, const int *ids, int n, char *out, i
    The log-prob returned for a sampled token is log p under that final (truncated, renormalised)
    distribution; greedy returns log softmax(z)[argmax]. Without top-k/top-p the draw is one inverse-
    CDF lookup over exp(z/T - max) in index order, with no sort; a draw that rounding pushes past the
-   last token with probability takes the last token of nonzero probability. A logit of -inf is a masked token; NaN, +inf or every
-   logit -inf is PT_ERR_NONFINITE (pt_generate names the sequence and step); a temperature whose
-   inverse overflows float acts as greedy. Token choices never depend on the batch;
-   log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
+   last token with probability takes the last token of nonzero probability. A logit of -inf is a
+   masked token; NaN, +inf or every logit -inf is PT_ERR_NONFINITE (pt_generate names the sequence
+   and step); a temperature whose inverse overflows float acts as greedy. Token choices never depend
+   on the batch; log-probs may differ in the last bits (~1e-6) because few-row and many-row matmuls sum in a
    different order.
    Generation runs many sequences at once: all prompts are prefilled, then every step decodes one
    token for all live sequences in a single batched forward. A prompt repeated G times (GRPO's
@@ -1847,19 +1847,19 @@ PTDEF int pt_same_shape(const pt_tensor *a, const pt_tensor *b)
 }
 static pt_tensor *pt__like(pt_ctx *ctx, const pt_tensor *a) { return pt__new_uninit(ctx, a->ndim, a->shape); }
 
-PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad)
+PTDEF pt_tensor *pt_tensor_heap(int ndim, const int *shape, int requires_grad)
 {
     pt_tensor *t;
     int64_t size = 1;
     int d;
     if (ndim < 1 || ndim > 4)
-        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_alloc: ndim %d not in 1..4", ndim);
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_heap: ndim %d not in 1..4", ndim);
     for (d = 0; d < ndim; d++) {
-        if (shape[d] < 1) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_alloc: dim %d is %d", d, shape[d]);
+        if (shape[d] < 1) return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_tensor_heap: dim %d is %d", d, shape[d]);
         size *= shape[d];
     }
     t = (pt_tensor *)PT_MALLOC(sizeof(pt_tensor));
-    if (!t) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_alloc: out of memory");
+    if (!t) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_heap: out of memory");
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
     t->size = size;
@@ -1868,14 +1868,14 @@ PTDEF pt_tensor *pt_tensor_alloc(int ndim, const int *shape, int requires_grad)
     t->data = (float *)PT_MALLOC((size_t)size * sizeof(float));
     t->grad = requires_grad ? (float *)PT_MALLOC((size_t)size * sizeof(float)) : NULL;
     if (!t->data || (requires_grad && !t->grad)) {
-        pt_tensor_free(t);
-        return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_alloc: out of memory");
+        pt_tensor_heap_free(t);
+        return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_tensor_heap: out of memory");
     }
     memset(t->data, 0, (size_t)size * sizeof(float));
     if (t->grad) memset(t->grad, 0, (size_t)size * sizeof(float));
     return t;
 }
-PTDEF void pt_tensor_free(pt_tensor *t)
+PTDEF void pt_tensor_heap_free(pt_tensor *t)
 {
     if (!t) return;
     PT_FREE(t->data);

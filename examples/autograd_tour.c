@@ -30,9 +30,9 @@ static void gradcheck_table(void)
 {
     pt_rng r; pt_gradcheck_result res;
     int s_x[2] = {3, 17}, s_w[2] = {5, 17}, s_b[1] = {5}, s_g[1] = {17}, s_q[4] = {1, 6, 4, 4}, s_k[4] = {1, 6, 2, 4};
-    pt_tensor *x = pt_tensor_alloc(2, s_x, 1), *w = pt_tensor_alloc(2, s_w, 1), *b = pt_tensor_alloc(1, s_b, 1);
-    pt_tensor *g = pt_tensor_alloc(1, s_g, 1), *x2 = pt_tensor_alloc(2, s_x, 1);
-    pt_tensor *q = pt_tensor_alloc(4, s_q, 1), *k = pt_tensor_alloc(4, s_k, 1), *v = pt_tensor_alloc(4, s_k, 1);
+    pt_tensor *x = pt_tensor_heap(2, s_x, 1), *w = pt_tensor_heap(2, s_w, 1), *b = pt_tensor_heap(1, s_b, 1);
+    pt_tensor *g = pt_tensor_heap(1, s_g, 1), *x2 = pt_tensor_heap(2, s_x, 1);
+    pt_tensor *q = pt_tensor_heap(4, s_q, 1), *k = pt_tensor_heap(4, s_k, 1), *v = pt_tensor_heap(4, s_k, 1);
     struct { const char *name; pt_build_fn fn; pt_tensor *in[3]; int n; } checks[5];
     int i;
     pt_rng_seed(&r, 7);
@@ -49,8 +49,8 @@ static void gradcheck_table(void)
         printf("  %-12s %8lld %12.2e %12.2e  %s\n", checks[i].name, (long long)res.checked, res.max_abs_err,
                res.max_rel_err, st == PT_OK && res.worst <= 1.0 ? "ok" : "FAIL");
     }
-    pt_tensor_free(x); pt_tensor_free(w); pt_tensor_free(b); pt_tensor_free(g); pt_tensor_free(x2);
-    pt_tensor_free(q); pt_tensor_free(k); pt_tensor_free(v);
+    pt_tensor_heap_free(x); pt_tensor_heap_free(w); pt_tensor_heap_free(b); pt_tensor_heap_free(g); pt_tensor_heap_free(x2);
+    pt_tensor_heap_free(q); pt_tensor_heap_free(k); pt_tensor_heap_free(v);
 }
 
 /* ---- 2. the problem: three spirals ---- */

@@ -65,8 +65,8 @@ static double *dbuf(int64_t n)
 /* A heap tensor that requires grad, uniform in [lo, hi). */
 static pt_tensor *rnd(int ndim, const int *shape, float lo, float hi)
 {
-    pt_tensor *t = pt_tensor_alloc(ndim, shape, 1);
-    if (!t) { printf("pt_tensor_alloc failed: %s\n", pt_last_error()); exit(2); }
+    pt_tensor *t = pt_tensor_heap(ndim, shape, 1);
+    if (!t) { printf("pt_tensor_heap failed: %s\n", pt_last_error()); exit(2); }
     fill(t->data, t->size, lo, hi);
     return t;
 }
@@ -176,7 +176,7 @@ static void gc_run(const char *name, gc_args *a, pt_tensor **in, int n, float h,
     CHECK(ok, "gradcheck %s: status %s (%s), checked %lld of %lld, worst %.3g at input %d index %lld", name,
           pt_status_name(st), pt_last_error(), (long long)r.checked, (long long)expect, r.worst, r.worst_input,
           (long long)r.worst_index);
-    for (i = 0; i < n; i++) pt_tensor_free(in[i]);
+    for (i = 0; i < n; i++) pt_tensor_heap_free(in[i]);
 }
 
 #define SH(...) ((const int[]){__VA_ARGS__})
@@ -345,19 +345,19 @@ static void test_gradcheck_losses(void)
         printf("  %-48s %7lld %11.3g %11.3g  %s\n", "(self-test) detach(x)*x must FAIL", (long long)r.checked,
                r.max_abs_err, r.max_rel_err, st == PT_OK && r.worst > 1 ? "PASS (failed as it should)" : "FAIL");
         CHECK(st == PT_OK && r.checked == 15 && r.worst > 10, "gradcheck must catch a wrong gradient: st %d worst %g", st, r.worst);
-        pt_tensor_free(in[0]);
+        pt_tensor_heap_free(in[0]);
     }
     /* an output that depends on no grad-requiring input is reported, not passed */
     {
         pt_gradcheck_result r;
         pt_tensor *in[1];
         int st;
-        t = pt_tensor_alloc(1, SH(4), 0);
+        t = pt_tensor_heap(1, SH(4), 0);
         in[0] = t;
         a = args(G_SQUARE);
         st = pt_gradcheck(gc_build, &a, in, 1, 1e-2f, 1e-3, 1e-2, &r);
         CHECK(st == PT_ERR_ARG && r.checked == 0, "gradcheck with nothing to check: status %s", pt_status_name(st));
-        pt_tensor_free(t);
+        pt_tensor_heap_free(t);
     }
 }
 
@@ -365,8 +365,8 @@ static void test_gradcheck_losses(void)
    pt_set_columns (x and src, skipped -1 entries), at small and wide sizes. */
 static pt_tensor *rnd_const(int ndim, const int *shape, float lo, float hi)
 {
-    pt_tensor *t = pt_tensor_alloc(ndim, shape, 0);
-    if (!t) { printf("pt_tensor_alloc failed: %s\n", pt_last_error()); exit(2); }
+    pt_tensor *t = pt_tensor_heap(ndim, shape, 0);
+    if (!t) { printf("pt_tensor_heap failed: %s\n", pt_last_error()); exit(2); }
     fill(t->data, t->size, lo, hi);
     return t;
 }
@@ -1211,8 +1211,8 @@ static void test_memory(void)
         g_fail_malloc = 0;
         pt_clear_error();
         g_fail_malloc = 1;
-        t = pt_tensor_alloc(1, SH(10), 1);
-        CHECK(t == NULL && pt_last_status() == PT_ERR_NOMEM, "pt_tensor_alloc out of memory");
+        t = pt_tensor_heap(1, SH(10), 1);
+        CHECK(t == NULL && pt_last_status() == PT_ERR_NOMEM, "pt_tensor_heap out of memory");
         g_fail_malloc = 0;
         pt_clear_error();
         ctx = pt_ctx_new(256);
@@ -1299,7 +1299,7 @@ static void test_errors(void)
     CHECK(pt_clamp(ctx, x35, 0.5f, 0.5f) != NULL, "pt_clamp with lo == hi is fine");
     EXPECT_ERR(pt_tensor_new(ctx, 2, SH(3, 0)), PT_ERR_SHAPE, "dim");
     EXPECT_ERR(pt_tensor_new(ctx, 5, SH(1, 1, 1, 1, 1)), PT_ERR_SHAPE, "ndim");
-    EXPECT_ERR(pt_tensor_alloc(0, SH(1), 0), PT_ERR_SHAPE, "pt_tensor_alloc");
+    EXPECT_ERR(pt_tensor_heap(0, SH(1), 0), PT_ERR_SHAPE, "pt_tensor_heap");
     CHECK(pt_backward(ctx, x35) == PT_ERR_SHAPE && has_str(pt_last_error(), "pt_backward"), "pt_backward of a non-scalar");
     pt_clear_error();
 
@@ -1662,7 +1662,7 @@ static void test_regressions(void)
         int st;
         pt_clear_error();
         g_fail_malloc = 1;
-        big = pt_tensor_alloc(1, SH(1000), 0);     /* fails; the caller notices and carries on */
+        big = pt_tensor_heap(1, SH(1000), 0);     /* fails; the caller notices and carries on */
         g_fail_malloc = 0;
         CHECK(big == NULL && pt_last_status() == PT_ERR_NOMEM, "simulated allocation failure");
         loss = pt_sum(ctx, pt_square(ctx, x));
