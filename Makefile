@@ -26,7 +26,7 @@ B := build
 export OMP_WAIT_POLICY ?= passive
 
 EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories
-TESTS    := test_manual test_engine test_kernels test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer
+TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer
 HDR      := posttrain.h
 
 .PHONY: all test bench demo clean notebooks

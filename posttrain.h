@@ -66,8 +66,10 @@
     10. The training loop every trainer shares, SFT, generations as          >>sft
         examples (distillation: examples/distill.c), references (adapters off,
         clones, reference log-probs)
-    11. Reward models: rule, outcome (ORM), process (PRM)                     [planned]
-    12. Preference optimisation: DPO and variants                             [planned]
+    11. Reward models: rule rewards (correctness, format, length, mixtures),  >>rewards
+        Bradley-Terry and process losses, PRM aggregation
+    12. Preference optimisation: DPO, cDPO/robust, IPO, hinge, RPO, SimPO,    >>preference
+        ORPO as pure losses with TRL's metrics
     13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
     14. Search and test-time compute: best-of-N, MCTS, STaR                   [planned]
 
@@ -1136,6 +1138,124 @@ PTDEF pt_model *pt_model_clone(const pt_model *m, int trainable);
    Runs without gradients, rows_per_batch examples at a time (0 -> 16), one example per row. */
 PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int rows_per_batch, float *sum_logp,
                                int *n_tokens);
+
+/* ================================================================================================
+   11. REWARD MODELS                                                                      >>rewards
+   ------------------------------------------------------------------------------------------------
+   A reward turns a prompt and a completion into a number that says how good the completion is.
+   Rules (verifiable rewards: DeepSeek-R1 2025, Tulu 3's RLVR 2024): the world checks an answer and
+   every step exactly. A rule must not be fooled: an empty completion, one that repeats itself or
+   answers more than once scores 0 for correctness.
+       correct   1 if the completion holds exactly one <answer>digits</answer> and it equals the sum
+       format    1 if it is exactly <think>...</think><answer>...</answer> (R1's format reward)
+       length    DAPO's soft overlong penalty (Yu et al. 2025): 0 up to max_len - cache_len bytes,
+                 then linearly down to -1 at max_len, -1 beyond
+       mix       sum_i w_i r_i: several rewards at once, the defence against hacking any one of them
+   Trailing <|end|>, <eos> and whitespace (how generations end) are ignored by every rule.
+   Learned outcome reward model (ORM; Ouyang et al. 2022, Touvron et al. 2023): the transformer
+   with its scalar head (section 3) read at the last token of the completion, r(x, y). Trained on
+   preference pairs with the Bradley-Terry model P(y_c > y_r) = sigmoid(r_c - r_r):
+       L_BT = -log sigmoid(r_c - r_r - m) + eta (r_c + r_r)^2
+   m is a margin from the pair's strength (Llama 2: larger for clearer preferences); the second
+   term, reward centring (Eisenstein et al. 2023), keeps rewards near zero.
+   Process reward model (PRM; Lightman et al. 2023, "Let's verify step by step"; Math-Shepherd,
+   Wang et al. 2024): the head read at the last token of every reasoning step s_j, trained with
+   binary cross-entropy on the world's step labels y_j (step j right given the steps before it):
+       L_PRM = mean_j -[y_j log sigmoid(s_j) + (1 - y_j) log sigmoid(-s_j)]
+   A solution's PRM score aggregates the step probabilities: the minimum (Lightman et al.), the
+   product, or the last step's.
+   ================================================================================================ */
+/* A rule reward: any text holding "Q: a+b=?" as the prompt, the completion after it. */
+typedef float (*pt_reward_fn)(const char *prompt, const char *completion, void *user);
+PTDEF float pt_reward_correct(const char *prompt, const char *completion, void *user);
+PTDEF float pt_reward_format(const char *prompt, const char *completion, void *user);
+/* DAPO's overlong penalty in bytes; user points to one (NULL: max_len 256, cache_len 64). */
+typedef struct pt_length_penalty {
+    int max_len;     /* 0 -> 256 */
+    int cache_len;   /* the soft zone before max_len; 0 -> max_len / 4 */
+} pt_length_penalty;
+PTDEF float pt_reward_length(const char *prompt, const char *completion, void *user);
+/* sum_i weight_i * fn_i(prompt, completion); parts (may be NULL) receives each term's raw value. */
+typedef struct pt_reward_term {
+    const char *name;
+    pt_reward_fn fn;
+    void *user;
+    float weight;
+} pt_reward_term;
+PTDEF float pt_reward_mix(const pt_reward_term *terms, int n_terms, const char *prompt, const char *completion,
+                          float *parts);
+/* The world's step labels of a completion (1 right, 0 wrong, process supervision); returns the
+   number of steps (at most max_steps), 0 when the prompt holds no problem. */
+PTDEF int pt_reward_step_labels(const char *prompt, const char *completion, float *labels, int max_steps);
+
+/* Losses: pure functions of tensors, each a scalar on the tape. r_chosen, r_rejected are [n].
+   margins (n floats, may be NULL) are subtracted inside the sigmoid; eta >= 0 is reward centring. */
+PTDEF pt_tensor *pt_bt_loss(pt_ctx *ctx, pt_tensor *r_chosen, pt_tensor *r_rejected, const float *margins,
+                            float eta);
+/* Mean binary cross-entropy of logits[n] against labels in [0, 1] over mask (NULL = all):
+   sum_i m_i -[y_i log sigmoid(z_i) + (1 - y_i) log sigmoid(-z_i)] / sum_i m_i. */
+PTDEF pt_tensor *pt_bce_loss(pt_ctx *ctx, pt_tensor *logits, const float *labels, const float *mask);
+enum { PT_PRM_MIN = 0, PT_PRM_PRODUCT, PT_PRM_LAST };
+/* A solution's score from its step probabilities (n = 0 gives 0). */
+PTDEF float pt_prm_aggregate(const float *step_probs, int n, int mode);
+
+/* ================================================================================================
+   12. PREFERENCE OPTIMISATION                                                         >>preference
+   ------------------------------------------------------------------------------------------------
+   Learn from preference pairs directly, without a reward model. With per-sequence log-probs of
+   the policy (pi_c, pi_r: sum over completion tokens) and of a frozen reference (ref_c, ref_r),
+   the implicit rewards are r = beta (log pi - log ref), and h = (pi_c - ref_c) - (pi_r - ref_r):
+       DPO     -log sigmoid(beta h - m)                      Rafailov et al. 2023 (m: strength offset)
+       cDPO    -(1-e) log sigmoid(beta h) - e log sigmoid(-beta h)     labels flipped with prob. e
+                                                             (Mitchell 2023; e = 0 is DPO)
+       robust  [-(1-e) log sigmoid(beta h) + e log sigmoid(-beta h)] / (1 - 2e)
+                                                             Chowdhury et al. 2024 (unbiased)
+       IPO     (h - 1/(2 beta))^2                            Azar et al. 2023 (optimum h = 1/(2 beta))
+       hinge   max(0, 1 - beta h)                            SLiC, Zhao et al. 2023
+       RPO     DPO + alpha * pi_c-NLL per token               Pang et al. 2024
+       SimPO   -log sigmoid(beta (pi_c/|y_c| - pi_r/|y_r|) - gamma)   Meng et al. 2024, no reference
+       ORPO    -pi_c/|y_c| - lambda log sigmoid(log odds_c - log odds_r),
+               odds = p / (1 - p), p = exp(pi/|y|)            Hong et al. 2024, no reference
+   Each loss is a public pure function returning the batch mean on the tape; pt_pref_loss picks
+   one by config and reports the metrics TRL logs: reward accuracy (r_c > r_r), margin, mean
+   chosen and rejected log-probs, and the implicit KL estimate mean(pi - ref) over both. A known
+   DPO behaviour: chosen and rejected log-probs can both fall while the margin grows.
+   ================================================================================================ */
+PTDEF pt_tensor *pt_dpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c, const float *ref_r,
+                             float beta, float label_smoothing, int robust, const float *margins);
+PTDEF pt_tensor *pt_ipo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c, const float *ref_r,
+                             float beta);
+PTDEF pt_tensor *pt_hinge_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c,
+                               const float *ref_r, float beta);
+/* len_c, len_r: completion tokens per sequence (the per-token normalisation). */
+PTDEF pt_tensor *pt_simpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *len_c, const float *len_r,
+                               float beta, float gamma);
+PTDEF pt_tensor *pt_orpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *len_c, const float *len_r,
+                              float lambda);
+/* The NLL per token of the chosen completions, mean(-pi_c / len_c): RPO's and ORPO's SFT term. */
+PTDEF pt_tensor *pt_chosen_nll(pt_ctx *ctx, pt_tensor *pi_c, const float *len_c);
+
+enum { PT_PREF_DPO = 0, PT_PREF_IPO, PT_PREF_HINGE, PT_PREF_ROBUST, PT_PREF_SIMPO, PT_PREF_ORPO };
+typedef struct pt_pref_config {
+    int loss;               /* PT_PREF_* (0 = DPO) */
+    float beta;             /* 0 -> 0.1 (SimPO: 2.0) */
+    float label_smoothing;  /* cDPO / robust e in [0, 0.5); 0 = none */
+    float rpo_alpha;        /* > 0: + alpha * chosen NLL per token (RPO; Llama 3's DPO) */
+    float gamma;            /* SimPO's target margin; 0 -> 0.5 (beta-scaled in the paper: gamma/beta 0.25) */
+    float lambda;           /* ORPO's weight; 0 -> 0.1 */
+    float strength_margin;  /* > 0: DPO margin m = strength * this (strength-aware DPO) */
+} pt_pref_config;
+typedef struct pt_pref_metrics {
+    float loss, accuracy, margin;          /* accuracy: share with r_c > r_r; margin: mean r_c - r_r */
+    float chosen_logp, rejected_logp;      /* mean per-sequence policy log-probs */
+    float chosen_reward, rejected_reward;  /* mean beta (pi - ref) (reference-free losses: beta pi/|y|) */
+    float kl;                              /* mean (pi - ref) over chosen and rejected */
+} pt_pref_metrics;
+/* The configured loss over a batch of n pairs; ref_* may be NULL for SimPO and ORPO; len_* may be
+   NULL except for SimPO, ORPO and RPO; strength may be NULL. metrics may be NULL. */
+PTDEF pt_tensor *pt_pref_loss(pt_ctx *ctx, const pt_pref_config *cfg, pt_tensor *pi_c, pt_tensor *pi_r,
+                              const float *ref_c, const float *ref_r, const float *len_c, const float *len_r,
+                              const float *strength, pt_pref_metrics *metrics);
 
 #ifdef __cplusplus
 }
@@ -8620,6 +8740,346 @@ done:
     PT_FREE(mask);
     pt_ctx_free(ctx);
     return st;
+}
+
+/* ================================================================================================
+   11. REWARD MODELS (implementation)                                                     >>rewards
+   ================================================================================================ */
+/* The completion without what generations end with: trailing whitespace, <|end|> and <eos>. */
+static size_t pt__reward_trimmed(const char *s)
+{
+    size_t n = strlen(s);
+    for (;;) {
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t')) n--;
+        if (n >= 7 && memcmp(s + n - 7, "<|end|>", 7) == 0) {
+            n -= 7;
+        } else if (n >= 5 && memcmp(s + n - 5, "<eos>", 5) == 0) {
+            n -= 5;
+        } else {
+            return n;
+        }
+    }
+}
+/* Occurrences of pat in s[0..n). */
+static int pt__count_in(const char *s, size_t n, const char *pat)
+{
+    size_t k = strlen(pat), i;
+    int count = 0;
+    for (i = 0; i + k <= n; i++)
+        if (memcmp(s + i, pat, k) == 0) count++;
+    return count;
+}
+PTDEF float pt_reward_correct(const char *prompt, const char *completion, void *user)
+{
+    pt_problem p;
+    const char *a;
+    long long v = 0;
+    int digits = 0;
+    size_t n;
+    (void)user;
+    if (!prompt || !completion || pt_world_parse(prompt, &p) != PT_OK) return 0.0f;
+    n = pt__reward_trimmed(completion);
+    /* exactly one answer: repeating or hedging ("<answer>1</answer><answer>2</answer>") earns nothing */
+    if (pt__count_in(completion, n, "<answer>") != 1 || pt__count_in(completion, n, "</answer>") != 1) return 0.0f;
+    a = strstr(completion, "<answer>") + 8;
+    while (*a >= '0' && *a <= '9' && digits <= 18) {
+        v = v * 10 + (*a - '0');
+        a++;
+        digits++;
+    }
+    if (digits == 0 || digits > 18 || strncmp(a, "</answer>", 9) != 0) return 0.0f;
+    return v == p.answer ? 1.0f : 0.0f;
+}
+PTDEF float pt_reward_format(const char *prompt, const char *completion, void *user)
+{
+    const char *s = completion, *think_end, *ans, *ans_end;
+    size_t n;
+    (void)prompt;
+    (void)user;
+    if (!s) return 0.0f;
+    n = pt__reward_trimmed(s);
+    while (n > 0 && (*s == ' ' || *s == '\n')) {
+        s++;
+        n--;
+    }
+    if (n < 7 || memcmp(s, "<think>", 7) != 0) return 0.0f;
+    if (pt__count_in(s, n, "<think>") != 1 || pt__count_in(s, n, "</think>") != 1 ||
+        pt__count_in(s, n, "<answer>") != 1 || pt__count_in(s, n, "</answer>") != 1)
+        return 0.0f;
+    think_end = strstr(s, "</think>");
+    ans = strstr(s, "<answer>");
+    ans_end = strstr(s, "</answer>");
+    if (!(think_end < ans && ans < ans_end)) return 0.0f;
+    for (think_end += 8; think_end < ans; think_end++)   /* only whitespace between the blocks */
+        if (*think_end != ' ' && *think_end != '\n') return 0.0f;
+    /* a non-empty answer, and nothing after it */
+    return ans_end > ans + 8 && (size_t)(ans_end + 9 - s) == n ? 1.0f : 0.0f;
+}
+PTDEF float pt_reward_length(const char *prompt, const char *completion, void *user)
+{
+    const pt_length_penalty *pl = (const pt_length_penalty *)user;
+    int max_len = pl && pl->max_len > 0 ? pl->max_len : 256;
+    int cache = pl && pl->cache_len > 0 ? pl->cache_len : max_len / 4;
+    double len;
+    (void)prompt;
+    if (!completion) return 0.0f;
+    if (cache < 1) cache = 1;
+    if (cache > max_len) cache = max_len;
+    len = (double)pt__reward_trimmed(completion);
+    if (len <= max_len - cache) return 0.0f;
+    if (len > max_len) return -1.0f;
+    return (float)((max_len - cache - len) / cache);
+}
+PTDEF float pt_reward_mix(const pt_reward_term *terms, int n_terms, const char *prompt, const char *completion,
+                          float *parts)
+{
+    double total = 0.0;
+    int i;
+    for (i = 0; terms && i < n_terms; i++) {
+        float r = terms[i].fn ? terms[i].fn(prompt, completion, terms[i].user) : 0.0f;
+        if (parts) parts[i] = r;
+        total += (double)terms[i].weight * r;
+    }
+    return (float)total;
+}
+PTDEF int pt_reward_step_labels(const char *prompt, const char *completion, float *labels, int max_steps)
+{
+    pt_problem p;
+    pt_world_score s;
+    int j, n;
+    if (!prompt || !completion || !labels || max_steps < 1 || pt_world_parse(prompt, &p) != PT_OK) return 0;
+    pt_world_score_text(&p, completion, &s);
+    n = s.n_steps < max_steps ? s.n_steps : max_steps;
+    if (n > 16) n = 16;   /* pt_world_score keeps the first 16 labels */
+    for (j = 0; j < n; j++) labels[j] = s.step_ok[j] ? 1.0f : 0.0f;
+    return n;
+}
+
+PTDEF pt_tensor *pt_bt_loss(pt_ctx *ctx, pt_tensor *r_chosen, pt_tensor *r_rejected, const float *margins, float eta)
+{
+    pt_tensor *d, *loss;
+    if (!r_chosen || !r_rejected) return NULL;
+    if (r_chosen->ndim != 1 || !pt_same_shape(r_chosen, r_rejected))
+        return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_bt_loss: rewards must be two [n] tensors");
+    if (!(eta >= 0.0f && eta < 1e6f)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_bt_loss: eta %g", eta);
+    d = pt_sub(ctx, r_chosen, r_rejected);
+    if (margins) d = pt_sub(ctx, d, pt_tensor_from(ctx, 1, r_chosen->shape, margins));
+    loss = pt_scale(ctx, pt_mean(ctx, pt_log_sigmoid(ctx, d)), -1.0f);
+    if (eta > 0.0f)
+        loss = pt_add(ctx, loss, pt_scale(ctx, pt_mean(ctx, pt_square(ctx, pt_add(ctx, r_chosen, r_rejected))), eta));
+    return loss;
+}
+PTDEF pt_tensor *pt_bce_loss(pt_ctx *ctx, pt_tensor *logits, const float *labels, const float *mask)
+{
+    float *w_pos, *w_neg;
+    double total = 0.0;
+    int64_t i;
+    pt_tensor *pos, *neg;
+    if (!logits) return NULL;
+    if (!labels) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_bce_loss: labels are NULL");
+    w_pos = pt__floats(ctx, logits->size);
+    w_neg = pt__floats(ctx, logits->size);
+    if (!w_pos || !w_neg) return NULL;
+    for (i = 0; i < logits->size; i++) {
+        float m = mask ? mask[i] : 1.0f;
+        if (!(labels[i] >= 0.0f && labels[i] <= 1.0f))
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_bce_loss: label %g at %lld is outside [0, 1]",
+                                              (double)labels[i], (long long)i);
+        w_pos[i] = m * labels[i];
+        w_neg[i] = m * (1.0f - labels[i]);
+        total += m;
+    }
+    if (!(total > 0.0)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_bce_loss: the mask selects nothing");
+    pos = pt_masked_sum(ctx, pt_log_sigmoid(ctx, logits), w_pos);
+    neg = pt_masked_sum(ctx, pt_log_sigmoid(ctx, pt_scale(ctx, logits, -1.0f)), w_neg);
+    return pt_scale(ctx, pt_add(ctx, pos, neg), (float)(-1.0 / total));
+}
+PTDEF float pt_prm_aggregate(const float *step_probs, int n, int mode)
+{
+    double v;
+    int j;
+    if (!step_probs || n < 1) return 0.0f;
+    if (mode == PT_PRM_LAST) return step_probs[n - 1];
+    v = mode == PT_PRM_PRODUCT ? 1.0 : step_probs[0];
+    for (j = 0; j < n; j++) {
+        if (mode == PT_PRM_PRODUCT) v *= step_probs[j];
+        else if (step_probs[j] < v) v = step_probs[j];
+    }
+    return (float)v;
+}
+
+/* ================================================================================================
+   12. PREFERENCE OPTIMISATION (implementation)                                        >>preference
+   ================================================================================================ */
+/* Shapes every pair loss checks: pi_c and pi_r [n]; the given float arrays have n entries. */
+static int pt__pair_shapes(pt_tensor *pi_c, pt_tensor *pi_r, const char *who)
+{
+    if (!pi_c || !pi_r) return 0;
+    if (pi_c->ndim != 1 || !pt_same_shape(pi_c, pi_r)) {
+        pt__fail(PT_ERR_SHAPE, "%s: policy log-probs must be two [n] tensors", who);
+        return 0;
+    }
+    return 1;
+}
+/* h = (pi_c - ref_c) - (pi_r - ref_r): the policy's log-ratio margin over the reference's. */
+static pt_tensor *pt__pref_h(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c, const float *ref_r,
+                             const char *who)
+{
+    float *ref_margin;
+    int i;
+    if (!pt__pair_shapes(pi_c, pi_r, who)) return NULL;
+    if (!ref_c || !ref_r) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: reference log-probs are NULL", who);
+    if (!(ref_margin = pt__floats(ctx, pi_c->size))) return NULL;
+    for (i = 0; i < pi_c->shape[0]; i++) ref_margin[i] = (float)((double)ref_c[i] - (double)ref_r[i]);
+    return pt_sub(ctx, pt_sub(ctx, pi_c, pi_r), pt_tensor_from(ctx, 1, pi_c->shape, ref_margin));
+}
+/* pi / len per sequence: the mean log-prob per completion token. */
+static pt_tensor *pt__per_token(pt_ctx *ctx, pt_tensor *pi, const float *len, const char *who)
+{
+    float *inv;
+    int i;
+    if (!pi) return NULL;
+    if (!len) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: completion lengths are NULL", who);
+    if (!(inv = pt__floats(ctx, pi->size))) return NULL;
+    for (i = 0; i < pi->shape[0]; i++) {
+        if (!(len[i] > 0.0f))
+            return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "%s: completion %d has length %g", who, i, (double)len[i]);
+        inv[i] = 1.0f / len[i];
+    }
+    return pt_mul(ctx, pi, pt_tensor_from(ctx, 1, pi->shape, inv));
+}
+PTDEF pt_tensor *pt_dpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c, const float *ref_r,
+                             float beta, float label_smoothing, int robust, const float *margins)
+{
+    float e = label_smoothing;
+    pt_tensor *z, *pos, *neg;
+    if (!(beta > 0.0f)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_dpo_loss: beta %g must be > 0", (double)beta);
+    if (!(e >= 0.0f && e < 0.5f))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_dpo_loss: label smoothing %g not in [0, 0.5)", (double)e);
+    z = pt_scale(ctx, pt__pref_h(ctx, pi_c, pi_r, ref_c, ref_r, "pt_dpo_loss"), beta);
+    if (z && margins) z = pt_sub(ctx, z, pt_tensor_from(ctx, 1, z->shape, margins));
+    pos = pt_mean(ctx, pt_log_sigmoid(ctx, z));   /* mean log sigmoid(z): the label is right */
+    if (e == 0.0f) return pt_scale(ctx, pos, -1.0f);
+    neg = pt_mean(ctx, pt_log_sigmoid(ctx, pt_scale(ctx, z, -1.0f)));   /* ... the label is flipped */
+    if (robust)
+        return pt_scale(ctx, pt_sub(ctx, pt_scale(ctx, neg, e), pt_scale(ctx, pos, 1.0f - e)),
+                        1.0f / (1.0f - 2.0f * e));
+    return pt_scale(ctx, pt_add(ctx, pt_scale(ctx, pos, 1.0f - e), pt_scale(ctx, neg, e)), -1.0f);
+}
+PTDEF pt_tensor *pt_ipo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c, const float *ref_r,
+                             float beta)
+{
+    if (!(beta > 0.0f)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_ipo_loss: beta %g must be > 0", (double)beta);
+    return pt_mean(ctx, pt_square(ctx, pt_add_scalar(ctx, pt__pref_h(ctx, pi_c, pi_r, ref_c, ref_r, "pt_ipo_loss"),
+                                                     -1.0f / (2.0f * beta))));
+}
+PTDEF pt_tensor *pt_hinge_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *ref_c,
+                               const float *ref_r, float beta)
+{
+    if (!(beta > 0.0f))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_hinge_loss: beta %g must be > 0", (double)beta);
+    return pt_mean(ctx, pt_relu(ctx, pt_add_scalar(ctx, pt_scale(ctx, pt__pref_h(ctx, pi_c, pi_r, ref_c, ref_r,
+                                                                                   "pt_hinge_loss"), -beta), 1.0f)));
+}
+PTDEF pt_tensor *pt_simpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *len_c, const float *len_r,
+                               float beta, float gamma)
+{
+    pt_tensor *z;
+    if (!pt__pair_shapes(pi_c, pi_r, "pt_simpo_loss")) return NULL;
+    if (!(beta > 0.0f))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_simpo_loss: beta %g must be > 0", (double)beta);
+    z = pt_sub(ctx, pt__per_token(ctx, pi_c, len_c, "pt_simpo_loss"), pt__per_token(ctx, pi_r, len_r, "pt_simpo_loss"));
+    return pt_scale(ctx, pt_mean(ctx, pt_log_sigmoid(ctx, pt_add_scalar(ctx, pt_scale(ctx, z, beta), -gamma))), -1.0f);
+}
+PTDEF pt_tensor *pt_chosen_nll(pt_ctx *ctx, pt_tensor *pi_c, const float *len_c)
+{
+    return pt_scale(ctx, pt_mean(ctx, pt__per_token(ctx, pi_c, len_c, "pt_chosen_nll")), -1.0f);
+}
+/* log odds(p) = log p - log(1 - p) with log p = a (per-token mean log-prob, < 0). a is kept below
+   -1e-6 so that 1 - exp(a) stays positive when the model is certain. */
+static pt_tensor *pt__log_odds(pt_ctx *ctx, pt_tensor *a)
+{
+    pt_tensor *c = pt_clamp(ctx, a, -1e30f, -1e-6f);
+    return pt_sub(ctx, c, pt_log(ctx, pt_add_scalar(ctx, pt_scale(ctx, pt_exp(ctx, c), -1.0f), 1.0f)));
+}
+PTDEF pt_tensor *pt_orpo_loss(pt_ctx *ctx, pt_tensor *pi_c, pt_tensor *pi_r, const float *len_c, const float *len_r,
+                              float lambda)
+{
+    pt_tensor *a_c, *a_r, *odds;
+    if (!pt__pair_shapes(pi_c, pi_r, "pt_orpo_loss")) return NULL;
+    if (!(lambda >= 0.0f)) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_orpo_loss: lambda %g", (double)lambda);
+    a_c = pt__per_token(ctx, pi_c, len_c, "pt_orpo_loss");
+    a_r = pt__per_token(ctx, pi_r, len_r, "pt_orpo_loss");
+    odds = pt_mean(ctx, pt_log_sigmoid(ctx, pt_sub(ctx, pt__log_odds(ctx, a_c), pt__log_odds(ctx, a_r))));
+    return pt_sub(ctx, pt_scale(ctx, pt_mean(ctx, a_c), -1.0f), pt_scale(ctx, odds, lambda));
+}
+/* The one place the preference config's defaults are resolved (a copy). */
+static pt_pref_config pt__pref_resolve(const pt_pref_config *in)
+{
+    pt_pref_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (!(c.beta > 0.0f)) c.beta = c.loss == PT_PREF_SIMPO ? 2.0f : 0.1f;
+    if (!(c.gamma > 0.0f)) c.gamma = 0.5f;
+    if (!(c.lambda > 0.0f)) c.lambda = 0.1f;
+    return c;
+}
+PTDEF pt_tensor *pt_pref_loss(pt_ctx *ctx, const pt_pref_config *cfg_in, pt_tensor *pi_c, pt_tensor *pi_r,
+                              const float *ref_c, const float *ref_r, const float *len_c, const float *len_r,
+                              const float *strength, pt_pref_metrics *metrics)
+{
+    pt_pref_config c = pt__pref_resolve(cfg_in);
+    pt_tensor *loss = NULL;
+    float *margins = NULL;
+    int i, n, ref_free = c.loss == PT_PREF_SIMPO || c.loss == PT_PREF_ORPO;
+    if (!pt__pair_shapes(pi_c, pi_r, "pt_pref_loss")) return NULL;
+    n = pi_c->shape[0];
+    if (c.strength_margin > 0.0f && strength) {
+        if (!(margins = pt__floats(ctx, n))) return NULL;
+        for (i = 0; i < n; i++) margins[i] = c.strength_margin * strength[i];
+    }
+    switch (c.loss) {
+    case PT_PREF_DPO: loss = pt_dpo_loss(ctx, pi_c, pi_r, ref_c, ref_r, c.beta, c.label_smoothing, 0, margins); break;
+    case PT_PREF_ROBUST:
+        loss = pt_dpo_loss(ctx, pi_c, pi_r, ref_c, ref_r, c.beta, c.label_smoothing, 1, margins);
+        break;
+    case PT_PREF_IPO: loss = pt_ipo_loss(ctx, pi_c, pi_r, ref_c, ref_r, c.beta); break;
+    case PT_PREF_HINGE: loss = pt_hinge_loss(ctx, pi_c, pi_r, ref_c, ref_r, c.beta); break;
+    case PT_PREF_SIMPO: loss = pt_simpo_loss(ctx, pi_c, pi_r, len_c, len_r, c.beta, c.gamma); break;
+    case PT_PREF_ORPO: loss = pt_orpo_loss(ctx, pi_c, pi_r, len_c, len_r, c.lambda); break;
+    default: return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_pref_loss: unknown loss %d", c.loss);
+    }
+    if (loss && c.rpo_alpha > 0.0f && c.loss != PT_PREF_ORPO)
+        loss = pt_add(ctx, loss, pt_scale(ctx, pt_chosen_nll(ctx, pi_c, len_c), c.rpo_alpha));
+    if (loss && metrics) {
+        double acc = 0, margin = 0, lc = 0, lr = 0, rc = 0, rr = 0, kl = 0;
+        for (i = 0; i < n; i++) {
+            double a, b;
+            if (ref_free) {   /* the implicit reward of a reference-free loss: beta x per-token log-prob */
+                a = c.beta * pi_c->data[i] / (len_c ? len_c[i] : 1.0f);
+                b = c.beta * pi_r->data[i] / (len_r ? len_r[i] : 1.0f);
+            } else {
+                a = c.beta * ((double)pi_c->data[i] - ref_c[i]);
+                b = c.beta * ((double)pi_r->data[i] - ref_r[i]);
+                kl += ((double)pi_c->data[i] - ref_c[i]) + ((double)pi_r->data[i] - ref_r[i]);
+            }
+            acc += a > b;
+            margin += a - b;
+            rc += a;
+            rr += b;
+            lc += pi_c->data[i];
+            lr += pi_r->data[i];
+        }
+        metrics->loss = loss->data[0];
+        metrics->accuracy = (float)(acc / n);
+        metrics->margin = (float)(margin / n);
+        metrics->chosen_reward = (float)(rc / n);
+        metrics->rejected_reward = (float)(rr / n);
+        metrics->chosen_logp = (float)(lc / n);
+        metrics->rejected_logp = (float)(lr / n);
+        metrics->kl = (float)(kl / (2.0 * n));
+    }
+    return loss;
 }
 
 #if defined(__clang__)
