@@ -21,26 +21,13 @@
    with the data order, so 600-step accuracies vary by tens of points between students.) */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* append_curve */
 #include <stdio.h>
 #include <stdlib.h>
 
 #define N_TRAIN 4000
 
 static pt_world_config world;
-
-static void append_curve(FILE *out, const char *name, const char *path)
-{
-    FILE *in = fopen(path, "r");
-    char line[512];
-    if (!in || !out) { if (in) fclose(in); return; }
-    if (fgets(line, sizeof line, in))
-        while (fgets(line, sizeof line, in)) {
-            int step; float loss;
-            if (sscanf(line, "%d,%f", &step, &loss) == 2) fprintf(out, "%s,%d,%.5f\n", name, step, loss);
-        }
-    fclose(in);
-    remove(path);
-}
 
 int main(int argc, char **argv)
 {

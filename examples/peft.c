@@ -14,6 +14,7 @@
                [output prefix (default build/peft: build/peft.csv, build/peft_loss.csv)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* append_curve */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,21 +22,6 @@
 
 typedef struct { const char *name; int lora_rank; const char *trainable; int prompt_tokens, chat_tokens; } variant;
 #define N_VARIANTS 8
-
-/* copy a run's (step, loss) rows from its SFT metrics CSV into the combined curves file */
-static void append_curve(FILE *out, const char *name, const char *path)
-{
-    FILE *in = fopen(path, "r");
-    char line[512];
-    if (!in || !out) { if (in) fclose(in); return; }
-    if (fgets(line, sizeof line, in))   /* header: step,loss,... */
-        while (fgets(line, sizeof line, in)) {
-            int step; float loss;
-            if (sscanf(line, "%d,%f", &step, &loss) == 2) fprintf(out, "%s,%d,%.5f\n", name, step, loss);
-        }
-    fclose(in);
-    remove(path);
-}
 
 int main(int argc, char **argv)
 {

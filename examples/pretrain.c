@@ -11,6 +11,7 @@
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* print_eval */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,20 +24,13 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 {
     pt_world_eval_result id, ood, mixed;
     pt_tokenizer tok = pt_byte_tokenizer();
-    char line[160];
-    int i;
+    int i, have_mixed;
     if (pt_world_eval(m, wc, PT_WORLD_ID, 800, 0, &id) != PT_OK || pt_world_eval(m, wc, PT_WORLD_OOD, 400, 0, &ood) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
     }
-    pt_world_eval_format(&id, line, sizeof line);
-    printf("  %-7s  ID test accuracy %s\n", when, line);
-    printf("           format %5.1f%%  steps %5.1f%%   OOD (4 digits) accuracy %5.1f%%  format %5.1f%%\n",
-           100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
-    if (pt_world_eval(m, wc, PT_WORLD_MIXED, 400, 0, &mixed) == PT_OK) {
-        pt_world_eval_format(&mixed, line, sizeof line);
-        printf("           mixed lengths (composition) %s\n", line);
-    }
+    have_mixed = pt_world_eval(m, wc, PT_WORLD_MIXED, 400, 0, &mixed) == PT_OK;
+    print_eval(when, &id, &ood, have_mixed ? &mixed : NULL);
     printf("           sample: %s\n", id.first);
     if (samples) {   /* greedy completions of the first 5 held-out problems */
         fprintf(samples, "== %s: ID accuracy %.1f%%, format %.1f%%, step accuracy %.1f%%; OOD accuracy %.1f%%\n", when,

@@ -17,6 +17,7 @@
    usage: sft [steps (default 600)] [base checkpoint (default build/base.ckpt)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* print_eval */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,18 +42,12 @@ static void report(pt_model *m, const char *when, float *acc_out)
     pt_world_eval_result id, ood, mixed;
     pt_world_sampled_result sampled;
     pt_sampler t1 = {1.0f, 0, 0.0f};
-    char line[160];
     if (pt_world_eval(m, &world, PT_WORLD_ID, N_TEST, 1, &id) != PT_OK || pt_world_eval(m, &world, PT_WORLD_OOD, N_OOD, 1, &ood) != PT_OK ||
         pt_world_eval(m, &world, PT_WORLD_MIXED, N_OOD, 1, &mixed) != PT_OK) {
         printf("eval error: %s\n", pt_last_error());
         return;
     }
-    pt_world_eval_format(&id, line, sizeof line);
-    printf("  %-7s  ID test accuracy %s\n", when, line);
-    printf("           format %5.1f%%  steps %5.1f%%   OOD (4 digits) accuracy %5.1f%%  format %5.1f%%\n",
-           100 * id.format_rate, 100 * id.step_accuracy, 100 * ood.accuracy, 100 * ood.format_rate);
-    pt_world_eval_format(&mixed, line, sizeof line);
-    printf("           mixed lengths (composition) %s\n", line);
+    print_eval(when, &id, &ood, &mixed);
     /* sampling at T = 1: the mean sample, pass@8 and the majority of 8 next to greedy */
     if (id.format_rate > 0.5f && pt_world_eval_sampled(m, &world, PT_WORLD_ID, N_TEST, 1, 8, 8, &t1, 3, &sampled) == PT_OK)
         printf("           8 samples at T=1: mean %.1f%%  pass@8 %.1f%%  majority %.1f%%  (greedy %.1f%%)\n", 100 * sampled.mean,

@@ -22,7 +22,6 @@
 #define NAME "t.jsonl"
 static int parse(const char *text, int kind, pt_dataset *ds) { return pt_jsonl_parse(NAME, text, strlen(text), kind, 0, ds); }
 static int starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-static int str_eq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 static char *dup_str(const char *s)
 {
     size_t n;
@@ -32,14 +31,6 @@ static char *dup_str(const char *s)
     d = (char *)malloc(n);
     memcpy(d, s, n);
     return d;
-}
-static int write_file(const char *path, const char *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int ok;
-    if (!f) return 0;
-    ok = fwrite(data, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
 }
 static char *read_all(const char *path, size_t *n)
 {
@@ -545,7 +536,7 @@ static void test_load(void)
     st = pt_jsonl_load(g_dir, PT_DATA_AUTO, 0, &a);
     CHECK(st == PT_ERR_IO, "a directory: %s '%s'", pt_status_name(st), pt_last_error());
 
-    CHECK(write_file(path, text, strlen(text)), "write %s", path);
+    CHECK(write_bytes(path, text, strlen(text)) == 0, "write %s", path);
     st = pt_jsonl_load(path, PT_DATA_AUTO, 0, &a);
     CHECK(st == PT_OK && a.n == 2 && a.kind == PT_DATA_PREFERENCE, "load: %d (%s)", st, pt_last_error());
     if (st == PT_OK) {
@@ -564,11 +555,11 @@ static void test_load(void)
     CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), prefix), "load max_line 40: %d '%s'", st, pt_last_error());
 
     /* errors name the path */
-    CHECK(write_file(badp, G "{\"text\": \"a\",}\n", strlen(G) + 15), "write %s", badp);
+    CHECK(write_bytes(badp, G "{\"text\": \"a\",}\n", strlen(G) + 15) == 0, "write %s", badp);
     st = pt_jsonl_load(badp, PT_DATA_AUTO, 0, &a);
     snprintf(prefix, sizeof prefix, "%s:2:14: ", badp);
     CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), prefix), "bad file: %d '%s' (want prefix '%s')", st, pt_last_error(), prefix);
-    CHECK(write_file(empty, "", 0), "write %s", empty);
+    CHECK(write_bytes(empty, "", 0) == 0, "write %s", empty);
     st = pt_jsonl_load(empty, PT_DATA_AUTO, 0, &a);
     snprintf(prefix, sizeof prefix, "%s: ", empty);
     CHECK(st == PT_ERR_FORMAT && starts_with(pt_last_error(), prefix) && (strstr(pt_last_error(), "no records") != NULL), "empty file: %d '%s'", st, pt_last_error());
@@ -1366,11 +1357,8 @@ static void test_review_fixes(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/pt_test_data_XXXXXX";
     double t0 = pt_time_seconds();
-    if (!mkdtemp(tmpl)) { printf("mkdtemp failed\n"); return 1; }
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-#define RUN(name, fn) do { double ts = pt_time_seconds(); printf("== %s\n", name); fn(); printf("  (%.2f s)\n", pt_time_seconds() - ts); } while (0)
+    if (!make_tmp_dir("test_data")) return 1;
     RUN("schemas", test_schemas);
     RUN("malformed JSONL", test_bad_jsonl);
     RUN("load", test_load);
@@ -1382,7 +1370,5 @@ int main(void)
     RUN("packing with train masks", test_pack_train);
     RUN("helpers", test_helpers);
     RUN("review fixes", test_review_fixes);
-    cleanup_tmp();
-    printf("  %.1f s\n", pt_time_seconds() - t0);
-    return test_end("test_data");
+    return finish_tmp("test_data", t0);
 }

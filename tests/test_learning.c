@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PT_TEST_SEED=k shifts every seed by k: how the thresholds below were measured over several runs
-   (the suite itself always runs k = 0, so it is deterministic). */
-static uint64_t seed_shift(void) { const char *e = getenv("PT_TEST_SEED"); return e ? (uint64_t)atoi(e) : 0; }
+/* PT_TEST_SEED=k shifts every seed by k (seed_shift() in test.h): how the thresholds below were
+   measured over several runs (the suite itself always runs k = 0, so it is deterministic). */
 
 /* Pretraining: a 60K-parameter model on one-digit problems for 300 steps learns the format and
    part of the arithmetic. Measured: loss 5.61 -> 0.378, format 0.00 -> 1.00, accuracy 0.00 -> 0.54,
@@ -18,19 +17,16 @@ static uint64_t seed_shift(void) { const char *e = getenv("PT_TEST_SEED"); retur
 static pt_model *g_base;   /* the pretrained model, reused by the post-training tests (not freed until the end) */
 static void test_pretraining(void)
 {
-    static int corpus[200000], tok[8 * 64], tgt[8 * 64];
-    pt_config c;
+    static int corpus[200000];
+    pt_config c = mkcfg(48, 2, 4, 2, 128, PT_BYTE_VOCAB, 64, 0);
     pt_world_config wc;
     pt_model *m;
     pt_ctx *ctx = pt_ctx_new(0);
-    pt_adamw_config opt;
     pt_rng rng;
     pt_world_eval_result before, after;
     int64_t n;
-    int s, b, B = 8, T = 64, steps = 500;
     float first = 0, last = 0;
-    memset(&c, 0, sizeof c); memset(&wc, 0, sizeof wc); memset(&opt, 0, sizeof opt);
-    c.dim = 48; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 128; c.vocab_size = PT_BYTE_VOCAB; c.seq_len = 64;
+    memset(&wc, 0, sizeof wc);
     /* one-digit worlds: 82 training problems, 5 test problems that never occur in training (held out
        by construction). These tests assert that training fits the training distribution, so they
        evaluate on training-class problems; generalisation is measured by the examples on 1-3 digits. */
@@ -42,25 +38,7 @@ static void test_pretraining(void)
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
     CHECK(n > 100000, "corpus has %lld tokens", (long long)n);
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
-    for (s = 0; s < steps; s++) {
-        pt_batch bt;
-        pt_tensor *l;
-        for (b = 0; b < B; b++) {
-            int at = pt_rng_int(&rng, 0, (int)(n - T - 2));
-            memcpy(tok + b * T, corpus + at, (size_t)T * sizeof(int));
-            memcpy(tgt + b * T, corpus + at + 1, (size_t)T * sizeof(int));
-        }
-        memset(&bt, 0, sizeof bt);
-        bt.B = B; bt.T = T; bt.tokens = tok; bt.targets = tgt;
-        l = pt_model_loss(ctx, m, &bt);
-        if (!l || pt_backward(ctx, l) != PT_OK) { CHECK(0, "step %d: %s", s, pt_last_error()); break; }
-        if (s == 0) first = l->data[0];
-        last = l->data[0];
-        pt_clip_grad_norm(m->params, 1.0f, NULL);
-        pt_adamw_step(m->params, &opt, pt_lr_schedule(s, 20, steps, 3e-3f, 3e-4f));
-        pt_params_zero_grad(m->params);
-        pt_ctx_reset(ctx);
-    }
+    pretrain_windows(m, ctx, &rng, corpus, n, 8, 64, 500, &first, &last);   /* 500 steps of 8 rows of 64 tokens */
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
     printf("  pretraining: loss %.3f -> %.3f, format %.2f -> %.2f, accuracy %.2f -> %.2f, steps %.2f\n",
            first, last, before.format_rate, after.format_rate, before.accuracy, after.accuracy, after.step_accuracy);
@@ -270,18 +248,12 @@ static void test_stories_habit(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/pt_test_learning_XXXXXX";
-    if (!mkdtemp(tmpl)) { printf("mkdtemp failed\n"); return 1; }
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-    printf("== pretraining\n");
-    test_pretraining();
-    printf("== PEFT: the same SFT budget on different trainable sets\n");
-    test_peft_learning();
-    printf("== distillation: a small student learns from the SFT teacher's answers\n");
-    test_distillation();
-    printf("== SFT of stories260K to a house style (LoRA)\n");
-    test_stories_habit();
+    double t0 = pt_time_seconds();
+    if (!make_tmp_dir("test_learning")) return 1;
+    RUN("pretraining", test_pretraining);
+    RUN("PEFT: the same SFT budget on different trainable sets", test_peft_learning);
+    RUN("distillation: a small student learns from the SFT teacher's answers", test_distillation);
+    RUN("SFT of stories260K to a house style (LoRA)", test_stories_habit);
     pt_model_free(g_base);
-    cleanup_tmp();
-    return test_end("test_learning");
+    return finish_tmp("test_learning", t0);
 }

@@ -49,30 +49,13 @@ static void bb_put(bbuf *b, const void *src, size_t n)
     if (n) memcpy(b->p + b->n, src, n);
     b->n += n;
 }
-static void bb_u32(bbuf *b, uint32_t v) { unsigned char c[4]; int i; for (i = 0; i < 4; i++) c[i] = (unsigned char)(v >> (8 * i)); bb_put(b, c, 4); }
+static void bb_u32(bbuf *b, uint32_t v) { unsigned char c[4]; put_u32(c, v); bb_put(b, c, 4); }
 static void bb_i32(bbuf *b, int32_t v) { bb_u32(b, (uint32_t)v); }
 static void bb_f32(bbuf *b, float f) { uint32_t u; memcpy(&u, &f, 4); bb_u32(b, u); }
 static void bb_u8(bbuf *b, unsigned v) { unsigned char c = (unsigned char)v; bb_put(b, &c, 1); }
 static void bb_free(bbuf *b) { free(b->p); b->p = NULL; b->n = b->cap = 0; }
-static void set_i32(unsigned char *p, int32_t v) { uint32_t u = (uint32_t)v; int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(u >> (8 * i)); }
-static float get_f32(const unsigned char *p)
-{
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
+static void set_i32(unsigned char *p, int32_t v) { put_u32(p, (uint32_t)v); }
 
-/* Write bytes with fwrite (n may be 0: an empty file). */
-static int write_file(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    size_t w;
-    if (!f) { printf("cannot write %s\n", path); return -1; }
-    w = n ? fwrite(p, 1, n, f) : 0;
-    if (fclose(f) != 0) return -1;
-    return w == n ? 0 : -1;
-}
 /* 1 if two files have identical contents (and prints where they differ otherwise). */
 static int same_file_bytes(const char *a, const char *b)
 {
@@ -305,12 +288,6 @@ static int printable_piece(const char *p)
     if (!p || !p[0]) return 0;
     if (!p[1] && !(isprint((unsigned char)p[0]) || isspace((unsigned char)p[0]))) return 0;
     return 1;
-}
-static int argmax(const float *x, int n)
-{
-    int i, best = 0;
-    for (i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
 }
 
 /* An independent re-implementation of llama2.c's encode() (linear lookup instead of bsearch), over
@@ -715,8 +692,8 @@ static void test_random_checkpoint(const spec *s, pt_rng *rng)
     snprintf(name, sizeof name, "%s.native.ckpt", s->name); nat = tmp_path(name);
     CHECK(b0.n == (size_t)(28 + 4 * (weight_floats(s) + rope_floats(s))), "%s: v0 writer size", s->name);
     CHECK(b1.n == (size_t)(256 + 4 * weight_floats(s)), "%s: v1 writer size", s->name);
-    write_file(p0, b0.p, b0.n);
-    write_file(p1, b1.p, b1.n);
+    write_bytes(p0, b0.p, b0.n);
+    write_bytes(p1, b1.p, b1.n);
 
     pt_clear_error();
     m0 = pt_model_load_llama2c(p0);
@@ -874,7 +851,7 @@ static void bad_header(const bbuf *valid, size_t off, int32_t v, const char *lab
     snprintf(name, sizeof name, "bad_%s.bin", label);
     for (i = 4; name[i]; i++) if (!isalnum((unsigned char)name[i]) && name[i] != '.') name[i] = '_';
     p = tmp_path(name);
-    write_file(p, c, valid->n);
+    write_bytes(p, c, valid->n);
     expect_load_fail(label, p);
     free(c);
 }
@@ -889,9 +866,9 @@ static void test_malformed_checkpoints(void)
     build_v1(&v1, &s);
     printf("malformed llama2.c checkpoints\n");
     /* the valid ones load */
-    p = tmp_path("small_ok.bin"); write_file(p, v0.p, v0.n);
+    p = tmp_path("small_ok.bin"); write_bytes(p, v0.p, v0.n);
     { pt_model *m = pt_model_load_llama2c(p); CHECK(m != NULL, "valid small v0: %s", pt_last_error()); pt_model_free(m); }
-    p = tmp_path("small_ok1.bin"); write_file(p, v1.p, v1.n);
+    p = tmp_path("small_ok1.bin"); write_bytes(p, v1.p, v1.n);
     { pt_model *m = pt_model_load_llama2c(p); CHECK(m != NULL, "valid small v1: %s", pt_last_error()); pt_model_free(m); }
 
     bad_header(&v0, HEADS, 3, "dim % n_heads != 0");
@@ -902,7 +879,7 @@ static void test_malformed_checkpoints(void)
         bbuf o; spec so = {"odd", 6, 16, 1, 2, 1, 11, 4, 1};
         memset(&o, 0, sizeof o);
         build_v0(&o, &so);   /* (the writer is happy to write it) */
-        p = tmp_path("bad_odd_head_size_3.bin"); write_file(p, o.p, o.n);
+        p = tmp_path("bad_odd_head_size_3.bin"); write_bytes(p, o.p, o.n);
         expect_load_fail("odd head size 3", p);
         bb_free(&o);
     }
@@ -933,27 +910,27 @@ static void test_malformed_checkpoints(void)
         memset(h, 0, sizeof h);
         set_i32(h, 65536); set_i32(h + 4, 1 << 20); set_i32(h + 8, 1024); set_i32(h + 12, 256); set_i32(h + 16, 256);
         set_i32(h + 20, 1 << 22); set_i32(h + 24, 1 << 20);
-        p = tmp_path("bad_huge.bin"); write_file(p, h, sizeof h);
+        p = tmp_path("bad_huge.bin"); write_bytes(p, h, sizeof h);
         expect_load_fail("huge config, tiny file", p);
         CHECK(pt_time_seconds() - t0 < 2.0, "huge config took %.2f s to refuse", pt_time_seconds() - t0);
     }
-    p = tmp_path("bad_short1.bin"); write_file(p, v0.p, v0.n - 1); expect_load_fail("1 byte too short", p);
+    p = tmp_path("bad_short1.bin"); write_bytes(p, v0.p, v0.n - 1); expect_load_fail("1 byte too short", p);
     {
         unsigned char *c = (unsigned char *)calloc(v0.n + 1, 1);
         memcpy(c, v0.p, v0.n);
-        p = tmp_path("bad_long1.bin"); write_file(p, c, v0.n + 1); expect_load_fail("1 byte too long", p);
+        p = tmp_path("bad_long1.bin"); write_bytes(p, c, v0.n + 1); expect_load_fail("1 byte too long", p);
         free(c);
     }
-    p = tmp_path("bad_header_only.bin"); write_file(p, v0.p, 28); expect_load_fail("header only", p);
-    p = tmp_path("bad_27.bin"); write_file(p, v0.p, 27); expect_load_fail("27 bytes", p);
-    p = tmp_path("bad_empty.bin"); write_file(p, v0.p, 0); expect_load_fail("empty file", p);
-    p = tmp_path("bad_v1_short1.bin"); write_file(p, v1.p, v1.n - 1); expect_load_fail("v1 1 byte too short", p);
+    p = tmp_path("bad_header_only.bin"); write_bytes(p, v0.p, 28); expect_load_fail("header only", p);
+    p = tmp_path("bad_27.bin"); write_bytes(p, v0.p, 27); expect_load_fail("27 bytes", p);
+    p = tmp_path("bad_empty.bin"); write_bytes(p, v0.p, 0); expect_load_fail("empty file", p);
+    p = tmp_path("bad_v1_short1.bin"); write_bytes(p, v1.p, v1.n - 1); expect_load_fail("v1 1 byte too short", p);
     p = tmp_path("bad_v1_long1.bin");
-    { unsigned char *c = (unsigned char *)calloc(v1.n + 1, 1); memcpy(c, v1.p, v1.n); write_file(p, c, v1.n + 1); free(c); }
+    { unsigned char *c = (unsigned char *)calloc(v1.n + 1, 1); memcpy(c, v1.p, v1.n); write_bytes(p, c, v1.n + 1); free(c); }
     expect_load_fail("v1 1 byte too long", p);
-    p = tmp_path("bad_v1_header_only.bin"); write_file(p, v1.p, 256); expect_load_fail("v1 header only", p);
-    p = tmp_path("bad_v1_20.bin"); write_file(p, v1.p, 20); expect_load_fail("v1 truncated header (20 bytes)", p);
-    p = tmp_path("bad_v1_36.bin"); write_file(p, v1.p, 36); expect_load_fail("v1 without its flag byte", p);
+    p = tmp_path("bad_v1_header_only.bin"); write_bytes(p, v1.p, 256); expect_load_fail("v1 header only", p);
+    p = tmp_path("bad_v1_20.bin"); write_bytes(p, v1.p, 20); expect_load_fail("v1 truncated header (20 bytes)", p);
+    p = tmp_path("bad_v1_36.bin"); write_bytes(p, v1.p, 36); expect_load_fail("v1 without its flag byte", p);
     bad_header(&v1, 4, 2, "v1 version 2");
     bad_header(&v1, 4, 0, "v1 version 0");
     bad_header(&v1, 4, -1, "v1 version -1");
@@ -964,9 +941,9 @@ static void test_malformed_checkpoints(void)
         unsigned char *c = (unsigned char *)malloc(v1.n);
         memcpy(c, v1.p, v1.n);
         c[36] = 7;
-        p = tmp_path("bad_v1_flag7.bin"); write_file(p, c, v1.n); expect_load_fail("v1 shared flag 7", p);
+        p = tmp_path("bad_v1_flag7.bin"); write_bytes(p, c, v1.n); expect_load_fail("v1 shared flag 7", p);
         c[36] = 0;   /* unshared: the classifier is missing -> too short */
-        p = tmp_path("bad_v1_flag0.bin"); write_file(p, c, v1.n); expect_load_fail("v1 shared flag 0 without a classifier", p);
+        p = tmp_path("bad_v1_flag0.bin"); write_bytes(p, c, v1.n); expect_load_fail("v1 shared flag 0 without a classifier", p);
         free(c);
     }
     {
@@ -993,7 +970,7 @@ static void expect_tok_fail(const char *label, const bbuf *b, int vocab_size)
     snprintf(name, sizeof name, "tok_%s.bin", label);
     for (i = 4; name[i]; i++) if (!isalnum((unsigned char)name[i]) && name[i] != '.') name[i] = '_';
     p = tmp_path(name);
-    write_file(p, b->p, b->n);
+    write_bytes(p, b->p, b->n);
     memset(&tok, 0, sizeof tok);
     memcpy(&copy, &tok, sizeof tok);
     pt_clear_error();
@@ -1008,30 +985,14 @@ static void expect_tok_fail(const char *label, const bbuf *b, int vocab_size)
 /* Child process: encode `arg` with the tokenizer; exit 0 if every id is inside the vocabulary (or
    the encoder reports an error), 3 if an id is out of range. A crash shows as a signal. */
 static const pt_tokenizer *g_child_tok;
-static int child_encode(const char *text)
+static int child_encode(void *arg)
 {
+    const char *text = (const char *)arg;
     int ids[64], n, i;
     n = g_child_tok->encode(g_child_tok, text, 1, 0, ids, 64);
     if (n < 0) return 0;
     for (i = 0; i < n; i++) if (ids[i] < 0 || ids[i] >= g_child_tok->vocab_size) return 3;
     return 0;
-}
-static int run_in_child(const char *text)
-{
-    pid_t pid;
-    int status = 0;
-    fflush(stdout); fflush(stderr);
-    pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
-        _exit(child_encode(text));
-    }
-    if (waitpid(pid, &status, 0) < 0) return -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 1000 + WTERMSIG(status);
-    return -1;
 }
 
 static void test_tokenizer_files(void)
@@ -1094,7 +1055,7 @@ static void test_tokenizer_files(void)
     tok_add(&b, 0, "<unk>"); tok_add(&b, 0, "<s>"); tok_add(&b, 0, "</s>"); tok_add(&b, -1, " "); tok_add(&b, -2, "a");
     tok_add(&b, -3, "b"); tok_add(&b, 5, "ab"); tok_add(&b, 3, " ab"); tok_add(&b, 4, " a"); tok_add(&b, 2, "b "); tok_add(&b, 1, "aa");
     p = tmp_path("tok_small.bin");
-    write_file(p, b.p, b.n);
+    write_bytes(p, b.p, b.n);
     bb_free(&b);
     CHECK(pt_bpe_load(&tok, p, 11) == PT_OK, "small tokenizer: %s", pt_last_error());
     if (tok.impl) {
@@ -1147,7 +1108,7 @@ static void test_tokenizer_files(void)
            the vocabulary; the encoder must not read vocab[102] (it did: see the report) */
         g_child_tok = &tok;
         {
-            int rc = run_in_child("ab c");
+            int rc = run_in_child(child_encode, (void *)"ab c");
             CHECK(rc == 0, "small tokenizer: encode(\"ab c\") with a character outside the vocabulary %s (child status %d)",
                   rc == 3 ? "returned ids >= vocab_size" : rc >= 1000 ? "crashed" : "failed", rc);
         }
@@ -1158,11 +1119,9 @@ static void test_tokenizer_files(void)
 int main(void)
 {
     double t0 = pt_time_seconds(), t;
-    char templ[] = "/tmp/pt_test_llama2c_XXXXXX";
     pt_rng rng;
     size_t i;
-    if (!mkdtemp(templ)) { printf("mkdtemp failed\n"); return 2; }
-    snprintf(g_dir, sizeof g_dir, "%s", templ);
+    if (!make_tmp_dir("test_llama2c")) return 2;
     /* the fork()ing check first, before OpenMP starts its worker threads */
     t = pt_time_seconds(); test_tokenizer_files(); printf("  (%.2f s)\n", pt_time_seconds() - t);
     t = pt_time_seconds(); test_reference(); printf("  (%.2f s)\n", pt_time_seconds() - t);

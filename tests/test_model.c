@@ -25,43 +25,9 @@
    --------------------------------------------------------------------------------------------- */
 #include "test_tmp.h"
 
-static int write_bytes(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    size_t w;
-    if (!f) return -1;
-    w = n ? fwrite(b, 1, n, f) : 0;
-    fclose(f);
-    return w == n ? 0 : -1;
-}
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-static void put_u32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static uint32_t get_u32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static void fix_checksum(unsigned char *b, size_t n)
-{
-    uint64_t h = fnv1a(b, n - 8);
-    int i;
-    for (i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(h >> (8 * i));
-}
-
-static pt_config mkcfg(int dim, int layers, int heads, int kv, int hidden, int vocab, int seq, int untied)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = dim; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv; c.hidden_dim = hidden;
-    c.vocab_size = vocab; c.seq_len = seq; c.untied = untied;
-    return c;
-}
-
 /* A model with weights large enough that every part of the forward matters: N(0, std) everywhere,
    norm weights 1 + N(0, 0.2) (random, so a norm applied to the wrong tensor shows). */
-static pt_model *make_model(pt_config cfg, uint64_t seed, float std)
+static pt_model *make_model_norms(pt_config cfg, uint64_t seed, float std)
 {
     pt_model *m = pt_model_new(&cfg, seed);
     pt_rng rng;
@@ -78,40 +44,6 @@ static pt_model *make_model(pt_config cfg, uint64_t seed, float std)
     return m;
 }
 
-static void rand_tokens(int *t, int n, int lo, int hi, pt_rng *rng) { int i; for (i = 0; i < n; i++) t[i] = pt_rng_int(rng, lo, hi); }
-
-/* Logits of the training forward with the tape off, copied out ([B*T, V], malloc'd). */
-static float *full_logits(pt_model *m, pt_ctx *ctx, const int *tokens, int B, int T, const int *pos, const int *seg)
-{
-    pt_batch b;
-    pt_tensor *lg;
-    float *out = NULL;
-    memset(&b, 0, sizeof b);
-    b.B = B; b.T = T; b.tokens = tokens; b.pos = pos; b.seg = seg;
-    pt_ctx_set_grad(ctx, 0);
-    lg = pt_model_logits(ctx, m, &b);
-    if (!lg) printf("pt_model_logits failed: %s\n", pt_last_error());
-    else {
-        out = (float *)malloc((size_t)lg->size * sizeof(float));
-        memcpy(out, lg->data, (size_t)lg->size * sizeof(float));
-    }
-    pt_ctx_reset(ctx);
-    pt_ctx_set_grad(ctx, 1);
-    return out;
-}
-
-/* max |a - b| / max |b| over n values (the relative measure of the brief) */
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double md = 0, mb = 0;
-    int64_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = d;          /* NaN propagates as a failure */
-        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
-    }
-    return mb > 0 ? md / mb : md;
-}
 static double max_abs(const float *a, int64_t n) { double m = 0; int64_t i; for (i = 0; i < n; i++) if (fabs((double)a[i]) > m) m = fabs((double)a[i]); return m; }
 
 /* snapshot of a model's full state, for "untouched" checks */
@@ -136,11 +68,6 @@ static int snap_same(const snap *s, const pt_model *mo)
 }
 static void free_snap(snap *s) { free(s->data); free(s->m); free(s->v); }
 
-static int same_params(const pt_model *a, const pt_model *b)
-{
-    return a->params->n_data == b->params->n_data &&
-           memcmp(a->params->data, b->params->data, (size_t)a->params->n_data * sizeof(float)) == 0;
-}
 static int same_opt(const pt_model *a, const pt_model *b)
 {
     return a->params->n_grad == b->params->n_grad && a->params->step == b->params->step &&
@@ -167,32 +94,12 @@ static float train_step(pt_model *m, pt_ctx *ctx, const pt_batch *b, const pt_ad
     return L;
 }
 
-/* Runs fn(arg) in a child process (stdout/stderr silenced) and returns its exit code (0..255), or
-   1000 + the signal that killed it. Used for inputs expected to crash a buggy build. */
-static int run_in_child(int (*fn)(void *), void *arg)
-{
-    pid_t pid;
-    int status = 0;
-    fflush(stdout); fflush(stderr);
-    pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
-        _exit(fn(arg));
-    }
-    if (waitpid(pid, &status, 0) < 0) return -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 1000 + WTERMSIG(status);
-    return -1;
-}
-
 /* ---------------------------------------------------------------------------------------------
    1. KV-cache decoding == training forward
    --------------------------------------------------------------------------------------------- */
 static void test_kv_config(const char *name, pt_config cfg, uint64_t seed, pt_ctx *ctx)
 {
-    pt_model *m = make_model(cfg, seed, 0.1f);
+    pt_model *m = make_model_norms(cfg, seed, 0.1f);
     pt_rng rng;
     int V, T, T1, t, i;
     int *t0, *t1, *t01;
@@ -342,7 +249,7 @@ static void test_kv_cache(pt_ctx *ctx)
    --------------------------------------------------------------------------------------------- */
 static void test_packing(pt_ctx *ctx)
 {
-    pt_model *m = make_model(mkcfg(64, 2, 8, 4, 96, 272, 64, 1), 11, 0.1f);
+    pt_model *m = make_model_norms(mkcfg(64, 2, 8, 4, 96, 272, 64, 1), 11, 0.1f);
     enum { LA = 5, LB = 7, LC = 4, TP = LA + LB + LC, PAD = 5 };
     int A[LA], Bx[LB], C[LC], packed[TP], pos[TP], seg[TP], i, j, V, D;
     int padded[2 * (PAD + LB + LC)], ppos[2 * (PAD + LB + LC)], pseg[2 * (PAD + LB + LC)];
@@ -523,7 +430,7 @@ static float resume_step(pt_model *m, pt_ctx *ctx, int step)
 static void test_checkpoints(pt_ctx *ctx)
 {
     pt_config cfg = mkcfg(32, 2, 4, 2, 64, 272, 32, 0);
-    pt_model *A = make_model(cfg, 31, 0.05f), *B = NULL, *C = NULL;
+    pt_model *A = make_model_norms(cfg, 31, 0.05f), *B = NULL, *C = NULL;
     const char *p_opt = tmp_path("a_opt.ckpt"), *p_noopt = tmp_path("a_noopt.ckpt"), *p_untied = tmp_path("untied.ckpt");
     const char *p_frozen = tmp_path("frozen.ckpt");
     float la[10], lb[10], lc[10];
@@ -543,7 +450,7 @@ static void test_checkpoints(pt_ctx *ctx)
     CHECK(B != NULL, "load with optimizer: %s", pt_last_error());
     if (B) {
         CHECK(memcmp(&B->cfg, &A->cfg, sizeof(pt_config)) == 0, "config differs after load");
-        CHECK(same_params(A, B), "weights are not bit-identical after a round trip");
+        CHECK(models_equal(A, B), "weights are not bit-identical after a round trip");
         CHECK(same_opt(A, B), "AdamW state / step not bit-identical after a round trip (step %lld vs %lld)", (long long)B->params->step, (long long)A->params->step);
         CHECK(B->output == B->tok_embeddings, "tied model loaded untied");
         pt_model_free(B); B = NULL;
@@ -553,18 +460,18 @@ static void test_checkpoints(pt_ctx *ctx)
     CHECK(B != NULL, "load without optimizer: %s", pt_last_error());
     if (B) {
         int64_t j, nz = 0;
-        CHECK(same_params(A, B), "weights differ after a no-optimizer round trip");
+        CHECK(models_equal(A, B), "weights differ after a no-optimizer round trip");
         for (j = 0; j < B->params->n_grad; j++) nz += B->params->adam_m[j] != 0.0f || B->params->adam_v[j] != 0.0f;
         CHECK(nz == 0 && B->params->step == 0, "no-optimizer load has optimizer state (%lld nonzero, step %lld)", (long long)nz, (long long)B->params->step);
         pt_model_free(B); B = NULL;
     }
     /* untied and partially frozen models round trip too */
     {
-        pt_model *U = make_model(mkcfg(32, 1, 4, 4, 48, 100, 16, 1), 32, 0.05f), *U2;
-        pt_model *F = make_model(cfg, 33, 0.05f), *F2;
+        pt_model *U = make_model_norms(mkcfg(32, 1, 4, 4, 48, 100, 16, 1), 32, 0.05f), *U2;
+        pt_model *F = make_model_norms(cfg, 33, 0.05f), *F2;
         CHECK(pt_model_save(U, p_untied, 1) == PT_OK, "save untied: %s", pt_last_error());
         U2 = pt_model_load(p_untied);
-        CHECK(U2 && same_params(U, U2) && U2->cfg.untied == 1 && U2->output != U2->tok_embeddings, "untied round trip");
+        CHECK(U2 && models_equal(U, U2) && U2->cfg.untied == 1 && U2->output != U2->tok_embeddings, "untied round trip");
         pt_model_free(U2);
         pt_params_set_trainable(F->params, "layers.0.*", 0);
         for (i = 0; i < 2; i++) resume_step(F, ctx, i);
@@ -576,12 +483,12 @@ static void test_checkpoints(pt_ctx *ctx)
             for (i = 0; i < F->params->count; i++)
                 same_flags &= (F->params->items[i]->grad_offset >= 0) == (F2->params->items[i]->grad_offset >= 0);
             CHECK(same_flags, "frozen flags not restored");
-            CHECK(same_params(F, F2) && same_opt(F, F2), "partially frozen model round trip not bit-exact");
+            CHECK(models_equal(F, F2) && same_opt(F, F2), "partially frozen model round trip not bit-exact");
             pt_model_free(F2);
         }
         /* a checkpoint whose trainable flags differ from the model's is refused by load_into */
         {
-            pt_model *T = make_model(cfg, 34, 0.05f);
+            pt_model *T = make_model_norms(cfg, 34, 0.05f);
             snap s = take_snap(T);
             pt_clear_error();
             CHECK(pt_model_load_into(T, p_frozen) < 0 && pt_last_error()[0], "load_into accepted different trainable flags");
@@ -601,8 +508,8 @@ static void test_checkpoints(pt_ctx *ctx)
         for (i = 0; i < 10; i++) { lb[i] = resume_step(B, ctx, 10 + i); lc[i] = resume_step(C, ctx, 10 + i); }
         CHECK(memcmp(la, lb, sizeof la) == 0, "resumed (pt_model_load) losses differ: %.9g vs %.9g at step 10, %.9g vs %.9g at 19", la[0], lb[0], la[9], lb[9]);
         CHECK(memcmp(la, lc, sizeof la) == 0, "resumed (pt_model_load_into) losses differ: %.9g vs %.9g at step 19", la[9], lc[9]);
-        CHECK(same_params(A, B) && same_opt(A, B), "resumed (pt_model_load) weights/optimizer not bit-identical");
-        CHECK(same_params(A, C) && same_opt(A, C), "resumed (pt_model_load_into) weights/optimizer not bit-identical");
+        CHECK(models_equal(A, B) && same_opt(A, B), "resumed (pt_model_load) weights/optimizer not bit-identical");
+        CHECK(models_equal(A, C) && same_opt(A, C), "resumed (pt_model_load_into) weights/optimizer not bit-identical");
         printf("  resume: losses %.6f .. %.6f identical over 10 steps\n", la[0], la[9]);
     }
     pt_model_free(B); pt_model_free(C); B = C = NULL;
@@ -663,7 +570,7 @@ static int child_load_dir(void *arg)
 static void test_bad_checkpoints(pt_ctx *ctx)
 {
     pt_config cfg = mkcfg(64, 1, 4, 2, 96, 272, 64, 0);
-    pt_model *src = make_model(cfg, 41, 0.05f), *target = make_model(cfg, 42, 0.05f);
+    pt_model *src = make_model_norms(cfg, 41, 0.05f), *target = make_model_norms(cfg, 42, 0.05f);
     const char *good = tmp_path("good.ckpt"), *other = tmp_path("other.ckpt");
     unsigned char *orig = NULL, *buf;
     size_t n = 0, hb;
@@ -679,9 +586,9 @@ static void test_bad_checkpoints(pt_ctx *ctx)
     CHECK(fnv1a(orig, n - 8) == ((uint64_t)get_u32(orig + n - 8) | (uint64_t)get_u32(orig + n - 4) << 32), "checksum is FNV-1a 64 LE of the preceding bytes");
     /* the unmodified file loads into target */
     {
-        pt_model *t2 = make_model(cfg, 43, 0.05f);
+        pt_model *t2 = make_model_norms(cfg, 43, 0.05f);
         pt_clear_error();
-        CHECK(pt_model_load_into(t2, good) == PT_OK && same_params(t2, src) && same_opt(t2, src), "good file: load_into failed or not bit-exact ('%s')", pt_last_error());
+        CHECK(pt_model_load_into(t2, good) == PT_OK && models_equal(t2, src) && same_opt(t2, src), "good file: load_into failed or not bit-exact ('%s')", pt_last_error());
         pt_model_free(t2);
     }
     /* truncated at k/16 of the length */
@@ -765,7 +672,7 @@ static void test_bad_checkpoints(pt_ctx *ctx)
     }
     /* a valid checkpoint of another config: pt_model_load is fine, load_into must refuse */
     {
-        pt_model *o = make_model(mkcfg(32, 1, 4, 2, 96, 272, 64, 0), 44, 0.05f), *l;
+        pt_model *o = make_model_norms(mkcfg(32, 1, 4, 2, 96, 272, 64, 0), 44, 0.05f), *l;
         pt_model_save(o, other, 0);
         l = pt_model_load(other);
         CHECK(l != NULL, "other config loads alone: %s", pt_last_error());
@@ -787,7 +694,7 @@ static void test_bad_checkpoints(pt_ctx *ctx)
         expect_bad("seq_len 32 checkpoint into a seq_len 64 model", buf, n, target, NULL, 0);
     }
     {
-        pt_model *u = make_model(mkcfg(64, 1, 4, 2, 96, 272, 64, 1), 45, 0.05f);
+        pt_model *u = make_model_norms(mkcfg(64, 1, 4, 2, 96, 272, 64, 1), 45, 0.05f);
         unsigned char *ub = NULL; size_t un = 0;
         pt_model_save(u, other, 0);
         if (pt_read_file(other, &ub, &un) == PT_OK) expect_bad("untied checkpoint into a tied model", ub, un, target, NULL, 0);
@@ -839,7 +746,7 @@ static int child_null_batch(void *arg)
 }
 static void test_errors(pt_ctx *ctx)
 {
-    pt_model *m = make_model(mkcfg(32, 1, 4, 2, 48, 272, 16, 0), 51, 0.1f);
+    pt_model *m = make_model_norms(mkcfg(32, 1, 4, 2, 48, 272, 16, 0), 51, 0.1f);
     int tokens[17], targets[17], pos[16], i, V;
     pt_batch b;
     pt_tensor *l;
@@ -926,7 +833,7 @@ static void test_errors(pt_ctx *ctx)
         seqs[0] = seqs[1] = 1; toks[0] = toks[1] = 3; EXPECT_STEP_ERR("second row overflows the cache", 2);
         CHECK(pt_model_step(m, kv, 1, seqs, toks, lg) == PT_OK && kv->len[1] == 6, "last slot usable after the rejected call: %s", pt_last_error());
         /* a cache built for another model */
-        m2 = make_model(mkcfg(32, 2, 4, 2, 48, 272, 16, 0), 52, 0.1f);
+        m2 = make_model_norms(mkcfg(32, 2, 4, 2, 48, 272, 16, 0), 52, 0.1f);
         kv_other = pt_kv_new(m2, 2, 6);
         seqs[0] = 0; toks[0] = 1; pt_clear_error();
         CHECK(pt_model_step(m, kv_other, 1, seqs, toks, lg) < 0 && pt_last_error()[0], "cache of another model accepted");
@@ -980,8 +887,8 @@ static void test_determinism(pt_ctx *ctx)
     int threads0 = pt_get_threads();
     printf("7. determinism (threads available: %d)\n", threads0);
     if (!a || !b || !c) { CHECK(0, "models"); return; }
-    CHECK(same_params(a, b), "two models from the same seed differ");
-    CHECK(!same_params(a, c), "models from different seeds are identical");
+    CHECK(models_equal(a, b), "two models from the same seed differ");
+    CHECK(!models_equal(a, c), "models from different seeds are identical");
     /* training: 1 thread vs 2 threads */
     pt_set_threads(1); train3(a, ctx);
     pt_set_threads(2); train3(b, ctx);
@@ -990,7 +897,7 @@ static void test_determinism(pt_ctx *ctx)
         int64_t j, ndiff = 0; double md = 0;
         for (j = 0; j < a->params->n_data; j++) if (memcmp(&a->params->data[j], &b->params->data[j], 4) != 0) { ndiff++; if (fabs((double)a->params->data[j] - b->params->data[j]) > md) md = fabs((double)a->params->data[j] - b->params->data[j]); }
         CHECK(ndiff == 0, "3 training steps with 1 vs 2 threads: %lld weights differ (max %g)", (long long)ndiff, md);
-        CHECK(!same_params(a, c), "training changed nothing?");
+        CHECK(!models_equal(a, c), "training changed nothing?");
     }
     /* inference: logits and generation with 1 vs 2 threads */
     {
@@ -1023,7 +930,7 @@ static void test_determinism(pt_ctx *ctx)
 
     /* generation: same seed, batch independence, greedy = argmax */
     {
-        pt_model *m = make_model(mkcfg(64, 2, 8, 4, 96, 272, 64, 0), 63, 0.1f);
+        pt_model *m = make_model_norms(mkcfg(64, 2, 8, 4, 96, 272, 64, 0), 63, 0.1f);
         int P[4] = {256, 72, 105, 33}, Q[7] = {256, 1, 2, 3, 4, 5, 6}, R[9] = {256, 9, 8, 7, 6, 5, 4, 3, 2};
         const int *three[3] = {P, Q, R}, *one[1] = {P};
         int lens3[3] = {4, 7, 9}, lens1[1] = {4}, i, t;
@@ -1291,7 +1198,7 @@ static void check_gen_invariants(const char *what, const pt_gen_result *r, int s
 }
 static void test_generation(void)
 {
-    pt_model *m = make_model(mkcfg(64, 2, 8, 4, 96, 272, 64, 0), 71, 0.1f);
+    pt_model *m = make_model_norms(mkcfg(64, 2, 8, 4, 96, 272, 64, 0), 71, 0.1f);
     int P[6] = {256, 81, 58, 32, 49, 61}, Q[3] = {256, 7, 200};
     const int *prompts[2] = {P, Q};
     int lens[2] = {6, 3}, k, stop = -1, i;
@@ -1723,10 +1630,8 @@ int main(void)
 {
     pt_ctx *ctx;
     double t0 = pt_time_seconds(), t;
-    char templ[] = "/tmp/pt_test_model_XXXXXX";
     (void)test_models_dir;
-    if (!mkdtemp(templ)) { printf("mkdtemp failed\n"); return 2; }
-    snprintf(g_dir, sizeof g_dir, "%s", templ);
+    if (!make_tmp_dir("test_model")) return 2;
     /* sections 11, 10, 8, 6 first: the fork()ing tests run before OpenMP starts its worker threads
        (a forked child of a process with an OpenMP pool must not enter a parallel region) */
     test_world();

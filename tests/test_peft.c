@@ -73,112 +73,6 @@ static void t_free(void *p) { free(p); }
 static void arm_failure(long k) { t_fail_at = k; t_allocs = 0; t_failed = 0; }
 static void disarm_failure(void) { t_fail_at = -1; }
 #include "test_tmp.h"
-static int write_bytes(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    size_t w;
-    if (!f) return -1;
-    w = n ? fwrite(b, 1, n, f) : 0;
-    fclose(f);
-    return w == n ? 0 : -1;
-}
-/* The adapter file's checksum, computed here independently: FNV-1a 64 over every byte but the
-   last 8, stored little-endian in those 8. */
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-static void put_u32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static uint32_t get_u32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
-static float get_f32(const unsigned char *p) { uint32_t u = get_u32(p); float f; memcpy(&f, &u, 4); return f; }
-static void put_f32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); put_u32(p, u); }
-static void fix_checksum(unsigned char *b, size_t n)
-{
-    uint64_t h = fnv1a(b, n - 8);
-    int i;
-    for (i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(h >> (8 * i));
-}
-
-static pt_config mkcfg(int dim, int layers, int heads, int kv, int hidden, int vocab, int seq, int untied)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = dim; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv; c.hidden_dim = hidden;
-    c.vocab_size = vocab; c.seq_len = seq; c.untied = untied;
-    return c;
-}
-/* The standard test model: dim 32, 2 layers, 4 heads over 2 kv heads (GQA, kv_dim 16), hidden 64,
-   the byte vocabulary (272), seq_len 32. */
-static pt_config std_cfg(int untied) { return mkcfg(32, 2, 4, 2, 64, 272, 32, untied); }
-
-/* A model with non-trivial weights: N(0, 0.1) everywhere, norm weights 1. */
-static pt_model *make_model(pt_config cfg, uint64_t seed)
-{
-    pt_model *m = pt_model_new(&cfg, seed);
-    pt_rng rng;
-    if (!m) { printf("pt_model_new failed: %s\n", pt_last_error()); exit(2); }
-    pt_rng_seed(&rng, seed * 7919u + 13u);
-    pt_params_init_normal(m->params, "*", 0.1f, &rng);
-    pt_params_init_const(m->params, "*norm", 1.0f);
-    return m;
-}
-static pt_lora_config lcfg(int rank, float alpha, int rslora, float dropout, const char *targets, uint64_t seed)
-{
-    pt_lora_config c;
-    memset(&c, 0, sizeof c);
-    c.rank = rank; c.alpha = alpha; c.rslora = rslora; c.dropout = dropout; c.targets = targets; c.seed = seed;
-    return c;
-}
-static void rand_tokens(int *t, int n, pt_rng *rng) { int i; for (i = 0; i < n; i++) t[i] = pt_rng_int(rng, 0, 271); }
-static pt_batch mkbatch(int B, int T, const int *tokens, const int *targets)
-{
-    pt_batch b;
-    memset(&b, 0, sizeof b);
-    b.B = B; b.T = T; b.tokens = tokens; b.targets = targets;
-    return b;
-}
-
-/* Logits of the training forward with the tape off, copied out ([B*T, V], malloc'd). */
-static float *logits_of(pt_model *m, pt_ctx *ctx, const int *tokens, int B, int T)
-{
-    pt_batch b = mkbatch(B, T, tokens, NULL);
-    pt_tensor *lg;
-    float *out = NULL;
-    pt_ctx_set_grad(ctx, 0);
-    lg = pt_model_logits(ctx, m, &b);
-    if (!lg) printf("pt_model_logits failed: %s\n", pt_last_error());
-    else {
-        out = (float *)malloc((size_t)lg->size * sizeof(float));
-        memcpy(out, lg->data, (size_t)lg->size * sizeof(float));
-    }
-    pt_ctx_reset(ctx);
-    pt_ctx_set_grad(ctx, 1);
-    return out;
-}
-static int same_floats(const float *a, const float *b, int64_t n) { return a && b && memcmp(a, b, (size_t)n * sizeof(float)) == 0; }
-/* max |a - b| / max |b| */
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double md = 0, mb = 0;
-    int64_t i;
-    if (!a || !b) return INFINITY;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = d;          /* NaN propagates as a failure */
-        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
-    }
-    return mb > 0 ? md / mb : md;
-}
-static float *copy_floats(const float *p, int64_t n)
-{
-    float *c = (float *)malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    memcpy(c, p, (size_t)n * sizeof(float));
-    return c;
-}
 /* Loss of the training forward (tape on or off); NaN on error. */
 static double loss_of(pt_model *m, pt_ctx *ctx, const pt_batch *b, int grad)
 {
@@ -190,23 +84,6 @@ static double loss_of(pt_model *m, pt_ctx *ctx, const pt_batch *b, int grad)
     if (!l) printf("pt_model_loss failed: %s\n", pt_last_error());
     pt_ctx_reset(ctx);
     pt_ctx_set_grad(ctx, 1);
-    return L;
-}
-/* One LoRA training step: loss, backward, model-level clip + AdamW, zero grads. Returns the loss. */
-static double lora_step(pt_model *m, pt_ctx *ctx, const pt_batch *b, float lr)
-{
-    pt_adamw_config opt;
-    pt_tensor *l;
-    double L;
-    memset(&opt, 0, sizeof opt);
-    pt_ctx_set_grad(ctx, 1);
-    l = pt_model_loss(ctx, m, b);
-    if (!l) { printf("pt_model_loss failed: %s\n", pt_last_error()); pt_ctx_reset(ctx); return NAN; }
-    L = l->data[0];
-    if (pt_backward(ctx, l) != PT_OK) { printf("backward failed: %s\n", pt_last_error()); L = NAN; }
-    else if (pt_model_optimizer_step(m, &opt, lr, 1.0f, NULL) != PT_OK) { printf("optimizer step failed: %s\n", pt_last_error()); L = NAN; }
-    pt_model_zero_grad(m);
-    pt_ctx_reset(ctx);
     return L;
 }
 /* Fill every B with N(0, std) so the adapters change the forward (and dL/dA is nonzero). */
@@ -228,7 +105,6 @@ static pt_tensor *slot_w(pt_model *m, int slot)
     }
 }
 static const char *const slot_names[7] = {"attn.wq", "attn.wk", "attn.wv", "attn.wo", "mlp.w1", "mlp.w2", "mlp.w3"};
-static int argmax(const float *z, int n) { int i, b = 0; for (i = 1; i < n; i++) if (z[i] > z[b]) b = i; return b; }
 
 /* ---------------------------------------------------------------------------------------------
    1. LoRA at init is exactly the base model
@@ -242,7 +118,7 @@ static void test_init_identity(void)
     int tok[2 * 12], tgt[2 * 12];
     printf("1. identity at init\n");
     pt_rng_seed(&rng, 11);
-    rand_tokens(tok, 24, &rng); rand_tokens(tgt, 24, &rng);
+    rand_tokens(tok, 24, 0, 271, &rng); rand_tokens(tgt, 24, 0, 271, &rng);
     for (untied = 0; untied <= 1; untied++)
         for (ti = 0; ti < 2; ti++) {
             pt_model *m = make_model(std_cfg(untied), 100 + untied);
@@ -294,7 +170,7 @@ static void test_attach(void)
     int tok[16], tgt[16];
     pt_rng rng;
     printf("2. attach: freezing, counts, init, scale, errors\n");
-    pt_rng_seed(&rng, 21); rand_tokens(tok, 16, &rng); rand_tokens(tgt, 16, &rng);
+    pt_rng_seed(&rng, 21); rand_tokens(tok, 16, 0, 271, &rng); rand_tokens(tgt, 16, 0, 271, &rng);
     CHECK(full == pt_params_count(m->params, 0) && full > 0, "a new model is fully trainable");
 
     /* errors first, on a model without adapters: nothing changes */
@@ -491,7 +367,7 @@ static void test_gradients(void)
     pt_batch b;
     double worst = 0, L, sum_g = 0;
     printf("3. gradients of A and B vs central differences\n");
-    pt_rng_seed(&rng, 33); rand_tokens(tok, 16, &rng); rand_tokens(tgt, 16, &rng);
+    pt_rng_seed(&rng, 33); rand_tokens(tok, 16, 0, 271, &rng); rand_tokens(tgt, 16, 0, 271, &rng);
     b = mkbatch(2, 8, tok, tgt);
     CHECK(pt_lora_attach(m, &c) == PT_OK, "attach: %s", pt_last_error());
     lo = m->lora;
@@ -564,13 +440,13 @@ static void test_training(void)
     float *base;
     double L0, L = 0, Lend;
     printf("4. training\n");
-    pt_rng_seed(&rng, 42); rand_tokens(tok, 64, &rng); rand_tokens(tgt, 64, &rng);
+    pt_rng_seed(&rng, 42); rand_tokens(tok, 64, 0, 271, &rng); rand_tokens(tgt, 64, 0, 271, &rng);
     b = mkbatch(4, 16, tok, tgt);
     CHECK(pt_lora_attach(m, &c) == PT_OK, "attach: %s", pt_last_error());
     base = copy_floats(m->params->data, m->params->n_data);
     L0 = loss_of(m, ctx, &b, 1);
     for (i = 0; i < 30; i++) {
-        L = lora_step(m, ctx, &b, 3e-2f);
+        L = model_train_step(m, ctx, &b, 3e-2f);
         CHECK(isfinite(L), "step %d loss %g", i, L);
     }
     Lend = loss_of(m, ctx, &b, 0);
@@ -658,7 +534,7 @@ static void test_merge_and_inference(void)
     float *unmerged, *merged, *w0, *wm;
     pt_rng rng;
     printf("5. merge / unmerge and KV-cache inference\n");
-    pt_rng_seed(&rng, 52); rand_tokens(tok, 24, &rng);
+    pt_rng_seed(&rng, 52); rand_tokens(tok, 24, 0, 271, &rng);
     CHECK(pt_lora_attach(m, &c) == PT_OK, "attach: %s", pt_last_error());
     randomize_b(m, 0.3f, 53);
     w0 = copy_floats(m->params->data, m->params->n_data);
@@ -759,7 +635,7 @@ static void test_merge_and_inference(void)
         enum { NS = 16, TL = 12, PRE = 3 };
         int seqtok[NS * TL], rows_seq[NS * TL], rows_tok[NS * TL], pass, nr, t;
         float *ref, *lg = (float *)malloc((size_t)NS * TL * V * sizeof(float));
-        rand_tokens(seqtok, NS * TL, &rng);
+        rand_tokens(seqtok, NS * TL, 0, 271, &rng);
         ref = logits_of(m, ctx, seqtok, NS, TL);
         for (pass = 0; pass < 4; pass++) {
             int threads = pass % 2 ? 2 : 1, packed = pass >= 2;
@@ -798,7 +674,7 @@ static void test_merge_and_inference(void)
         pt_gen_config g;
         memset(&g, 0, sizeof g);
         g.max_new_tokens = NEW;
-        for (p = 0; p < NP; p++) { rand_tokens(pr[p], PL, &rng); prompts[p] = pr[p]; lens[p] = PL; }
+        for (p = 0; p < NP; p++) { rand_tokens(pr[p], PL, 0, 271, &rng); prompts[p] = pr[p]; lens[p] = PL; }
         for (th = 1; th <= 2; th++) {
             pt_gen_result r;
             int agree = 0, total = 0, close = 0;
@@ -837,7 +713,7 @@ static void test_merge_and_inference(void)
         double w2 = 0;
         CHECK(pt_lora_attach(m2, &c2) == PT_OK, "attach rank 48");
         randomize_b(m2, 0.1f, 512);
-        rand_tokens(seqtok, NS * TL, &rng);
+        rand_tokens(seqtok, NS * TL, 0, 271, &rng);
         ref = logits_of(m2, ctx2, seqtok, NS, TL);
         for (i = 0; i < TL; i++) for (s = 0; s < NS; s++) { rows_seq[nr] = s; rows_tok[nr] = seqtok[s * TL + i]; nr++; }
         {
@@ -900,12 +776,12 @@ static void test_files(void)
     size_t fn;
     const char *path = tmp_path("adapter.ptla");
     printf("6. adapter files\n");
-    pt_rng_seed(&rng, 62); rand_tokens(tok, 24, &rng); rand_tokens(tgt, 24, &rng);
+    pt_rng_seed(&rng, 62); rand_tokens(tok, 24, 0, 271, &rng); rand_tokens(tgt, 24, 0, 271, &rng);
     g_tok = tok;
     g_ref_path = path;
     b = mkbatch(2, 12, tok, tgt);
     CHECK(pt_lora_attach(m, &c) == PT_OK, "attach: %s", pt_last_error());
-    for (i = 0; i < 10; i++) lora_step(m, ctx, &b, 1e-2f);
+    for (i = 0; i < 10; i++) model_train_step(m, ctx, &b, 1e-2f);
     trained = logits_of(m, ctx, tok, 2, 12);
     st = pt_lora_save(m, path);
     CHECK(st == PT_OK, "save: %s", pt_last_error());
@@ -1120,12 +996,12 @@ static void test_detach_dropout(void)
     pt_batch b;
     float *base, *lg, *merged;
     printf("7. detach and dropout\n");
-    pt_rng_seed(&rng, 72); rand_tokens(tok, 24, &rng); rand_tokens(tgt, 24, &rng);
+    pt_rng_seed(&rng, 72); rand_tokens(tok, 24, 0, 271, &rng); rand_tokens(tgt, 24, 0, 271, &rng);
     b = mkbatch(2, 12, tok, tgt);
     base = logits_of(m, ctx, tok, 2, 12);
     /* detach an unmerged, trained adapter: back to the base, bit for bit */
     CHECK(pt_lora_attach(m, &c) == PT_OK, "attach");
-    for (i = 0; i < 5; i++) lora_step(m, ctx, &b, 1e-2f);
+    for (i = 0; i < 5; i++) model_train_step(m, ctx, &b, 1e-2f);
     lg = logits_of(m, ctx, tok, 2, 12);
     CHECK(!same_floats(lg, base, n), "training changed nothing");
     free(lg);
@@ -1179,7 +1055,7 @@ static void test_detach_dropout(void)
         /* a training step with dropout runs and moves the adapters */
         {
             float *before = copy_floats(m->lora->params->data, m->lora->params->n_data);
-            double L = lora_step(m, ctx, &b, 1e-2f);
+            double L = model_train_step(m, ctx, &b, 1e-2f);
             CHECK(isfinite(L) && !same_floats(before, m->lora->params->data, m->lora->params->n_data), "dropout step");
             free(before);
         }
@@ -1231,7 +1107,7 @@ static void test_oom(void)
     pt_rng rng;
     const char *path = tmp_path("oom.ptla");
     printf("9. out of memory in attach, load, merge\n");
-    pt_rng_seed(&rng, 92); rand_tokens(tok, 12, &rng);
+    pt_rng_seed(&rng, 92); rand_tokens(tok, 12, 0, 271, &rng);
     w0 = copy_floats(m->params->data, m->params->n_data);
     lg0 = logits_of(m, ctx, tok, 1, 12);
     /* attach on a model without adapters: a failure leaves it as it was (no adapters, trainable) */
@@ -1343,10 +1219,10 @@ static float *train_run(int threads, uint64_t seed, int64_t *n)
     pt_batch b;
     float *out;
     pt_set_threads(threads);
-    pt_rng_seed(&rng, 81); rand_tokens(tok, 64, &rng); rand_tokens(tgt, 64, &rng);
+    pt_rng_seed(&rng, 81); rand_tokens(tok, 64, 0, 271, &rng); rand_tokens(tgt, 64, 0, 271, &rng);
     b = mkbatch(4, 16, tok, tgt);
     if (pt_lora_attach(m, &c) != PT_OK) { printf("attach: %s\n", pt_last_error()); exit(2); }
-    for (i = 0; i < 30; i++) lora_step(m, ctx, &b, 1e-2f);
+    for (i = 0; i < 30; i++) model_train_step(m, ctx, &b, 1e-2f);
     *n = m->lora->params->n_data;
     out = copy_floats(m->lora->params->data, *n);
     pt_ctx_free(ctx);
@@ -1378,7 +1254,7 @@ static const int tt_ids[4] = {PT_BYTE_USER, PT_BYTE_ASSISTANT, PT_BYTE_END, 200}
 static void rand_tokens_avoid(int *t, int n, pt_rng *rng, int avoid)
 {
     int i;
-    rand_tokens(t, n, rng);
+    rand_tokens(t, n, 0, 271, rng);
     for (i = 0; i < n; i++) if (t[i] == avoid) t[i] = avoid + 1;
 }
 /* 2 x 12 tokens: random (never id 200), the first three of tt_ids as inputs and as targets */
@@ -1519,7 +1395,7 @@ static void test_trainable_tokens(void)
         {
             float *r0 = copy_floats(ta->params->data, ta->params->n_data);
             double L0 = loss_of(m, ctx, &b, 0), L1;
-            for (i = 0; i < 20; i++) { double L = lora_step(m, ctx, &b, 2e-2f); if (!isfinite(L)) { CHECK(0, "%s: step %d loss %g", tn, i, L); break; } }
+            for (i = 0; i < 20; i++) { double L = model_train_step(m, ctx, &b, 2e-2f); if (!isfinite(L)) { CHECK(0, "%s: step %d loss %g", tn, i, L); break; } }
             L1 = loss_of(m, ctx, &b, 0);
             printf("  %s: 20 steps on 4 token rows: loss %.4f -> %.4f\n", tn, L0, L1);
             CHECK(L1 < L0 - 0.05, "%s: training the token rows: loss %.4f -> %.4f", tn, L0, L1);
@@ -1625,7 +1501,7 @@ static void test_prompt_tuning(void)
         pt_rng rng;
         float *base, *base_init, *lg;
         pt_rng_seed(&rng, 1110 + untied);
-        rand_tokens(tok, 24, &rng);
+        rand_tokens(tok, 24, 0, 271, &rng);
         base = logits_of(m, ctx, tok, 2, 12);
         /* errors: nothing attached, nothing frozen */
         CHECK(pt_prompt_tuning_attach(m, 0, NULL, 1) == PT_ERR_ARG && strstr(pt_last_error(), "n_virtual 0"), "%s: n_virtual 0: %s", tn, pt_last_error());
@@ -1685,7 +1561,7 @@ static void test_prompt_tuning(void)
                 float mk[24];
                 pt_batch bb;
                 pt_tensor *l;
-                rand_tokens(tgt_v, 24, &rng);
+                rand_tokens(tgt_v, 24, 0, 271, &rng);
                 tgt_v[3] = TV + 1;
                 for (i = 0; i < 24; i++) mk[i] = 1.0f;
                 bb = mkbatch(2, 12, tok_v, tgt_v);
@@ -1789,7 +1665,7 @@ static void test_prompt_tuning(void)
             pt_ctx *c2 = ctx;
             float *r0 = copy_floats(m->tokens->rows->data, m->tokens->rows->size);
             double L0 = loss_of(m, c2, &b, 0), L1;
-            for (i = 0; i < 30; i++) lora_step(m, c2, &b, 5e-2f);
+            for (i = 0; i < 30; i++) model_train_step(m, c2, &b, 5e-2f);
             L1 = loss_of(m, c2, &b, 0);
             printf("  prompt tuning, %d virtual tokens, 30 steps: loss %.4f -> %.4f\n", K, L0, L1);
             CHECK(L1 < L0 - 0.05, "prompt tuning: loss %.4f -> %.4f", L0, L1);
@@ -1875,7 +1751,7 @@ static void test_tokens_inference(void)
             double worst;
             snprintf(what, sizeof what, "%s, %s", kind ? "prompt tuning" : "trainable tokens", untied ? "untied" : "tied");
             pt_rng_seed(&rng, 1210 + 2 * kind + untied);
-            rand_tokens(seqtok, NS * TL, &rng);
+            rand_tokens(seqtok, NS * TL, 0, 271, &rng);
             st = kind ? pt_prompt_tuning_attach(m, K, NULL, 3) : pt_trainable_tokens_attach(m, tt_ids, 4);
             CHECK(st == PT_OK, "%s: attach: %s", what, pt_last_error());
             if (st != PT_OK) { pt_model_free(m); continue; }
@@ -1920,7 +1796,7 @@ static void test_tokens_inference(void)
                 memset(&g, 0, sizeof g);
                 g.max_new_tokens = NEW;
                 for (p = 0; p < NP; p++) {
-                    rand_tokens(pr[p], PL, &rng);
+                    rand_tokens(pr[p], PL, 0, 271, &rng);
                     if (kind) for (i = 0; i < K; i++) pr[p][i] = TV + i;
                     else pr[p][PL - 1 - p % 2] = tt_ids[p % 4];
                     prompts[p] = pr[p]; lens[p] = PL;
@@ -2007,7 +1883,7 @@ static void test_tokens_files(void)
     pt_rng rng;
     printf("13. token adapter files\n");
     pt_rng_seed(&rng, 1300);
-    rand_tokens(g_ttok, 24, &rng);
+    rand_tokens(g_ttok, 24, 0, 271, &rng);
     g_ttok[3] = PT_BYTE_USER; g_ttok[15] = PT_BYTE_END;
     /* round trips: trainable tokens tied, untied; prompt tuning (untied: still no classifier rows) */
     for (kase = 0; kase < 3; kase++) {
@@ -2270,7 +2146,7 @@ static void test_tokens_sft(void)
             if (fresh->lora && fresh->tokens) {
                 int tok[24];
                 float *a, *b2;
-                rand_tokens(tok, 24, &rng); tok[2] = PT_BYTE_USER; tok[20] = PT_BYTE_ASSISTANT;
+                rand_tokens(tok, 24, 0, 271, &rng); tok[2] = PT_BYTE_USER; tok[20] = PT_BYTE_ASSISTANT;
                 a = logits_of(m, ctx, tok, 2, 12); b2 = logits_of(fresh, ctx, tok, 2, 12);
                 CHECK(same_floats(a, b2, (int64_t)24 * TV), "%s: base + both loaded files != the trained model", tn);
                 free(a); free(b2);
@@ -2415,7 +2291,7 @@ static void test_lora_and_tokens(void)
             pt_ctx_reset(ctx);
         }
         L0 = loss_of(m, ctx, &b, 0);
-        for (i = 0; i < 15; i++) lora_step(m, ctx, &b, 2e-2f);
+        for (i = 0; i < 15; i++) model_train_step(m, ctx, &b, 2e-2f);
         L1 = loss_of(m, ctx, &b, 0);
         printf("  %s: loss %.4f -> %.4f\n", tn, L0, L1);
         CHECK(L1 < L0 - 0.1, "%s: loss %.4f -> %.4f", tn, L0, L1);
@@ -2427,7 +2303,7 @@ static void test_lora_and_tokens(void)
             enum { NS = 9, TL = 10 };
             int seqtok[NS * TL], s;
             char what[96];
-            rand_tokens(seqtok, NS * TL, &rng);
+            rand_tokens(seqtok, NS * TL, 0, 271, &rng);
             for (s = 0; s < NS; s++) { seqtok[s * TL + 2] = tt_ids[s % 3]; seqtok[s * TL + 7] = tt_ids[(s + 1) % 3]; }
             snprintf(what, sizeof what, "%s", tn);
             kv_vs_forward(m, ctx, seqtok, NS, TL, 3, what);
@@ -2458,7 +2334,7 @@ static void test_tokens_oom(void)
     const char *path = tmp_path("oom.pttk");
     pt_rng rng;
     printf("17. token adapters: out of memory; world eval with prompt tuning\n");
-    pt_rng_seed(&rng, 1701); rand_tokens(tok, 12, &rng);
+    pt_rng_seed(&rng, 1701); rand_tokens(tok, 12, 0, 271, &rng);
     /* attach on a plain model: each failure leaves no adapter and the base trainable */
     for (k = 0, fails = 0; k < 100; k++) {
         arm_failure(k); st = k % 2 ? pt_prompt_tuning_attach(m, 3, NULL, 1) : pt_trainable_tokens_attach(m, tt_ids, 4); disarm_failure();
@@ -2580,7 +2456,7 @@ static float *tokens_train_run(int threads, int kind, int64_t *n)
     if (kind) for (i = 0; i < 3; i++) { tok[i] = TV + i; tok[12 + i] = TV + i; }
     b = mkbatch(2, 12, tok, tgt);
     if ((kind ? pt_prompt_tuning_attach(m, 3, NULL, 2) : pt_trainable_tokens_attach(m, tt_ids, 4)) != PT_OK) { printf("attach: %s\n", pt_last_error()); exit(2); }
-    for (i = 0; i < 10; i++) lora_step(m, ctx, &b, 1e-2f);
+    for (i = 0; i < 10; i++) model_train_step(m, ctx, &b, 1e-2f);
     *n = m->tokens->params->n_data;
     out = copy_floats(m->tokens->params->data, *n);
     pt_ctx_free(ctx);
@@ -2715,7 +2591,7 @@ static void test_tokens_mixed(void)
         {
             float *r0 = copy_floats(ta->params->data, ta->params->n_data);
             double L0 = loss_of(m, ctx, &b, 0), L1;
-            for (i = 0; i < 15; i++) lora_step(m, ctx, &b, 2e-2f);
+            for (i = 0; i < 15; i++) model_train_step(m, ctx, &b, 2e-2f);
             L1 = loss_of(m, ctx, &b, 0);
             CHECK(L1 < L0 - 0.05, "%s: loss %.4f -> %.4f", tn, L0, L1);
             CHECK(same_floats(w0, m->params->data, m->params->n_data) && m->params->n_grad == 0, "%s: training changed the base", tn);
@@ -2728,7 +2604,7 @@ static void test_tokens_mixed(void)
         {   /* KV cache == training forward, generation = argmax */
             enum { NS = 10, TL = 12 };
             int seqtok[NS * TL], s;
-            rand_tokens(seqtok, NS * TL, &rng);
+            rand_tokens(seqtok, NS * TL, 0, 271, &rng);
             for (s = 0; s < NS; s++) { seqtok[s * TL] = TV; seqtok[s * TL + 1] = TV + 1; seqtok[s * TL + 3 + s % 5] = tt_ids[s % 3]; }
             kv_vs_forward(m, ctx, seqtok, NS, TL, 3, tn);
         }
@@ -2866,33 +2742,29 @@ static void test_memory_report(void)
 
 int main(void)
 {
-    char templ[] = "/tmp/pt_test_peft_XXXXXX";
     double t0 = pt_time_seconds();
-    if (!mkdtemp(templ)) { printf("mkdtemp failed\n"); return 2; }
-    snprintf(g_dir, sizeof g_dir, "%s", templ);
+    if (!make_tmp_dir("test_peft")) return 2;
     pt_set_threads(2);
-#define RUN(fn) do { double ts = pt_time_seconds(); fn(); printf("  (%.2f s)\n", pt_time_seconds() - ts); } while (0)
-    RUN(test_init_identity);
-    RUN(test_attach);
-    RUN(test_gradients);
-    RUN(test_training);
-    RUN(test_merge_and_inference);
-    RUN(test_files);
-    RUN(test_detach_dropout);
-    RUN(test_determinism);
-    RUN(test_oom);
-    RUN(test_trainable_tokens);
-    RUN(test_prompt_tuning);
-    RUN(test_tokens_inference);
-    RUN(test_tokens_files);
-    RUN(test_tokens_sft);
-    RUN(test_examples_from_generations);
-    RUN(test_lora_and_tokens);
-    RUN(test_tokens_oom);
-    RUN(test_tokens_determinism_unfrozen);
-    RUN(test_tokens_mixed);
-    RUN(test_memory_report);
-    cleanup_tmp();
-    printf("  total %.1f s\n", pt_time_seconds() - t0);
-    return test_end("test_peft");
+    /* each section prints its own heading */
+    RUN(NULL, test_init_identity);
+    RUN(NULL, test_attach);
+    RUN(NULL, test_gradients);
+    RUN(NULL, test_training);
+    RUN(NULL, test_merge_and_inference);
+    RUN(NULL, test_files);
+    RUN(NULL, test_detach_dropout);
+    RUN(NULL, test_determinism);
+    RUN(NULL, test_oom);
+    RUN(NULL, test_trainable_tokens);
+    RUN(NULL, test_prompt_tuning);
+    RUN(NULL, test_tokens_inference);
+    RUN(NULL, test_tokens_files);
+    RUN(NULL, test_tokens_sft);
+    RUN(NULL, test_examples_from_generations);
+    RUN(NULL, test_lora_and_tokens);
+    RUN(NULL, test_tokens_oom);
+    RUN(NULL, test_tokens_determinism_unfrozen);
+    RUN(NULL, test_tokens_mixed);
+    RUN(NULL, test_memory_report);
+    return finish_tmp("test_peft", t0);
 }

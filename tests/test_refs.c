@@ -48,87 +48,19 @@
 /* ---------------------------------------------------------------------------------------------
    Helpers
    --------------------------------------------------------------------------------------------- */
-static pt_config mkcfg(int dim, int layers, int heads, int kv, int hidden, int vocab, int seq, int untied)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = dim; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv; c.hidden_dim = hidden;
-    c.vocab_size = vocab; c.seq_len = seq; c.untied = untied;
-    return c;
-}
-/* dim 32, 2 layers, 4 heads over 2 kv heads, hidden 64, the byte vocabulary, seq_len 32 / 64 */
-static pt_config std_cfg(int untied) { return mkcfg(32, 2, 4, 2, 64, 272, 32, untied); }
 #define V_ 272
-
-/* A model with non-trivial weights: N(0, 0.1) everywhere, norm weights 1. The same seed gives the
-   same bits, so a second call is the "plain copy of the base" the adapters-off checks compare to. */
-static pt_model *make_model(pt_config cfg, uint64_t seed)
-{
-    pt_model *m = pt_model_new(&cfg, seed);
-    pt_rng rng;
-    if (!m) { printf("pt_model_new failed: %s\n", pt_last_error()); exit(2); }
-    pt_rng_seed(&rng, seed * 7919u + 13u);
-    pt_params_init_normal(m->params, "*", 0.1f, &rng);
-    pt_params_init_const(m->params, "*norm", 1.0f);
-    return m;
-}
 static void randomize(pt_params *P, float std, uint64_t seed)
 {
     pt_rng rng;
     pt_rng_seed(&rng, seed);
     pt_params_init_normal(P, "*", std, &rng);
 }
-static pt_lora_config lcfg(int rank, float alpha, const char *targets, uint64_t seed)
-{
-    pt_lora_config c;
-    memset(&c, 0, sizeof c);
-    c.rank = rank; c.alpha = alpha; c.targets = targets; c.seed = seed;
-    return c;
-}
-static pt_batch mkbatch(int B, int T, const int *tokens, const int *targets)
-{
-    pt_batch b;
-    memset(&b, 0, sizeof b);
-    b.B = B; b.T = T; b.tokens = tokens; b.targets = targets;
-    return b;
-}
-static float *copy_floats(const float *p, int64_t n)
-{
-    float *c = (float *)malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (n > 0) memcpy(c, p, (size_t)n * sizeof(float));
-    return c;
-}
-static int same_floats(const float *a, const float *b, int64_t n) { return a && b && memcmp(a, b, (size_t)n * sizeof(float)) == 0; }
 /* max |a - b| / max(1, max |b|); NaN counts as a failure */
-static double max_err(const float *a, const float *b, int64_t n)
-{
-    double md = 0, mb = 1;
-    int64_t i;
-    if (!a || !b) return INFINITY;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = d;
-        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
-    }
-    return md / mb;
-}
+static double max_err(const float *a, const float *b, int64_t n) { return scaled_err(a, b, n, 1.0); }
 static double abs_sum(const float *p, int64_t n) { double s = 0; int64_t i; for (i = 0; i < n; i++) s += fabs((double)p[i]); return s; }
 /* sum |grad| over every trainable tensor of a parameter set (NaN-propagating) */
 static double grad_abs_sum(const pt_params *P) { return P && P->grad ? abs_sum(P->grad, P->n_grad) : 0.0; }
 
-/* Logits of the training forward with the tape off, copied out ([B*T, V], malloc'd); NULL on error. */
-static float *logits_of(pt_model *m, pt_ctx *ctx, const int *tokens, int B, int T)
-{
-    pt_batch b = mkbatch(B, T, tokens, NULL);
-    pt_tensor *lg;
-    float *out = NULL;
-    pt_ctx_set_grad(ctx, 0);
-    lg = pt_model_logits(ctx, m, &b);
-    if (lg) out = copy_floats(lg->data, lg->size);
-    pt_ctx_reset(ctx);
-    pt_ctx_set_grad(ctx, 1);
-    return out;
-}
 /* KV-cache logits for one sequence: the first `pre` tokens in one call (a prefill, rows of one
    sequence), the rest one per call. [n, V] malloc'd; NULL on error. */
 static float *kv_logits(pt_model *m, const int *tok, int n, int pre)
@@ -175,25 +107,6 @@ static int params_frozen_everywhere(const pt_params *P)
         if (!(P->items[i]->flags & PT_PARAM_FROZEN) || P->items[i]->t.grad || P->items[i]->t.requires_grad) return 0;
     return 1;
 }
-/* One training step on an LM loss (+ mean of the squared head values when the model has a head):
-   loss, backward, pt_model_optimizer_step (clip 1), zero grads. Returns the loss (NaN on error). */
-static double train_step(pt_model *m, pt_ctx *ctx, const pt_batch *b, float lr)
-{
-    pt_adamw_config opt;
-    pt_tensor *l;
-    double L = NAN;
-    memset(&opt, 0, sizeof opt);
-    pt_ctx_set_grad(ctx, 1);
-    l = pt_model_loss(ctx, m, b);
-    if (l && m->head) l = pt_add(ctx, l, pt_mean(ctx, pt_square(ctx, pt_model_head_values(ctx, m, b))));
-    if (!l) printf("train_step: loss failed: %s\n", pt_last_error());
-    else if (pt_backward(ctx, l) != PT_OK) printf("train_step: backward failed: %s\n", pt_last_error());
-    else if (pt_model_optimizer_step(m, &opt, lr, 1.0f, NULL) != PT_OK) printf("train_step: optimizer failed: %s\n", pt_last_error());
-    else L = l->data[0];
-    pt_model_zero_grad(m);
-    pt_ctx_reset(ctx);
-    return L;
-}
 
 /* ---------------------------------------------------------------------------------------------
    1. Adapters off: the base model, bit for bit
@@ -217,22 +130,29 @@ static void make_prompts(int **pr, int *lens, int n, int prefix, uint64_t seed)
     }
 }
 static void free_prompts(int **pr, int n) { int i; for (i = 0; i < n; i++) free(pr[i]); }
-
-static void test_adapters_off(void)
+/* B rows of T input tokens (a third of them ids the token adapters train), random targets, and the
+   same tokens with a virtual prefix V_, V_ + 1 at the start of every row (tokv) */
+static void make_inputs(int *tok, int *tgt, int *tokv, int B, int T, uint64_t seed)
 {
-    pt_ctx *ctx = pt_ctx_new(0);
-    int untied, kind, i;
-    enum { B = 2, T = 14 };
-    int tok[B * T], tgt[B * T], tokv[B * T];
     pt_rng rng;
-    printf("1. adapters off: the base model bit for bit\n");
-    pt_rng_seed(&rng, 3);
+    int i;
+    pt_rng_seed(&rng, seed);
     for (i = 0; i < B * T; i++) {
         tok[i] = pt_rng_int(&rng, 0, 3) == 0 ? train_ids[pt_rng_int(&rng, 0, 2)] : pt_rng_int(&rng, 0, V_ - 1);
         tgt[i] = pt_rng_int(&rng, 0, V_ - 1);
     }
-    memcpy(tokv, tok, sizeof tok);
-    for (i = 0; i < B; i++) { tokv[i * T] = V_; tokv[i * T + 1] = V_ + 1; }   /* a virtual prefix per row */
+    memcpy(tokv, tok, (size_t)B * T * sizeof(int));
+    for (i = 0; i < B; i++) { tokv[i * T] = V_; tokv[i * T + 1] = V_ + 1; }
+}
+
+static void test_adapters_off(void)
+{
+    pt_ctx *ctx = pt_ctx_new(0);
+    int untied, kind;
+    enum { B = 2, T = 14 };
+    int tok[B * T], tgt[B * T], tokv[B * T];
+    printf("1. adapters off: the base model bit for bit\n");
+    make_inputs(tok, tgt, tokv, B, T, 3);
 
     for (untied = 0; untied <= 1; untied++)
         for (kind = 0; kind < K_COUNT; kind++) {
@@ -252,7 +172,7 @@ static void test_adapters_off(void)
             printf("  %s\n", what);
             w0 = copy_floats(m->params->data, m->params->n_data);
             if (has_lora) {
-                pt_lora_config lc = lcfg(4, 8.0f, "*", 5);
+                pt_lora_config lc = lcfg(4, 8.0f, 0, 0.0f, "*", 5);
                 st = pt_lora_attach(m, &lc);
                 CHECK(st == PT_OK, "%s: lora attach: %s", what, pt_last_error());
                 randomize(m->lora->params, 0.1f, 17);   /* nonzero B: the adapters change the forward */
@@ -382,7 +302,7 @@ static void test_adapters_off(void)
     for (untied = 0; untied <= 1; untied++) {
         pt_config cfg = std_cfg(untied);
         pt_model *base = make_model(cfg, 60 + untied), *m = make_model(cfg, 60 + untied);
-        pt_lora_config lc = lcfg(4, 4.0f, NULL, 3);
+        pt_lora_config lc = lcfg(4, 4.0f, 0, 0.0f, NULL, 3);
         int64_t NL = (int64_t)B * T * V_;
         float *Lbase = logits_of(base, ctx, tok, B, T), *Lm, *La, *Lu, *Kb, *Kb2, *w1, *Lmo;
         int st;
@@ -466,20 +386,13 @@ static void test_clone(void)
     pt_ctx *ctx = pt_ctx_new(0);
     enum { B = 2, T = 12 };
     int tok[B * T], tgt[B * T], tokv[B * T], i, untied;
-    pt_rng rng;
     printf("2. pt_model_clone\n");
-    pt_rng_seed(&rng, 5);
-    for (i = 0; i < B * T; i++) {
-        tok[i] = pt_rng_int(&rng, 0, 3) == 0 ? train_ids[pt_rng_int(&rng, 0, 2)] : pt_rng_int(&rng, 0, V_ - 1);
-        tgt[i] = pt_rng_int(&rng, 0, V_ - 1);
-    }
-    memcpy(tokv, tok, sizeof tok);
-    for (i = 0; i < B; i++) { tokv[i * T] = V_; tokv[i * T + 1] = V_ + 1; }
+    make_inputs(tok, tgt, tokv, B, T, 5);
 
     /* frozen clone of a model with LoRA, a mixed token adapter and a head */
     for (untied = 0; untied <= 1; untied++) {
         pt_model *m = make_model(std_cfg(untied), 80 + untied), *c;
-        pt_lora_config lc = lcfg(4, 8.0f, "*.attn.*,*.mlp.w2", 2);
+        pt_lora_config lc = lcfg(4, 8.0f, 0, 0.0f, "*.attn.*,*.mlp.w2", 2);
         pt_batch bt = mkbatch(B, T, tok, tgt), bv = mkbatch(B, T, tokv, tgt);
         int64_t NL = (int64_t)B * T * V_;
         float *Lm, *Lmv, *Lc, *Lcv, *Km, *Kc, *Hm, *Hc, *Lc2, *Hc2, *Lm2, *cw0;
@@ -532,7 +445,7 @@ static void test_clone(void)
         }
         /* training the original leaves the clone as it was */
         cw0 = copy_floats(c->params->data, c->params->n_data);
-        for (i = 0; i < 4; i++) { double L = train_step(m, ctx, &bv, 1e-2f); if (i == 0) L0 = L; L3 = L; }
+        for (i = 0; i < 4; i++) { double L = model_train_step(m, ctx, &bv, 1e-2f); if (i == 0) L0 = L; L3 = L; }
         CHECK(L3 < L0, "%s: training the original did not lower its loss (%g -> %g)", what, L0, L3);
         Lm2 = logits_of(m, ctx, tokv, B, T);
         Lc2 = logits_of(c, ctx, tokv, B, T);
@@ -576,7 +489,7 @@ static void test_clone(void)
               c ? (long long)pt_params_count(c->params, 1) : -1LL);
         pt_model_free(c);
         {
-            pt_lora_config lc = lcfg(2, 2.0f, NULL, 1);
+            pt_lora_config lc = lcfg(2, 2.0f, 0, 0.0f, NULL, 1);
             pt_lora_attach(m, &lc);
             pt_tokens_attach(m, 1, NULL, train_ids, 2, 1);
             c = pt_model_clone(m, 0);
@@ -607,7 +520,7 @@ static void test_clone(void)
             CHECK(c->head && pt_params_count(c->head->params, 1) == 33 && same_floats(c->head->params->data, m->head->params->data, m->head->params->n_data),
                   "trainable clone: head not copied or not trainable");
             /* three identical steps on both: bit-identical weights after */
-            for (i = 0; i < 3; i++) { train_step(m, ctx, &bt, 1e-2f); train_step(c, ctx, &bt, 1e-2f); }
+            for (i = 0; i < 3; i++) { model_train_step(m, ctx, &bt, 1e-2f); model_train_step(c, ctx, &bt, 1e-2f); }
             CHECK(same_floats(c->params->data, m->params->data, m->params->n_data), "trainable clone trains differently from the original (base)");
             CHECK(same_floats(c->head->params->data, m->head->params->data, m->head->params->n_data), "trainable clone trains differently (head)");
             /* the frozen tensors stayed, the others moved */
@@ -626,7 +539,7 @@ static void test_clone(void)
             mw0 = copy_floats(m->params->data, m->params->n_data);
             mh0 = copy_floats(m->head->params->data, m->head->params->n_data);
             cw_before = copy_floats(c->params->data, c->params->n_data);
-            train_step(c, ctx, &bt, 1e-2f);
+            model_train_step(c, ctx, &bt, 1e-2f);
             CHECK(!same_floats(c->params->data, cw_before, c->params->n_data), "trainable clone did not train");
             CHECK(same_floats(m->params->data, mw0, m->params->n_data) && same_floats(m->head->params->data, mh0, m->head->params->n_data),
                   "training the clone changed the original");
@@ -639,7 +552,7 @@ static void test_clone(void)
     /* trainable clone of a LoRA + trainable-tokens model: base frozen, adapters trainable */
     {
         pt_model *m = make_model(std_cfg(0), 91), *c, *cf;
-        pt_lora_config lc = lcfg(2, 2.0f, NULL, 8);
+        pt_lora_config lc = lcfg(2, 2.0f, 0, 0.0f, NULL, 8);
         pt_lora_attach(m, &lc);
         pt_trainable_tokens_attach(m, train_ids, 3);
         c = pt_model_clone(m, 1);
@@ -661,7 +574,7 @@ static void test_clone(void)
     /* the adapters-off state is copied, and the clone can switch its own */
     {
         pt_model *m = make_model(std_cfg(0), 92), *base = make_model(std_cfg(0), 92), *c;
-        pt_lora_config lc = lcfg(4, 4.0f, "*", 8);
+        pt_lora_config lc = lcfg(4, 4.0f, 0, 0.0f, "*", 8);
         float *Lb = logits_of(base, ctx, tok, B, T), *Lon, *Lc, *Lc2, *Lm;
         int64_t NL = (int64_t)B * T * V_;
         pt_lora_attach(m, &lc);
@@ -682,7 +595,7 @@ static void test_clone(void)
     /* merged LoRA: the clone is merged too (its forward == the original's, it cannot switch off) */
     {
         pt_model *m = make_model(std_cfg(1), 93), *c;
-        pt_lora_config lc = lcfg(4, 4.0f, "*", 8);
+        pt_lora_config lc = lcfg(4, 4.0f, 0, 0.0f, "*", 8);
         float *Lm, *Lc;
         pt_lora_attach(m, &lc);
         randomize(m->lora->params, 0.1f, 6);
@@ -873,7 +786,7 @@ static void test_sequence_logprobs(void)
     }
     /* with LoRA and a trainable-token adapter: on == reference on; off == the base model, bit for bit */
     {
-        pt_lora_config lc = lcfg(4, 8.0f, "*", 1);
+        pt_lora_config lc = lcfg(4, 8.0f, 0, 0.0f, "*", 1);
         float so[N], sb[N], son[N];
         int co[N], cb[N];
         pt_lora_attach(m, &lc);
@@ -1124,7 +1037,7 @@ static void test_heads(void)
               pt_status_name(st), pt_last_error(), (long long)r.checked, (long long)expect, r.worst, r.worst_input, (long long)r.worst_index);
         /* with LoRA attached (base frozen): the head and the adapter's B */
         {
-            pt_lora_config lc = lcfg(2, 2.0f, "*.attn.wv", 3);
+            pt_lora_config lc = lcfg(2, 2.0f, 0, 0.0f, "*.attn.wv", 3);
             pt_lora_attach(m, &lc);
             randomize(m->lora->params, 0.2f, 4);
             in[2] = m->lora->b[2];
@@ -1248,19 +1161,15 @@ static void test_dirty_arena(void)
 
 int main(void)
 {
-    char templ[] = "/tmp/pt_test_refs_XXXXXX";
     double t0 = pt_time_seconds();
-    if (!mkdtemp(templ)) { printf("mkdtemp failed\n"); return 2; }
-    snprintf(g_dir, sizeof g_dir, "%s", templ);
+    if (!make_tmp_dir("test_refs")) return 2;
     pt_set_threads(1);   /* see gen() */
-#define RUN(fn) do { double ts = pt_time_seconds(); fn(); printf("  (%.2f s)\n", pt_time_seconds() - ts); } while (0)
-    RUN(test_adapters_off);
-    RUN(test_clone);
-    RUN(test_sequence_logprobs);
-    RUN(test_hidden);
-    RUN(test_heads);
-    RUN(test_dirty_arena);
-    cleanup_tmp();
-    printf("  total %.1f s\n", pt_time_seconds() - t0);
-    return test_end("test_refs");
+    /* each section prints its own heading */
+    RUN(NULL, test_adapters_off);
+    RUN(NULL, test_clone);
+    RUN(NULL, test_sequence_logprobs);
+    RUN(NULL, test_hidden);
+    RUN(NULL, test_heads);
+    RUN(NULL, test_dirty_arena);
+    return finish_tmp("test_refs", t0);
 }

@@ -25,30 +25,6 @@
 #include "test_tmp.h"
 static long file_size(const char *p) { struct stat st; return stat(p, &st) == 0 ? (long)st.st_size : -1; }
 
-/* Redirect stdout into a file (to check that quiet runs print nothing). */
-static int g_saved_stdout = -1;
-static void capture_begin(const char *path)
-{
-    int fd;
-    fflush(stdout);
-    g_saved_stdout = dup(1);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) { dup2(fd, 1); close(fd); }
-}
-static void capture_end(void)
-{
-    fflush(stdout);
-    if (g_saved_stdout >= 0) { dup2(g_saved_stdout, 1); close(g_saved_stdout); g_saved_stdout = -1; }
-}
-
-static pt_config tiny_config(int dim, int layers, int heads, int kv_heads, int hidden, int seq_len)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = dim; c.n_layers = layers; c.n_heads = heads; c.n_kv_heads = kv_heads; c.hidden_dim = hidden;
-    c.vocab_size = PT_BYTE_VOCAB; c.seq_len = seq_len;
-    return c;
-}
 /* A model with larger random weights (std 0.1, norms 1), so that attention is far from uniform
    and every token's influence on the others is large: isolation checks then have teeth. */
 static pt_model *scaled_model(const pt_config *c, uint64_t seed)
@@ -425,7 +401,7 @@ static void test_isolation(void)
     int Bx[12] = { 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111 }; /* n_prompt 5 */
     int A2[10] = { 150, 151, 152, 153, 154, 155, 156, 157, 158, 159 };
     int B2[12] = { 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211 };
-    pt_config c = tiny_config(32, 2, 4, 2, 64, 32);
+    pt_config c = mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 32, 0);
     pt_model *m = scaled_model(&c, 11);
     pt_example ex[4];
     int order[2], i;
@@ -622,7 +598,7 @@ static double ref_eval_loss(pt_model *m, const pt_example *ex, int n, int T)
 }
 static void test_eval_loss(void)
 {
-    pt_config c = tiny_config(32, 2, 4, 2, 64, 64);
+    pt_config c = mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 64, 0);
     pt_model *m = scaled_model(&c, 21);
     pt_world_config wc;
     pt_example ex[45];
@@ -685,29 +661,15 @@ static float metric_falling(pt_model *m, void *user)
     if (g_metric_calls == 0 && g_snapshot) memcpy(g_snapshot, m->params->data, (size_t)g_snapshot_n * sizeof(float));
     return -(float)++g_metric_calls;
 }
-static int read_lines(const char *path, char lines[][160], int max)
-{
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    if (!f) return -1;
-    while (n < max && fgets(lines[n], 160, f)) n++;
-    fclose(f);
-    return n;
-}
-static int weights_equal(const pt_model *a, const pt_model *b)
-{
-    return a && b && a->params->n_data == b->params->n_data &&
-           memcmp(a->params->data, b->params->data, (size_t)a->params->n_data * sizeof(float)) == 0;
-}
 
 static void test_sft_train(void)
 {
-    pt_config c = tiny_config(32, 2, 4, 2, 64, 64);
+    pt_config c = mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 64, 0);
     pt_world_config wc;
     pt_example train[300], eval[16];
     pt_sft_result res;
     int i, st;
-    static char lines[300][160];
+    static char lines[300][256];
     const char *csv = tmp_path("sft.csv"), *best = tmp_path("best.ckpt"), *out = tmp_path("stdout.txt");
     memset(&wc, 0, sizeof wc);
     wc.min_digits = 1; wc.max_digits = 1;
@@ -763,7 +725,7 @@ static void test_sft_train(void)
             float l = 0;
             CHECK(pt_eval_loss(bm, eval, 16, 64, &l) == PT_OK && l == res.best_eval_loss, "best model eval loss %.9g vs best_eval_loss %.9g",
                   (double)l, (double)res.best_eval_loss);
-            CHECK(res.best_step != 30 || weights_equal(bm, m), "best at the last step but weights differ");
+            CHECK(res.best_step != 30 || models_equal(bm, m), "best at the last step but weights differ");
         }
         pt_model_free(bm);
         pt_model_free(m);
@@ -800,7 +762,7 @@ static void test_sft_train(void)
         CHECK(g_metric_calls == 3, "metric called %d times, want 3 (steps 4, 8, 12)", g_metric_calls);
         CHECK(res.best_step == 12 && res.best_metric == 3.0f, "rising metric: best step %d metric %g", res.best_step, (double)res.best_metric);
         bm = pt_model_load(best);
-        CHECK(bm && weights_equal(bm, m), "best checkpoint (last evaluation) != final weights");
+        CHECK(bm && models_equal(bm, m), "best checkpoint (last evaluation) != final weights");
         pt_model_free(bm); pt_model_free(m);
         remove(best);
     }
@@ -817,7 +779,7 @@ static void test_sft_train(void)
         CHECK(!isfinite(res.best_eval_loss), "no eval set: best_eval_loss %g", (double)res.best_eval_loss);
         bm = pt_model_load(best);
         CHECK(bm && memcmp(bm->params->data, g_snapshot, (size_t)g_snapshot_n * sizeof(float)) == 0, "best checkpoint != weights at step 4");
-        CHECK(bm && !weights_equal(bm, m), "weights did not change after step 4");
+        CHECK(bm && !models_equal(bm, m), "weights did not change after step 4");
         pt_model_free(bm); pt_model_free(m);
         free(g_snapshot); g_snapshot = NULL;
         remove(best);
@@ -851,12 +813,12 @@ static void test_sft_train(void)
         cfg.steps = 10; cfg.batch_rows = 4; cfg.quiet = 1; cfg.seed = 5;
         CHECK(pt_sft_train(m1, train, 300, eval, 16, &cfg, &r1) == PT_OK, "run 1: %s", pt_last_error());
         CHECK(pt_sft_train(m2, train, 300, eval, 16, &cfg, &r2) == PT_OK, "run 2: %s", pt_last_error());
-        CHECK(weights_equal(m1, m2), "two identical runs give different weights");
+        CHECK(models_equal(m1, m2), "two identical runs give different weights");
         CHECK(r1.first_loss == r2.first_loss && r1.last_loss == r2.last_loss && r1.best_eval_loss == r2.best_eval_loss,
               "two identical runs give different losses");
         cfg.seed = 6;
         CHECK(pt_sft_train(m3, train, 300, eval, 16, &cfg, &r2) == PT_OK, "run 3: %s", pt_last_error());
-        CHECK(!weights_equal(m1, m3), "another seed gives the same weights");
+        CHECK(!models_equal(m1, m3), "another seed gives the same weights");
         pt_model_free(m1); pt_model_free(m2); pt_model_free(m3);
     }
     /* (e2) the thread count does not change the result */
@@ -869,7 +831,7 @@ static void test_sft_train(void)
         pt_sft_train(m1, train, 300, NULL, 0, &cfg, &res);
         pt_set_threads(nt);
         pt_sft_train(m2, train, 300, NULL, 0, &cfg, &res);
-        CHECK(weights_equal(m1, m2), "1 thread vs %d threads: different weights", nt);
+        CHECK(models_equal(m1, m2), "1 thread vs %d threads: different weights", nt);
         pt_model_free(m1); pt_model_free(m2);
     }
     /* (e3) non-finite losses skip the step: an untied model whose embedding row of one byte is NaN
@@ -912,7 +874,7 @@ static void test_sft_train(void)
     }
     /* (f) an all-zero config: 200 steps, batch 8, the model's seq_len (a short-sequence model) */
     {
-        pt_config cs = tiny_config(16, 1, 2, 1, 32, 32);
+        pt_config cs = mkcfg(16, 1, 2, 1, 32, PT_BYTE_VOCAB, 32, 0);
         pt_model *m = pt_model_new(&cs, 2);
         pt_sft_config cfg = {0};
         cfg.quiet = 1;
@@ -926,7 +888,7 @@ static void test_sft_train(void)
             capture_begin(out);
             st = pt_sft_train(m2, train, 300, NULL, 0, NULL, &r2);
             capture_end();
-            CHECK(st == PT_OK && r2.steps_done == 200 && weights_equal(m, m2), "NULL config differs from an all-zero config");
+            CHECK(st == PT_OK && r2.steps_done == 200 && models_equal(m, m2), "NULL config differs from an all-zero config");
             pt_model_free(m2);
         }
         pt_model_free(m);
@@ -938,48 +900,28 @@ static void test_sft_train(void)
 /* ---------------------------------------------------------------------------------------------
    7. Learning: pretraining then SFT teaches the chat template
    --------------------------------------------------------------------------------------------- */
-/* PT_TEST_SEED=k shifts the seeds by k: how the thresholds were measured over several runs (the
-   suite runs k = 0). */
-static uint64_t seed_shift(void) { const char *e = getenv("PT_TEST_SEED"); return e ? (uint64_t)atoi(e) : 0; }
 static void test_learning(void)
 {
-    static int corpus[200000], tok[8 * 64], tgt[8 * 64];
+    static int corpus[200000];
     static pt_example train[2000], eval[32];
-    pt_config c = tiny_config(48, 2, 4, 2, 128, 64);
+    pt_config c = mkcfg(48, 2, 4, 2, 128, PT_BYTE_VOCAB, 64, 0);
     pt_world_config wc;
     pt_model *m = pt_model_new(&c, 5 + seed_shift());
     pt_ctx *ctx = pt_ctx_new(0);
-    pt_adamw_config opt;
     pt_rng rng;
     pt_world_eval_result base_raw, before, after;
     pt_sft_config cfg = {0};
     pt_sft_result res;
     int64_t n;
-    int s, b, i, B = 8, T = 64, steps = 200;
+    int i;
     double t0 = pt_time_seconds(), t1;
-    memset(&wc, 0, sizeof wc); memset(&opt, 0, sizeof opt);
+    memset(&wc, 0, sizeof wc);
     wc.min_digits = 1; wc.max_digits = 1;
     if (!m || !ctx) { CHECK(0, "model: %s", pt_last_error()); return; }
     /* pretraining as in tests/test_learning.c (200 steps instead of 500: a weaker base) */
     pt_rng_seed(&rng, 3 + seed_shift());
     n = pt_world_corpus(&wc, 2, 5000, corpus, 200000);
-    for (s = 0; s < steps; s++) {
-        pt_batch bt;
-        pt_tensor *l;
-        for (b = 0; b < B; b++) {
-            int at = pt_rng_int(&rng, 0, (int)(n - T - 2));
-            memcpy(tok + b * T, corpus + at, (size_t)T * sizeof(int));
-            memcpy(tgt + b * T, corpus + at + 1, (size_t)T * sizeof(int));
-        }
-        memset(&bt, 0, sizeof bt);
-        bt.B = B; bt.T = T; bt.tokens = tok; bt.targets = tgt;
-        l = pt_model_loss(ctx, m, &bt);
-        if (!l || pt_backward(ctx, l) != PT_OK) { CHECK(0, "step %d: %s", s, pt_last_error()); break; }
-        pt_clip_grad_norm(m->params, 1.0f, NULL);
-        pt_adamw_step(m->params, &opt, pt_lr_schedule(s, 20, steps, 3e-3f, 3e-4f));
-        pt_params_zero_grad(m->params);
-        pt_ctx_reset(ctx);
-    }
+    pretrain_windows(m, ctx, &rng, corpus, n, 8, 64, 200, NULL, NULL);   /* 8 rows of 64 tokens */
     pt_ctx_free(ctx);
     /* a fresh optimizer for SFT (as loading a base checkpoint without optimizer state would) */
     memset(m->params->adam_m, 0, (size_t)m->params->n_grad * sizeof(float));
@@ -1027,11 +969,8 @@ static void test_learning(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/pt_test_sft_XXXXXX";
     double t0 = pt_time_seconds();
-    if (!mkdtemp(tmpl)) { printf("mkdtemp failed\n"); return 1; }
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-#define RUN(name, fn) do { double ts = pt_time_seconds(); printf("== %s\n", name); fn(); printf("  (%.1f s)\n", pt_time_seconds() - ts); } while (0)
+    if (!make_tmp_dir("test_sft")) return 1;
     RUN("chat template", test_chat_text);
     RUN("world SFT examples", test_world_sft_example);
     RUN("packing", test_pack);
@@ -1044,7 +983,5 @@ int main(void)
        sanitizers by the sections above. */
     if (!T_SANITIZED) RUN("learning", test_learning);
     else printf("== learning: skipped under the sanitizers (runs in the optimised build)\n");
-    cleanup_tmp();
-    printf("  %.1f s%s\n", pt_time_seconds() - t0, T_SANITIZED ? " (sanitized)" : "");
-    return test_end("test_sft");
+    return finish_tmp("test_sft", t0);
 }

@@ -32,14 +32,7 @@
    Helpers
    --------------------------------------------------------------------------------------------- */
 #define DIM 16
-static pt_config tiny_config(int dim)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = dim; c.n_layers = 1; c.n_heads = 2; c.n_kv_heads = 1; c.hidden_dim = 2 * dim;
-    c.vocab_size = PT_BYTE_VOCAB; c.seq_len = 32;
-    return c;
-}
+static pt_config tiny_config(int dim) { return mkcfg(dim, 1, 2, 1, 2 * dim, PT_BYTE_VOCAB, 32, 0); }
 /* parameters of the tiny model, counted from its config (section 3's tensor list) */
 static int64_t n_params_of(const pt_config *c)
 {
@@ -114,24 +107,6 @@ static void train_plain(pt_model *m, int n, float lr)
     pt_ctx_free(ctx);
 }
 static int floats_equal(const float *a, const float *b, int64_t n) { return memcmp(a, b, (size_t)n * sizeof(float)) == 0; }
-static float *floats_dup(const float *a, int64_t n)
-{
-    float *p = (float *)malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (n > 0) memcpy(p, a, (size_t)n * sizeof(float));
-    return p;
-}
-static int params_equal(const pt_params *a, const pt_params *b)
-{
-    return a && b && a->n_data == b->n_data && floats_equal(a->data, b->data, a->n_data);
-}
-static int write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    int ok;
-    if (!f) return 0;
-    ok = fwrite(p, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
 static long read_into(const char *path, unsigned char *buf, long cap)
 {
     FILE *f = fopen(path, "rb");
@@ -141,34 +116,7 @@ static long read_into(const char *path, unsigned char *buf, long cap)
     fclose(f);
     return n;
 }
-/* FNV-1a 64, as section 7 documents it */
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-static void put_u32(unsigned char *p, uint32_t v) { int i; for (i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void put_u64(unsigned char *p, uint64_t v) { int i; for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static void put_f32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); put_u32(p, u); }
 static int has(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
-
-/* Redirect stdout into a file (to see what the progress line prints). */
-static int g_saved_stdout = -1;
-static void capture_begin(const char *path)
-{
-    int fd;
-    fflush(stdout);
-    g_saved_stdout = dup(1);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) { dup2(fd, 1); close(fd); }
-}
-static void capture_end(void)
-{
-    fflush(stdout);
-    if (g_saved_stdout >= 0) { dup2(g_saved_stdout, 1); close(g_saved_stdout); g_saved_stdout = -1; }
-}
 
 /* The schedule of section 6 from its description, in double: linear warmup to lr over `warmup`
    steps (step s of the warmup at lr (s+1)/warmup), then cosine decay to min_lr at `total`. */
@@ -320,6 +268,14 @@ static pt_model *fresh(void) { pt_config c = tiny_config(DIM); return pt_model_n
    --------------------------------------------------------------------------------------------- */
 /* gradient scales that put the global norm well above and below 1, step to step */
 static float g_scales[MAXS];
+/* run_hand on a fresh model with the gradient scales above, then check_run */
+static void hand_case(const char *what, const pt_train_config *cfg, const expect *e, trace *t)
+{
+    pt_model *m = fresh();
+    run_hand(m, cfg, NULL, e, g_scales, NULL, 0, 0, t);
+    check_run(what, t, e);
+    pt_model_free(m);
+}
 static void test_defaults(void)
 {
     trace *t = (trace *)malloc(sizeof(trace));
@@ -379,12 +335,10 @@ static void test_defaults(void)
     /* (c) defaults with 42 steps: warmup 42/20 = 2, min_lr lr/10, eval every 42/4 = 10 (steps 10,
        20, 30, 40 and the last, 42), clipping at 1.0 (pre-clip norm logged), beta1 0.9, no decay */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 42; cfg.quiet = 1;
         e.steps = 42; e.warmup = 2; e.eval_every = 10; e.lr = 1e-3; e.min_lr = (double)(1e-3f / 10); e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("defaults", t, &e);
+        hand_case("defaults", &cfg, &e, t);
         {
             int above = 0, below = 0;
             for (k = 0; k < t->n; k++) { above += t->norm[k] > 1.0; below += t->norm[k] < 1.0; }
@@ -393,102 +347,68 @@ static void test_defaults(void)
         }
         CHECK(t->res.skipped == 0 && t->res.first_loss == t->loss[0] && t->res.last_loss == t->loss[41],
               "first/last loss %g %g vs %g %g", (double)t->res.first_loss, (double)t->res.last_loss, (double)t->loss[0], (double)t->loss[41]);
-        pt_model_free(m);
     }
     /* (d) few steps: warmup 3/20 = 0 (no warmup: the peak at step 0), eval_every 3/4 = 0 -> every step */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 3; cfg.lr = 4e-3f; cfg.quiet = 1;
         e.steps = 3; e.warmup = 0; e.eval_every = 1; e.lr = 4e-3f; e.min_lr = (double)(4e-3f / 10); e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("3 steps", t, &e);
-        pt_model_free(m);
+        hand_case("3 steps", &cfg, &e, t);
     }
     /* (e) warmup PT_ZERO: no warmup, the first step at the peak */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 40; cfg.lr = 2e-3f; cfg.warmup = PT_ZERO; cfg.quiet = 1;
         e.steps = 40; e.warmup = 0; e.eval_every = 10; e.lr = 2e-3f; e.min_lr = (double)(2e-3f / 10); e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("warmup PT_ZERO", t, &e);
-        pt_model_free(m);
+        hand_case("warmup PT_ZERO", &cfg, &e, t);
     }
     /* (f) min_lr PT_ZERO: cosine to exactly 0; an explicit warmup and eval_every */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 20; cfg.lr = 2e-3f; cfg.min_lr = PT_ZERO; cfg.warmup = 5; cfg.eval_every = 3; cfg.quiet = 1;
         e.steps = 20; e.warmup = 5; e.eval_every = 3; e.lr = 2e-3f; e.min_lr = 0; e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("min_lr PT_ZERO", t, &e);
+        hand_case("min_lr PT_ZERO", &cfg, &e, t);
         CHECK(t->lr_after == 0.0 && t->lr[19] < 2e-3 * 0.02, "min_lr PT_ZERO: last lr %g, after the end %g (want exactly 0)", t->lr[19], t->lr_after);
-        pt_model_free(m);
     }
     /* (g) an explicit min_lr and beta2 */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 12; cfg.lr = 3e-3f; cfg.min_lr = 1e-3f; cfg.beta2 = 0.99f; cfg.quiet = 1;
         e.steps = 12; e.warmup = 0; e.eval_every = 3; e.lr = 3e-3f; e.min_lr = 1e-3f; e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.99f; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("min_lr 1e-3, beta2 0.99", t, &e);
-        pt_model_free(m);
+        hand_case("min_lr 1e-3, beta2 0.99", &cfg, &e, t);
     }
     /* (h) grad_clip PT_ZERO, and any negative value: no clipping */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 12; cfg.grad_clip = PT_ZERO; cfg.quiet = 1;
         e.steps = 12; e.warmup = 0; e.eval_every = 3; e.lr = 1e-3; e.min_lr = (double)(1e-3f / 10); e.clip = 0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("grad_clip PT_ZERO", t, &e);
-        pt_model_free(m);
-        m = fresh();
+        hand_case("grad_clip PT_ZERO", &cfg, &e, t);
         cfg.grad_clip = -3.0f;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("grad_clip -3", t, &e);
-        pt_model_free(m);
+        hand_case("grad_clip -3", &cfg, &e, t);
         /* an explicit bound */
-        m = fresh();
         cfg.grad_clip = 0.5f;
         e.clip = 0.5;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("grad_clip 0.5", t, &e);
-        pt_model_free(m);
+        hand_case("grad_clip 0.5", &cfg, &e, t);
     }
     /* (i) beta1 PT_ZERO: AdamW without momentum; beta1 0.5 */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 12; cfg.beta1 = PT_ZERO; cfg.quiet = 1;
         e.steps = 12; e.warmup = 0; e.eval_every = 3; e.lr = 1e-3; e.min_lr = (double)(1e-3f / 10); e.clip = 1.0; e.b1 = 0; e.b2 = 0.95; e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("beta1 PT_ZERO", t, &e);
-        pt_model_free(m);
-        m = fresh();
+        hand_case("beta1 PT_ZERO", &cfg, &e, t);
         cfg.beta1 = 0.5f;
         e.b1 = 0.5;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("beta1 0.5", t, &e);
-        pt_model_free(m);
+        hand_case("beta1 0.5", &cfg, &e, t);
     }
     /* (j) weight decay (decoupled, not on the norm weights); a negative one means none */
     {
-        pt_model *m = fresh();
         memset(&cfg, 0, sizeof cfg);
         cfg.steps = 12; cfg.weight_decay = 0.5f; cfg.quiet = 1;
         e.steps = 12; e.warmup = 0; e.eval_every = 3; e.lr = 1e-3; e.min_lr = (double)(1e-3f / 10); e.clip = 1.0; e.b1 = 0.9; e.b2 = 0.95; e.wd = 0.5;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("weight_decay 0.5", t, &e);
-        pt_model_free(m);
-        m = fresh();
+        hand_case("weight_decay 0.5", &cfg, &e, t);
         cfg.weight_decay = -1.0f;
         e.wd = 0;
-        run_hand(m, &cfg, NULL, &e, g_scales, NULL, 0, 0, t);
-        check_run("weight_decay -1", t, &e);
-        pt_model_free(m);
+        hand_case("weight_decay -1", &cfg, &e, t);
     }
     free(t);
 }
@@ -496,15 +416,6 @@ static void test_defaults(void)
 /* ---------------------------------------------------------------------------------------------
    2. The CSV
    --------------------------------------------------------------------------------------------- */
-static int read_lines(const char *path, char lines[][256], int max)
-{
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    if (!f) return -1;
-    while (n < max && fgets(lines[n], 256, f)) n++;
-    fclose(f);
-    return n;
-}
 /* split a CSV line into up to max doubles (strtod reads "nan"); returns the field count */
 static int csv_fields(const char *line, double *v, int max)
 {
@@ -673,10 +584,10 @@ static void snap_take(snap *s, const pt_model *m)
 {
     free(s->base); free(s->lora); free(s->head);
     memset(s, 0, sizeof *s);
-    s->nb = m->params->n_data; s->base = floats_dup(m->params->data, s->nb);
-    if (m->lora) { s->nl = m->lora->params->n_data; s->lora = floats_dup(m->lora->params->data, s->nl); }
+    s->nb = m->params->n_data; s->base = copy_floats(m->params->data, s->nb);
+    if (m->lora) { s->nl = m->lora->params->n_data; s->lora = copy_floats(m->lora->params->data, s->nl); }
     if (m->head) {   /* w then b (the flat buffer pads each tensor) */
-        s->nh = DIM + 1; s->head = floats_dup(m->head->w->data, DIM + 1);
+        s->nh = DIM + 1; s->head = copy_floats(m->head->w->data, DIM + 1);
         s->head[DIM] = m->head->b->data[0];
     }
 }
@@ -881,7 +792,7 @@ static void test_sft(void)
        not in the SFT loss its gradient is zero: the base trains bit for bit as before, the head
        stays as it was */
     pt_model_head_attach(m2, 11);
-    head0 = floats_dup(m2->head->params->data, m2->head->params->n_data);
+    head0 = copy_floats(m2->head->params->data, m2->head->params->n_data);
     st = pt_sft_train(m2, train, 64, eval, 8, &cfg, &r2);
     CHECK(st == PT_OK, "sft with head: %s", pt_last_error());
     /* memory is "measured from what was allocated": the head's dim + 1 floats as its flat buffers
@@ -966,9 +877,9 @@ static void test_head_checkpoints(void)
         int st;
         CHECK(pt_model_save(nh, p_nohead, 1) == PT_OK, "save without head");
         train_plain(nh, 1, 1e-2f);
-        w = floats_dup(nh->params->data, nh->params->n_data);
+        w = copy_floats(nh->params->data, nh->params->n_data);
         {
-            float *mm = floats_dup(nh->params->adam_m, nh->params->n_grad);
+            float *mm = copy_floats(nh->params->adam_m, nh->params->n_grad);
             int64_t step = nh->params->step;
             st = pt_model_load_into(nh, p_opt);
             CHECK(st == PT_ERR_FORMAT && has(pt_last_error(), p_opt), "head file into a model without a head: %d '%s'", st, pt_last_error());
@@ -983,8 +894,8 @@ static void test_head_checkpoints(void)
             int64_t step;
             pt_model_head_attach(wh, 9);
             train_plain(wh, 2, 1e-2f);
-            hw = floats_dup(wh->head->params->data, wh->head->params->n_data);
-            bw = floats_dup(wh->params->data, wh->params->n_data);
+            hw = copy_floats(wh->head->params->data, wh->head->params->n_data);
+            bw = copy_floats(wh->params->data, wh->params->n_data);
             step = wh->params->step;
             st = pt_model_load_into(wh, p_nohead);
             CHECK(st == PT_ERR_FORMAT && has(pt_last_error(), p_nohead), "headless file into a model with a head: %d '%s'", st, pt_last_error());
@@ -1007,7 +918,7 @@ static void test_head_checkpoints(void)
     memcpy(mine, "PTHD", 4); put_u32(mine + 4, 1); put_u32(mine + 8, DIM);
     for (i = 0; i < DIM; i++) put_f32(mine + 12 + 4 * i, m->head->w->data[i]);
     put_f32(mine + 12 + 4 * DIM, m->head->b->data[0]);
-    put_u64(mine + hn - 8, fnv1a(mine, hn - 8));
+    fix_checksum(mine, hn);
     n = read_into(hp, buf, (long)sizeof buf);
     CHECK(n == (long)hn && memcmp(buf, mine, hn) == 0, "head file: %ld bytes, want the documented %zu bytes", n, hn);
     {
@@ -1019,7 +930,7 @@ static void test_head_checkpoints(void)
         /* a file written here: w_i = i / 4, b = -3 */
         for (i = 0; i < DIM; i++) put_f32(mine + 12 + 4 * i, (float)i / 4);
         put_f32(mine + 12 + 4 * DIM, -3.0f);
-        put_u64(mine + hn - 8, fnv1a(mine, hn - 8));
+        fix_checksum(mine, hn);
         write_bytes(hand, mine, hn);
         CHECK(pt_model_head_load(f, hand) == PT_OK, "hand-written head file: %s", pt_last_error());
         {
@@ -1039,8 +950,8 @@ static void test_head_checkpoints(void)
         pt_head *hptr;
         pt_model_head_attach(f, 12);
         pt_model_head_attach(big, 13);
-        h0 = floats_dup(f->head->params->data, f->head->params->n_data);
-        h32 = floats_dup(big->head->params->data, big->head->params->n_data);
+        h0 = copy_floats(f->head->params->data, f->head->params->n_data);
+        h32 = copy_floats(big->head->params->data, big->head->params->n_data);
         hptr = f->head;
         /* wrong dim: a dim-16 head into a dim-32 model */
         st = pt_model_head_load(big, hp);
@@ -1057,9 +968,9 @@ static void test_head_checkpoints(void)
             case 2: what = "truncated to 10 bytes"; len = 10; break;
             case 3: what = "a flipped byte in w"; mine[12 + 5] ^= 0x10; break;
             case 4: what = "a flipped byte in the checksum"; mine[len - 1] ^= 0x01; break;
-            case 5: what = "version 2 (valid checksum)"; put_u32(mine + 4, 2); put_u64(mine + len - 8, fnv1a(mine, len - 8)); break;
+            case 5: what = "version 2 (valid checksum)"; put_u32(mine + 4, 2); fix_checksum(mine, len); break;
             case 6: what = "one float too many (valid checksum)";
-                memcpy(mine + len - 8, mine + len - 12, 4); len += 4; put_u64(mine + len - 8, fnv1a(mine, len - 8)); break;
+                memcpy(mine + len - 8, mine + len - 12, 4); len += 4; fix_checksum(mine, len); break;
             }
             write_bytes(bad, mine, len);
             st = pt_model_head_load(f, bad);
@@ -1104,19 +1015,14 @@ static void test_head_checkpoints(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/pt_test_trainer_XXXXXX";
     double t0 = pt_time_seconds();
-    if (!mkdtemp(tmpl)) { printf("mkdtemp failed\n"); return 1; }
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (!make_tmp_dir("test_trainer")) return 1;
     batch_init();
-#define RUN(name, fn) do { double ts = pt_time_seconds(); printf("== %s\n", name); fn(); printf("  (%.1f s)\n", pt_time_seconds() - ts); } while (0)
     RUN("defaults, PT_ZERO, schedule and AdamW by hand", test_defaults);
     RUN("CSV", test_csv);
     RUN("non-finite losses and gradients", test_nonfinite);
     RUN("best checkpoint", test_best);
     RUN("pt_sft_train through the loop", test_sft);
     RUN("checkpoints and head files with scalar heads", test_head_checkpoints);
-    cleanup_tmp();
-    printf("  %.1f s\n", pt_time_seconds() - t0);
-    return test_end("test_trainer");
+    return finish_tmp("test_trainer", t0);
 }

@@ -194,14 +194,7 @@ static keyset g_held;
 static pt_world_config g_cfgs[3];
 static const char *g_cfg_names[3] = { "1-3 digits, 2 terms", "1-3 digits, 3 terms", "1-4 digits, 2 terms" };
 
-static pt_config tiny_config(void)
-{
-    pt_config c;
-    memset(&c, 0, sizeof c);
-    c.dim = 32; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2; c.hidden_dim = 64;
-    c.vocab_size = PT_BYTE_VOCAB; c.seq_len = 192;
-    return c;
-}
+static pt_config tiny_config(void) { return mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 192, 0); }
 static pt_model *g_rand;      /* random weights */
 static pt_model *g_trained;   /* SFT'd briefly on the world (test_train) */
 
@@ -229,7 +222,6 @@ static void user_text(const pt_problem *p, char *out, size_t cap)
     memcpy(out, p->question, n);
     out[n] = 0;
 }
-static int str_eq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 /* The completion text of generated sequence i, without a final stop token (byte tokenizer) */
 static void gen_text(const pt_gen_result *r, int i, char *text, int cap)
 {
@@ -1751,16 +1743,13 @@ static void test_mixed(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/pt_test_world_XXXXXX";
     double t0 = pt_time_seconds();
     pt_config c = tiny_config();
-    if (!mkdtemp(tmpl)) { printf("mkdtemp failed\n"); return 1; }
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (!make_tmp_dir("test_world")) return 1;
     pt_set_threads(1);   /* tiny models; results do not depend on the thread count */
     g_cfgs[0] = wcfg(0, 0, 0); g_cfgs[1] = wcfg(1, 3, 3); g_cfgs[2] = wcfg(1, 4, 2);
     g_rand = pt_model_new(&c, 7);
     if (!g_rand) { printf("pt_model_new: %s\n", pt_last_error()); return 1; }
-#define RUN(name, fn) do { double ts = pt_time_seconds(); printf("== %s\n", name); fn(); printf("  (%.2f s)\n", pt_time_seconds() - ts); } while (0)
     RUN("classes by exhaustive enumeration", test_classes);
     RUN("held-out sets", test_heldout);
     RUN("training draws never held out", test_train_draws);
@@ -1781,7 +1770,5 @@ int main(void)
     keyset_free(&g_held);
     pt_model_free(g_rand);
     pt_model_free(g_trained);
-    cleanup_tmp();
-    printf("  %.1f s\n", pt_time_seconds() - t0);
-    return test_end("test_world");
+    return finish_tmp("test_world", t0);
 }

@@ -5,8 +5,6 @@
 #include "test.h"
 #include <string.h>
 
-static void write_bytes(const char *path, const void *p, size_t n) { FILE *f = fopen(path, "wb"); if (f) { fwrite(p, 1, n, f); fclose(f); } }
-
 int main(void)
 {
     char model[1024], tokp[1024];
