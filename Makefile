@@ -25,7 +25,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories
+EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo
 TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer
 HDR      := posttrain.h
 
@@ -35,7 +35,7 @@ all: $(addprefix $(B)/,$(EXAMPLES))
 $(B):
 	@mkdir -p $(B)
 
-$(B)/%: examples/%.c $(HDR) | $(B)
+$(B)/%: examples/%.c examples/example.h $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
 
 $(B)/test_%: tests/test_%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
@@ -44,7 +44,7 @@ $(B)/test_%: tests/test_%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 $(B)/asan_%: tests/%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 	$(CC) $(SANFLAGS) -I. $< -o $@ $(LDLIBS)
 
-$(B)/cpp_tu: tests/cpp_tu.cpp $(HDR) | $(B)
+$(B)/cpp_tu: tests/cpp_tu.cpp tests/test.h $(HDR) | $(B)
 	$(CXX) -O2 $(ARCH) $(WARN) $(OMPFLAGS) -I. $< -o $@ $(LDLIBS)
 
 $(B)/static_tu: tests/static_tu.c $(HDR) | $(B)

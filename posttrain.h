@@ -1199,6 +1199,29 @@ enum { PT_PRM_MIN = 0, PT_PRM_PRODUCT, PT_PRM_LAST };
 /* A solution's score from its step probabilities (n = 0 gives 0). */
 PTDEF float pt_prm_aggregate(const float *step_probs, int n, int mode);
 
+/* Preference records (pt_world_preferences, JSONL) as example pairs: chosen[i], rejected[i] share
+   the prompt (pt_record_example, chat template when chat = 1); strength[i] is the record's
+   strength (0 when absent; strength may be NULL). Free each array with pt_examples_free. */
+PTDEF int pt_pair_examples(const pt_dataset *ds, const pt_tokenizer *tok, int chat, pt_example *chosen,
+                           pt_example *rejected, float *strength);
+
+/* Outcome reward model training: the model's scalar head (attached with cfg->seed if missing) read
+   at the last completion token of both sides of each pair, the Bradley-Terry loss, the shared loop
+   (section 10). Pair i is chosen[i] > rejected[i]. Every eval_every steps: the eval pairs' loss and
+   accuracy (the metric, unless cfg->train sets none: the best checkpoint is the most accurate). */
+typedef struct pt_rm_config {
+    pt_train_config train;   /* steps, lr, schedule, CSV (extra columns: acc, margin) */
+    int batch_pairs;         /* 0 -> 8 */
+    float margin;            /* m = margin * strength (Llama 2's margin); 0 = none */
+    float center_eta;        /* reward centring; 0 = none */
+    uint64_t seed;           /* pair order, and the head's initialisation when attached here */
+} pt_rm_config;
+PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
+                      int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
+                      const pt_rm_config *cfg, pt_train_result *res);
+/* The reward of each example: the head's value at its last completion token (no gradient). */
+PTDEF int pt_rm_score(pt_model *m, const pt_example *ex, int n, float *rewards);
+
 /* ================================================================================================
    12. PREFERENCE OPTIMISATION                                                         >>preference
    ------------------------------------------------------------------------------------------------
@@ -1256,6 +1279,27 @@ typedef struct pt_pref_metrics {
 PTDEF pt_tensor *pt_pref_loss(pt_ctx *ctx, const pt_pref_config *cfg, pt_tensor *pi_c, pt_tensor *pi_r,
                               const float *ref_c, const float *ref_r, const float *len_c, const float *len_r,
                               const float *strength, pt_pref_metrics *metrics);
+
+/* DPO training (any loss above) on example pairs with the shared loop (section 10): chosen and
+   rejected sequences of a batch run through the policy together; the reference log-probs are
+   computed once, before the first step, from cfg->ref, or (NULL) from the policy as it is when
+   training starts (the DPO paper's pi_ref = pi_SFT), or with ref_adapters_off from the policy
+   with its adapters switched off (PEFT's disable_adapter). CSV extra columns: acc, margin,
+   chosen_logp, rejected_logp, kl. Every eval_every steps: the eval pairs' loss; the metric is
+   cfg->metric (e.g. world accuracy) or else the eval pairs' reward accuracy. */
+typedef struct pt_dpo_config {
+    pt_pref_config pref;
+    pt_train_config train;
+    int batch_pairs;         /* pairs per step; 0 -> 8 */
+    uint64_t seed;           /* pair order */
+    pt_model *ref;           /* NULL: see above */
+    int ref_adapters_off;
+    float (*metric)(pt_model *m, void *user);
+    void *user;
+} pt_dpo_config;
+PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
+                       int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
+                       const pt_dpo_config *cfg, pt_train_result *res);
 
 #ifdef __cplusplus
 }
@@ -8742,6 +8786,116 @@ done:
     return st;
 }
 
+/* --- Pair batches, for every pairwise trainer (reward models, DPO) ---------------------------------
+   Row 2i holds chosen i and row 2i + 1 rejected i, one example per row (pt_pack_examples), so the
+   [n, 2T] view of any per-token quantity puts a pair's two sequences side by side: the chosen half
+   selected by mask_c, the rejected half by mask_r (the same flat memory as the [2n, T] batch). */
+typedef struct pt__pairs {
+    int cap, T;
+    int *buf;                 /* [4][2 cap T]: tokens, targets, positions, segments */
+    float *mask;              /* [2 cap T] loss mask: completion targets */
+    float *mask_c, *mask_r;   /* [cap, 2T]: the loss mask of each half */
+    float *last_c, *last_r;   /* [cap, 2T]: one-hot at each half's last target (a reward's token) */
+    float *len_c, *len_r;     /* [cap] completion tokens */
+    pt_batch b;
+} pt__pairs;
+static void pt__pairs_free(pt__pairs *p)
+{
+    PT_FREE(p->buf);
+    PT_FREE(p->mask);
+    PT_FREE(p->mask_c);
+    PT_FREE(p->mask_r);
+    PT_FREE(p->last_c);
+    PT_FREE(p->last_r);
+    PT_FREE(p->len_c);
+    PT_FREE(p->len_r);
+    memset(p, 0, sizeof *p);
+}
+static int pt__pairs_alloc(pt__pairs *p, int cap, int T)
+{
+    size_t cells = (size_t)2 * cap * T;
+    memset(p, 0, sizeof *p);
+    p->cap = cap;
+    p->T = T;
+    p->buf = (int *)PT_MALLOC(4 * cells * sizeof(int));
+    p->mask = (float *)PT_MALLOC(cells * sizeof(float));
+    p->mask_c = (float *)PT_MALLOC(cells * sizeof(float));
+    p->mask_r = (float *)PT_MALLOC(cells * sizeof(float));
+    p->last_c = (float *)PT_MALLOC(cells * sizeof(float));
+    p->last_r = (float *)PT_MALLOC(cells * sizeof(float));
+    p->len_c = (float *)PT_MALLOC((size_t)cap * sizeof(float));
+    p->len_r = (float *)PT_MALLOC((size_t)cap * sizeof(float));
+    if (p->buf && p->mask && p->mask_c && p->mask_r && p->last_c && p->last_r && p->len_c && p->len_r) return PT_OK;
+    pt__pairs_free(p);
+    return pt__fail(PT_ERR_NOMEM, "pair batch: out of memory (%d pairs of %d tokens)", cap, T);
+}
+/* Fill the batch with pairs idx[0..n) (n <= cap). */
+static void pt__pairs_fill(pt__pairs *p, const pt_example *chosen, const pt_example *rejected, const int *idx, int n)
+{
+    int T = p->T, i, side, t;
+    int64_t blk = (int64_t)2 * n * T;
+    for (i = 0; i < n; i++)
+        for (side = 0; side < 2; side++) {
+            int one = idx[i], last = -1;
+            int64_t o = (int64_t)(2 * i + side) * T;
+            float *half = side ? p->mask_r : p->mask_c, *other = side ? p->mask_c : p->mask_r;
+            float *one_hot = side ? p->last_r : p->last_c, *other_hot = side ? p->last_c : p->last_r, len = 0.0f;
+            pt_pack_examples(side ? rejected : chosen, &one, 1, 1, T, 0, p->buf + o, p->buf + blk + o, p->mask + o,
+                             p->buf + 2 * blk + o, p->buf + 3 * blk + o);
+            for (t = 0; t < T; t++) {
+                half[o + t] = p->mask[o + t];
+                other[o + t] = 0.0f;
+                one_hot[o + t] = 0.0f;
+                other_hot[o + t] = 0.0f;
+                len += p->mask[o + t];
+                if (p->mask[o + t] != 0.0f) last = t;
+            }
+            if (last >= 0) one_hot[o + last] = 1.0f;
+            (side ? p->len_r : p->len_c)[i] = len;
+        }
+    memset(&p->b, 0, sizeof p->b);
+    p->b.B = 2 * n;
+    p->b.T = T;
+    p->b.tokens = p->buf;
+    p->b.targets = p->buf + blk;
+    p->b.loss_mask = p->mask;
+    p->b.pos = p->buf + 2 * blk;
+    p->b.seg = p->buf + 3 * blk;
+}
+/* The longest example of the given sets, at most the model's seq_len (longer ones are cut). */
+static int pt__pairs_T(const pt_model *m, const pt_example *a, const pt_example *b, int n, const pt_example *c,
+                       const pt_example *d, int n2)
+{
+    int T = 2, i;
+    for (i = 0; i < n; i++) {
+        if (a[i].n_ids > T) T = a[i].n_ids;
+        if (b[i].n_ids > T) T = b[i].n_ids;
+    }
+    for (i = 0; i < n2; i++) {
+        if (c[i].n_ids > T) T = c[i].n_ids;
+        if (d[i].n_ids > T) T = d[i].n_ids;
+    }
+    return T < m->cfg.seq_len ? T : m->cfg.seq_len;
+}
+/* Next batch of pair indices from a shuffled order (reshuffled at each pass). */
+static int pt__pairs_next(int *order, int n, int *cursor, pt_rng *rng, int want, int *idx)
+{
+    int k;
+    for (k = 0; k < want; k++) {
+        if (*cursor >= n) {
+            int i;
+            for (i = n - 1; i > 0; i--) {
+                int j = pt_rng_int(rng, 0, i), tmp = order[i];
+                order[i] = order[j];
+                order[j] = tmp;
+            }
+            *cursor = 0;
+        }
+        idx[k] = order[(*cursor)++];
+    }
+    return want;
+}
+
 /* ================================================================================================
    11. REWARD MODELS (implementation)                                                     >>rewards
    ================================================================================================ */
@@ -8906,6 +9060,140 @@ PTDEF float pt_prm_aggregate(const float *step_probs, int n, int mode)
         else if (step_probs[j] < v) v = step_probs[j];
     }
     return (float)v;
+}
+
+PTDEF int pt_pair_examples(const pt_dataset *ds, const pt_tokenizer *tok, int chat, pt_example *chosen,
+                           pt_example *rejected, float *strength)
+{
+    int i, st = PT_OK;
+    if (!ds || !tok || !chosen || !rejected || ds->kind != PT_DATA_PREFERENCE)
+        return pt__fail(PT_ERR_ARG, "pt_pair_examples: need a preference dataset, a tokenizer and two arrays");
+    memset(chosen, 0, (size_t)ds->n * sizeof *chosen);
+    memset(rejected, 0, (size_t)ds->n * sizeof *rejected);
+    for (i = 0; i < ds->n && st == PT_OK; i++) {
+        st = pt_record_example(tok, &ds->records[i], PT_DATA_PREFERENCE, chat, 0, &chosen[i]);
+        if (st == PT_OK) st = pt_record_example(tok, &ds->records[i], PT_DATA_PREFERENCE, chat, 1, &rejected[i]);
+        if (strength) strength[i] = ds->records[i].has_strength ? ds->records[i].strength : 0.0f;
+    }
+    if (st != PT_OK) {   /* all or nothing */
+        pt_examples_free(chosen, ds->n);
+        pt_examples_free(rejected, ds->n);
+    }
+    return st;
+}
+PTDEF int pt_rm_score(pt_model *m, const pt_example *ex, int n, float *rewards)
+{
+    pt__pairs p;
+    pt_ctx *ctx;
+    int st, at, i;
+    if (!m || !m->head || (!ex && n > 0) || n < 0 || !rewards)
+        return pt__fail(PT_ERR_ARG, "pt_rm_score: need a model with a head, examples and an output");
+    if (n == 0) return PT_OK;
+    if ((st = pt__pairs_alloc(&p, 8, pt__pairs_T(m, ex, ex, n, NULL, NULL, 0))) != PT_OK) return st;
+    if (!(ctx = pt_ctx_new(0))) {
+        pt__pairs_free(&p);
+        return pt__fail(PT_ERR_NOMEM, "pt_rm_score: out of memory");
+    }
+    pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < n && st == PT_OK; at += 8) {   /* each example on both sides of a pair row */
+        int k = n - at < 8 ? n - at : 8, idx[8];
+        pt_tensor *v;
+        int shape[2];
+        for (i = 0; i < k; i++) idx[i] = at + i;
+        pt__pairs_fill(&p, ex, ex, idx, k);
+        shape[0] = k;
+        shape[1] = 2 * p.T;
+        v = pt_row_sum(ctx, pt_reshape(ctx, pt_model_head_values(ctx, m, &p.b), 2, shape), p.last_c);
+        if (!v) st = pt_last_status();
+        for (i = 0; v && i < k; i++) rewards[at + i] = v->data[i];
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_free(ctx);
+    pt__pairs_free(&p);
+    return st;
+}
+/* Rewards of a pair batch: r_c, r_r [n] from the head at each side's last completion token. */
+static int pt__pair_rewards(pt_ctx *ctx, pt_model *m, pt__pairs *p, int n, pt_tensor **rc, pt_tensor **rr)
+{
+    int shape[2];
+    pt_tensor *view;
+    shape[0] = n;
+    shape[1] = 2 * p->T;
+    view = pt_reshape(ctx, pt_model_head_values(ctx, m, &p->b), 2, shape);
+    *rc = pt_row_sum(ctx, view, p->last_c);
+    *rr = pt_row_sum(ctx, view, p->last_r);
+    return *rc && *rr ? PT_OK : pt_last_status();
+}
+PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
+                      int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
+                      const pt_rm_config *cfg_in, pt_train_result *res)
+{
+    pt_rm_config cfg;
+    pt__pairs p;
+    pt_trainer tr;
+    pt_rng rng;
+    pt_ctx *ctx = NULL;
+    int *order = NULL, idx[256], cursor = 0, B, st, i;
+    float margins[256];
+    memset(&cfg, 0, sizeof cfg);
+    if (cfg_in) cfg = *cfg_in;
+    B = cfg.batch_pairs > 0 ? cfg.batch_pairs : 8;
+    if (!m || !chosen || !rejected || n < 1 || B > 256 || (n_eval > 0 && (!eval_chosen || !eval_rejected)))
+        return pt__fail(PT_ERR_ARG, "pt_rm_train: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs");
+    if (!cfg.train.name) cfg.train.name = "rm";
+    if (!m->head && (st = pt_model_head_attach(m, cfg.seed)) != PT_OK) return st;
+    st = pt__pairs_alloc(&p, B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+    if (st != PT_OK) return st;
+    order = (int *)PT_MALLOC((size_t)n * sizeof(int));
+    ctx = pt_ctx_new(0);
+    if (!order || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_rm_train: out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) order[i] = i;
+    cursor = n;   /* shuffle before the first batch */
+    pt_rng_seed(&rng, cfg.seed ^ 0x5eedULL);
+    if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin")) != PT_OK) goto done;
+    while (pt_trainer_running(&tr)) {
+        pt_tensor *rc, *rr, *loss;
+        float extra[2] = {0, 0};
+        pt__pairs_next(order, n, &cursor, &rng, B, idx);
+        pt__pairs_fill(&p, chosen, rejected, idx, B);
+        for (i = 0; i < B; i++) margins[i] = strength ? cfg.margin * strength[idx[i]] : 0.0f;
+        if ((st = pt__pair_rewards(ctx, m, &p, B, &rc, &rr)) != PT_OK) break;
+        for (i = 0; i < B; i++) {
+            extra[0] += (rc->data[i] > rr->data[i]) / (float)B;
+            extra[1] += (rc->data[i] - rr->data[i]) / (float)B;
+        }
+        loss = pt_bt_loss(ctx, rc, rr, cfg.margin > 0 ? margins : NULL, cfg.center_eta);
+        if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
+        if (pt_trainer_eval_due(&tr) && n_eval > 0) {   /* held-out pairs: BT loss (no margin), accuracy */
+            double lsum = 0, correct = 0;
+            int at;
+            pt_ctx_set_grad(ctx, 0);
+            for (at = 0; at < n_eval && st == PT_OK; at += B) {
+                int k = n_eval - at < B ? n_eval - at : B;
+                for (i = 0; i < k; i++) idx[i] = at + i;
+                pt__pairs_fill(&p, eval_chosen, eval_rejected, idx, k);
+                if ((st = pt__pair_rewards(ctx, m, &p, k, &rc, &rr)) != PT_OK) break;
+                for (i = 0; i < k; i++) {
+                    correct += rc->data[i] > rr->data[i];
+                    lsum -= log(1.0 / (1.0 + exp(-((double)rc->data[i] - rr->data[i]))));
+                }
+                pt_ctx_reset(ctx);
+            }
+            pt_ctx_set_grad(ctx, 1);
+            if (st != PT_OK) break;
+            if ((st = pt_trainer_evaluated(&tr, (float)(lsum / n_eval), (float)(correct / n_eval))) != PT_OK) break;
+        }
+        pt_trainer_log(&tr, extra, 2);
+    }
+    pt_trainer_end(&tr, ctx, res);
+done:
+    PT_FREE(order);
+    pt_ctx_free(ctx);
+    pt__pairs_free(&p);
+    return st;
 }
 
 /* ================================================================================================
@@ -9080,6 +9368,135 @@ PTDEF pt_tensor *pt_pref_loss(pt_ctx *ctx, const pt_pref_config *cfg_in, pt_tens
         metrics->kl = (float)(kl / (2.0 * n));
     }
     return loss;
+}
+
+/* The policy's per-sequence log-probs of a pair batch: pi_c, pi_r [n] (sums over completion tokens). */
+static int pt__pair_logprobs(pt_ctx *ctx, pt_model *m, pt__pairs *p, int n, pt_tensor **pi_c, pt_tensor **pi_r)
+{
+    int shape[2];
+    pt_tensor *view;
+    shape[0] = n;
+    shape[1] = 2 * p->T;
+    view = pt_reshape(ctx, pt_model_logprobs(ctx, m, &p->b, 1.0f), 2, shape);
+    *pi_c = pt_row_sum(ctx, view, p->mask_c);
+    *pi_r = pt_row_sum(ctx, view, p->mask_r);
+    return *pi_c && *pi_r ? PT_OK : pt_last_status();
+}
+/* Reference log-probs of n pairs, once: ref (or m as it is now, adapters off if asked). */
+static int pt__pair_reference(pt_model *m, const pt_dpo_config *cfg, const pt_example *c, const pt_example *r, int n,
+                              float *ref_c, float *ref_r)
+{
+    pt_model *ref = cfg->ref ? cfg->ref : m;
+    int st, off = !cfg->ref && cfg->ref_adapters_off;
+    if (n < 1) return PT_OK;
+    if (off && (st = pt_model_set_adapters(m, 0)) != PT_OK) return st;
+    st = pt_sequence_logprobs(ref, c, n, 16, ref_c, NULL);
+    if (st == PT_OK) st = pt_sequence_logprobs(ref, r, n, 16, ref_r, NULL);
+    if (off) pt_model_set_adapters(m, 1);
+    return st;
+}
+PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
+                       int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
+                       const pt_dpo_config *cfg_in, pt_train_result *res)
+{
+    pt_dpo_config cfg;
+    pt_pref_config pc;
+    pt__pairs p;
+    pt_trainer tr;
+    pt_rng rng;
+    pt_ctx *ctx = NULL;
+    int *order = NULL, idx[256], cursor, B, st, i, ref_free;
+    float *ref = NULL, bref_c[256], bref_r[256], bstr[256];
+    memset(&cfg, 0, sizeof cfg);
+    if (cfg_in) cfg = *cfg_in;
+    pc = pt__pref_resolve(&cfg.pref);
+    ref_free = pc.loss == PT_PREF_SIMPO || pc.loss == PT_PREF_ORPO;
+    B = cfg.batch_pairs > 0 ? cfg.batch_pairs : 8;
+    if (!m || !chosen || !rejected || n < 1 || B > 256 || (n_eval > 0 && (!eval_chosen || !eval_rejected)))
+        return pt__fail(PT_ERR_ARG, "pt_dpo_train: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs");
+    if (!cfg.train.name) cfg.train.name = "dpo";
+    st = pt__pairs_alloc(&p, B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+    if (st != PT_OK) return st;
+    order = (int *)PT_MALLOC((size_t)n * sizeof(int));
+    ref = (float *)PT_MALLOC((size_t)2 * (n + (n_eval > 0 ? n_eval : 0)) * sizeof(float));   /* c, r, eval c, r */
+    ctx = pt_ctx_new(0);
+    if (!order || !ref || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_dpo_train: out of memory");
+        goto done;
+    }
+    memset(ref, 0, (size_t)2 * (n + (n_eval > 0 ? n_eval : 0)) * sizeof(float));
+    if (!ref_free) {
+        if ((st = pt__pair_reference(m, &cfg, chosen, rejected, n, ref, ref + n)) != PT_OK) goto done;
+        st = pt__pair_reference(m, &cfg, eval_chosen, eval_rejected, n_eval, ref + 2 * n, ref + 2 * n + n_eval);
+        if (st != PT_OK) goto done;
+    }
+    for (i = 0; i < n; i++) order[i] = i;
+    cursor = n;
+    pt_rng_seed(&rng, cfg.seed ^ 0xd90ULL);
+    if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin,chosen_logp,rejected_logp,kl")) != PT_OK) goto done;
+    while (pt_trainer_running(&tr)) {
+        pt_tensor *pi_c, *pi_r, *loss;
+        pt_pref_metrics met;
+        float extra[5];
+        pt__pairs_next(order, n, &cursor, &rng, B, idx);
+        pt__pairs_fill(&p, chosen, rejected, idx, B);
+        for (i = 0; i < B; i++) {
+            bref_c[i] = ref[idx[i]];
+            bref_r[i] = ref[n + idx[i]];
+            bstr[i] = strength ? strength[idx[i]] : 0.0f;
+        }
+        memset(&met, 0, sizeof met);
+        if ((st = pt__pair_logprobs(ctx, m, &p, B, &pi_c, &pi_r)) != PT_OK) break;
+        loss = pt_pref_loss(ctx, &pc, pi_c, pi_r, bref_c, bref_r, p.len_c, p.len_r, bstr, &met);
+        if (!loss) {
+            st = pt_last_status();
+            break;
+        }
+        if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
+        if (pt_trainer_eval_due(&tr)) {
+            double lsum = 0, correct = 0;
+            float metric = NAN;
+            int at;
+            pt_ctx_set_grad(ctx, 0);
+            for (at = 0; at < n_eval && st == PT_OK; at += B) {
+                int k = n_eval - at < B ? n_eval - at : B;
+                pt_pref_metrics em;
+                for (i = 0; i < k; i++) {
+                    idx[i] = at + i;
+                    bref_c[i] = ref[2 * n + at + i];
+                    bref_r[i] = ref[2 * n + n_eval + at + i];
+                }
+                pt__pairs_fill(&p, eval_chosen, eval_rejected, idx, k);
+                if ((st = pt__pair_logprobs(ctx, m, &p, k, &pi_c, &pi_r)) != PT_OK) break;
+                if (!pt_pref_loss(ctx, &pc, pi_c, pi_r, bref_c, bref_r, p.len_c, p.len_r, NULL, &em)) {
+                    st = pt_last_status();
+                    break;
+                }
+                lsum += (double)em.loss * k;
+                correct += (double)em.accuracy * k;
+                pt_ctx_reset(ctx);
+            }
+            pt_ctx_set_grad(ctx, 1);
+            if (st != PT_OK) break;
+            if (cfg.metric) metric = cfg.metric(m, cfg.user);
+            else if (n_eval > 0) metric = (float)(correct / n_eval);
+            st = pt_trainer_evaluated(&tr, n_eval > 0 ? (float)(lsum / n_eval) : NAN, metric);
+            if (st != PT_OK) break;
+        }
+        extra[0] = met.accuracy;
+        extra[1] = met.margin;
+        extra[2] = met.chosen_logp;
+        extra[3] = met.rejected_logp;
+        extra[4] = met.kl;
+        pt_trainer_log(&tr, extra, 5);
+    }
+    pt_trainer_end(&tr, ctx, res);
+done:
+    PT_FREE(order);
+    PT_FREE(ref);
+    pt_ctx_free(ctx);
+    pt__pairs_free(&p);
+    return st;
 }
 
 #if defined(__clang__)
