@@ -865,7 +865,7 @@ PTDEF int pt_world_strength(const pt_world_score *a, const pt_world_score *b);
      PT_FLAW_ANSWER     every step right, the answer wrong (quality 1, no wrong step)
      PT_FLAW_CARRIED    one step's sum wrong and carried on into a wrong answer (quality 1, one wrong step)
      PT_FLAW_TRUNCATED  cut off inside the think block, as a generation that ran out of tokens (quality 0)
-   Returns the length written (< cap). */
+   Returns the full length, snprintf-style (the text written is truncated to cap - 1 bytes). */
 enum { PT_FLAW_NONE = 0, PT_FLAW_STEP, PT_FLAW_ANSWER, PT_FLAW_CARRIED, PT_FLAW_TRUNCATED };
 PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *out, int cap);
 /* n preference records (prompt "Q: 47+85=?", chosen, rejected, strength) for problems of a split,
@@ -934,7 +934,8 @@ struct pt_example {
                                assistant-only loss); NULL = every token from n_prompt on */
 };
 /* Render a conversation with the template; system may be NULL; assistant NULL ends with
-   <|assistant|> (a generation prompt). Returns the bytes written (at most cap - 1: truncated). */
+   <|assistant|> (a generation prompt). Returns the full length, snprintf-style (the text written is
+   truncated to cap - 1 bytes). */
 PTDEF int pt_chat_text(const char *system, const char *user, const char *assistant, char *out, int cap);
 /* The world's SFT example for problem `index` of a split (heap ids; free with pt_examples_free). */
 PTDEF int pt_world_sft_example(const pt_world_config *cfg, int split, uint64_t seed, int64_t index, pt_example *ex);
@@ -6525,17 +6526,18 @@ static int pt__world_cols(const pt_problem *p)
     for (t = 0; t < p->n_terms; t++) if (pt__world_ndigits(p->terms[t]) > cols) cols = pt__world_ndigits(p->terms[t]);
     return cols;
 }
-/* snprintf at an offset that never runs past the buffer (snprintf returns the untruncated length) */
+/* snprintf at offset `at` of a string being built: writes what fits (NUL-terminated within cap)
+   and returns at + the piece's full length, so a chain of appends ends with the untruncated
+   length, as snprintf returns (every text writer of the library returns lengths this way). */
 static size_t pt__append(char *buf, size_t cap, size_t at, const char *fmt, ...)
 {
     va_list ap;
+    char none[1];
     int k;
-    if (at >= cap) return cap;
     va_start(ap, fmt);
-    k = vsnprintf(buf + at, cap - at, fmt, ap);
+    k = at < cap ? vsnprintf(buf + at, cap - at, fmt, ap) : vsnprintf(none, 0, fmt, ap);
     va_end(ap);
-    if (k < 0) return at;
-    return at + (size_t)k < cap ? at + (size_t)k : cap;
+    return k < 0 ? at : at + (size_t)k;
 }
 static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
 {
@@ -6925,13 +6927,14 @@ PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *
         long long d = pt_rng_int(rng, 1, 9);
         ans = ans >= d && pt_rng_int(rng, 0, 1) ? ans - d : ans + d;
     }
-    pt__append(out, (size_t)cap, at, "</think><answer>%lld</answer>", ans);
-    if (flaw == PT_FLAW_TRUNCATED) {   /* cut somewhere inside the think block */
+    at = pt__append(out, (size_t)cap, at, "</think><answer>%lld</answer>", ans);
+    if (flaw == PT_FLAW_TRUNCATED) {   /* cut somewhere inside the think block: that is its text */
         const char *close = strstr(out, "</think>");
         int lo = 7, hi = close ? (int)(close - out) : (int)strlen(out);
         out[hi > lo ? pt_rng_int(rng, lo, hi - 1) : lo] = 0;
+        return (int)strlen(out);
     }
-    return (int)strlen(out);
+    return (int)at;
 }
 PTDEF double pt_pass_at_k(int n, int c, int k)
 {
@@ -7069,7 +7072,7 @@ done:
 PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap)
 {
     size_t at, c = cap > 0 ? (size_t)cap : 0;
-    int d, first = 1, total;
+    int d, first = 1;
     char tmp[1];
     if (!out || c == 0) {
         out = tmp;
@@ -7077,17 +7080,13 @@ PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int c
     }
     at = pt__append(out, c, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
                     100.0 * res->accuracy_hi, res->n);
-    total = snprintf(NULL, 0, "%5.1f%% [%4.1f, %4.1f] n=%d (", 100.0 * res->accuracy, 100.0 * res->accuracy_lo,
-                     100.0 * res->accuracy_hi, res->n);
     for (d = 0; d < 17; d++) {
         if (!res->n_by_digits[d]) continue;
-        at =
-            pt__append(out, c, at, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
-        total += snprintf(NULL, 0, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d], res->n_by_digits[d]);
+        at = pt__append(out, c, at, "%s%dd %d/%d", first ? "" : ", ", d, res->correct_by_digits[d],
+                        res->n_by_digits[d]);
         first = 0;
     }
-    pt__append(out, c, at, ")");
-    return total + 1;
+    return (int)pt__append(out, c, at, ")");
 }
 PTDEF int pt_world_eval_sampled(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, int samples, int k,
                                 const pt_sampler *s, uint64_t seed, pt_world_sampled_result *res)
@@ -7331,8 +7330,7 @@ PTDEF int pt_chat_text(const char *system, const char *user, const char *assista
     if (system) at = pt__append(out, (size_t)cap, at, "<|system|>%s<|end|>", system);
     at = pt__append(out, (size_t)cap, at, "<|user|>%s<|end|><|assistant|>", user ? user : "");
     if (assistant) at = pt__append(out, (size_t)cap, at, "%s<|end|><eos>", assistant);
-    (void)at;
-    return (int)strlen(out);   /* what was written (at most cap - 1) */
+    return (int)at;   /* the full length, snprintf-style (the text is truncated to cap - 1) */
 }
 PTDEF void pt_examples_free(pt_example *ex, int n)
 {

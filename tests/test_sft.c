@@ -99,8 +99,8 @@ static void test_chat_text(void)
     }
 
     /* Truncation: for every cap the output is the NUL-terminated prefix of cap-1 bytes, nothing is
-       written at or past out[cap], and the return value is the length written (cap - 1, as the
-       declaration says: "Returns the byte length (truncated to cap - 1)"). */
+       written at or past out[cap], and the return value is the full length, snprintf-style (as the
+       declaration says), so a caller can size a second call. */
     {
         int L = (int)strlen(full), bad_prefix = 0, bad_canary = 0, bad_ret = 0, first_bad_ret = -1, ret_bad = 0;
         for (cap = 1; cap <= L + 2; cap++) {
@@ -109,12 +109,12 @@ static void test_chat_text(void)
             n = pt_chat_text("S", "U", "A", out, cap);
             if (strlen(out) != (size_t)want || memcmp(out, full, (size_t)want) != 0) bad_prefix++;
             for (i = cap; i < (int)sizeof out; i++) if (out[i] != 'X') { bad_canary++; break; }
-            if (n != want) { bad_ret++; if (first_bad_ret < 0) { first_bad_ret = cap; ret_bad = n; } }
+            if (n != L) { bad_ret++; if (first_bad_ret < 0) { first_bad_ret = cap; ret_bad = n; } }
         }
         CHECK(bad_prefix == 0, "truncated output is not the NUL-terminated prefix for %d caps", bad_prefix);
         CHECK(bad_canary == 0, "write past cap for %d caps", bad_canary);
-        CHECK(bad_ret == 0, "truncated return value != bytes written for %d of %d caps (first: cap %d returned %d, wrote %d)",
-              bad_ret, L + 2, first_bad_ret, ret_bad, first_bad_ret - 1);
+        CHECK(bad_ret == 0, "truncated return value != full length %d for %d of %d caps (first: cap %d returned %d)",
+              L, bad_ret, L + 2, first_bad_ret, ret_bad);
     }
     CHECK(pt_chat_text("S", "U", "A", out, 0) == PT_ERR_ARG, "cap 0 is an error");
     CHECK(pt_chat_text("S", "U", "A", NULL, 10) == PT_ERR_ARG, "NULL out is an error");

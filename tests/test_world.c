@@ -687,7 +687,8 @@ static void test_completions(void)
         int n = pt_world_completion(&p, PT_FLAW_NONE, NULL, out, sizeof out);   /* NONE needs no rng */
         CHECK(n > 0 && strcmp(out, "<think>7+5=12;4+8+1=13</think><answer>132</answer>") == 0, "47+85 clean: '%s'", out);
         n = pt_world_completion(&p, PT_FLAW_NONE, NULL, out, 12);   /* truncated to cap - 1 */
-        CHECK(n < 12 && (int)strlen(out) == n, "cap 12: returned %d for '%s'", n, out);
+        CHECK(n == 50 && strlen(out) == 11 && strncmp(out, "<think>7+5=", 11) == 0,
+              "cap 12: the full length 50, snprintf-style (returned %d), 11 bytes written ('%s')", n, out);
     }
     /* errors */
     {
