@@ -1355,9 +1355,11 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
 #define PT__PRAGMA(x) _Pragma(#x)
 #define PT__SIMD PT__PRAGMA(omp simd)
 #define PT__SIMD_SUM(v) PT__PRAGMA(omp simd reduction(+:v))
+#define PT__SIMD_MAX(v) PT__PRAGMA(omp simd reduction(max:v))   /* exact in any order */
 #else
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
+#define PT__SIMD_MAX(v)
 #endif
 /* The one per-row threading pattern: a loop over independent rows (or work items), split across
    the pool only when `work` is large enough to pay for waking sleeping workers. Static schedule
@@ -3291,7 +3293,8 @@ PT__INLINE void pt__attend_row_plain(float *out, float *p, const float *q, const
 /* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
    inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
    past n in each row (the callers pad their buffers); those lanes are discarded. */
-PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows, int64_t stride, int hd, int n)
+PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows, int64_t stride, int hd, int n,
+                                  float scale)
 {
     int s0, j, d;
     for (s0 = 0; s0 < n; s0 += 16) {
@@ -3303,8 +3306,8 @@ PT__INLINE void pt__attn_rows_dot(float *out, const float *w, const float *rows,
             float wd = w[d];
             PT__SIMD for (j = 0; j < 16; j++) acc[j] += wd * r[j];
         }
-        if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) out[s0 + j] = acc[j]; }   /* no rep movs */
-        else for (j = 0; j < len; j++) out[s0 + j] = acc[j];
+        if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) out[s0 + j] = acc[j] * scale; }   /* no rep movs */
+        else for (j = 0; j < len; j++) out[s0 + j] = acc[j] * scale;
     }
 }
 /* out[d] (+)= scale * sum_{s<n} p[s] * rows[d][s], 8 dims x 16 positions per step. */
@@ -3318,12 +3321,15 @@ PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *
         for (e = 0; e < 8; e++) for (j = 0; j < 16; j++) acc[e][j] = 0.0f;
         for (s0 = 0; s0 < n; s0 += 16) {
             float pc[16];
+            const float *pp = p + s0;   /* a whole chunk is read in place; the tail is zero-padded */
             int len = n - s0 < 16 ? n - s0 : 16;
-            if (len == 16) { PT__SIMD for (j = 0; j < 16; j++) pc[j] = p[s0 + j]; }
-            else for (j = 0; j < 16; j++) pc[j] = j < len ? p[s0 + j] : 0.0f;
+            if (len < 16) {
+                for (j = 0; j < 16; j++) pc[j] = j < len ? p[s0 + j] : 0.0f;
+                pp = pc;
+            }
             for (e = 0; e < nd; e++) {
                 const float *r = rows + (int64_t)(d0 + e) * stride + s0;
-                PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += pc[j] * r[j];
+                PT__SIMD for (j = 0; j < 16; j++) acc[e][j] += pp[j] * r[j];
             }
         }
         for (e = 0; e < nd; e++) {
@@ -3333,23 +3339,27 @@ PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *
         }
     }
 }
+/* keep_probs = 0 (inference): p is left unnormalised and 1/sum scales the output instead, one pass
+   over the positions fewer; the same numbers up to rounding. */
 PT__INLINE void pt__attend_row(float *out, float *p, const float *q, const float *kt, const float *vt, int64_t stride,
-                               int hd, int n, const int *seg, int me)
+                               int hd, int n, const int *seg, int me, int keep_probs)
 {
     float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0.0f, inv;
     int s;
-    pt__attn_rows_dot(p, q, kt, stride, hd, n);
-    if (seg) {
-        for (s = 0; s < n; s++) p[s] = seg[s] == me ? p[s] * scale : -INFINITY;
-    } else {
-        PT__SIMD for (s = 0; s < n; s++) p[s] *= scale;
-    }
-    for (s = 0; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+    pt__attn_rows_dot(p, q, kt, stride, hd, n, scale);
+    if (seg)
+        for (s = 0; s < n; s++)
+            if (seg[s] != me) p[s] = -INFINITY;
+    PT__SIMD_MAX(mx) for (s = 0; s < n; s++) mx = p[s] > mx ? p[s] : mx;
     PT__SIMD_SUM(sum) for (s = 0; s < n; s++) {
         p[s] = pt__exp(p[s] - mx);
         sum += p[s];
     }
     inv = 1.0f / sum;
+    if (!keep_probs) {
+        pt__attn_weighted_rows(out, p, vt, stride, hd, n, inv, 0);
+        return;
+    }
     PT__SIMD for (s = 0; s < n; s++) p[s] *= inv;
     pt__attn_weighted_rows(out, p, vt, stride, hd, n, 1.0f, 0);
 }
@@ -3643,7 +3653,7 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
                 const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
                 float dot = 0.0f;
                 if (seg && seg[t] == 0) continue;
-                pt__attn_rows_dot(dp, gout, vt, T, hd, t + 1);            /* dP = dO V^T */
+                pt__attn_rows_dot(dp, gout, vt, T, hd, t + 1, 1.0f);      /* dP = dO V^T */
                 PT__SIMD_SUM(dot) for (s = 0; s <= t; s++) dot += P[s] * dp[s];
                 PT__SIMD for (s = 0; s <= t; s++) dp[s] = P[s] * (dp[s] - dot) * scale;   /* dS * scale */
                 if (dq) pt__attn_weighted_rows(dq + (((int64_t)b * T + t) * H + h) * hd, dp, kt, T, hd, t + 1, 1.0f, 1);
@@ -3709,7 +3719,7 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
             const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
             float *ot = o->data + (((int64_t)b * T + t) * H + h) * hd;
             if (sg && sg[t] == 0) continue;   /* padding: zero output (o was zeroed) */
-            pt__attend_row(ot, P, qt, kt, vt, T, hd, t + 1, sg, sg ? sg[t] : 0);   /* causal: s <= t */
+            pt__attend_row(ot, P, qt, kt, vt, T, hd, t + 1, sg, sg ? sg[t] : 0, 1);   /* causal: s <= t */
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
@@ -4428,7 +4438,7 @@ static void pt__step_rows(pt_model *m, pt_kv_cache *kv, const pt__step_ws *w, in
             int row = rh / H, h = rh % H, kh = h / group;
             int64_t head = ((int64_t)seq_ids[row] * KVD + (int64_t)kh * hd) * S;
             pt__attend_row(w->att + (int64_t)row * D + h * hd, w->scores + (int64_t)rh * (S + 16),
-                           w->q + (int64_t)row * D + h * hd, kc + head, vc + head, S, hd, pos[row] + 1, NULL, 0);
+                           w->q + (int64_t)row * D + h * hd, kc + head, vc + head, S, hd, pos[row] + 1, NULL, 0, 0);
         }
         pt__step_matrix(m, kv, w, l, PT_WO, n, nr, att, x, 1, tid, lora_u);   /* x += att Wo^T */
         for (i = 0; i < nr; i++)

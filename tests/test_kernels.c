@@ -84,13 +84,22 @@ static void test_attention_row(void)
                 for (s = 0; s < n; s++) seg[s] = 1 + (int)(pt_rng_uniform(&rng) * 3.0f);
                 me = seg[n - 1];
                 pt__attend_row_plain(o0, p0, q, kt, vt, stride, hd, n, segmented ? seg : NULL, me);
-                pt__attend_row(o1, p1, q, kt, vt, stride, hd, n, segmented ? seg : NULL, me);
+                pt__attend_row(o1, p1, q, kt, vt, stride, hd, n, segmented ? seg : NULL, me, 1);
                 for (s = 0; s < n; s++) psum += p1[s];
                 CHECK(max_abs_diff(p0, p1, n) <= 1e-6, "attention row hd %d n %d seg %d: probabilities differ by %g",
                       hd, n, segmented, max_abs_diff(p0, p1, n));
                 CHECK(max_abs_diff(o0, o1, hd) <= 1e-5, "attention row hd %d n %d seg %d: outputs differ by %g", hd,
                       n, segmented, max_abs_diff(o0, o1, hd));
                 CHECK(fabs(psum - 1.0) < 1e-5, "attention row hd %d n %d: probabilities sum to %g", hd, n, psum);
+                {   /* inference's variant: unnormalised p, the output scaled by 1/sum instead */
+                    float *p2 = (float *)calloc((size_t)n + 16, sizeof(float));
+                    float *o2 = (float *)calloc((size_t)hd, sizeof(float));
+                    pt__attend_row(o2, p2, q, kt, vt, stride, hd, n, segmented ? seg : NULL, me, 0);
+                    CHECK(max_abs_diff(o0, o2, hd) <= 1e-5, "attention row (inference) hd %d n %d seg %d: outputs differ by %g",
+                          hd, n, segmented, max_abs_diff(o0, o2, hd));
+                    free(p2);
+                    free(o2);
+                }
                 if (segmented) {
                     int masked_ok = 1;
                     for (s = 0; s < n; s++) masked_ok &= seg[s] == me || p1[s] == 0.0f;
