@@ -1,4 +1,4 @@
-/* posttrain.h - v0.3.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.4.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
@@ -98,7 +98,7 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 3
+#define PT_VERSION_MINOR 4
 #define PT_VERSION_PATCH 0
 #define PT__STRINGIFY(x) #x
 #define PT__VERSION_STR(a, b, c) PT__STRINGIFY(a) "." PT__STRINGIFY(b) "." PT__STRINGIFY(c)
@@ -8944,12 +8944,12 @@ PTDEF float pt_reward_correct(const char *prompt, const char *completion, void *
     /* exactly one answer: repeating or hedging ("<answer>1</answer><answer>2</answer>") earns nothing */
     if (pt__count_in(completion, n, "<answer>") != 1 || pt__count_in(completion, n, "</answer>") != 1) return 0.0f;
     a = strstr(completion, "<answer>") + 8;
-    while (*a >= '0' && *a <= '9' && digits <= 18) {
+    while (*a >= '0' && *a <= '9') {
+        if (++digits > 18) return 0.0f;   /* longer than any sum of the world: never overflow */
         v = v * 10 + (*a - '0');
         a++;
-        digits++;
     }
-    if (digits == 0 || digits > 18 || strncmp(a, "</answer>", 9) != 0) return 0.0f;
+    if (digits == 0 || strncmp(a, "</answer>", 9) != 0) return 0.0f;
     return v == p.answer ? 1.0f : 0.0f;
 }
 PTDEF float pt_reward_format(const char *prompt, const char *completion, void *user)
@@ -9533,6 +9533,16 @@ done:
                          rollout batches, pass@k and majority vote, the shared training loop,
                          PT_ZERO for zero-valued config fields. Breaking: pt_gen_config.stop_token
                          became stop_tokens[] + n_stop_tokens; world problem streams changed.
+     0.4.0 (2026-12-02)  readable chapters: one implementation per model feature (the row blocks of
+                         2c shared by the tape ops and KV-cache inference), plain kernels before
+                         fast ones (test_kernels pins them), pt_layer_matrix + pt_layer_weight, one
+                         checked file writer and reader, typed saved state on the tape, one way to
+                         resolve config defaults, a manual checked by test_manual (markers, sections,
+                         version, density); reward models and preference optimisation begun: rule
+                         rewards, Bradley-Terry and BCE losses, PRM aggregation, the DPO family as
+                         pure losses, RM and DPO trainers (examples/reward_model.c, examples/dpo.c).
+                         Breaking: pt_tensor_alloc/free became pt_tensor_heap/pt_tensor_heap_free;
+                         pt_chat_text and pt_world_completion return full lengths (snprintf-style).
 
    ------------------------------------------------------------------------------------------------
    MIT License

@@ -248,9 +248,26 @@ TEST_MAYBE_UNUSED static void pretrain_windows(pt_model *m, pt_ctx *ctx, pt_rng 
 
 /* One section of a test's main: "== name" (sections that print their own heading pass NULL), the
    section, then its time. */
+/* PT_TEST_ONLY="a|b" runs only the sections whose names contain a or b (for measuring thresholds;
+   include the sections the chosen ones build on). */
+TEST_MAYBE_UNUSED static int test_selected(const char *name)
+{
+    const char *only = getenv("PT_TEST_ONLY"), *p;
+    if (!only || !*only || !name) return 1;
+    for (p = only; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        const char *hit = name;
+        for (; (hit = strchr(hit, *p)) != NULL; hit++)
+            if (strncmp(hit, p, len) == 0) return 1;
+        p += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
 TEST_MAYBE_UNUSED static void run_timed(const char *name, void (*fn)(void))
 {
     double t = pt_time_seconds();
+    if (!test_selected(name)) return;
     if (name) printf("== %s\n", name);
     fn();
     printf("  (%.2f s)\n", pt_time_seconds() - t);

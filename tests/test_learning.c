@@ -246,6 +246,107 @@ static void test_stories_habit(void)
     pt_tokenizer_free(&tok);
 }
 
+/* Preference pairs of the one-digit world (graded strengths; held-out pairs on the validation
+   split's problems, which never occur in training pairs). */
+static int pref_pairs(int split, uint64_t seed, int n, pt_example *c, pt_example *r, float *strength)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_world_config wc;
+    pt_dataset ds;
+    int st;
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = 1;
+    wc.max_digits = 1;
+    if (pt_world_preferences(&wc, split, seed, n, 0, &ds) != PT_OK) return -1;
+    st = pt_pair_examples(&ds, &tok, 1, c, r, strength);
+    n = ds.n;
+    pt_dataset_free(&ds);
+    return st == PT_OK ? n : -1;
+}
+static float pair_accuracy(pt_model *m, const pt_example *c, const pt_example *r, int n)
+{
+    float rc[200], rr[200];
+    int i, right = 0;
+    if (n > 200 || pt_rm_score(m, c, n, rc) != PT_OK || pt_rm_score(m, r, n, rr) != PT_OK) return -1.0f;
+    for (i = 0; i < n; i++) right += rc[i] > rr[i];
+    return (float)right / (float)n;
+}
+
+/* Reward model: the pretrained base plus a fresh head, Bradley-Terry on 800 graded pairs for 120
+   steps; accuracy on 200 held-out pairs. Measured over PT_TEST_SEED 0-3: before 0.31 / 0.50 / 0.22 /
+   0.41 (an untrained head), after 0.755 / 0.700 / 0.705 / 0.680 (15-25 s on 2 cores). */
+static void test_reward_model(void)
+{
+    static pt_example c[800], r[800], vc[200], vr[200];
+    static float strength[800], vs[200];
+    pt_model *m = pt_model_clone(g_base, 1);
+    pt_rm_config cfg;
+    pt_train_result res;
+    int n = pref_pairs(PT_WORLD_TRAIN, 21 + seed_shift(), 800, c, r, strength);
+    int nv = pref_pairs(PT_WORLD_VALID, 22 + seed_shift(), 200, vc, vr, vs);
+    float before, after;
+    CHECK(m && n == 800 && nv == 200, "setup: %s", pt_last_error());
+    if (!m || n != 800 || nv != 200) return;
+    CHECK(pt_model_head_attach(m, 3 + seed_shift()) == PT_OK, "head: %s", pt_last_error());
+    before = pair_accuracy(m, vc, vr, nv);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.train.steps = 120;
+    cfg.train.lr = 1e-3f;
+    cfg.train.quiet = 1;
+    cfg.batch_pairs = 16;
+    cfg.margin = 0.5f;
+    cfg.seed = 4 + seed_shift();
+    CHECK(pt_rm_train(m, c, r, strength, n, vc, vr, nv, &cfg, &res) == PT_OK, "rm train: %s", pt_last_error());
+    after = pair_accuracy(m, vc, vr, nv);
+    printf("  ORM, 120 steps (%.1f s): held-out pair accuracy %.3f -> %.3f, BT loss %.3f -> %.3f\n", res.seconds, before,
+           after, res.first_loss, res.last_loss);
+    CHECK(after >= 0.62f && after - before >= 0.12f, "pair accuracy %.3f -> %.3f (measured after 0.68-0.755)",
+          before, after);
+    CHECK(res.last_loss < res.first_loss, "BT loss falls: %.3f -> %.3f", res.first_loss, res.last_loss);
+    pt_examples_free(c, n);
+    pt_examples_free(r, n);
+    pt_examples_free(vc, nv);
+    pt_examples_free(vr, nv);
+    pt_model_free(m);
+}
+
+/* DPO: the pretrained base as policy and reference, 60 steps on 800 graded pairs; the implicit
+   reward's accuracy on 200 held-out pairs (0 before: policy == reference gives equal rewards).
+   Measured over PT_TEST_SEED 0-3: accuracy 0.760 / 0.755 / 0.820 / 0.770, eval loss 0.415 / 0.389 /
+   0.357 / 0.399 (ln 2 = 0.693 before; 8-16 s). */
+static void test_dpo(void)
+{
+    static pt_example c[800], r[800], vc[200], vr[200];
+    static float strength[800], vs[200];
+    pt_model *m = pt_model_clone(g_base, 1);
+    pt_dpo_config cfg;
+    pt_train_result res;
+    int n = pref_pairs(PT_WORLD_TRAIN, 31 + seed_shift(), 800, c, r, strength);
+    int nv = pref_pairs(PT_WORLD_VALID, 32 + seed_shift(), 200, vc, vr, vs);
+    CHECK(m && n == 800 && nv == 200, "setup: %s", pt_last_error());
+    if (!m || n != 800 || nv != 200) return;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pref.beta = 0.1f;
+    cfg.train.steps = 60;
+    cfg.train.lr = 1e-3f;
+    cfg.train.eval_every = 60;
+    cfg.train.quiet = 1;
+    cfg.batch_pairs = 16;
+    cfg.seed = 5 + seed_shift();
+    CHECK(pt_dpo_train(m, c, r, strength, n, vc, vr, nv, &cfg, &res) == PT_OK, "dpo train: %s", pt_last_error());
+    printf("  DPO, 60 steps (%.1f s): loss %.3f -> %.3f, held-out reward accuracy 0 -> %.3f (eval loss %.3f)\n",
+           res.seconds, res.first_loss, res.last_loss, res.best_metric, res.best_eval_loss);
+    CHECK(fabsf(res.first_loss - 0.6931f) < 1e-3f, "DPO starts at ln 2 (policy == reference): %.4f", res.first_loss);
+    CHECK(res.best_metric >= 0.68f && res.best_eval_loss < 0.55f,
+          "held-out reward accuracy %.3f, eval loss %.3f (measured 0.755-0.82, 0.357-0.415)", res.best_metric,
+          res.best_eval_loss);
+    pt_examples_free(c, n);
+    pt_examples_free(r, n);
+    pt_examples_free(vc, nv);
+    pt_examples_free(vr, nv);
+    pt_model_free(m);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
@@ -254,6 +355,8 @@ int main(void)
     RUN("PEFT: the same SFT budget on different trainable sets", test_peft_learning);
     RUN("distillation: a small student learns from the SFT teacher's answers", test_distillation);
     RUN("SFT of stories260K to a house style (LoRA)", test_stories_habit);
+    RUN("reward model: Bradley-Terry on graded pairs", test_reward_model);
+    RUN("DPO on graded pairs", test_dpo);
     pt_model_free(g_base);
     return finish_tmp("test_learning", t0);
 }
