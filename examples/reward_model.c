@@ -13,7 +13,12 @@
    the rule verifier (pt_reward_correct, which is the oracle here). Writes build/reward_model.csv
    (training curves) and build/best_of_n.csv.
 
-   usage: reward_model [steps (default 300)] [sft checkpoint (default build/sft.ckpt)] [lr (default 3e-4)] */
+   With a 4th argument `onpolicy`, the training pairs also include the policy's own samples ranked by
+   the rules (pt_world_onpolicy_pairs, Llama 3's practice of annotating the current model's outputs),
+   so the RM sees the mistakes best-of-N will have to catch.
+
+   usage: reward_model [steps (default 300)] [sft checkpoint (default build/sft.ckpt)] [lr (default 3e-4)]
+                       [onpolicy] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>
@@ -34,13 +39,17 @@ typedef struct pairs {
     float *strength;
 } pairs;
 
-static int load_pairs(int split, uint64_t seed, int n, pairs *p)
+/* Graded synthetic pairs (policy NULL), or the policy's own samples ranked by the rules. */
+static int load_pairs(pt_model *policy, int split, uint64_t seed, int n, pairs *p)
 {
     pt_tokenizer tok = pt_byte_tokenizer();
+    pt_sampler t1 = {1.0f, 0, 0.0f};
     pt_dataset ds;
     int st;
     memset(p, 0, sizeof *p);
-    if (pt_world_preferences(&world, split, seed, n, 0, &ds) != PT_OK) return -1;
+    st = policy ? pt_world_onpolicy_pairs(policy, &world, split, seed, n, 8, &t1, seed + 1, &ds)
+                : pt_world_preferences(&world, split, seed, n, 0, &ds);
+    if (st != PT_OK) return -1;
     p->n = ds.n;
     p->c = (pt_example *)calloc((size_t)ds.n, sizeof(pt_example));
     p->r = (pt_example *)calloc((size_t)ds.n, sizeof(pt_example));
@@ -158,17 +167,39 @@ int main(int argc, char **argv)
     const char *path = argc > 2 ? argv[2] : "build/sft.ckpt";
     float lr = argc > 3 ? (float)atof(argv[3]) : 3e-4f;
     pt_model *policy = pt_model_load(path), *rm = pt_model_load(path), *best;
-    pairs train, valid, test;
+    pairs train, valid, test, own;
+    int onpolicy = argc > 4 && strcmp(argv[4], "onpolicy") == 0;
     pt_rm_config cfg;
     pt_train_result res;
     if (!policy || !rm) {
         printf("cannot load %s: %s\n(run `make demo` first: it trains build/sft.ckpt)\n", path, pt_last_error());
         return 1;
     }
-    if (load_pairs(PT_WORLD_TRAIN, 1, N_TRAIN, &train) || load_pairs(PT_WORLD_VALID, 2, N_VALID, &valid) ||
-        load_pairs(PT_WORLD_ID, 3, N_TEST, &test)) {
+    if (load_pairs(NULL, PT_WORLD_TRAIN, 1, N_TRAIN, &train) || load_pairs(NULL, PT_WORLD_VALID, 2, N_VALID, &valid) ||
+        load_pairs(NULL, PT_WORLD_ID, 3, N_TEST, &test)) {
         printf("pairs: %s\n", pt_last_error());
         return 1;
+    }
+    if (onpolicy) {   /* append the policy's own ranked samples (training problems only) */
+        int i, n;
+        if (load_pairs(policy, PT_WORLD_TRAIN, 4, 3000, &own) != PT_OK) {
+            printf("on-policy pairs: %s\n", pt_last_error());
+            return 1;
+        }
+        n = train.n + own.n;
+        train.c = (pt_example *)realloc(train.c, (size_t)n * sizeof(pt_example));
+        train.r = (pt_example *)realloc(train.r, (size_t)n * sizeof(pt_example));
+        train.strength = (float *)realloc(train.strength, (size_t)n * sizeof(float));
+        for (i = 0; i < own.n; i++) {
+            train.c[train.n + i] = own.c[i];
+            train.r[train.n + i] = own.r[i];
+            train.strength[train.n + i] = own.strength[i];
+        }
+        printf("  + %d on-policy pairs (the policy's samples on 3000 training problems, ranked by the rules)\n", own.n);
+        train.n = n;
+        free(own.c);
+        free(own.r);
+        free(own.strength);
     }
     printf("ORM from %s: %d training pairs, %d validation, %d test (a quarter per strength)\n", path, train.n, valid.n,
            test.n);
