@@ -1084,6 +1084,9 @@ PTDEF int pt_trainer_step(pt_trainer *tr, pt_ctx *ctx, pt_tensor *loss, double t
 PTDEF int pt_trainer_eval_due(const pt_trainer *tr);     /* evaluate after this step? */
 /* Record this step's evaluation (NaN for what was not measured); save the best checkpoint. */
 PTDEF int pt_trainer_evaluated(pt_trainer *tr, float eval_loss, float metric);
+/* Before the first step: the starting model's evaluation, a candidate like any other (best_step 0),
+   so a run that only makes the model worse keeps the model it started from. */
+PTDEF int pt_trainer_baseline(pt_trainer *tr, float eval_loss, float metric);
 /* Write the CSV row (with n_extra values) and the progress line; advance to the next step. */
 PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra);
 /* Close the CSV; fill *res (may be NULL) with the result and measured memory (ctx: the step arena). */
@@ -1355,11 +1358,9 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
 #define PT__PRAGMA(x) _Pragma(#x)
 #define PT__SIMD PT__PRAGMA(omp simd)
 #define PT__SIMD_SUM(v) PT__PRAGMA(omp simd reduction(+:v))
-#define PT__SIMD_MAX(v) PT__PRAGMA(omp simd reduction(max:v))   /* exact in any order */
 #else
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
-#define PT__SIMD_MAX(v)
 #endif
 /* The one per-row threading pattern: a loop over independent rows (or work items), split across
    the pool only when `work` is large enough to pay for waking sleeping workers. Static schedule
@@ -3339,6 +3340,21 @@ PT__INLINE void pt__attn_weighted_rows(float *out, const float *p, const float *
         }
     }
 }
+/* The largest of p[0..n) in 16 independent lanes, so it vectorises (a running max is a serial
+   dependency chain); max is exact in any order. */
+PT__INLINE float pt__row_max(const float *p, int n)
+{
+    float lane[16], mx;
+    int s0, j;
+    for (j = 0; j < 16; j++) lane[j] = -INFINITY;
+    for (s0 = 0; s0 + 16 <= n; s0 += 16) {
+        PT__SIMD for (j = 0; j < 16; j++) lane[j] = p[s0 + j] > lane[j] ? p[s0 + j] : lane[j];
+    }
+    for (j = 0; s0 + j < n; j++) lane[j] = p[s0 + j] > lane[j] ? p[s0 + j] : lane[j];
+    mx = lane[0];
+    for (j = 1; j < 16; j++) mx = lane[j] > mx ? lane[j] : mx;
+    return mx;
+}
 /* keep_probs = 0 (inference): p is left unnormalised and 1/sum scales the output instead, one pass
    over the positions fewer; the same numbers up to rounding. */
 PT__INLINE void pt__attend_row(float *out, float *p, const float *q, const float *kt, const float *vt, int64_t stride,
@@ -3350,7 +3366,7 @@ PT__INLINE void pt__attend_row(float *out, float *p, const float *q, const float
     if (seg)
         for (s = 0; s < n; s++)
             if (seg[s] != me) p[s] = -INFINITY;
-    PT__SIMD_MAX(mx) for (s = 0; s < n; s++) mx = p[s] > mx ? p[s] : mx;
+    mx = pt__row_max(p, n);
     PT__SIMD_SUM(sum) for (s = 0; s < n; s++) {
         p[s] = pt__exp(p[s] - mx);
         sum += p[s];
@@ -8538,6 +8554,18 @@ PTDEF int pt_trainer_evaluated(pt_trainer *tr, float eval_loss, float metric)
     tr->res.best_step = tr->step + 1;
     return tr->cfg.best_path ? pt__save_trained(tr->m, tr->cfg.best_path) : PT_OK;
 }
+PTDEF int pt_trainer_baseline(pt_trainer *tr, float eval_loss, float metric)
+{
+    int st;
+    if (tr->step != 0) return pt__fail(PT_ERR_ARG, "pt_trainer_baseline: only before the first step");
+    tr->step = -1;   /* recorded as step 0 */
+    st = pt_trainer_evaluated(tr, eval_loss, metric);
+    tr->step = 0;
+    tr->eval_loss = tr->metric = NAN;
+    if (!tr->cfg.quiet) printf("  %s step     0  eval loss %.4f  metric %.3f (the starting model)\n", tr->cfg.name,
+                               eval_loss, metric);
+    return st;
+}
 PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra)
 {
     FILE *csv = (FILE *)tr->csv;
@@ -9132,6 +9160,30 @@ static int pt__pair_rewards(pt_ctx *ctx, pt_model *m, pt__pairs *p, int n, pt_te
     *rr = pt_row_sum(ctx, view, p->last_r);
     return *rc && *rr ? PT_OK : pt_last_status();
 }
+/* Held-out pairs: the Bradley-Terry loss (no margin) and the accuracy P(r_c > r_r), no gradient. */
+static int pt__rm_eval(pt_ctx *ctx, pt_model *m, pt__pairs *p, const pt_example *ec, const pt_example *er, int n_eval,
+                       float *eval_loss, float *accuracy)
+{
+    double lsum = 0, correct = 0;
+    int at, i, st = PT_OK, idx[256];
+    pt_tensor *rc, *rr;
+    pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < n_eval && st == PT_OK; at += p->cap) {
+        int k = n_eval - at < p->cap ? n_eval - at : p->cap;
+        for (i = 0; i < k; i++) idx[i] = at + i;
+        pt__pairs_fill(p, ec, er, idx, k);
+        if ((st = pt__pair_rewards(ctx, m, p, k, &rc, &rr)) != PT_OK) break;
+        for (i = 0; i < k; i++) {
+            correct += rc->data[i] > rr->data[i];
+            lsum -= log(1.0 / (1.0 + exp(-((double)rc->data[i] - rr->data[i]))));
+        }
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_set_grad(ctx, 1);
+    *eval_loss = (float)(lsum / n_eval);
+    *accuracy = (float)(correct / n_eval);
+    return st;
+}
 PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
                       int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
                       const pt_rm_config *cfg_in, pt_train_result *res)
@@ -9162,7 +9214,12 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
     cursor = n;   /* shuffle before the first batch */
     pt_rng_seed(&rng, cfg.seed ^ 0x5eedULL);
     if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin")) != PT_OK) goto done;
-    while (pt_trainer_running(&tr)) {
+    if (n_eval > 0) {   /* the starting model is a candidate too */
+        float eval_loss, accuracy;
+        st = pt__rm_eval(ctx, m, &p, eval_chosen, eval_rejected, n_eval, &eval_loss, &accuracy);
+        if (st == PT_OK) st = pt_trainer_baseline(&tr, eval_loss, accuracy);
+    }
+    while (st == PT_OK && pt_trainer_running(&tr)) {
         pt_tensor *rc, *rr, *loss;
         float extra[2] = {0, 0};
         pt__pairs_next(order, n, &cursor, &rng, B, idx);
@@ -9175,24 +9232,10 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
         }
         loss = pt_bt_loss(ctx, rc, rr, cfg.margin > 0 ? margins : NULL, cfg.center_eta);
         if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
-        if (pt_trainer_eval_due(&tr) && n_eval > 0) {   /* held-out pairs: BT loss (no margin), accuracy */
-            double lsum = 0, correct = 0;
-            int at;
-            pt_ctx_set_grad(ctx, 0);
-            for (at = 0; at < n_eval && st == PT_OK; at += B) {
-                int k = n_eval - at < B ? n_eval - at : B;
-                for (i = 0; i < k; i++) idx[i] = at + i;
-                pt__pairs_fill(&p, eval_chosen, eval_rejected, idx, k);
-                if ((st = pt__pair_rewards(ctx, m, &p, k, &rc, &rr)) != PT_OK) break;
-                for (i = 0; i < k; i++) {
-                    correct += rc->data[i] > rr->data[i];
-                    lsum -= log(1.0 / (1.0 + exp(-((double)rc->data[i] - rr->data[i]))));
-                }
-                pt_ctx_reset(ctx);
-            }
-            pt_ctx_set_grad(ctx, 1);
-            if (st != PT_OK) break;
-            if ((st = pt_trainer_evaluated(&tr, (float)(lsum / n_eval), (float)(correct / n_eval))) != PT_OK) break;
+        if (pt_trainer_eval_due(&tr) && n_eval > 0) {
+            float eval_loss, accuracy;
+            st = pt__rm_eval(ctx, m, &p, eval_chosen, eval_rejected, n_eval, &eval_loss, &accuracy);
+            if (st != PT_OK || (st = pt_trainer_evaluated(&tr, eval_loss, accuracy)) != PT_OK) break;
         }
         pt_trainer_log(&tr, extra, 2);
     }
@@ -9403,6 +9446,40 @@ static int pt__pair_reference(pt_model *m, const pt_dpo_config *cfg, const pt_ex
     if (off) pt_model_set_adapters(m, 1);
     return st;
 }
+/* The eval pairs' mean loss and reward accuracy (no gradient); the metric is cfg->metric or that accuracy.
+   ref holds the eval pairs' reference log-probs: chosen [n_eval], then rejected [n_eval]. */
+static int pt__dpo_eval(pt_ctx *ctx, pt_model *m, const pt_dpo_config *cfg, const pt_pref_config *pc, pt__pairs *p,
+                        const pt_example *ec, const pt_example *er, int n_eval, const float *ref, float *eval_loss,
+                        float *metric)
+{
+    double lsum = 0, correct = 0;
+    int at, i, st = PT_OK, idx[256];
+    float bref_c[256], bref_r[256];
+    pt_tensor *pi_c, *pi_r;
+    pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < n_eval && st == PT_OK; at += p->cap) {
+        int k = n_eval - at < p->cap ? n_eval - at : p->cap;
+        pt_pref_metrics em;
+        for (i = 0; i < k; i++) {
+            idx[i] = at + i;
+            bref_c[i] = ref[at + i];
+            bref_r[i] = ref[n_eval + at + i];
+        }
+        pt__pairs_fill(p, ec, er, idx, k);
+        if ((st = pt__pair_logprobs(ctx, m, p, k, &pi_c, &pi_r)) != PT_OK) break;
+        if (!pt_pref_loss(ctx, pc, pi_c, pi_r, bref_c, bref_r, p->len_c, p->len_r, NULL, &em)) {
+            st = pt_last_status();
+            break;
+        }
+        lsum += (double)em.loss * k;
+        correct += (double)em.accuracy * k;
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_set_grad(ctx, 1);
+    *eval_loss = n_eval > 0 ? (float)(lsum / n_eval) : NAN;
+    *metric = cfg->metric ? cfg->metric(m, cfg->user) : n_eval > 0 ? (float)(correct / n_eval) : NAN;
+    return st;
+}
 PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
                        int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
                        const pt_dpo_config *cfg_in, pt_train_result *res)
@@ -9442,7 +9519,12 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
     cursor = n;
     pt_rng_seed(&rng, cfg.seed ^ 0xd90ULL);
     if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin,chosen_logp,rejected_logp,kl")) != PT_OK) goto done;
-    while (pt_trainer_running(&tr)) {
+    if (cfg.metric || n_eval > 0) {   /* the starting model is a candidate too */
+        float eval_loss, metric;
+        st = pt__dpo_eval(ctx, m, &cfg, &pc, &p, eval_chosen, eval_rejected, n_eval, ref + 2 * n, &eval_loss, &metric);
+        if (st == PT_OK) st = pt_trainer_baseline(&tr, eval_loss, metric);
+    }
+    while (st == PT_OK && pt_trainer_running(&tr)) {
         pt_tensor *pi_c, *pi_r, *loss;
         pt_pref_metrics met;
         float extra[5];
@@ -9462,34 +9544,10 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
         }
         if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
         if (pt_trainer_eval_due(&tr)) {
-            double lsum = 0, correct = 0;
-            float metric = NAN;
-            int at;
-            pt_ctx_set_grad(ctx, 0);
-            for (at = 0; at < n_eval && st == PT_OK; at += B) {
-                int k = n_eval - at < B ? n_eval - at : B;
-                pt_pref_metrics em;
-                for (i = 0; i < k; i++) {
-                    idx[i] = at + i;
-                    bref_c[i] = ref[2 * n + at + i];
-                    bref_r[i] = ref[2 * n + n_eval + at + i];
-                }
-                pt__pairs_fill(&p, eval_chosen, eval_rejected, idx, k);
-                if ((st = pt__pair_logprobs(ctx, m, &p, k, &pi_c, &pi_r)) != PT_OK) break;
-                if (!pt_pref_loss(ctx, &pc, pi_c, pi_r, bref_c, bref_r, p.len_c, p.len_r, NULL, &em)) {
-                    st = pt_last_status();
-                    break;
-                }
-                lsum += (double)em.loss * k;
-                correct += (double)em.accuracy * k;
-                pt_ctx_reset(ctx);
-            }
-            pt_ctx_set_grad(ctx, 1);
-            if (st != PT_OK) break;
-            if (cfg.metric) metric = cfg.metric(m, cfg.user);
-            else if (n_eval > 0) metric = (float)(correct / n_eval);
-            st = pt_trainer_evaluated(&tr, n_eval > 0 ? (float)(lsum / n_eval) : NAN, metric);
-            if (st != PT_OK) break;
+            float eval_loss, metric;
+            st = pt__dpo_eval(ctx, m, &cfg, &pc, &p, eval_chosen, eval_rejected, n_eval, ref + 2 * n, &eval_loss,
+                              &metric);
+            if (st != PT_OK || (st = pt_trainer_evaluated(&tr, eval_loss, metric)) != PT_OK) break;
         }
         extra[0] = met.accuracy;
         extra[1] = met.margin;

@@ -6,8 +6,9 @@
    rounds). DPO (Rafailov et al. 2023) then raises the policy's log-ratio to the reference on the
    chosen completion over the rejected one; the reference is the SFT model itself (its log-probs
    are computed once). Validation pairs from the validation split give the eval loss; the
-   checkpoint is chosen by greedy accuracy on the validation split, and the test split is only
-   reported: before and after, with 95% intervals.
+   checkpoint is chosen by greedy accuracy on the validation split, the SFT model itself (step 0)
+   being a candidate, and the test split is only reported: before, after the last step and (when it
+   differs) the chosen checkpoint, with 95% intervals.
 
    Prints the pairs by strength, the DPO curves (loss, reward accuracy, margin, chosen and rejected
    log-probs; build/dpo.csv) and the before/after table.
@@ -117,8 +118,10 @@ int main(int argc, char **argv)
     }
     printf("  %d steps in %.0f s (%.0f tokens/s); best validation accuracy %.1f%% at step %d\n\n", res.steps_done,
            res.seconds, res.tokens_per_s, 100 * res.best_metric, res.best_step);
+    if (report(m, "last")) return 1;   /* the policy after the last step */
     best = pt_model_load("build/dpo.ckpt");
-    if (report(best ? best : m, "after")) return 1;
+    printf("  chosen on validation: step %d%s\n", res.best_step, res.best_step == 0 ? " (the SFT model itself)" : "");
+    if (best && res.best_step > 0 && report(best, "chosen")) return 1;
     printf("\ncurves in build/dpo.csv (step, loss, ..., acc, margin, chosen_logp, rejected_logp, kl)\n");
     pt_examples_free(c, n);
     pt_examples_free(r, n);

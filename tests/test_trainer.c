@@ -831,6 +831,46 @@ static void test_sft(void)
    6. Checkpoints and head files with scalar heads
    --------------------------------------------------------------------------------------------- */
 /* one more trainer step (lr 1e-2, no warmup) */
+/* pt_trainer_baseline: the starting model is a candidate (best_step 0, saved), later evaluations
+   must beat it, and it is refused once training has begun. */
+static void test_baseline(void)
+{
+    const char *best = tmp_path("baseline.ckpt");
+    pt_model *m = fresh(), *saved;
+    pt_trainer tr;
+    pt_train_config cfg;
+    pt_train_result res;
+    pt_ctx *ctx = pt_ctx_new(0);
+    float w0;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.steps = 3;
+    cfg.lr = 1e-2f;
+    cfg.quiet = 1;
+    cfg.best_path = best;
+    remove(best);
+    if (!m || !ctx) return;
+    w0 = m->params->data[0];
+    CHECK(pt_trainer_begin(&tr, m, &cfg, NULL) == PT_OK, "begin: %s", pt_last_error());
+    CHECK(pt_trainer_baseline(&tr, 2.0f, 0.5f) == PT_OK && tr.res.best_step == 0 && tr.res.best_metric == 0.5f,
+          "baseline: best step %d metric %g", tr.res.best_step, tr.res.best_metric);
+    saved = pt_model_load(best);
+    CHECK(saved && saved->params->data[0] == w0, "the starting model was saved as the best");
+    pt_model_free(saved);
+    while (pt_trainer_running(&tr)) {
+        CHECK(pt_trainer_step(&tr, ctx, make_loss(ctx, m, 1.0f, L_PLAIN), BB * BT) == PT_OK, "step");
+        if (tr.step == 0) CHECK(pt_trainer_evaluated(&tr, 1.0f, 0.4f) == PT_OK, "eval 1");
+        if (tr.step == 1) CHECK(pt_trainer_baseline(&tr, 1.0f, 0.9f) == PT_ERR_ARG, "baseline after a step: refused");
+        pt_trainer_log(&tr, NULL, 0);
+    }
+    pt_trainer_end(&tr, ctx, &res);
+    CHECK(res.best_step == 0 && res.best_metric == 0.5f, "a worse evaluation keeps step 0: best step %d", res.best_step);
+    saved = pt_model_load(best);
+    CHECK(saved && saved->params->data[0] == w0 && m->params->data[0] != w0,
+          "the best file still holds the starting weights after training moved them");
+    pt_model_free(saved);
+    pt_model_free(m);
+    pt_ctx_free(ctx);
+}
 static void one_step(pt_model *m) { train_plain(m, 1, 1e-2f); }
 static int opt_equal(const pt_params *a, const pt_params *b)
 {
@@ -1022,6 +1062,7 @@ int main(void)
     RUN("CSV", test_csv);
     RUN("non-finite losses and gradients", test_nonfinite);
     RUN("best checkpoint", test_best);
+    RUN("the starting model as a candidate", test_baseline);
     RUN("pt_sft_train through the loop", test_sft);
     RUN("checkpoints and head files with scalar heads", test_head_checkpoints);
     return finish_tmp("test_trainer", t0);
