@@ -8932,6 +8932,74 @@ static int pt__pairs_next(int *order, int n, int *cursor, pt_rng *rng, int want,
     return want;
 }
 
+/* The loop every pair trainer shares (reward models, DPO): shuffled batches of B pairs, the
+   starting model evaluated first (a checkpoint candidate), the held-out pairs every eval_every
+   steps. A trainer supplies the loss of a filled batch (and its extra CSV values) and its eval. */
+typedef struct pt__pair_run pt__pair_run;
+struct pt__pair_run {
+    pt_model *m;
+    pt__pairs p;   /* the batch, refilled for each step and each evaluation */
+    const pt_example *chosen, *rejected, *eval_chosen, *eval_rejected;
+    int n, n_eval, B;
+    pt_tensor *(*loss)(pt__pair_run *run, pt_ctx *ctx, const int *idx, float *extra);
+    int (*eval)(pt__pair_run *run, pt_ctx *ctx, float *eval_loss, float *metric);
+    void *user;    /* the trainer's own state */
+};
+static int pt__pair_run_go(pt__pair_run *run, const pt_train_config *train, const char *extra_columns, int n_extra,
+                           uint64_t seed, pt_train_result *res)
+{
+    pt_trainer tr;
+    pt_rng rng;
+    pt_ctx *ctx = pt_ctx_new(0);
+    int *order = (int *)PT_MALLOC((size_t)run->n * sizeof(int)), idx[256], cursor = run->n, st, i;
+    float eval_loss, metric;
+    if (!order || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", train->name);
+        goto done;
+    }
+    for (i = 0; i < run->n; i++) order[i] = i;   /* shuffled before the first batch (cursor = n) */
+    pt_rng_seed(&rng, seed);
+    if ((st = pt_trainer_begin(&tr, run->m, train, extra_columns)) != PT_OK) goto done;
+    if (run->eval && (st = run->eval(run, ctx, &eval_loss, &metric)) == PT_OK)
+        st = pt_trainer_baseline(&tr, eval_loss, metric);
+    while (st == PT_OK && pt_trainer_running(&tr)) {
+        float extra[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        pt__pairs_next(order, run->n, &cursor, &rng, run->B, idx);
+        pt__pairs_fill(&run->p, run->chosen, run->rejected, idx, run->B);
+        st = pt_trainer_step(&tr, ctx, run->loss(run, ctx, idx, extra), 2.0 * run->B * run->p.T);
+        if (st != PT_OK) break;
+        if (run->eval && pt_trainer_eval_due(&tr)) {
+            st = run->eval(run, ctx, &eval_loss, &metric);
+            if (st != PT_OK || (st = pt_trainer_evaluated(&tr, eval_loss, metric)) != PT_OK) break;
+        }
+        pt_trainer_log(&tr, extra, n_extra);
+    }
+    pt_trainer_end(&tr, ctx, res);
+done:
+    PT_FREE(order);
+    pt_ctx_free(ctx);
+    return st;
+}
+/* Check a pair trainer's arguments and set up its run (batch buffers sized for every pair). */
+static int pt__pair_run_init(pt__pair_run *run, const char *who, pt_model *m, const pt_example *chosen,
+                             const pt_example *rejected, int n, const pt_example *eval_chosen,
+                             const pt_example *eval_rejected, int n_eval, int batch_pairs)
+{
+    memset(run, 0, sizeof *run);
+    run->B = batch_pairs > 0 ? batch_pairs : 8;
+    if (!m || !chosen || !rejected || n < 1 || run->B > 256 || n_eval < 0 ||
+        (n_eval > 0 && (!eval_chosen || !eval_rejected)))
+        return pt__fail(PT_ERR_ARG, "%s: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs", who);
+    run->m = m;
+    run->chosen = chosen;
+    run->rejected = rejected;
+    run->eval_chosen = eval_chosen;
+    run->eval_rejected = eval_rejected;
+    run->n = n;
+    run->n_eval = n_eval;
+    return pt__pairs_alloc(&run->p, run->B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+}
+
 /* ================================================================================================
    11. REWARD MODELS (implementation)                                                     >>rewards
    ================================================================================================ */
@@ -9160,19 +9228,36 @@ static int pt__pair_rewards(pt_ctx *ctx, pt_model *m, pt__pairs *p, int n, pt_te
     *rr = pt_row_sum(ctx, view, p->last_r);
     return *rc && *rr ? PT_OK : pt_last_status();
 }
+typedef struct pt__rm_state {
+    const pt_rm_config *cfg;
+    const float *strength;
+} pt__rm_state;
+static pt_tensor *pt__rm_loss(pt__pair_run *run, pt_ctx *ctx, const int *idx, float *extra)
+{
+    const pt__rm_state *rs = (const pt__rm_state *)run->user;
+    float margins[256];
+    pt_tensor *rc, *rr;
+    int i, B = run->B;
+    for (i = 0; i < B; i++) margins[i] = rs->strength ? rs->cfg->margin * rs->strength[idx[i]] : 0.0f;
+    if (pt__pair_rewards(ctx, run->m, &run->p, B, &rc, &rr) != PT_OK) return NULL;
+    for (i = 0; i < B; i++) {   /* CSV: batch accuracy and mean margin */
+        extra[0] += (rc->data[i] > rr->data[i]) / (float)B;
+        extra[1] += (rc->data[i] - rr->data[i]) / (float)B;
+    }
+    return pt_bt_loss(ctx, rc, rr, rs->cfg->margin > 0 ? margins : NULL, rs->cfg->center_eta);
+}
 /* Held-out pairs: the Bradley-Terry loss (no margin) and the accuracy P(r_c > r_r), no gradient. */
-static int pt__rm_eval(pt_ctx *ctx, pt_model *m, pt__pairs *p, const pt_example *ec, const pt_example *er, int n_eval,
-                       float *eval_loss, float *accuracy)
+static int pt__rm_eval(pt__pair_run *run, pt_ctx *ctx, float *eval_loss, float *accuracy)
 {
     double lsum = 0, correct = 0;
     int at, i, st = PT_OK, idx[256];
     pt_tensor *rc, *rr;
     pt_ctx_set_grad(ctx, 0);
-    for (at = 0; at < n_eval && st == PT_OK; at += p->cap) {
-        int k = n_eval - at < p->cap ? n_eval - at : p->cap;
+    for (at = 0; at < run->n_eval && st == PT_OK; at += run->B) {
+        int k = run->n_eval - at < run->B ? run->n_eval - at : run->B;
         for (i = 0; i < k; i++) idx[i] = at + i;
-        pt__pairs_fill(p, ec, er, idx, k);
-        if ((st = pt__pair_rewards(ctx, m, p, k, &rc, &rr)) != PT_OK) break;
+        pt__pairs_fill(&run->p, run->eval_chosen, run->eval_rejected, idx, k);
+        if ((st = pt__pair_rewards(ctx, run->m, &run->p, k, &rc, &rr)) != PT_OK) break;
         for (i = 0; i < k; i++) {
             correct += rc->data[i] > rr->data[i];
             lsum -= log(1.0 / (1.0 + exp(-((double)rc->data[i] - rr->data[i]))));
@@ -9180,8 +9265,8 @@ static int pt__rm_eval(pt_ctx *ctx, pt_model *m, pt__pairs *p, const pt_example 
         pt_ctx_reset(ctx);
     }
     pt_ctx_set_grad(ctx, 1);
-    *eval_loss = (float)(lsum / n_eval);
-    *accuracy = (float)(correct / n_eval);
+    *eval_loss = (float)(lsum / run->n_eval);
+    *accuracy = (float)(correct / run->n_eval);
     return st;
 }
 PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
@@ -9189,61 +9274,26 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
                       const pt_rm_config *cfg_in, pt_train_result *res)
 {
     pt_rm_config cfg;
-    pt__pairs p;
-    pt_trainer tr;
-    pt_rng rng;
-    pt_ctx *ctx = NULL;
-    int *order = NULL, idx[256], cursor = 0, B, st, i;
-    float margins[256];
+    pt__rm_state rs;
+    pt__pair_run run;
+    int st;
     memset(&cfg, 0, sizeof cfg);
     if (cfg_in) cfg = *cfg_in;
-    B = cfg.batch_pairs > 0 ? cfg.batch_pairs : 8;
-    if (!m || !chosen || !rejected || n < 1 || B > 256 || (n_eval > 0 && (!eval_chosen || !eval_rejected)))
-        return pt__fail(PT_ERR_ARG, "pt_rm_train: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs");
     if (!cfg.train.name) cfg.train.name = "rm";
-    if (!m->head && (st = pt_model_head_attach(m, cfg.seed)) != PT_OK) return st;
-    st = pt__pairs_alloc(&p, B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+    st = pt__pair_run_init(&run, "pt_rm_train", m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
+                           cfg.batch_pairs);
     if (st != PT_OK) return st;
-    order = (int *)PT_MALLOC((size_t)n * sizeof(int));
-    ctx = pt_ctx_new(0);
-    if (!order || !ctx) {
-        st = pt__fail(PT_ERR_NOMEM, "pt_rm_train: out of memory");
-        goto done;
+    if (!m->head && (st = pt_model_head_attach(m, cfg.seed)) != PT_OK) {
+        pt__pairs_free(&run.p);
+        return st;
     }
-    for (i = 0; i < n; i++) order[i] = i;
-    cursor = n;   /* shuffle before the first batch */
-    pt_rng_seed(&rng, cfg.seed ^ 0x5eedULL);
-    if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin")) != PT_OK) goto done;
-    if (n_eval > 0) {   /* the starting model is a candidate too */
-        float eval_loss, accuracy;
-        st = pt__rm_eval(ctx, m, &p, eval_chosen, eval_rejected, n_eval, &eval_loss, &accuracy);
-        if (st == PT_OK) st = pt_trainer_baseline(&tr, eval_loss, accuracy);
-    }
-    while (st == PT_OK && pt_trainer_running(&tr)) {
-        pt_tensor *rc, *rr, *loss;
-        float extra[2] = {0, 0};
-        pt__pairs_next(order, n, &cursor, &rng, B, idx);
-        pt__pairs_fill(&p, chosen, rejected, idx, B);
-        for (i = 0; i < B; i++) margins[i] = strength ? cfg.margin * strength[idx[i]] : 0.0f;
-        if ((st = pt__pair_rewards(ctx, m, &p, B, &rc, &rr)) != PT_OK) break;
-        for (i = 0; i < B; i++) {
-            extra[0] += (rc->data[i] > rr->data[i]) / (float)B;
-            extra[1] += (rc->data[i] - rr->data[i]) / (float)B;
-        }
-        loss = pt_bt_loss(ctx, rc, rr, cfg.margin > 0 ? margins : NULL, cfg.center_eta);
-        if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
-        if (pt_trainer_eval_due(&tr) && n_eval > 0) {
-            float eval_loss, accuracy;
-            st = pt__rm_eval(ctx, m, &p, eval_chosen, eval_rejected, n_eval, &eval_loss, &accuracy);
-            if (st != PT_OK || (st = pt_trainer_evaluated(&tr, eval_loss, accuracy)) != PT_OK) break;
-        }
-        pt_trainer_log(&tr, extra, 2);
-    }
-    pt_trainer_end(&tr, ctx, res);
-done:
-    PT_FREE(order);
-    pt_ctx_free(ctx);
-    pt__pairs_free(&p);
+    rs.cfg = &cfg;
+    rs.strength = strength;
+    run.user = &rs;
+    run.loss = pt__rm_loss;
+    run.eval = n_eval > 0 ? pt__rm_eval : NULL;
+    st = pt__pair_run_go(&run, &cfg.train, "acc,margin", 2, cfg.seed ^ 0x5eedULL, res);
+    pt__pairs_free(&run.p);
     return st;
 }
 
@@ -9446,28 +9496,56 @@ static int pt__pair_reference(pt_model *m, const pt_dpo_config *cfg, const pt_ex
     if (off) pt_model_set_adapters(m, 1);
     return st;
 }
-/* The eval pairs' mean loss and reward accuracy (no gradient); the metric is cfg->metric or that accuracy.
-   ref holds the eval pairs' reference log-probs: chosen [n_eval], then rejected [n_eval]. */
-static int pt__dpo_eval(pt_ctx *ctx, pt_model *m, const pt_dpo_config *cfg, const pt_pref_config *pc, pt__pairs *p,
-                        const pt_example *ec, const pt_example *er, int n_eval, const float *ref, float *eval_loss,
-                        float *metric)
+typedef struct pt__dpo_state {
+    const pt_dpo_config *cfg;
+    pt_pref_config pc;
+    const float *strength;
+    float *ref;   /* reference log-probs: chosen [n], rejected [n], eval chosen [n_eval], eval rejected */
+} pt__dpo_state;
+static pt_tensor *pt__dpo_loss(pt__pair_run *run, pt_ctx *ctx, const int *idx, float *extra)
 {
+    const pt__dpo_state *ds = (const pt__dpo_state *)run->user;
+    float ref_c[256], ref_r[256], strength[256];
+    pt_pref_metrics met;
+    pt_tensor *pi_c, *pi_r, *loss;
+    int i;
+    for (i = 0; i < run->B; i++) {
+        ref_c[i] = ds->ref[idx[i]];
+        ref_r[i] = ds->ref[run->n + idx[i]];
+        strength[i] = ds->strength ? ds->strength[idx[i]] : 0.0f;
+    }
+    memset(&met, 0, sizeof met);
+    if (pt__pair_logprobs(ctx, run->m, &run->p, run->B, &pi_c, &pi_r) != PT_OK) return NULL;
+    loss = pt_pref_loss(ctx, &ds->pc, pi_c, pi_r, ref_c, ref_r, run->p.len_c, run->p.len_r, strength, &met);
+    extra[0] = met.accuracy;   /* CSV: acc, margin, chosen_logp, rejected_logp, kl */
+    extra[1] = met.margin;
+    extra[2] = met.chosen_logp;
+    extra[3] = met.rejected_logp;
+    extra[4] = met.kl;
+    return loss;
+}
+/* The eval pairs' mean loss and reward accuracy (no gradient); the metric is cfg->metric or that
+   accuracy. */
+static int pt__dpo_eval(pt__pair_run *run, pt_ctx *ctx, float *eval_loss, float *metric)
+{
+    const pt__dpo_state *ds = (const pt__dpo_state *)run->user;
+    const float *ref = ds->ref + 2 * run->n;
     double lsum = 0, correct = 0;
-    int at, i, st = PT_OK, idx[256];
-    float bref_c[256], bref_r[256];
+    int at, i, st = PT_OK, idx[256], n_eval = run->n_eval;
+    float ref_c[256], ref_r[256];
     pt_tensor *pi_c, *pi_r;
     pt_ctx_set_grad(ctx, 0);
-    for (at = 0; at < n_eval && st == PT_OK; at += p->cap) {
-        int k = n_eval - at < p->cap ? n_eval - at : p->cap;
+    for (at = 0; at < n_eval && st == PT_OK; at += run->B) {
+        int k = n_eval - at < run->B ? n_eval - at : run->B;
         pt_pref_metrics em;
         for (i = 0; i < k; i++) {
             idx[i] = at + i;
-            bref_c[i] = ref[at + i];
-            bref_r[i] = ref[n_eval + at + i];
+            ref_c[i] = ref[at + i];
+            ref_r[i] = ref[n_eval + at + i];
         }
-        pt__pairs_fill(p, ec, er, idx, k);
-        if ((st = pt__pair_logprobs(ctx, m, p, k, &pi_c, &pi_r)) != PT_OK) break;
-        if (!pt_pref_loss(ctx, pc, pi_c, pi_r, bref_c, bref_r, p->len_c, p->len_r, NULL, &em)) {
+        pt__pairs_fill(&run->p, run->eval_chosen, run->eval_rejected, idx, k);
+        if ((st = pt__pair_logprobs(ctx, run->m, &run->p, k, &pi_c, &pi_r)) != PT_OK) break;
+        if (!pt_pref_loss(ctx, &ds->pc, pi_c, pi_r, ref_c, ref_r, run->p.len_c, run->p.len_r, NULL, &em)) {
             st = pt_last_status();
             break;
         }
@@ -9477,7 +9555,7 @@ static int pt__dpo_eval(pt_ctx *ctx, pt_model *m, const pt_dpo_config *cfg, cons
     }
     pt_ctx_set_grad(ctx, 1);
     *eval_loss = n_eval > 0 ? (float)(lsum / n_eval) : NAN;
-    *metric = cfg->metric ? cfg->metric(m, cfg->user) : n_eval > 0 ? (float)(correct / n_eval) : NAN;
+    *metric = ds->cfg->metric ? ds->cfg->metric(run->m, ds->cfg->user) : n_eval > 0 ? (float)(correct / n_eval) : NAN;
     return st;
 }
 PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
@@ -9485,83 +9563,39 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
                        const pt_dpo_config *cfg_in, pt_train_result *res)
 {
     pt_dpo_config cfg;
-    pt_pref_config pc;
-    pt__pairs p;
-    pt_trainer tr;
-    pt_rng rng;
-    pt_ctx *ctx = NULL;
-    int *order = NULL, idx[256], cursor, B, st, i, ref_free;
-    float *ref = NULL, bref_c[256], bref_r[256], bstr[256];
+    pt__dpo_state ds;
+    pt__pair_run run;
+    int st, ref_free;
+    size_t n_ref;
     memset(&cfg, 0, sizeof cfg);
     if (cfg_in) cfg = *cfg_in;
-    pc = pt__pref_resolve(&cfg.pref);
-    ref_free = pc.loss == PT_PREF_SIMPO || pc.loss == PT_PREF_ORPO;
-    B = cfg.batch_pairs > 0 ? cfg.batch_pairs : 8;
-    if (!m || !chosen || !rejected || n < 1 || B > 256 || (n_eval > 0 && (!eval_chosen || !eval_rejected)))
-        return pt__fail(PT_ERR_ARG, "pt_dpo_train: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs");
     if (!cfg.train.name) cfg.train.name = "dpo";
-    st = pt__pairs_alloc(&p, B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+    st = pt__pair_run_init(&run, "pt_dpo_train", m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
+                           cfg.batch_pairs);
     if (st != PT_OK) return st;
-    order = (int *)PT_MALLOC((size_t)n * sizeof(int));
-    ref = (float *)PT_MALLOC((size_t)2 * (n + (n_eval > 0 ? n_eval : 0)) * sizeof(float));   /* c, r, eval c, r */
-    ctx = pt_ctx_new(0);
-    if (!order || !ref || !ctx) {
-        st = pt__fail(PT_ERR_NOMEM, "pt_dpo_train: out of memory");
-        goto done;
+    ds.cfg = &cfg;
+    ds.pc = pt__pref_resolve(&cfg.pref);
+    ds.strength = strength;
+    ref_free = ds.pc.loss == PT_PREF_SIMPO || ds.pc.loss == PT_PREF_ORPO;
+    n_ref = (size_t)2 * (n + n_eval);
+    if (!(ds.ref = (float *)PT_MALLOC(n_ref * sizeof(float)))) {
+        pt__pairs_free(&run.p);
+        return pt__fail(PT_ERR_NOMEM, "pt_dpo_train: out of memory");
     }
-    memset(ref, 0, (size_t)2 * (n + (n_eval > 0 ? n_eval : 0)) * sizeof(float));
-    if (!ref_free) {
-        if ((st = pt__pair_reference(m, &cfg, chosen, rejected, n, ref, ref + n)) != PT_OK) goto done;
-        st = pt__pair_reference(m, &cfg, eval_chosen, eval_rejected, n_eval, ref + 2 * n, ref + 2 * n + n_eval);
-        if (st != PT_OK) goto done;
+    memset(ds.ref, 0, n_ref * sizeof(float));
+    if (!ref_free) {   /* the reference's log-probs, once, before the first step */
+        st = pt__pair_reference(m, &cfg, chosen, rejected, n, ds.ref, ds.ref + n);
+        if (st == PT_OK)
+            st = pt__pair_reference(m, &cfg, eval_chosen, eval_rejected, n_eval, ds.ref + 2 * n,
+                                    ds.ref + 2 * n + n_eval);
     }
-    for (i = 0; i < n; i++) order[i] = i;
-    cursor = n;
-    pt_rng_seed(&rng, cfg.seed ^ 0xd90ULL);
-    if ((st = pt_trainer_begin(&tr, m, &cfg.train, "acc,margin,chosen_logp,rejected_logp,kl")) != PT_OK) goto done;
-    if (cfg.metric || n_eval > 0) {   /* the starting model is a candidate too */
-        float eval_loss, metric;
-        st = pt__dpo_eval(ctx, m, &cfg, &pc, &p, eval_chosen, eval_rejected, n_eval, ref + 2 * n, &eval_loss, &metric);
-        if (st == PT_OK) st = pt_trainer_baseline(&tr, eval_loss, metric);
-    }
-    while (st == PT_OK && pt_trainer_running(&tr)) {
-        pt_tensor *pi_c, *pi_r, *loss;
-        pt_pref_metrics met;
-        float extra[5];
-        pt__pairs_next(order, n, &cursor, &rng, B, idx);
-        pt__pairs_fill(&p, chosen, rejected, idx, B);
-        for (i = 0; i < B; i++) {
-            bref_c[i] = ref[idx[i]];
-            bref_r[i] = ref[n + idx[i]];
-            bstr[i] = strength ? strength[idx[i]] : 0.0f;
-        }
-        memset(&met, 0, sizeof met);
-        if ((st = pt__pair_logprobs(ctx, m, &p, B, &pi_c, &pi_r)) != PT_OK) break;
-        loss = pt_pref_loss(ctx, &pc, pi_c, pi_r, bref_c, bref_r, p.len_c, p.len_r, bstr, &met);
-        if (!loss) {
-            st = pt_last_status();
-            break;
-        }
-        if ((st = pt_trainer_step(&tr, ctx, loss, 2.0 * B * p.T)) != PT_OK) break;
-        if (pt_trainer_eval_due(&tr)) {
-            float eval_loss, metric;
-            st = pt__dpo_eval(ctx, m, &cfg, &pc, &p, eval_chosen, eval_rejected, n_eval, ref + 2 * n, &eval_loss,
-                              &metric);
-            if (st != PT_OK || (st = pt_trainer_evaluated(&tr, eval_loss, metric)) != PT_OK) break;
-        }
-        extra[0] = met.accuracy;
-        extra[1] = met.margin;
-        extra[2] = met.chosen_logp;
-        extra[3] = met.rejected_logp;
-        extra[4] = met.kl;
-        pt_trainer_log(&tr, extra, 5);
-    }
-    pt_trainer_end(&tr, ctx, res);
-done:
-    PT_FREE(order);
-    PT_FREE(ref);
-    pt_ctx_free(ctx);
-    pt__pairs_free(&p);
+    run.user = &ds;
+    run.loss = pt__dpo_loss;
+    run.eval = cfg.metric || n_eval > 0 ? pt__dpo_eval : NULL;
+    if (st == PT_OK)
+        st = pt__pair_run_go(&run, &cfg.train, "acc,margin,chosen_logp,rejected_logp,kl", 5, cfg.seed ^ 0xd90ULL, res);
+    PT_FREE(ds.ref);
+    pt__pairs_free(&run.p);
     return st;
 }
 
