@@ -17,24 +17,16 @@
               [lr (default 5e-5)] [rpo alpha (default 0: plain DPO; 1: DPO + NLL on chosen, RPO)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
-#include "example.h"   /* print_eval */
+#include "example.h"   /* print_eval, valid_accuracy */
 #include <stdio.h>
 #include <stdlib.h>
 
 #define N_PROBLEMS 1500  /* training problems sampled for pairs */
 #define N_VALID_PROBLEMS 300
 #define SAMPLES 8
-#define N_VALID 400      /* validation problems for choosing the checkpoint */
 #define N_TEST 800
 
 static pt_world_config world;
-
-static float valid_accuracy(pt_model *m, void *user)
-{
-    pt_world_eval_result r;
-    (void)user;
-    return pt_world_eval(m, &world, PT_WORLD_VALID, N_VALID, 1, &r) == PT_OK ? r.accuracy : 0.0f;
-}
 
 static int report(pt_model *m, const char *when)
 {
@@ -110,7 +102,8 @@ int main(int argc, char **argv)
     cfg.train.eval_every = steps / 5 > 0 ? steps / 5 : 1;
     cfg.train.csv_path = "build/dpo.csv";
     cfg.train.best_path = "build/dpo.ckpt";
-    cfg.metric = valid_accuracy;
+    cfg.metric = valid_accuracy;   /* greedy accuracy on 400 validation problems (example.h) */
+    cfg.user = &world;
     printf("\n");
     if (pt_dpo_train(m, c, r, strength, n, vc, vr, n_valid, &cfg, &res) != PT_OK) {
         printf("DPO failed: %s\n", pt_last_error());

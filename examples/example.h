@@ -36,4 +36,11 @@ static inline void print_eval(const char *when, const pt_world_eval_result *id, 
         printf("           mixed lengths (composition) %s\n", line);
     }
 }
+/* The metric examples choose checkpoints by: greedy accuracy (chat template) on 400 problems of the
+   validation split, never the test split they report; user is the pt_world_config. */
+static inline float valid_accuracy(pt_model *m, void *user)
+{
+    pt_world_eval_result r;
+    return pt_world_eval(m, (const pt_world_config *)user, PT_WORLD_VALID, 400, 1, &r) == PT_OK ? r.accuracy : 0.0f;
+}
 #endif

@@ -17,25 +17,16 @@
    usage: sft [steps (default 600)] [base checkpoint (default build/base.ckpt)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
-#include "example.h"   /* print_eval */
+#include "example.h"   /* print_eval, valid_accuracy */
 #include <stdio.h>
 #include <stdlib.h>
 
 #define N_TRAIN 6000
 #define N_EVAL 200   /* validation examples for the eval loss */
-#define N_VALID 400  /* validation problems for choosing the checkpoint */
 #define N_TEST 800   /* test problems reported (ID); 400 OOD */
 #define N_OOD 400
 
 static pt_world_config world;
-
-/* checkpoints are chosen on the validation split; the test split is only reported */
-static float valid_accuracy(pt_model *m, void *user)
-{
-    pt_world_eval_result r;
-    (void)user;
-    return pt_world_eval(m, &world, PT_WORLD_VALID, N_VALID, 1, &r) == PT_OK ? r.accuracy : 0.0f;
-}
 
 static void report(pt_model *m, const char *when, float *acc_out)
 {
@@ -76,7 +67,8 @@ int main(int argc, char **argv)
     cfg.steps = steps; cfg.batch_rows = 16; cfg.lr = 3e-3f; cfg.weight_decay = 0.0f;
     cfg.eval_every = steps / 3 > 0 ? steps / 3 : 1;
     cfg.csv_path = "build/sft.csv"; cfg.best_path = "build/sft.ckpt";
-    cfg.metric = valid_accuracy;
+    cfg.metric = valid_accuracy;   /* the checkpoint is chosen on validation (example.h) */
+    cfg.user = &world;
     if (pt_sft_train(m, train, N_TRAIN, eval, N_EVAL, &cfg, &res) != PT_OK) { printf("\nerror: %s\n", pt_last_error()); return 1; }
     printf("  %d steps in %.1f s (%.0f tok/s), loss %.3f -> %.3f, best validation accuracy %.1f%% at step %d, %d skipped\n",
            res.steps_done, res.seconds, res.tokens_per_s, res.first_loss, res.last_loss, 100 * res.best_metric, res.best_step, res.skipped);

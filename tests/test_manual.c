@@ -90,6 +90,13 @@ int main(int argc, char **argv)
         snprintf(line1, sizeof line1, "posttrain.h - v%s - ", want);
         CHECK(strstr(lines[0], line1) != NULL, "line 1 must say v%s: %.60s", want, lines[0]);
         CHECK(strcmp(PT_VERSION_STRING, want) == 0, "PT_VERSION_STRING %s vs the numbers %s", PT_VERSION_STRING, want);
+        {   /* as text too: tools that read the header (not compile it) see a literal string */
+            char lit[64];
+            int found = 0;
+            snprintf(lit, sizeof lit, "#define PT_VERSION_STRING \"%s\"", want);
+            for (i = 0; i < n_lines; i++) found += strncmp(lines[i], lit, strlen(lit)) == 0;
+            CHECK(found == 1, "the header must say %s literally (found %d)", lit, found);
+        }
         for (i = 0; i < n_lines; i++) {
             const char *p = lines[i];
             while (*p == ' ') p++;

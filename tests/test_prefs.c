@@ -3,10 +3,12 @@
    differences (pt_gradcheck); the formulas' own landmarks: DPO = ln 2 when policy == reference,
    label smoothing 0 is plain DPO, IPO's optimum at h = 1/(2 beta), SimPO's length normalisation,
    hinge's flat zone; the Bradley-Terry loss with margins and centring; binary cross-entropy; PRM
-   aggregation; rule rewards that must not be fooled (empty, repeated, hedged answers). */
+   aggregation; rule rewards that must not be fooled (empty, repeated, hedged answers); the RM and
+   DPO trainers' plumbing (shared prompts, ln 2 at the start, checkpoint round trip, bad arguments). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "test.h"
+#include "test_tmp.h"
 #include <string.h>
 
 static double lsig(double x) { return x >= 0 ? -log1p(exp(-x)) : x - log1p(exp(x)); }
@@ -310,11 +312,85 @@ static void test_rules(void)
     }
 }
 
+/* The trainers' plumbing on a tiny model: pair examples share their prompt; the pair batch gives
+   the same per-sequence log-probs as pt_sequence_logprobs (so DPO's first loss is exactly ln 2
+   when the reference is the starting policy); RM scores survive a checkpoint round trip; bad
+   arguments are named errors that change nothing. */
+static void test_trainers(void)
+{
+    static pt_example c[16], r[16];
+    static float strength[16];
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_world_config wc;
+    pt_dataset ds, text_ds;
+    pt_config cfg;
+    pt_model *m, *back;
+    float s0[16], s1[16];
+    int i, n, same_prompt = 1;
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = 1;
+    wc.max_digits = 1;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.dim = 32; cfg.n_layers = 1; cfg.n_heads = 2; cfg.n_kv_heads = 1; cfg.hidden_dim = 64;
+    cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = 128;
+    m = pt_model_new(&cfg, 3);
+    CHECK(m && pt_world_preferences(&wc, PT_WORLD_TRAIN, 1, 16, 0, &ds) == PT_OK, "setup: %s", pt_last_error());
+    if (!m) return;
+    n = ds.n;
+    CHECK(pt_pair_examples(&ds, &tok, 1, c, r, strength) == PT_OK && n == 16, "pair examples: %s", pt_last_error());
+    for (i = 0; i < n; i++)
+        same_prompt &= c[i].n_prompt == r[i].n_prompt && c[i].n_prompt > 0 &&
+                       memcmp(c[i].ids, r[i].ids, (size_t)c[i].n_prompt * sizeof(int)) == 0 &&
+                       strength[i] == ds.records[i].strength;
+    CHECK(same_prompt, "chosen and rejected share the prompt tokens; strengths copied");
+    CHECK(pt_world_dataset(&wc, PT_WORLD_TRAIN, 1, 4, PT_DATA_TEXT, &text_ds) == PT_OK, "text dataset");
+    CHECK(pt_pair_examples(&text_ds, &tok, 1, c + 8, r + 8, NULL) == PT_ERR_ARG, "a text dataset is not pairs");
+    pt_dataset_free(&text_ds);
+
+    /* RM: no head -> error; scores round-trip through a checkpoint bit for bit */
+    CHECK(pt_rm_score(m, c, n, s0) == PT_ERR_ARG && strstr(pt_last_error(), "head"), "pt_rm_score without a head");
+    CHECK(pt_model_head_attach(m, 9) == PT_OK && pt_rm_score(m, c, n, s0) == PT_OK, "scores: %s", pt_last_error());
+    CHECK(pt_model_save(m, tmp_path("rm.ckpt"), 0) == PT_OK, "save: %s", pt_last_error());
+    back = pt_model_load(tmp_path("rm.ckpt"));
+    CHECK(back && pt_rm_score(back, c, n, s1) == PT_OK && memcmp(s0, s1, sizeof(float) * 16) == 0,
+          "RM scores after a checkpoint round trip are the same bits");
+    pt_model_free(back);
+    {
+        pt_rm_config rc;
+        pt_dpo_config dc;
+        pt_train_result res;
+        float w0 = m->params->data[0];
+        memset(&rc, 0, sizeof rc);
+        memset(&dc, 0, sizeof dc);
+        rc.train.quiet = dc.train.quiet = 1;
+        CHECK(pt_rm_train(m, c, r, strength, 0, NULL, NULL, 0, &rc, NULL) == PT_ERR_ARG, "RM with no pairs: error");
+        dc.batch_pairs = 300;
+        CHECK(pt_dpo_train(m, c, r, strength, n, NULL, NULL, 0, &dc, NULL) == PT_ERR_ARG, "batch_pairs 300: error");
+        dc.batch_pairs = 4;
+        CHECK(pt_dpo_train(m, c, r, strength, n, c, NULL, 2, &dc, NULL) == PT_ERR_ARG, "eval pairs half missing");
+        CHECK(m->params->data[0] == w0, "refused calls change nothing");
+        /* DPO from the starting policy: the first step's loss is ln 2 exactly (up to rounding) */
+        dc.train.steps = 2;
+        dc.train.lr = 1e-3f;
+        CHECK(pt_dpo_train(m, c, r, strength, n, c + 12, r + 12, 4, &dc, &res) == PT_OK, "dpo: %s", pt_last_error());
+        CHECK(fabs(res.first_loss - log(2.0)) < 1e-4, "first DPO loss %.6f is ln 2: the pair batch's log-probs equal "
+              "the reference's", res.first_loss);
+        CHECK(res.steps_done == 2 && m->params->data[0] != w0, "two steps moved the weights");
+    }
+    pt_examples_free(c, n);
+    pt_examples_free(r, n);
+    pt_dataset_free(&ds);
+    pt_model_free(m);
+}
+
 int main(void)
 {
+    double t0 = pt_time_seconds();
+    if (!make_tmp_dir("test_prefs")) return 1;
     test_losses();
     test_landmarks();
     test_prm_aggregate();
     test_rules();
-    return test_end("test_prefs");
+    test_trainers();
+    return finish_tmp("test_prefs", t0);
 }
