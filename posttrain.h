@@ -67,7 +67,7 @@
         examples (distillation: examples/distill.c), references (adapters off,
         clones, reference log-probs)
     11. Reward models: rule rewards (correctness, format, length, mixtures),  >>rewards
-        Bradley-Terry and process losses, PRM aggregation
+        Bradley-Terry and process losses, outcome and process RMs, a judge
     12. Preference optimisation: DPO, cDPO/robust, IPO, hinge, RPO, SimPO,    >>preference
         ORPO as pure losses with TRL's metrics
     13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
@@ -1167,6 +1167,11 @@ PTDEF int pt_sequence_logprobs(pt_model *m, const pt_example *ex, int n, int row
        L_PRM = mean_j -[y_j log sigmoid(s_j) + (1 - y_j) log sigmoid(-s_j)]
    A solution's PRM score aggregates the step probabilities: the minimum (Lightman et al.), the
    product, or the last step's.
+   Generative judge (LLM-as-a-judge, Zheng et al. 2023; GenRM, Zhang et al. 2024): no head at all;
+   the policy-format model is fine-tuned (plain SFT) to answer "Is this solution correct?" with
+   yes/no, optionally after solving the problem itself, and scores by p(yes).
+   Any of them can start from the SFT model or the base, fully trained or with LoRA (section 8):
+   the head is always trainable, and a LoRA reward model saves its adapters and its head.
    ================================================================================================ */
 /* A rule reward: any text holding "Q: a+b=?" as the prompt, the completion after it. */
 typedef float (*pt_reward_fn)(const char *prompt, const char *completion, void *user);
@@ -1224,6 +1229,67 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
                       const pt_rm_config *cfg, pt_train_result *res);
 /* The reward of each example: the head's value at its last completion token (no gradient). */
 PTDEF int pt_rm_score(pt_model *m, const pt_example *ex, int n, float *rewards);
+
+/* Process RM targets of one world example: the position in ex->ids of each step's last token (the
+   head reads its score there) and the step's label by the world's rules (1 right given the steps
+   before it, 0 wrong); the final <answer>..</answer> counts as the last step (its '>' token),
+   right iff it is the true sum (Lightman et al. grade the answer with the last step). A step cut
+   off before its sum gets no label. Returns the number of labelled steps (<= max_steps), 0 when the
+   prompt holds no world problem or the completion no step, < 0 on error. */
+enum { PT_PRM_MAX_STEPS = 17 };   /* the world's 16 labelled steps and the answer */
+PTDEF int pt_prm_targets(const pt_tokenizer *tok, const pt_example *ex, int *pos, float *labels, int max_steps);
+/* Process RM training: the head (attached with cfg->seed if missing) read at every step target of
+   each example, the mean binary cross-entropy against the labels, the shared loop (section 10).
+   Examples without a labelled step are left out. Every eval_every steps: the eval examples' loss and
+   step accuracy (the metric: the best checkpoint has the most accurate steps). */
+typedef struct pt_prm_config {
+    pt_train_config train;   /* steps, lr, schedule, CSV (extra column: step_acc) */
+    int batch_size;          /* examples per step; 0 -> 16 */
+    uint64_t seed;           /* example order, and the head's initialisation when attached here */
+} pt_prm_config;
+PTDEF int pt_prm_train(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, const pt_example *eval,
+                       int n_eval, const pt_prm_config *cfg, pt_train_result *res);
+/* Step probabilities sigmoid(s_j) of each example into probs[i * max_steps + j], its step count into
+   n_steps[i] (targets as pt_prm_targets; labels may be NULL, else receives them alike). No gradient. */
+PTDEF int pt_prm_steps(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, int max_steps,
+                       float *probs, float *labels, int *n_steps);
+/* A solution score per example: pt_prm_aggregate(mode) of its step probabilities (0 without steps). */
+PTDEF int pt_prm_score(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, int mode,
+                       float *scores);
+/* Held-out process metrics: step accuracy (p > 0.5 agrees with the label), and the first-error
+   detection rate: among solutions with a wrong step, the share whose first step with p < 0.5 is the
+   first wrong one (ProcessBench's task, Zheng et al. 2024); false alarms: among solutions with every
+   step right, the share with some step flagged. */
+typedef struct pt_prm_eval_result {
+    int n_solutions, n_steps, n_with_error, n_clean;
+    float step_accuracy, first_error_rate, false_alarm_rate;
+} pt_prm_eval_result;
+PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, pt_prm_eval_result *r);
+
+/* Generative reward model, a judge (LLM-as-a-judge, Zheng et al. 2023; GenRM, Zhang et al. 2024):
+   a policy-format model asked whether a solution is correct answers with a verdict word, and its
+   score is p(yes) = p("yes") / (p("yes") + p("no")) at the verdict position. With think = 1 the
+   judge first solves the problem itself in the world's format, then gives the verdict (GenRM's
+   chain of thought: the verdict compares the candidate with its own answer). The conversation:
+       user       Q: 47+85=?\n<candidate completion>\nIs this solution correct?
+       assistant  [<think>7+5=12;4+8+1=13</think><answer>132</answer>]yes
+   The verdict is about the outcome: "yes" iff the candidate's answer is right (pt_reward_correct).
+   Returns lengths snprintf-style. */
+PTDEF int pt_judge_prompt(const char *prompt, const char *completion, char *out, int cap);
+/* The ideal response by the world's rules (the judge's SFT target), as above. */
+PTDEF int pt_judge_target(const char *prompt, const char *completion, int think, char *out, int cap);
+/* The verdict of a judge's response: 1 yes, 0 no, -1 none. The first word after the optional think
+   and answer blocks decides, case-insensitively; "yes"/"no" must stand as a word ("yesterday" is
+   none), and trailing <|end|>/<eos> are ignored. */
+PTDEF int pt_judge_parse(const char *response);
+/* n judge SFT records (completion schema: prompt = pt_judge_prompt, completion = pt_judge_target)
+   on problems of a split, the candidates synthetic solutions of known flaws (pt_world_completion),
+   half of them right (clean or with a step slip), half wrong (wrong answer, carried slip, cut off). */
+PTDEF int pt_judge_data(const pt_world_config *cfg, int split, uint64_t seed, int n, int think, pt_dataset *ds);
+/* p(yes) of the judge for each (prompt, completion) (chat template, no gradient). think = 1: the
+   judge's thought is generated greedily first (up to 96 tokens) and the verdict read after it. */
+PTDEF int pt_judge_score(pt_model *judge, const pt_tokenizer *tok, const char *const *prompts,
+                         const char *const *completions, int n, int think, float *p_yes);
 
 /* ================================================================================================
    12. PREFERENCE OPTIMISATION                                                         >>preference
@@ -6859,14 +6925,14 @@ PTDEF int pt_world_parse(const char *text, pt_problem *p)
                     "pt_world_parse: no \"Q: a+b=?\" question (2 to 8 operands of up to 15 digits) in \"%.40s\"",
                     text ? text : "(null)");
 }
-PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, int *start, int *end, int max_steps)
+/* Decode ids piece by piece into *text (NUL-terminated, heap) and, per character, the index of the
+   token it came from (*owner, heap); prev is the token before ids[0] (BPE's leading space). */
+static int pt__decode_owned(const pt_tokenizer *tok, int prev, const int *ids, int n, char **text_out,
+                            int **owner_out, int *len_out)
 {
     char *text = NULL;
-    int *owner = NULL, len = 0, cap = 0, i, steps = 0, prev = -1;
-    const char *think, *close;
-    if (!tok || (!ids && n > 0) || n < 0 || max_steps < 0)
-        return pt__fail(PT_ERR_ARG, "pt_world_step_spans: bad arguments");
-    for (i = 0; i < n; i++) {   /* the text and, per character, the token it came from */
+    int *owner = NULL, len = 0, cap = 0, i;
+    for (i = 0; i < n; i++) {
         char buf[16];
         const char *piece = tok->piece(tok, prev, ids[i], buf);
         int k = piece ? (int)strlen(piece) : 0, c;
@@ -6877,8 +6943,9 @@ PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, in
             if (nt) text = nt;
             if (no) owner = no;
             if (!nt || !no) {
-                steps = pt__fail(PT_ERR_NOMEM, "pt_world_step_spans: out of memory");
-                goto done;
+                PT_FREE(text);
+                PT_FREE(owner);
+                return pt__fail(PT_ERR_NOMEM, "decoding %d tokens: out of memory", n);
             }
             cap = nc;
         }
@@ -6889,13 +6956,22 @@ PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, in
         }
         prev = ids[i];
     }
-    if (!text) return 0;
-    text[len] = 0;
-    think = strstr(text, "<think>");
-    if (!think) goto done;
+    if (text) text[len] = 0;
+    *text_out = text;
+    *owner_out = owner;
+    *len_out = len;
+    return PT_OK;
+}
+/* The steps of a decoded completion: the tokens (owner[char]) of each ';'-separated piece of its
+   think block, up to max_steps; a think block cut off before </think> gives its steps so far. */
+static int pt__step_spans_text(const char *text, int len, const int *owner, int *start, int *end, int max_steps)
+{
+    const char *think = strstr(text, "<think>"), *close;
+    int steps = 0;
+    if (!think) return 0;
     think += 7;
     close = strstr(think, "</think>");
-    if (!close) close = text + len;   /* a cut-off think block: its steps so far */
+    if (!close) close = text + len;
     while (think < close && steps < max_steps) {
         const char *e = think;
         while (e < close && *e != ';') e++;
@@ -6906,7 +6982,16 @@ PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, in
         }
         think = e + 1;
     }
-done:
+    return steps;
+}
+PTDEF int pt_world_step_spans(const pt_tokenizer *tok, const int *ids, int n, int *start, int *end, int max_steps)
+{
+    char *text = NULL;
+    int *owner = NULL, len = 0, steps = 0;
+    if (!tok || (!ids && n > 0) || n < 0 || max_steps < 0)
+        return pt__fail(PT_ERR_ARG, "pt_world_step_spans: bad arguments");
+    if ((steps = pt__decode_owned(tok, -1, ids, n, &text, &owner, &len)) != PT_OK) return steps;
+    steps = text ? pt__step_spans_text(text, len, owner, start, end, max_steps) : 0;
     PT_FREE(text);
     PT_FREE(owner);
     return steps;
@@ -8864,15 +8949,17 @@ static int pt__pairs_alloc(pt__pairs *p, int cap, int T)
     pt__pairs_free(p);
     return pt__fail(PT_ERR_NOMEM, "pair batch: out of memory (%d pairs of %d tokens)", cap, T);
 }
-/* Fill the batch with pairs idx[0..n) (n <= cap). */
+/* Fill the batch with pairs idx[0..n) (n <= cap): row 2i is chosen[idx[i]], row 2i+1 rejected[idx[i]].
+   rejected = NULL fills single examples instead (process RMs, scoring): row i is chosen[idx[i]], and
+   mask_c, last_c, len_c describe it with a row stride of T (a [n, T] view). */
 static void pt__pairs_fill(pt__pairs *p, const pt_example *chosen, const pt_example *rejected, const int *idx, int n)
 {
-    int T = p->T, i, side, t;
-    int64_t blk = (int64_t)2 * n * T;
+    int T = p->T, sides = rejected ? 2 : 1, i, side, t;
+    int64_t blk = (int64_t)sides * n * T;
     for (i = 0; i < n; i++)
-        for (side = 0; side < 2; side++) {
+        for (side = 0; side < sides; side++) {
             int one = idx[i], last = -1;
-            int64_t o = (int64_t)(2 * i + side) * T;
+            int64_t o = (int64_t)(sides * i + side) * T;
             float *half = side ? p->mask_r : p->mask_c, *other = side ? p->mask_c : p->mask_r;
             float *one_hot = side ? p->last_r : p->last_c, *other_hot = side ? p->last_c : p->last_r, len = 0.0f;
             pt_pack_examples(side ? rejected : chosen, &one, 1, 1, T, 0, p->buf + o, p->buf + blk + o, p->mask + o,
@@ -8889,7 +8976,7 @@ static void pt__pairs_fill(pt__pairs *p, const pt_example *chosen, const pt_exam
             (side ? p->len_r : p->len_c)[i] = len;
         }
     memset(&p->b, 0, sizeof p->b);
-    p->b.B = 2 * n;
+    p->b.B = sides * n;
     p->b.T = T;
     p->b.tokens = p->buf;
     p->b.targets = p->buf + blk;
@@ -8933,12 +9020,13 @@ static int pt__pairs_next(int *order, int n, int *cursor, pt_rng *rng, int want,
 
 /* The loop every pair trainer shares (reward models, DPO): shuffled batches of B pairs, the
    starting model evaluated first (a checkpoint candidate), the held-out pairs every eval_every
-   steps. A trainer supplies the loss of a filled batch (and its extra CSV values) and its eval. */
+   steps. A trainer supplies the loss of a filled batch (and its extra CSV values) and its eval.
+   With rejected = NULL the same loop serves single examples (the process RM): B rows of one each. */
 typedef struct pt__pair_run pt__pair_run;
 struct pt__pair_run {
     pt_model *m;
     pt__pairs p;   /* the batch, refilled for each step and each evaluation */
-    const pt_example *chosen, *rejected, *eval_chosen, *eval_rejected;
+    const pt_example *chosen, *rejected, *eval_chosen, *eval_rejected;   /* rejected NULL: singles */
     int n, n_eval, B;
     pt_tensor *(*loss)(pt__pair_run *run, pt_ctx *ctx, const int *idx, float *extra);
     int (*eval)(pt__pair_run *run, pt_ctx *ctx, float *eval_loss, float *metric);
@@ -8965,7 +9053,7 @@ static int pt__pair_run_go(pt__pair_run *run, const pt_train_config *train, cons
         float extra[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         pt__pairs_next(order, run->n, &cursor, &rng, run->B, idx);
         pt__pairs_fill(&run->p, run->chosen, run->rejected, idx, run->B);
-        st = pt_trainer_step(&tr, ctx, run->loss(run, ctx, idx, extra), 2.0 * run->B * run->p.T);
+        st = pt_trainer_step(&tr, ctx, run->loss(run, ctx, idx, extra), (double)run->p.b.B * run->p.T);
         if (st != PT_OK) break;
         if (run->eval && pt_trainer_eval_due(&tr)) {
             st = run->eval(run, ctx, &eval_loss, &metric);
@@ -8979,16 +9067,18 @@ done:
     pt_ctx_free(ctx);
     return st;
 }
-/* Check a pair trainer's arguments and set up its run (batch buffers sized for every pair). */
-static int pt__pair_run_init(pt__pair_run *run, const char *who, pt_model *m, const pt_example *chosen,
+/* Check a pair trainer's arguments and set up its run (batch buffers sized for every pair).
+   pairs = 0: single examples (chosen, eval_chosen; rejected and eval_rejected must be NULL). */
+static int pt__pair_run_init(pt__pair_run *run, const char *who, pt_model *m, int pairs, const pt_example *chosen,
                              const pt_example *rejected, int n, const pt_example *eval_chosen,
                              const pt_example *eval_rejected, int n_eval, int batch_pairs)
 {
     memset(run, 0, sizeof *run);
     run->B = batch_pairs > 0 ? batch_pairs : 8;
-    if (!m || !chosen || !rejected || n < 1 || run->B > 256 || n_eval < 0 ||
-        (n_eval > 0 && (!eval_chosen || !eval_rejected)))
-        return pt__fail(PT_ERR_ARG, "%s: need a model, n >= 1 pairs, batch_pairs <= 256 and eval pairs", who);
+    if (!m || !chosen || !rejected != !pairs || n < 1 || run->B > 256 || n_eval < 0 ||
+        (n_eval > 0 && (!eval_chosen || !eval_rejected != !pairs)))
+        return pt__fail(PT_ERR_ARG, "%s: need a model, n >= 1 %s, a batch size <= 256 and eval %s", who,
+                        pairs ? "pairs" : "examples", pairs ? "pairs" : "examples");
     run->m = m;
     run->chosen = chosen;
     run->rejected = rejected;
@@ -8996,7 +9086,9 @@ static int pt__pair_run_init(pt__pair_run *run, const char *who, pt_model *m, co
     run->eval_rejected = eval_rejected;
     run->n = n;
     run->n_eval = n_eval;
-    return pt__pairs_alloc(&run->p, run->B, pt__pairs_T(m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval));
+    return pt__pairs_alloc(&run->p, run->B,
+                           pt__pairs_T(m, chosen, pairs ? rejected : chosen, n, eval_chosen,
+                                       pairs ? eval_rejected : eval_chosen, n_eval));
 }
 
 /* ================================================================================================
@@ -9184,6 +9276,14 @@ PTDEF int pt_pair_examples(const pt_dataset *ds, const pt_tokenizer *tok, int ch
     }
     return st;
 }
+/* The head's values [n, T] of a single-example batch (pt__pairs_fill with rejected = NULL). */
+static pt_tensor *pt__single_values(pt_ctx *ctx, pt_model *m, pt__pairs *p, int n)
+{
+    int shape[2];
+    shape[0] = n;
+    shape[1] = p->T;
+    return pt_reshape(ctx, pt_model_head_values(ctx, m, &p->b), 2, shape);
+}
 PTDEF int pt_rm_score(pt_model *m, const pt_example *ex, int n, float *rewards)
 {
     pt__pairs p;
@@ -9192,21 +9292,18 @@ PTDEF int pt_rm_score(pt_model *m, const pt_example *ex, int n, float *rewards)
     if (!m || !m->head || (!ex && n > 0) || n < 0 || !rewards)
         return pt__fail(PT_ERR_ARG, "pt_rm_score: need a model with a head, examples and an output");
     if (n == 0) return PT_OK;
-    if ((st = pt__pairs_alloc(&p, 8, pt__pairs_T(m, ex, ex, n, NULL, NULL, 0))) != PT_OK) return st;
+    if ((st = pt__pairs_alloc(&p, 16, pt__pairs_T(m, ex, ex, n, NULL, NULL, 0))) != PT_OK) return st;
     if (!(ctx = pt_ctx_new(0))) {
         pt__pairs_free(&p);
         return pt__fail(PT_ERR_NOMEM, "pt_rm_score: out of memory");
     }
     pt_ctx_set_grad(ctx, 0);
-    for (at = 0; at < n && st == PT_OK; at += 8) {   /* each example on both sides of a pair row */
-        int k = n - at < 8 ? n - at : 8, idx[8];
+    for (at = 0; at < n && st == PT_OK; at += 16) {
+        int k = n - at < 16 ? n - at : 16, idx[16];
         pt_tensor *v;
-        int shape[2];
         for (i = 0; i < k; i++) idx[i] = at + i;
-        pt__pairs_fill(&p, ex, ex, idx, k);
-        shape[0] = k;
-        shape[1] = 2 * p.T;
-        v = pt_row_sum(ctx, pt_reshape(ctx, pt_model_head_values(ctx, m, &p.b), 2, shape), p.last_c);
+        pt__pairs_fill(&p, ex, NULL, idx, k);
+        v = pt_row_sum(ctx, pt__single_values(ctx, m, &p, k), p.last_c);
         if (!v) st = pt_last_status();
         for (i = 0; v && i < k; i++) rewards[at + i] = v->data[i];
         pt_ctx_reset(ctx);
@@ -9279,7 +9376,7 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
     memset(&cfg, 0, sizeof cfg);
     if (cfg_in) cfg = *cfg_in;
     if (!cfg.train.name) cfg.train.name = "rm";
-    st = pt__pair_run_init(&run, "pt_rm_train", m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
+    st = pt__pair_run_init(&run, "pt_rm_train", m, 1, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
                            cfg.batch_pairs);
     if (st != PT_OK) return st;
     if (!m->head && (st = pt_model_head_attach(m, cfg.seed)) != PT_OK) {
@@ -9293,6 +9390,479 @@ PTDEF int pt_rm_train(pt_model *m, const pt_example *chosen, const pt_example *r
     run.eval = n_eval > 0 ? pt__rm_eval : NULL;
     st = pt__pair_run_go(&run, &cfg.train, "acc,margin", 2, cfg.seed ^ 0x5eedULL, res);
     pt__pairs_free(&run.p);
+    return st;
+}
+
+/* --- Process reward model ------------------------------------------------------------------------ */
+PTDEF int pt_prm_targets(const pt_tokenizer *tok, const pt_example *ex, int *pos, float *labels, int max_steps)
+{
+    char *prompt = NULL, *text = NULL;
+    int *p_owner = NULL, *owner = NULL, p_len, len, st, n = 0, j, end[PT_PRM_MAX_STEPS];
+    int n_c = ex ? ex->n_ids - ex->n_prompt : 0;
+    pt_problem prob;
+    pt_world_score sc;
+    if (!tok || !ex || !ex->ids || ex->n_prompt < 1 || n_c < 0 || !pos || !labels || max_steps < 0)
+        return pt__fail(PT_ERR_ARG, "pt_prm_targets: need a tokenizer, an example with a prompt and two arrays");
+    if (max_steps > PT_PRM_MAX_STEPS) max_steps = PT_PRM_MAX_STEPS;
+    st = pt__decode_owned(tok, tok->bos_id, ex->ids, ex->n_prompt, &prompt, &p_owner, &p_len);
+    if (st == PT_OK)
+        st = pt__decode_owned(tok, ex->ids[ex->n_prompt - 1], ex->ids + ex->n_prompt, n_c, &text, &owner, &len);
+    if (st != PT_OK || !prompt || !text || pt_world_parse(prompt, &prob) != PT_OK) goto done;
+    pt_world_score_text(&prob, text, &sc);
+    /* the steps the rules labelled (a cut-off step has a span but no label) */
+    n = pt__step_spans_text(text, len, owner, NULL, end, sc.n_steps < 16 ? sc.n_steps : 16);
+    if (n > max_steps) n = max_steps;
+    for (j = 0; j < n; j++) {
+        pos[j] = ex->n_prompt + end[j];
+        labels[j] = sc.step_ok[j] ? 1.0f : 0.0f;
+    }
+    if (n < max_steps) {   /* the answer, after the think block */
+        const char *think_end = strstr(text, "</think>");
+        const char *a = think_end ? strstr(think_end, "<answer>") : NULL, *a_end = a ? strstr(a, "</answer>") : NULL;
+        if (a_end) {
+            pos[n] = ex->n_prompt + owner[a_end + 8 - text];
+            labels[n++] = sc.has_answer && sc.correct ? 1.0f : 0.0f;
+        }
+    }
+done:
+    PT_FREE(prompt);
+    PT_FREE(p_owner);
+    PT_FREE(text);
+    PT_FREE(owner);
+    return st != PT_OK ? st : n;
+}
+typedef struct pt__prm_target {
+    int n, pos[PT_PRM_MAX_STEPS];
+    float label[PT_PRM_MAX_STEPS];
+} pt__prm_target;
+/* Targets of n examples (heap); steps past the model's context are dropped, as batches cut there. */
+static pt__prm_target *pt__prm_targets_all(const pt_tokenizer *tok, const pt_model *m, const pt_example *ex, int n)
+{
+    pt__prm_target *t = (pt__prm_target *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof *t);
+    int i, j, k;
+    if (!t) return (pt__prm_target *)pt__fail_null(PT_ERR_NOMEM, "PRM targets: out of memory (%d examples)", n);
+    for (i = 0; i < n; i++) {
+        int got = pt_prm_targets(tok, &ex[i], t[i].pos, t[i].label, PT_PRM_MAX_STEPS);
+        if (got < 0) {
+            PT_FREE(t);
+            return NULL;
+        }
+        for (j = 0, k = 0; j < got; j++)
+            if (t[i].pos[j] < m->cfg.seq_len) {
+                t[i].pos[k] = t[i].pos[j];
+                t[i].label[k++] = t[i].label[j];
+            }
+        t[i].n = k;
+    }
+    return t;
+}
+/* Head values [k * T] of a filled single-example batch, and the targets of its rows as a label and
+   a mask array over those values (labels/mask may be NULL). */
+static pt_tensor *pt__prm_batch(pt_ctx *ctx, pt_model *m, pt__pairs *p, const pt__prm_target *tg, const int *idx,
+                                int k, float *labels, float *mask)
+{
+    int i, j;
+    if (labels && mask) {
+        memset(labels, 0, (size_t)k * p->T * sizeof(float));
+        memset(mask, 0, (size_t)k * p->T * sizeof(float));
+        for (i = 0; i < k; i++)
+            for (j = 0; j < tg[idx[i]].n; j++) {
+                int64_t o = (int64_t)i * p->T + tg[idx[i]].pos[j];
+                labels[o] = tg[idx[i]].label[j];
+                mask[o] = 1.0f;
+            }
+    }
+    return pt_model_head_values(ctx, m, &p->b);
+}
+typedef struct pt__prm_state {
+    pt__prm_target *train, *eval;
+    float *labels, *mask;   /* [B * T] */
+} pt__prm_state;
+static pt_tensor *pt__prm_loss(pt__pair_run *run, pt_ctx *ctx, const int *idx, float *extra)
+{
+    pt__prm_state *ps = (pt__prm_state *)run->user;
+    pt_tensor *v = pt__prm_batch(ctx, run->m, &run->p, ps->train, idx, run->B, ps->labels, ps->mask);
+    int64_t i;
+    float right = 0.0f, total = 0.0f;
+    if (!v) return NULL;
+    for (i = 0; i < v->size; i++)   /* CSV: the batch's step accuracy */
+        if (ps->mask[i] != 0.0f) {
+            right += (v->data[i] > 0.0f) == (ps->labels[i] > 0.5f);
+            total += 1.0f;
+        }
+    extra[0] = total > 0.0f ? right / total : 0.0f;
+    return pt_bce_loss(ctx, v, ps->labels, ps->mask);
+}
+/* Held-out examples: the mean BCE over their steps and the step accuracy, no gradient. */
+static int pt__prm_eval(pt__pair_run *run, pt_ctx *ctx, float *eval_loss, float *accuracy)
+{
+    pt__prm_state *ps = (pt__prm_state *)run->user;
+    double lsum = 0, right = 0, total = 0;
+    int at, i, j, st = PT_OK, idx[256];
+    pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < run->n_eval && st == PT_OK; at += run->B) {
+        int k = run->n_eval - at < run->B ? run->n_eval - at : run->B;
+        pt_tensor *v;
+        for (i = 0; i < k; i++) idx[i] = at + i;
+        pt__pairs_fill(&run->p, run->eval_chosen, NULL, idx, k);
+        if (!(v = pt__prm_batch(ctx, run->m, &run->p, ps->eval, idx, k, NULL, NULL))) {
+            st = pt_last_status();
+            break;
+        }
+        for (i = 0; i < k; i++)
+            for (j = 0; j < ps->eval[at + i].n; j++) {
+                double z = v->data[(int64_t)i * run->p.T + ps->eval[at + i].pos[j]];
+                int y = ps->eval[at + i].label[j] > 0.5f;
+                right += (z > 0.0) == y;
+                lsum += z > 0 ? log1p(exp(-z)) + (y ? 0.0 : z) : log1p(exp(z)) - (y ? z : 0.0);
+                total += 1.0;
+            }
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_set_grad(ctx, 1);
+    *eval_loss = total > 0 ? (float)(lsum / total) : 0.0f;
+    *accuracy = total > 0 ? (float)(right / total) : 0.0f;
+    return st;
+}
+/* The examples with at least one step target, shallow copies (ids stay the caller's), and their
+   targets in the same order. */
+static int pt__prm_keep(const pt_tokenizer *tok, const pt_model *m, const pt_example *ex, int n, pt_example **kept,
+                        pt__prm_target **targets)
+{
+    pt__prm_target *t = pt__prm_targets_all(tok, m, ex, n);
+    pt_example *k = (pt_example *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof *k);
+    int i, count = 0;
+    if (!t || !k) {
+        PT_FREE(t);
+        PT_FREE(k);
+        return pt_last_status() ? pt_last_status() : pt__fail(PT_ERR_NOMEM, "PRM data: out of memory");
+    }
+    for (i = 0; i < n; i++)
+        if (t[i].n > 0) {
+            k[count] = ex[i];
+            t[count++] = t[i];
+        }
+    *kept = k;
+    *targets = t;
+    return count;
+}
+PTDEF int pt_prm_train(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, const pt_example *eval,
+                       int n_eval, const pt_prm_config *cfg_in, pt_train_result *res)
+{
+    pt_prm_config cfg;
+    pt__prm_state ps;
+    pt__pair_run run;
+    pt_example *train_ex = NULL, *eval_ex = NULL;
+    int st, n_train = 0, n_kept_eval = 0;
+    memset(&cfg, 0, sizeof cfg);
+    memset(&ps, 0, sizeof ps);
+    if (cfg_in) cfg = *cfg_in;
+    if (!cfg.train.name) cfg.train.name = "prm";
+    if (!m || !tok || !ex || n < 1 || n_eval < 0 || (n_eval > 0 && !eval))
+        return pt__fail(PT_ERR_ARG, "pt_prm_train: need a model, a tokenizer, n >= 1 examples and the eval examples");
+    if ((n_train = pt__prm_keep(tok, m, ex, n, &train_ex, &ps.train)) < 0) return n_train;
+    if (n_eval > 0 && (n_kept_eval = pt__prm_keep(tok, m, eval, n_eval, &eval_ex, &ps.eval)) < 0) {
+        st = n_kept_eval;
+        goto done;
+    }
+    if (n_train < 1) {
+        st = pt__fail(PT_ERR_ARG, "pt_prm_train: none of the %d examples has a labelled step (world problems?)", n);
+        goto done;
+    }
+    st = pt__pair_run_init(&run, "pt_prm_train", m, 0, train_ex, NULL, n_train, eval_ex, NULL, n_kept_eval,
+                           cfg.batch_size > 0 ? cfg.batch_size : 16);
+    if (st != PT_OK) goto done;
+    ps.labels = (float *)PT_MALLOC((size_t)run.B * run.p.T * sizeof(float));
+    ps.mask = (float *)PT_MALLOC((size_t)run.B * run.p.T * sizeof(float));
+    if (!ps.labels || !ps.mask) st = pt__fail(PT_ERR_NOMEM, "pt_prm_train: out of memory");
+    if (st == PT_OK && !m->head) st = pt_model_head_attach(m, cfg.seed);
+    if (st == PT_OK) {
+        run.user = &ps;
+        run.loss = pt__prm_loss;
+        run.eval = n_kept_eval > 0 ? pt__prm_eval : NULL;
+        st = pt__pair_run_go(&run, &cfg.train, "step_acc", 1, cfg.seed ^ 0x9e37ULL, res);
+    }
+    pt__pairs_free(&run.p);
+done:
+    PT_FREE(ps.labels);
+    PT_FREE(ps.mask);
+    PT_FREE(ps.train);
+    PT_FREE(ps.eval);
+    PT_FREE(train_ex);
+    PT_FREE(eval_ex);
+    return st;
+}
+PTDEF int pt_prm_steps(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, int max_steps,
+                       float *probs, float *labels, int *n_steps)
+{
+    pt__prm_target *tg;
+    pt__pairs p;
+    pt_ctx *ctx;
+    int st, at, i, j;
+    if (!m || !m->head || !tok || (!ex && n > 0) || n < 0 || max_steps < 1 || !probs || !n_steps)
+        return pt__fail(PT_ERR_ARG, "pt_prm_steps: need a model with a head, a tokenizer, examples and outputs");
+    if (n == 0) return PT_OK;
+    if (!(tg = pt__prm_targets_all(tok, m, ex, n))) return pt_last_status();
+    if ((st = pt__pairs_alloc(&p, 16, pt__pairs_T(m, ex, ex, n, NULL, NULL, 0))) != PT_OK) {
+        PT_FREE(tg);
+        return st;
+    }
+    if (!(ctx = pt_ctx_new(0))) st = pt__fail(PT_ERR_NOMEM, "pt_prm_steps: out of memory");
+    if (ctx) pt_ctx_set_grad(ctx, 0);
+    for (at = 0; at < n && st == PT_OK; at += 16) {
+        int k = n - at < 16 ? n - at : 16, idx[16];
+        pt_tensor *v;
+        for (i = 0; i < k; i++) idx[i] = at + i;
+        pt__pairs_fill(&p, ex, NULL, idx, k);
+        if (!(v = pt__prm_batch(ctx, m, &p, tg, idx, k, NULL, NULL))) st = pt_last_status();
+        for (i = 0; v && i < k; i++) {
+            const pt__prm_target *t = &tg[at + i];
+            n_steps[at + i] = t->n < max_steps ? t->n : max_steps;
+            for (j = 0; j < n_steps[at + i]; j++) {
+                probs[(int64_t)(at + i) * max_steps + j] = pt__sigmoidf(v->data[(int64_t)i * p.T + t->pos[j]]);
+                if (labels) labels[(int64_t)(at + i) * max_steps + j] = t->label[j];
+            }
+        }
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_free(ctx);
+    pt__pairs_free(&p);
+    PT_FREE(tg);
+    return st;
+}
+PTDEF int pt_prm_score(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, int mode, float *scores)
+{
+    float *probs = (float *)PT_MALLOC((size_t)(n > 0 ? n : 1) * PT_PRM_MAX_STEPS * sizeof(float));
+    int *steps = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int)), st, i;
+    if (!probs || !steps) st = pt__fail(PT_ERR_NOMEM, "pt_prm_score: out of memory");
+    else if (!scores || mode < PT_PRM_MIN || mode > PT_PRM_LAST)
+        st = pt__fail(PT_ERR_ARG, "pt_prm_score: need an output and a mode PT_PRM_MIN, _PRODUCT or _LAST");
+    else st = pt_prm_steps(m, tok, ex, n, PT_PRM_MAX_STEPS, probs, NULL, steps);
+    for (i = 0; st == PT_OK && i < n; i++)
+        scores[i] = pt_prm_aggregate(probs + (int64_t)i * PT_PRM_MAX_STEPS, steps[i], mode);
+    PT_FREE(probs);
+    PT_FREE(steps);
+    return st;
+}
+PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, pt_prm_eval_result *r)
+{
+    size_t cells = (size_t)(n > 0 ? n : 1) * PT_PRM_MAX_STEPS;
+    float *probs = (float *)PT_MALLOC(cells * sizeof(float)), *labels = (float *)PT_MALLOC(cells * sizeof(float));
+    int *steps = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int)), st, i, j;
+    double right = 0, found = 0, alarms = 0;
+    pt_prm_eval_result out;
+    memset(&out, 0, sizeof out);
+    if (!probs || !labels || !steps) st = pt__fail(PT_ERR_NOMEM, "pt_prm_eval: out of memory");
+    else if (!r) st = pt__fail(PT_ERR_ARG, "pt_prm_eval: result is NULL");
+    else st = pt_prm_steps(m, tok, ex, n, PT_PRM_MAX_STEPS, probs, labels, steps);
+    for (i = 0; st == PT_OK && i < n; i++) {
+        const float *pr = probs + (size_t)i * PT_PRM_MAX_STEPS, *y = labels + (size_t)i * PT_PRM_MAX_STEPS;
+        int first_bad = -1, first_flag = -1;
+        if (steps[i] == 0) continue;
+        out.n_solutions++;
+        for (j = 0; j < steps[i]; j++) {
+            right += (pr[j] > 0.5f) == (y[j] > 0.5f);
+            if (first_bad < 0 && y[j] < 0.5f) first_bad = j;
+            if (first_flag < 0 && pr[j] < 0.5f) first_flag = j;
+        }
+        out.n_steps += steps[i];
+        if (first_bad >= 0) {
+            out.n_with_error++;
+            found += first_flag == first_bad;
+        } else {
+            out.n_clean++;
+            alarms += first_flag >= 0;
+        }
+    }
+    if (st == PT_OK) {
+        out.step_accuracy = out.n_steps ? (float)(right / out.n_steps) : 0.0f;
+        out.first_error_rate = out.n_with_error ? (float)(found / out.n_with_error) : 0.0f;
+        out.false_alarm_rate = out.n_clean ? (float)(alarms / out.n_clean) : 0.0f;
+        *r = out;
+    }
+    PT_FREE(probs);
+    PT_FREE(labels);
+    PT_FREE(steps);
+    return st;
+}
+
+/* --- Generative judge ------------------------------------------------------------------------------- */
+PTDEF int pt_judge_prompt(const char *prompt, const char *completion, char *out, int cap)
+{
+    pt_problem p;
+    char question[sizeof p.question];
+    const char *q = prompt ? prompt : "";
+    if (prompt && pt_world_parse(prompt, &p) == PT_OK) {   /* the question alone, whatever wraps it */
+        pt__world_user_text(&p, question, sizeof question);
+        q = question;
+    }
+    if (!completion) completion = "";
+    return snprintf(out, out ? (size_t)cap : 0, "%s\n%.*s\nIs this solution correct?", q,
+                    (int)pt__reward_trimmed(completion), completion);
+}
+PTDEF int pt_judge_target(const char *prompt, const char *completion, int think, char *out, int cap)
+{
+    pt_problem p;
+    const char *verdict = pt_reward_correct(prompt, completion, NULL) > 0.5f ? "yes" : "no";
+    if (think && prompt && pt_world_parse(prompt, &p) == PT_OK)   /* the solution without its "A: " */
+        return snprintf(out, out ? (size_t)cap : 0, "%s%s", p.solution + 3, verdict);
+    return snprintf(out, out ? (size_t)cap : 0, "%s", verdict);
+}
+/* s starts with the word w (lowercase ASCII; s in any case) standing alone: not followed by a
+   letter or digit. ASCII by hand rather than <ctype.h>, whose answers depend on the locale. */
+static int pt__word_at(const char *s, const char *w)
+{
+    for (; *w; s++, w++)
+        if ((*s >= 'A' && *s <= 'Z' ? *s + 32 : *s) != *w) return 0;
+    return !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9'));
+}
+static int pt__is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+PTDEF int pt_judge_parse(const char *response)
+{
+    const char *s = response, *e;
+    if (!s) return -1;
+    while (pt__is_space(*s)) s++;
+    if (strncmp(s, "<think>", 7) == 0) {   /* skip the thought and the judge's own answer */
+        if (!(e = strstr(s, "</think>"))) return -1;
+        for (s = e + 8; pt__is_space(*s); s++) {}
+    }
+    if (strncmp(s, "<answer>", 8) == 0) {
+        if (!(e = strstr(s, "</answer>"))) return -1;
+        for (s = e + 9; pt__is_space(*s); s++) {}
+    }
+    if (pt__word_at(s, "yes")) return 1;
+    if (pt__word_at(s, "no")) return 0;
+    return -1;
+}
+PTDEF int pt_judge_data(const pt_world_config *cfg, int split, uint64_t seed, int n, int think, pt_dataset *ds)
+{
+    /* right: clean, a step slip, clean; wrong: wrong answer, carried slip, cut off */
+    static const int flaws[6] = {PT_FLAW_NONE,    PT_FLAW_ANSWER, PT_FLAW_STEP,
+                                 PT_FLAW_CARRIED, PT_FLAW_NONE,   PT_FLAW_TRUNCATED};
+    pt_dataset out;
+    pt_rng rng;
+    int i, st = PT_OK;
+    if (!ds || n < 1) return pt__fail(PT_ERR_ARG, "pt_judge_data: need ds and n >= 1, got %d", n);
+    memset(&out, 0, sizeof out);
+    out.kind = PT_DATA_COMPLETION;
+    out.records = (pt_record *)PT_MALLOC((size_t)n * sizeof(pt_record));
+    if (!out.records) return pt__fail(PT_ERR_NOMEM, "pt_judge_data: out of memory");
+    memset(out.records, 0, (size_t)n * sizeof(pt_record));
+    out.n = n;
+    pt_rng_seed(&rng, seed ^ 0x7D6EULL ^ (uint64_t)split << 40);
+    for (i = 0; i < n && st == PT_OK; i++) {
+        pt_problem p;
+        char cand[sizeof p.solution], user[sizeof p.question + sizeof p.solution + 64], target[sizeof p.solution + 8];
+        pt_world_problem(cfg, split, seed, i, &p);
+        pt_world_completion(&p, flaws[i % 6], &rng, cand, sizeof cand);
+        pt_judge_prompt(p.question, cand, user, sizeof user);
+        pt_judge_target(p.question, cand, think, target, sizeof target);
+        out.records[i].line = i + 1;
+        out.records[i].prompt = pt__strdup(user);
+        out.records[i].completion = pt__strdup(target);
+        if (!out.records[i].prompt || !out.records[i].completion) st = PT_ERR_NOMEM;
+    }
+    if (st != PT_OK) {
+        pt_dataset_free(&out);
+        return pt__fail(PT_ERR_NOMEM, "pt_judge_data: out of memory");
+    }
+    *ds = out;
+    return PT_OK;
+}
+/* The judge's thought in a generated response: through its </answer> (or </think>), else none. */
+static int pt__judge_thought(const char *text)
+{
+    const char *t = strstr(text, "</think>"), *a;
+    if (!t) return 0;
+    a = strstr(t, "</answer>");
+    return a ? (int)(a + 9 - text) : (int)(t + 8 - text);
+}
+PTDEF int pt_judge_score(pt_model *judge, const pt_tokenizer *tok, const char *const *prompts,
+                         const char *const *completions, int n, int think, float *p_yes)
+{
+    pt_example *ex = NULL, *ask = NULL;
+    pt_gen_result gen;
+    float *lp = NULL;
+    int st = PT_OK, i, v;
+    memset(&gen, 0, sizeof gen);
+    if (!judge || !tok || (n > 0 && (!prompts || !completions)) || n < 0 || !p_yes)
+        return pt__fail(PT_ERR_ARG, "pt_judge_score: need a judge, a tokenizer, n texts and an output");
+    if (n == 0) return PT_OK;
+    ask = (pt_example *)PT_MALLOC((size_t)n * sizeof *ask);
+    ex = (pt_example *)PT_MALLOC((size_t)2 * n * sizeof *ex);
+    lp = (float *)PT_MALLOC((size_t)2 * n * sizeof(float));
+    if (ask) memset(ask, 0, (size_t)n * sizeof *ask);
+    if (ex) memset(ex, 0, (size_t)2 * n * sizeof *ex);
+    if (!ask || !ex || !lp) st = pt__fail(PT_ERR_NOMEM, "pt_judge_score: out of memory");
+    for (i = 0; i < n && st == PT_OK; i++) {   /* the question to the judge, as a generation prompt */
+        pt_record r;
+        int len = pt_judge_prompt(prompts[i], completions[i], NULL, 0);
+        memset(&r, 0, sizeof r);
+        if (!(r.prompt = (char *)PT_MALLOC((size_t)len + 1))) {
+            st = pt__fail(PT_ERR_NOMEM, "pt_judge_score: out of memory");
+            break;
+        }
+        pt_judge_prompt(prompts[i], completions[i], r.prompt, len + 1);
+        st = pt_record_example(tok, &r, PT_DATA_PROMPT, 1, 0, &ask[i]);
+        PT_FREE(r.prompt);
+    }
+    if (st == PT_OK && think) {   /* the thoughts, greedily, all questions in one batch */
+        pt_gen_config g;
+        const int **ids = (const int **)PT_MALLOC((size_t)n * sizeof(int *));
+        int *lens = (int *)PT_MALLOC((size_t)n * sizeof(int)), end[1];
+        memset(&g, 0, sizeof g);
+        g.max_new_tokens = 96;
+        if (tok->encode(tok, "<|end|>", 0, 0, end, 1) == 1) g.stop_tokens[g.n_stop_tokens++] = end[0];
+        if (tok->eos_id >= 0) g.stop_tokens[g.n_stop_tokens++] = tok->eos_id;
+        for (i = 0; ids && lens && i < n; i++) {
+            ids[i] = ask[i].ids;
+            lens[i] = ask[i].n_ids;
+            if (judge->cfg.seq_len - lens[i] - 4 < g.max_new_tokens)   /* room for the verdict after the thought */
+                g.max_new_tokens = judge->cfg.seq_len - lens[i] - 4;
+        }
+        if (!ids || !lens) st = pt__fail(PT_ERR_NOMEM, "pt_judge_score: out of memory");
+        else if (g.max_new_tokens < 16)
+            st = pt__fail(PT_ERR_ARG, "pt_judge_score: a question of %d tokens leaves no room to think (seq_len %d)",
+                          judge->cfg.seq_len - 4 - g.max_new_tokens, judge->cfg.seq_len);
+        else st = pt_generate(judge, ids, lens, n, 1, &g, &gen);
+        PT_FREE(ids);
+        PT_FREE(lens);
+    }
+    for (i = 0; i < n && st == PT_OK; i++) {   /* question [+ thought] + verdict, the verdict the target */
+        char text[1024] = "";
+        int k_thought = 0, thought[512];
+        if (think) {
+            const int *t = gen.tokens + (size_t)i * gen.width;
+            pt_decode(tok, t + gen.prompt_len[i], gen.total_len[i] - gen.prompt_len[i], text, sizeof text);
+            text[pt__judge_thought(text)] = 0;
+            if (text[0] && (k_thought = tok->encode(tok, text, 0, 0, thought, 512)) < 0) st = k_thought;
+            if (k_thought > judge->cfg.seq_len - ask[i].n_ids - 4) k_thought = judge->cfg.seq_len - ask[i].n_ids - 4;
+            if (k_thought < 0) k_thought = 0;
+        }
+        for (v = 0; v < 2 && st == PT_OK; v++) {
+            pt_example *e = &ex[2 * i + v];
+            int k;
+            e->ids = (int *)PT_MALLOC((size_t)(ask[i].n_ids + k_thought + 16) * sizeof(int));
+            if (!e->ids) {
+                st = pt__fail(PT_ERR_NOMEM, "pt_judge_score: out of memory");
+                break;
+            }
+            memcpy(e->ids, ask[i].ids, (size_t)ask[i].n_ids * sizeof(int));
+            if (k_thought > 0) memcpy(e->ids + ask[i].n_ids, thought, (size_t)k_thought * sizeof(int));
+            e->n_prompt = ask[i].n_ids + k_thought;
+            if ((k = tok->encode(tok, v ? "no" : "yes", 0, 0, e->ids + e->n_prompt, 16)) < 1)
+                st = k < 0 ? k : pt__fail(PT_ERR_ARG, "pt_judge_score: the tokenizer cannot encode the verdict");
+            e->n_ids = e->n_prompt + (k > 0 ? k : 0);
+        }
+    }
+    if (st == PT_OK) st = pt_sequence_logprobs(judge, ex, 2 * n, 16, lp, NULL);
+    for (i = 0; st == PT_OK && i < n; i++) p_yes[i] = pt__sigmoidf(lp[2 * i] - lp[2 * i + 1]);
+    if (ask) pt_examples_free(ask, n);
+    if (ex) pt_examples_free(ex, 2 * n);
+    PT_FREE(ask);
+    PT_FREE(ex);
+    PT_FREE(lp);
+    pt_gen_result_free(&gen);
     return st;
 }
 
@@ -9569,7 +10139,7 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
     memset(&cfg, 0, sizeof cfg);
     if (cfg_in) cfg = *cfg_in;
     if (!cfg.train.name) cfg.train.name = "dpo";
-    st = pt__pair_run_init(&run, "pt_dpo_train", m, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
+    st = pt__pair_run_init(&run, "pt_dpo_train", m, 1, chosen, rejected, n, eval_chosen, eval_rejected, n_eval,
                            cfg.batch_pairs);
     if (st != PT_OK) return st;
     ds.cfg = &cfg;

@@ -383,6 +383,182 @@ static void test_trainers(void)
     pt_model_free(m);
 }
 
+/* PRM targets from the world's rules: positions at each step's last digit and at the answer's
+   closing '>', labels 1 right / 0 wrong; a cut-off step has none; no world problem, no targets. */
+static pt_example prm_example(const pt_tokenizer *tok, const char *question, const char *completion)
+{
+    pt_record rec;
+    pt_example ex;
+    memset(&rec, 0, sizeof rec);
+    rec.prompt = (char *)question;
+    rec.completion = (char *)completion;
+    memset(&ex, 0, sizeof ex);
+    pt_record_example(tok, &rec, PT_DATA_COMPLETION, 1, 0, &ex);
+    return ex;
+}
+static void test_prm_targets(void)
+{
+    static const struct {
+        const char *completion;
+        int n;
+        const char *ends;     /* the character at each target */
+        const char *labels;   /* '1' / '0' per target */
+    } cases[] = {
+        {"<think>7+5=12;4+8+1=13</think><answer>132</answer>", 3, "23>", "111"},
+        {"<think>7+5=11;4+8+1=13</think><answer>132</answer>", 3, "13>", "011"},   /* slip, answer right */
+        {"<think>7+5=12;4+8+1=13</think><answer>131</answer>", 3, "23>", "110"},   /* wrong answer */
+        {"<think>7+5=12;4+8+1=14</think><answer>142</answer>", 3, "24>", "100"},   /* carried slip */
+        {"<think>7+5=12;4+8", 1, "2", "1"},                                        /* cut off in step 2 */
+        {"<answer>132</answer>", 0, "", ""},                                       /* no think block */
+        {"", 0, "", ""},
+    };
+    pt_tokenizer tok = pt_byte_tokenizer();
+    int c, j, pos[PT_PRM_MAX_STEPS];
+    float labels[PT_PRM_MAX_STEPS];
+    for (c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
+        pt_example ex = prm_example(&tok, "Q: 47+85=?", cases[c].completion);
+        int n = pt_prm_targets(&tok, &ex, pos, labels, PT_PRM_MAX_STEPS), ok = n == cases[c].n;
+        for (j = 0; ok && j < n; j++) {
+            char piece[16];   /* the token's last character: </answer> is one special token */
+            int k = pos[j] >= ex.n_prompt && pos[j] < ex.n_ids ? pt_decode(&tok, ex.ids + pos[j], 1, piece, 16) : 0;
+            ok = k >= 1 && piece[k - 1] == cases[c].ends[j] && labels[j] == (cases[c].labels[j] == '1' ? 1.0f : 0.0f);
+        }
+        CHECK(ok, "PRM targets of \"%s\": %d steps (want %d) at the right tokens with the right labels",
+              cases[c].completion, n, cases[c].n);
+        if (c == 0) {
+            CHECK(pt_prm_targets(&tok, &ex, pos, labels, 2) == 2, "max_steps caps the targets");
+            CHECK(pt_prm_targets(NULL, &ex, pos, labels, 3) == PT_ERR_ARG, "no tokenizer: an error");
+        }
+        pt_examples_free(&ex, 1);
+    }
+    {
+        pt_example ex = prm_example(&tok, "Tell me a story", "<think>7+5=12</think><answer>12</answer>");
+        CHECK(pt_prm_targets(&tok, &ex, pos, labels, PT_PRM_MAX_STEPS) == 0, "no world problem: no targets");
+        pt_examples_free(&ex, 1);
+    }
+}
+
+/* The judge's text interface: its question, its ideal answer by the rules, and the verdict parser. */
+static void test_judge_text(void)
+{
+    static const struct { const char *response; int verdict; } parse[] = {
+        {"yes", 1}, {"no", 0}, {"Yes", 1}, {"NO.", 0}, {"  yes<|end|>", 1}, {"no<|end|><eos>", 0},
+        {"<think>7+5=12</think><answer>12</answer>yes", 1}, {"<think>7+5=12</think> no", 0},
+        {"<think>7+5=12</think><answer>12</answer>\nno", 0}, {"yesterday", -1}, {"nope", -1}, {"yes2", -1},
+        {"", -1}, {"maybe", -1}, {"<think>unfinished yes", -1}, {"<think>x</think><answer>12 yes", -1},
+        {"the answer is yes", -1},
+    };
+    pt_world_config wc;
+    pt_dataset ds;
+    char buf[512];
+    int i, n, yes = 0, consistent = 1, held_out = 1;
+    for (i = 0; i < (int)(sizeof parse / sizeof parse[0]); i++)
+        CHECK(pt_judge_parse(parse[i].response) == parse[i].verdict, "pt_judge_parse(\"%s\") = %d, want %d",
+              parse[i].response, pt_judge_parse(parse[i].response), parse[i].verdict);
+    CHECK(pt_judge_parse(NULL) == -1, "pt_judge_parse(NULL) = -1");
+    n = pt_judge_prompt("<|user|>Q: 47+85=?<|end|>", "<think>7+5=12;4+8+1=13</think><answer>132</answer><|end|>",
+                        buf, sizeof buf);
+    CHECK(n == (int)strlen(buf) &&
+              strcmp(buf, "Q: 47+85=?\n<think>7+5=12;4+8+1=13</think><answer>132</answer>\n"
+                          "Is this solution correct?") == 0,
+          "judge prompt: the question alone, the completion without its end marker: \"%s\"", buf);
+    CHECK(pt_judge_prompt("Q: 47+85=?", "x", buf, 8) == 38 && strlen(buf) == 7, "snprintf-style length");
+    pt_judge_target("Q: 47+85=?", "<think>7+5=12;4+8+1=13</think><answer>132</answer>", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "yes") == 0, "target for a right answer: yes (\"%s\")", buf);
+    pt_judge_target("Q: 47+85=?", "<think>7+5=12;4+8+1=14</think><answer>142</answer>", 1, buf, sizeof buf);
+    CHECK(strcmp(buf, "<think>7+5=12;4+8+1=13</think><answer>132</answer>no") == 0,
+          "thinking target: the judge's own solution, then the verdict (\"%s\")", buf);
+    CHECK(pt_judge_parse(buf) == 0, "the parser reads the thinking target's verdict");
+    pt_judge_target("Q: 47+85=?", "<answer>132</answer><answer>132</answer>", 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "no") == 0, "two answers are not a right answer");
+    memset(&wc, 0, sizeof wc);
+    CHECK(pt_judge_data(&wc, PT_WORLD_VALID, 4, 60, 1, &ds) == PT_OK && ds.n == 60 && ds.kind == PT_DATA_COMPLETION,
+          "judge data: %s", pt_last_error());
+    for (i = 0; i < ds.n; i++) {
+        pt_problem p;
+        const char *cand = strchr(ds.records[i].prompt, '\n') + 1;
+        char want[512];
+        yes += pt_judge_parse(ds.records[i].completion) == 1;
+        held_out &= pt_world_parse(ds.records[i].prompt, &p) == PT_OK && pt_world_split_of(&p) == PT_WORLD_VALID;
+        memcpy(want, cand, strlen(cand) - strlen("\nIs this solution correct?"));
+        want[strlen(cand) - strlen("\nIs this solution correct?")] = 0;
+        consistent &= pt_judge_parse(ds.records[i].completion) == (pt_reward_correct(p.question, want, NULL) > 0.5f);
+    }
+    CHECK(yes == 30, "judge data: half the verdicts are yes (%d of 60)", yes);
+    CHECK(consistent, "each record's verdict is the rule's verdict on its candidate");
+    CHECK(held_out, "judge data of a split holds only that split's problems");
+    pt_dataset_free(&ds);
+    CHECK(pt_judge_data(&wc, PT_WORLD_VALID, 4, 0, 0, &ds) == PT_ERR_ARG, "n = 0: error");
+}
+
+/* PRM and judge plumbing on a small random model: step probabilities, their aggregation, the
+   evaluation's counts, training moves the weights; the judge's p(yes) per item equals it in a batch. */
+static void test_prm_judge_models(void)
+{
+    static pt_example ex[12];
+    static const char *completions[6] = {
+        "<think>7+5=12;4+8+1=13</think><answer>132</answer>", "<think>7+5=11;4+8+1=13</think><answer>132</answer>",
+        "<think>7+5=12;4+8+1=13</think><answer>131</answer>", "<think>7+5=12;4+8",
+        "<answer>132</answer>", "<think>7+5=12;4+8+1=14</think><answer>142</answer>"};
+    static const char *prompts[6] = {"Q: 47+85=?", "Q: 47+85=?", "Q: 47+85=?", "Q: 47+85=?", "Q: 47+85=?",
+                                     "Q: 47+85=?"};
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_config cfg;
+    pt_model *m;
+    float probs[6 * PT_PRM_MAX_STEPS], scores[6], p_all[6], p_one;
+    int steps[6], i, j, ok = 1;
+    pt_prm_eval_result er;
+    pt_prm_config pc;
+    pt_train_result res;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.dim = 32; cfg.n_layers = 1; cfg.n_heads = 2; cfg.n_kv_heads = 1; cfg.hidden_dim = 64;
+    cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = 256;
+    m = pt_model_new(&cfg, 5);
+    CHECK(m != NULL, "model: %s", pt_last_error());
+    if (!m) return;
+    for (i = 0; i < 6; i++) ex[i] = prm_example(&tok, prompts[i], completions[i]);
+    CHECK(pt_prm_steps(m, &tok, ex, 6, PT_PRM_MAX_STEPS, probs, NULL, steps) == PT_ERR_ARG, "PRM without a head");
+    CHECK(pt_model_head_attach(m, 2) == PT_OK, "head");
+    CHECK(pt_prm_steps(m, &tok, ex, 6, PT_PRM_MAX_STEPS, probs, NULL, steps) == PT_OK, "steps: %s", pt_last_error());
+    CHECK(steps[0] == 3 && steps[1] == 3 && steps[2] == 3 && steps[3] == 1 && steps[4] == 0 && steps[5] == 3,
+          "step counts %d %d %d %d %d %d", steps[0], steps[1], steps[2], steps[3], steps[4], steps[5]);
+    CHECK(pt_prm_score(m, &tok, ex, 6, PT_PRM_MIN, scores) == PT_OK, "score: %s", pt_last_error());
+    for (i = 0; i < 6; i++) {
+        float lo = steps[i] ? 1.0f : 0.0f;
+        for (j = 0; j < steps[i]; j++) {
+            ok &= probs[i * PT_PRM_MAX_STEPS + j] > 0.0f && probs[i * PT_PRM_MAX_STEPS + j] < 1.0f;
+            if (probs[i * PT_PRM_MAX_STEPS + j] < lo) lo = probs[i * PT_PRM_MAX_STEPS + j];
+        }
+        ok &= scores[i] == lo;
+    }
+    CHECK(ok, "step probabilities in (0, 1); the min score is their minimum (0 without steps)");
+    CHECK(pt_prm_score(m, &tok, ex, 6, 7, scores) == PT_ERR_ARG, "an unknown aggregation is refused");
+    CHECK(pt_prm_eval(m, &tok, ex, 6, &er) == PT_OK && er.n_solutions == 5 && er.n_steps == 13 &&
+              er.n_with_error == 3 && er.n_clean == 2,
+          "PRM eval counts: %d solutions, %d steps, %d with an error, %d clean", er.n_solutions, er.n_steps,
+          er.n_with_error, er.n_clean);
+    memset(&pc, 0, sizeof pc);
+    pc.train.steps = 3;
+    pc.train.lr = 1e-3f;
+    pc.train.quiet = 1;
+    pc.batch_size = 4;
+    CHECK(pt_prm_train(m, &tok, ex + 4, 1, NULL, 0, &pc, &res) == PT_ERR_ARG, "PRM data without steps: error");
+    CHECK(pt_prm_train(m, &tok, ex, 6, ex, 6, &pc, &res) == PT_OK && res.steps_done == 3 &&
+              isfinite(res.first_loss) && res.first_loss > 0.0f,
+          "PRM training: %s", pt_last_error());
+    CHECK(pt_judge_score(m, &tok, prompts, completions, 6, 0, p_all) == PT_OK, "judge: %s", pt_last_error());
+    ok = 1;
+    for (i = 0; i < 6; i++) {
+        ok &= pt_judge_score(m, &tok, prompts + i, completions + i, 1, 0, &p_one) == PT_OK &&
+              fabsf(p_one - p_all[i]) < 1e-5f && p_one > 0.0f && p_one < 1.0f;
+    }
+    CHECK(ok, "judge p(yes) in (0, 1), the same alone and in a batch");
+    CHECK(pt_judge_score(m, &tok, prompts, completions, 2, 1, p_all) == PT_OK && p_all[0] > 0.0f && p_all[0] < 1.0f,
+          "thinking judge: %s", pt_last_error());
+    pt_examples_free(ex, 6);
+    pt_model_free(m);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
@@ -392,5 +568,8 @@ int main(void)
     test_prm_aggregate();
     test_rules();
     test_trainers();
+    test_prm_targets();
+    test_judge_text();
+    test_prm_judge_models();
     return finish_tmp("test_prefs", t0);
 }
