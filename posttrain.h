@@ -1259,10 +1259,11 @@ PTDEF int pt_prm_score(pt_model *m, const pt_tokenizer *tok, const pt_example *e
 /* Held-out process metrics: step accuracy (p > 0.5 agrees with the label), and the first-error
    detection rate: among solutions with a wrong step, the share whose first step with p < 0.5 is the
    first wrong one (ProcessBench's task, Zheng et al. 2024); false alarms: among solutions with every
-   step right, the share with some step flagged. */
+   step right, the share with some step flagged. right_rate, the share of steps labelled right, is
+   the step accuracy of a PRM that calls every step right: the baseline to beat. */
 typedef struct pt_prm_eval_result {
     int n_solutions, n_steps, n_with_error, n_clean;
-    float step_accuracy, first_error_rate, false_alarm_rate;
+    float step_accuracy, first_error_rate, false_alarm_rate, right_rate;
 } pt_prm_eval_result;
 PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex, int n, pt_prm_eval_result *r);
 
@@ -9649,7 +9650,7 @@ PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex
     size_t cells = (size_t)(n > 0 ? n : 1) * PT_PRM_MAX_STEPS;
     float *probs = (float *)PT_MALLOC(cells * sizeof(float)), *labels = (float *)PT_MALLOC(cells * sizeof(float));
     int *steps = (int *)PT_MALLOC((size_t)(n > 0 ? n : 1) * sizeof(int)), st, i, j;
-    double right = 0, found = 0, alarms = 0;
+    double right = 0, found = 0, alarms = 0, labelled_right = 0;
     pt_prm_eval_result out;
     memset(&out, 0, sizeof out);
     if (!probs || !labels || !steps) st = pt__fail(PT_ERR_NOMEM, "pt_prm_eval: out of memory");
@@ -9662,6 +9663,7 @@ PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex
         out.n_solutions++;
         for (j = 0; j < steps[i]; j++) {
             right += (pr[j] > 0.5f) == (y[j] > 0.5f);
+            labelled_right += y[j] > 0.5f;
             if (first_bad < 0 && y[j] < 0.5f) first_bad = j;
             if (first_flag < 0 && pr[j] < 0.5f) first_flag = j;
         }
@@ -9678,6 +9680,7 @@ PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex
         out.step_accuracy = out.n_steps ? (float)(right / out.n_steps) : 0.0f;
         out.first_error_rate = out.n_with_error ? (float)(found / out.n_with_error) : 0.0f;
         out.false_alarm_rate = out.n_clean ? (float)(alarms / out.n_clean) : 0.0f;
+        out.right_rate = out.n_steps ? (float)(labelled_right / out.n_steps) : 0.0f;
         *r = out;
     }
     PT_FREE(probs);
