@@ -2,7 +2,7 @@
 #   make            build every example into build/
 #   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
 #   make bench      benchmarks (tests/bench/)
-#   make demo       pretraining, then SFT of that model: both stages print before/after tables
+#   make demo       pretraining, SFT, reward models (150 steps), DPO (100 steps): each prints before/after tables
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
 CC ?= cc
 CXX ?= c++
@@ -84,9 +84,11 @@ bench: $(B)/bench_matmul $(B)/bench_model
 	$(B)/bench_matmul
 	PYTHON=$(PYTHON) BENCH_MODEL=$(B)/bench_model bash tests/bench/compare.sh
 
-demo: $(B)/pretrain $(B)/sft
+demo: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo
 	$(B)/pretrain
 	$(B)/sft
+	$(B)/reward_model 150
+	$(B)/dpo 100
 
 clean:
 	rm -rf $(B)

@@ -1,4 +1,4 @@
-/* posttrain.h - v0.4.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.5.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
@@ -99,9 +99,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 4
+#define PT_VERSION_MINOR 5
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.4.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_STRING "0.5.0"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10207,6 +10207,13 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
                          pure losses, RM and DPO trainers (examples/reward_model.c, examples/dpo.c).
                          Breaking: pt_tensor_alloc/free became pt_tensor_heap/pt_tensor_heap_free;
                          pt_chat_text and pt_world_completion return full lengths (snprintf-style).
+     0.5.0 (2026-12-02)  reward models and preference optimisation completed: process RM (step
+                         targets, training, step probabilities, scores, step accuracy, first-error
+                         detection), a generative judge (prompt, target, verdict parser, data, p(yes),
+                         optional thinking), the pair loop serving single examples, examples
+                         reward_model.c (ORM, PRM, judge, best-of-N to 32), dpo.c sweeps and
+                         dpo_stories.c (stories260K, exported back to llama2.c), DPO and RM steps in
+                         make bench.
 
    ------------------------------------------------------------------------------------------------
    MIT License
