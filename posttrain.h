@@ -1275,7 +1275,8 @@ PTDEF int pt_prm_eval(pt_model *m, const pt_tokenizer *tok, const pt_example *ex
        user       Q: 47+85=?\n<candidate completion>\nIs this solution correct?
        assistant  [<think>7+5=12;4+8+1=13</think><answer>132</answer>]yes
    The verdict is about the outcome: "yes" iff the candidate's answer is right (pt_reward_correct).
-   Returns lengths snprintf-style. */
+   Returns lengths snprintf-style; bytes of the completion that are not UTF-8 (a sampled byte
+   sequence can be anything) are written as '?', so the prompt is valid text for any template. */
 PTDEF int pt_judge_prompt(const char *prompt, const char *completion, char *out, int cap);
 /* The ideal response by the world's rules (the judge's SFT target), as above. */
 PTDEF int pt_judge_target(const char *prompt, const char *completion, int think, char *out, int cap);
@@ -7127,14 +7128,23 @@ static pt_gen_config pt__world_gen(const pt_model *m, int maxp, int chat)
     g.n_stop_tokens = 1;
     return g;
 }
-/* Sequence i's completion as text, without a final stop marker. */
+static int pt__utf8_len(const unsigned char *s, size_t n);   /* section 9c */
+/* Sequence i's completion as text, without a final stop marker. Sampled bytes need not form UTF-8:
+   invalid ones become '?', so the text can go into records and JSONL (which must be UTF-8). */
 static void pt__gen_text(const pt_gen_result *r, int i, char *text, int cap)
 {
     pt_tokenizer tok = pt_byte_tokenizer();
     int len = r->total_len[i] - r->prompt_len[i];
     const int *ids = r->tokens + (int64_t)i * r->width + r->prompt_len[i];
+    size_t at = 0, n;
     if (len > 0 && (ids[len - 1] == PT_BYTE_END || ids[len - 1] == PT_BYTE_EOS)) len--;
     pt_decode(&tok, ids, len, text, cap);
+    n = strlen(text);
+    while (at < n) {
+        int k = pt__utf8_len((const unsigned char *)text + at, n - at);
+        if (k == 0) text[at++] = '?';
+        at += (size_t)k;
+    }
 }
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res)
 {
@@ -9700,8 +9710,25 @@ PTDEF int pt_judge_prompt(const char *prompt, const char *completion, char *out,
         q = question;
     }
     if (!completion) completion = "";
-    return snprintf(out, out ? (size_t)cap : 0, "%s\n%.*s\nIs this solution correct?", q,
-                    (int)pt__reward_trimmed(completion), completion);
+    {
+        size_t n = pt__reward_trimmed(completion), i = 0;
+        int len = snprintf(out, out ? (size_t)cap : 0, "%s\n", q), k;
+        const char *tail = "\nIs this solution correct?";
+        while (i < n) {   /* sampled bytes need not be UTF-8: an invalid byte becomes '?', the prompt stays text */
+            k = pt__utf8_len((const unsigned char *)completion + i, n - i);
+            if (k == 0) {
+                if (out && len < cap - 1) out[len] = '?';
+                len++;
+                i++;
+            }
+            for (; k > 0; k--, i++, len++)
+                if (out && len < cap - 1) out[len] = completion[i];
+        }
+        for (; *tail; tail++, len++)
+            if (out && len < cap - 1) out[len] = *tail;
+        if (out && cap > 0) out[len < cap - 1 ? len : cap - 1] = 0;
+        return len;
+    }
 }
 PTDEF int pt_judge_target(const char *prompt, const char *completion, int think, char *out, int cap)
 {

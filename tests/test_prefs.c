@@ -463,6 +463,9 @@ static void test_judge_text(void)
                           "Is this solution correct?") == 0,
           "judge prompt: the question alone, the completion without its end marker: \"%s\"", buf);
     CHECK(pt_judge_prompt("Q: 47+85=?", "x", buf, 8) == 38 && strlen(buf) == 7, "snprintf-style length");
+    CHECK(pt_judge_prompt("Q: 1+2=?", "<answer>\xff" "3\xc3\xa9</answer>", buf, sizeof buf) == (int)strlen(buf) &&
+              strcmp(buf, "Q: 1+2=?\n<answer>?3\xc3\xa9</answer>\nIs this solution correct?") == 0,
+          "a byte that is not UTF-8 becomes '?', valid sequences stay: \"%s\"", buf);
     pt_judge_target("Q: 47+85=?", "<think>7+5=12;4+8+1=13</think><answer>132</answer>", 0, buf, sizeof buf);
     CHECK(strcmp(buf, "yes") == 0, "target for a right answer: yes (\"%s\")", buf);
     pt_judge_target("Q: 47+85=?", "<think>7+5=12;4+8+1=14</think><answer>142</answer>", 1, buf, sizeof buf);
