@@ -3,7 +3,16 @@
    stories = the real stories260K.bin (from $PT_MODELS or ../shared/models), generation only.
    Training: forward + backward + AdamW on a [B=8, T=256] batch of random tokens (tokens/s).
    Generation: new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 and batch 16.
-   Peak RSS is reported per config (it includes the model, the arena and the KV cache). */
+   DPO and RM: one pt_dpo_train / pt_rm_train step on 4 preference pairs of T=256 tokens each side
+   (a shared 64-token prompt + 192 random completion tokens), chosen and rejected through the model
+   as one batch of 8 rows (tokens/s = 2048 per step, like training). DPO: sigmoid loss, beta 0.1,
+   reference log-probs from the policy (computed once before the first step: not timed); RM: the
+   scalar head at the last completion token, Bradley-Terry loss (a second model of the same config,
+   with a head). No clipping, no eval pairs, quiet. The trainers' own tokens_per_s counts from the
+   start of the loop (the first step's arena growth included), so a step is timed as the difference
+   of a 2-step and a (2+k)-step run's res.seconds (both exclude the reference pass), best of a few.
+   Peak RSS is reported per config (it includes the model, the arena and the KV cache of training and
+   generation; it is read before the DPO and RM runs). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>
@@ -39,6 +48,66 @@ static double bench_train(pt_model *m, int B, int T, int steps)
     pt_ctx_free(ctx); free(tok); free(tgt);
     return B * T / best;
 }
+/* n preference pairs of T tokens each side: a shared prompt of n_prompt random tokens, then random
+   completions (fixed seed). */
+static void make_pairs(pt_example *c, pt_example *r, int n, int T, int n_prompt, int vocab)
+{
+    pt_rng rng;
+    int i, t;
+    pt_rng_seed(&rng, 2);
+    for (i = 0; i < n; i++) {
+        c[i].ids = (int *)malloc(sizeof(int) * T);
+        r[i].ids = (int *)malloc(sizeof(int) * T);
+        c[i].n_ids = r[i].n_ids = T;
+        c[i].n_prompt = r[i].n_prompt = n_prompt;
+        c[i].train = r[i].train = NULL;
+        for (t = 0; t < T; t++) {
+            c[i].ids[t] = pt_rng_int(&rng, 0, vocab - 1);
+            r[i].ids[t] = t < n_prompt ? c[i].ids[t] : pt_rng_int(&rng, 0, vocab - 1);
+        }
+    }
+}
+/* res.seconds of one pt_dpo_train (rm = 0) or pt_rm_train (rm = 1) run of `steps` steps on n pairs,
+   one batch of all n pairs per step (the loop's time: the DPO reference pass is before it). */
+static double pair_run_seconds(pt_model *m, int rm, const pt_example *c, const pt_example *r, int n, int steps)
+{
+    pt_train_config tc;
+    pt_train_result res;
+    int st;
+    memset(&tc, 0, sizeof tc);
+    tc.steps = steps; tc.lr = 1e-4f; tc.grad_clip = PT_ZERO; tc.warmup = PT_ZERO; tc.quiet = 1;
+    if (rm) {
+        pt_rm_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.train = tc; cfg.batch_pairs = n; cfg.seed = 1;
+        st = pt_rm_train(m, c, r, NULL, n, NULL, NULL, 0, &cfg, &res);
+    } else {
+        pt_dpo_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.train = tc; cfg.batch_pairs = n; cfg.seed = 1; cfg.pref.beta = 0.1f;
+        st = pt_dpo_train(m, c, r, NULL, n, NULL, NULL, 0, &cfg, &res);
+    }
+    if (st != PT_OK || res.steps_done != steps || res.skipped) {
+        printf("error: %s\n", st != PT_OK ? pt_last_error() : "a pair training step was skipped");
+        exit(1);
+    }
+    return res.seconds;
+}
+/* tokens/s of a DPO or RM step: (best (2+k)-step run - best 2-step run) / k, best of `reps` runs each. */
+static double bench_pairs(pt_model *m, int rm, int k, int reps)
+{
+    enum { N = 4, T = 256, PROMPT = 64 };
+    pt_example c[N], r[N];
+    double short_run = 1e30, long_run = 1e30, s;
+    int i;
+    make_pairs(c, r, N, T, PROMPT, m->cfg.vocab_size);
+    for (i = 0; i < reps; i++) {
+        if ((s = pair_run_seconds(m, rm, c, r, N, 2)) < short_run) short_run = s;
+        if ((s = pair_run_seconds(m, rm, c, r, N, 2 + k)) < long_run) long_run = s;
+    }
+    pt_examples_free(c, N); pt_examples_free(r, N);
+    return long_run > short_run ? 2.0 * N * T * k / (long_run - short_run) : 0.0;
+}
 static double bench_gen(pt_model *m, int batch, int n_new)
 {
     int prompt[1] = {1};
@@ -67,21 +136,33 @@ int main(int argc, char **argv)
     cfgs[1].name = "small"; cfgs[1].c.dim = 288; cfgs[1].c.n_layers = 6; cfgs[1].c.n_heads = 6; cfgs[1].c.n_kv_heads = 6; cfgs[1].c.hidden_dim = 768;
     for (ci = 0; ci < 2; ci++) { cfgs[ci].c.vocab_size = 512; cfgs[ci].c.seq_len = 256; }
     if (argc > 2) { nt = 0; for (ti = 2; ti < argc && nt < 2; ti++) threads[nt++] = atoi(argv[ti]); }
-    printf("%-7s %7s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s", "peak RSS");
+    printf("%-7s %7s %14s %14s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s",
+           "dpo tok/s", "rm tok/s", "peak RSS");
     for (ci = 0; ci < 2; ci++) {
-        pt_model *m;
+        pt_model *m, *mr;
+        double tr[2], g1[2], g16[2], dpo[2], rm[2], rss;
         if (strcmp(which, "all") != 0 && strcmp(which, cfgs[ci].name) != 0) continue;
         m = pt_model_new(&cfgs[ci].c, 1);
         if (!m) { printf("error: %s\n", pt_last_error()); return 1; }
         for (ti = 0; ti < nt; ti++) {
-            double tr, g1, g16;
             pt_set_threads(threads[ti]);
-            tr = bench_train(m, 8, 256, ci == 0 ? 8 : 4);
-            g1 = bench_gen(m, 1, 128);
-            g16 = bench_gen(m, 16, 128);
-            printf("%-7s %7d %14.0f %14.0f %14.0f %8.0f MB\n", cfgs[ci].name, threads[ti], tr, g1, g16, peak_rss_mb());
-            fflush(stdout);
+            tr[ti] = bench_train(m, 8, 256, ci == 0 ? 8 : 4);
+            g1[ti] = bench_gen(m, 1, 128);
+            g16[ti] = bench_gen(m, 16, 128);
         }
+        rss = peak_rss_mb();   /* training and generation only, as before the DPO and RM columns */
+        mr = pt_model_new(&cfgs[ci].c, 1);   /* the reward model: the same config, a head attached by pt_rm_train */
+        if (!mr) { printf("error: %s\n", pt_last_error()); return 1; }
+        for (ti = 0; ti < nt; ti++) {
+            pt_set_threads(threads[ti]);
+            dpo[ti] = bench_pairs(m, 0, ci == 0 ? 4 : 2, ci == 0 ? 3 : 2);
+            rm[ti] = bench_pairs(mr, 1, ci == 0 ? 4 : 2, ci == 0 ? 3 : 2);
+        }
+        for (ti = 0; ti < nt; ti++)
+            printf("%-7s %7d %14.0f %14.0f %14.0f %14.0f %14.0f %8.0f MB\n", cfgs[ci].name, threads[ti], tr[ti], g1[ti],
+                   g16[ti], dpo[ti], rm[ti], rss);
+        fflush(stdout);
+        pt_model_free(mr);
         pt_model_free(m);
     }
     if (strcmp(which, "all") == 0 || strcmp(which, "stories") == 0) {
@@ -93,7 +174,8 @@ int main(int argc, char **argv)
         if (!m) printf("SKIPPED: stories260K.bin not found (%s)\n", pt_last_error());
         for (ti = 0; m && ti < nt; ti++) {
             pt_set_threads(threads[ti]);
-            printf("%-7s %7d %14s %14.0f %14.0f %8.0f MB\n", "stories", threads[ti], "-", bench_gen(m, 1, 128), bench_gen(m, 16, 128), peak_rss_mb());
+            printf("%-7s %7d %14s %14.0f %14.0f %14s %14s %8.0f MB\n", "stories", threads[ti], "-", bench_gen(m, 1, 128),
+                   bench_gen(m, 16, 128), "-", "-", peak_rss_mb());
             fflush(stdout);
         }
         pt_model_free(m);

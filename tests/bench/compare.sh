@@ -66,25 +66,29 @@ function ok(x) { return x != "" && x != "-" && x != "nan" }
 function ratio(a, b) { return (ok(a) && ok(b) && b > 0) ? sprintf("%.2fx", a / b) : "-" }
 function num(x) { return ok(x) ? sprintf("%.0f", x) : "-" }
 function kv(s,   i) { i = index(s, "="); return substr(s, i + 1) }
-$1 == "OURS" && $3 ~ /^[0-9]+$/ && NF >= 7 {     # every config row bench_model prints (stories: no train)
+$1 == "OURS" && $3 ~ /^[0-9]+$/ && NF >= 9 {     # every config row bench_model prints (stories: no train, dpo, rm)
     k = $2 " " $3; if (!(k in seen)) { order[++n] = k; seen[k] = 1 }
-    otr[k] = $4; og1[k] = $5; og16[k] = $6; orss[$2] = $7
+    otr[k] = $4; og1[k] = $5; og16[k] = $6; odpo[k] = $7; orm[k] = $8; orss[$2] = $9
 }
 $1 == "TORCH" && $2 == "torch" {
     k = $3 " " kv($4); if (!(k in seen)) { order[++n] = k; seen[k] = 1 }
     for (i = 5; i <= NF; i++) { split($i, p, "="); v[p[1]] = p[2] }
-    ttr[k] = v["train"]; tg1[k] = v["gen1"]; tg16[k] = v["gen16"]; trss[$3] = v["rss_mb"]; tbase[$3] = v["rss_base_mb"]
+    ttr[k] = v["train"]; tg1[k] = v["gen1"]; tg16[k] = v["gen16"]; tdpo[k] = v["dpo"]; trm[k] = v["rm"]
+    trss[$3] = v["rss_mb"]; tbase[$3] = v["rss_base_mb"]
     have_torch = 1
 }
 $1 == "TORCH" && $2 == "torch_info" { for (i = 3; i <= NF; i++) { split($i, p, "="); info[p[1]] = p[2] } }
 END {
-    printf "%-7s %3s | %-24s | %-24s | %-24s\n", "", "", "    train tok/s", "    gen b1 tok/s", "    gen b16 tok/s"
-    printf "%-7s %3s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n", "config", "thr", "ours", "pytorch", "ratio", "ours", "pytorch", "ratio", "ours", "pytorch", "ratio"
+    printf "%-7s %3s | %-24s | %-24s | %-24s | %-24s | %-24s\n", "", "", "    train tok/s", "    gen b1 tok/s",
+        "    gen b16 tok/s", "    dpo tok/s", "    rm tok/s"
+    printf "%-7s %3s", "config", "thr"
+    for (j = 0; j < 5; j++) printf " | %8s %8s %6s", "ours", "pytorch", "ratio"
+    printf "\n"
     for (j = 1; j <= n; j++) {
         k = order[j]; split(k, c, " ")
-        printf "%-7s %3s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n", c[1], c[2],
-            num(otr[k]), num(ttr[k]), ratio(otr[k], ttr[k]), num(og1[k]), num(tg1[k]), ratio(og1[k], tg1[k]),
-            num(og16[k]), num(tg16[k]), ratio(og16[k], tg16[k])
+        printf "%-7s %3s", c[1], c[2]
+        cell(otr[k], ttr[k]); cell(og1[k], tg1[k]); cell(og16[k], tg16[k]); cell(odpo[k], tdpo[k]); cell(orm[k], trm[k])
+        printf "\n"
     }
     if (!have_torch) print "PyTorch columns: SKIPPED (no PyTorch results)"
     else printf "PyTorch %s, BLAS %s, OpenMP %s, ATen CPU capability %s, AdamW %s\n", info["version"], info["blas"], info["omp"], info["cpu_capability"], info["opt"]
@@ -95,9 +99,11 @@ END {
     print "targets (report only):"
     check("training >= 1.5x PyTorch on tiny (" tmax " threads)", otr["tiny " tmax], ttr["tiny " tmax], 1.5)
     check("training >= 1.0x PyTorch on small (" tmax " threads)", otr["small " tmax], ttr["small " tmax], 1.0)
+    check("DPO step >= 1.5x PyTorch on tiny (" tmax " threads)", odpo["tiny " tmax], tdpo["tiny " tmax], 1.5)
     check("batch-16 generation >= 6x batch-1 tokens/s (ours, tiny, " tmax " threads)", og16["tiny " tmax], og1["tiny " tmax], 6.0)
     check("batch-16 generation >= 6x batch-1 tokens/s (ours, small, " tmax " threads)", og16["small " tmax], og1["small " tmax], 6.0)
 }
+function cell(a, b) { printf " | %8s %8s %6s", num(a), num(b), ratio(a, b) }
 function check(what, a, b, need) {
     if (!ok(a) || !ok(b) || b <= 0) printf "  SKIPPED  %s (no result)\n", what
     else printf "  %-7s  %s: %.2fx\n", (a / b >= need ? "PASS" : "MISS"), what, a / b

@@ -8,6 +8,17 @@ same way as bench_model.c:
          after 2 warm-up steps (8 timed steps on tiny, 4 on small, like bench_model.c)
   gen1   new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 (best of 3 runs)
   gen16  the same with batch 16
+  dpo    one DPO step on 4 preference pairs of T=256 tokens each side (a shared 64-token prompt + 192
+         random completion tokens): chosen and rejected through the policy as one batch of 8 rows
+         (row 2i chosen i, 2i+1 rejected i, as posttrain.h's pair batch), per-sequence log-prob = sum
+         over the completion's tokens of log_softmax(logits)[target], reference log-probs cached
+         (computed once from the starting policy, not timed), sigmoid loss with beta 0.1, backward,
+         AdamW; tokens/s = 2048 per step. Timed as bench_model.c does: 2 warm-up steps, then the
+         best of a few runs of k steps (tiny 3 x 4, small 2 x 2), mean step of the run
+  rm     the same pairs through a reward model (a second Llama of the config with a Linear(dim, 1)
+         head on the final normed hidden state), the head read where posttrain.h reads it (the last
+         position with a completion target), Bradley-Terry loss -logsigmoid(r_c - r_r).mean(),
+         backward, AdamW over the model and the head; timed like dpo
   rss    peak RSS (getrusage ru_maxrss) of a separate subprocess per config that builds the
          model and runs the same training steps only (at the largest thread count);
          rss_base_mb: the same process right after "import torch" (the interpreter + libtorch
@@ -17,7 +28,8 @@ usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
        (defaults: all 1 2).  env: TORCH_REF_OPT=foreach|forloop (AdamW implementation),
        TORCH_REF_GQA=group|repeat (decode-time GQA, see GQA_DECODE).
 Prints one machine-readable line per config and thread count:
-  torch tiny threads=2 train=13012 gen1=1100 gen16=7400 rss_mb=940 rss_base_mb=230 train_minflt_per_step=0
+  torch tiny threads=2 train=13012 gen1=1100 gen16=7400 dpo=12000 rm=14000 rss_mb=940 rss_base_mb=230
+        train_minflt_per_step=0   (one line)
 plus an info line with the torch version, BLAS library actually mapped, CPU capability,
 malloc settings and optimizer mode:
   torch_info version=1.13.0a0 blas=/usr/lib/.../openblas-openmp/libopenblasp-r0.3.21.so ...
@@ -39,6 +51,8 @@ CONFIGS = {
 }
 TRAIN_STEPS = {"tiny": 8, "small": 4}   # timed steps after 2 warm-ups, as in bench_model.c
 B, T, N_NEW, GEN_RUNS = 8, 256, 128, 3
+PAIRS, PROMPT, DPO_BETA = 4, 64, 0.1    # DPO / RM: 4 pairs = B rows of T tokens, 64-token prompts
+PAIR_RUNS = {"tiny": (4, 3), "small": (2, 2)}   # (k steps per run, runs), as in bench_model.c
 # decode-time GQA: "group" (default) views the n_heads queries as [n_kv, rep] against the
 # cache as it is; "repeat" repeat_interleaves the cached K/V to n_heads every step (same math,
 # about half the batch-1 speed on tiny: the per-step copies and index ops cost more than the
@@ -157,13 +171,20 @@ class Llama(nn.Module):
         mask = torch.full((c["seq_len"], c["seq_len"]), float("-inf")).triu(1)
         self.register_buffer("mask", mask, persistent=False)
 
-    def forward(self, tokens, targets):
+    def hidden(self, tokens):
+        """final hidden states after the last norm, [B, T, D] (what the classifier and a head read)"""
         Tn = tokens.shape[1]
         x = self.tok_embeddings(tokens)
         cos, sin, mask = self.cos[:Tn], self.sin[:Tn], self.mask[:Tn, :Tn]
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
-        logits = self.norm(x) @ self.tok_embeddings.weight.t()       # tied classifier
+        return self.norm(x)
+
+    def logits(self, tokens):
+        return self.hidden(tokens) @ self.tok_embeddings.weight.t()   # tied classifier
+
+    def forward(self, tokens, targets):
+        logits = self.logits(tokens)
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
     @torch.inference_mode()
@@ -196,13 +217,22 @@ class Llama(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # measurements
 # ----------------------------------------------------------------------------------------------
-def make_opt(model):
+def make_opt(model, extra=()):
     kw = dict(lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)   # posttrain.h AdamW defaults
     mode = os.environ.get("TORCH_REF_OPT", "foreach")           # fused does not exist on CPU in 1.13
+    params = list(model.parameters()) + list(extra)
     try:
-        return torch.optim.AdamW(model.parameters(), foreach=(mode == "foreach"), **kw), mode
+        return torch.optim.AdamW(params, foreach=(mode == "foreach"), **kw), mode
     except TypeError:
-        return torch.optim.AdamW(model.parameters(), **kw), "default"
+        return torch.optim.AdamW(params, **kw), "default"
+
+
+def make_head(c):
+    """posttrain.h's scalar head: v = h . w + b, w ~ N(0, 1/(D+1)), b = 0"""
+    head = nn.Linear(c["dim"], 1)
+    nn.init.normal_(head.weight, std=1.0 / math.sqrt(c["dim"] + 1))
+    nn.init.zeros_(head.bias)
+    return head
 
 
 def train_batch(c):
@@ -232,6 +262,72 @@ def bench_train(model, opt, steps):
     if not math.isfinite(loss.item()):
         sys.exit("torch_ref: non-finite loss")
     return B * T / best, faults / steps
+
+
+def pair_batch(c):
+    """The pairs as one batch of B = 2 * PAIRS rows (row 2i chosen i, 2i+1 rejected i, sharing the
+    prompt): inputs all T tokens, targets the next token on completion targets (-100 elsewhere),
+    and the position the reward head is read at: the last one with a completion target."""
+    g = torch.Generator().manual_seed(2)
+    prompt = torch.randint(0, c["vocab_size"], (PAIRS, PROMPT), generator=g)
+    ids = torch.empty(B, T, dtype=torch.long)
+    ids[0::2, :PROMPT] = prompt
+    ids[1::2, :PROMPT] = prompt
+    ids[:, PROMPT:] = torch.randint(0, c["vocab_size"], (B, T - PROMPT), generator=g)
+    tgt = torch.full((B, T), -100, dtype=torch.long)
+    tgt[:, PROMPT - 1:T - 1] = ids[:, PROMPT:]                      # 192 completion targets per row
+    return ids, tgt, T - 2
+
+
+def seq_logps(model, tok, tgt):
+    """per-sequence sum of log_softmax(logits)[target] over the completion: chosen [PAIRS], rejected"""
+    logits = model.logits(tok)
+    lp = -F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1), ignore_index=-100, reduction="none")
+    lp = lp.view(tok.shape).sum(-1)
+    return lp[0::2], lp[1::2]
+
+
+def time_pair_steps(step, k, runs):
+    """tokens/s of the mean step of the best of `runs` runs of k steps, after 2 warm-up steps"""
+    for _ in range(2):
+        step()
+    best = 1e30
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            loss = step()
+        best = min(best, (time.perf_counter() - t0) / k)
+    if not math.isfinite(loss):
+        sys.exit("torch_ref: non-finite pair loss")
+    return B * T / best
+
+
+def bench_dpo(model, opt, k, runs):
+    tok, tgt, _ = pair_batch(model.c)
+    with torch.no_grad():                                           # the reference, once: not timed
+        ref_c, ref_r = seq_logps(model, tok, tgt)
+
+    def step():
+        pi_c, pi_r = seq_logps(model, tok, tgt)
+        loss = -F.logsigmoid(DPO_BETA * ((pi_c - ref_c) - (pi_r - ref_r))).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+    return time_pair_steps(step, k, runs)
+
+
+def bench_rm(model, head, opt, k, runs):
+    tok, _, last = pair_batch(model.c)
+
+    def step():
+        r = head(model.hidden(tok))[:, last, 0]                     # the head on every position, read at one
+        loss = -F.logsigmoid(r[0::2] - r[1::2]).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+    return time_pair_steps(step, k, runs)
 
 
 def bench_gen(model, batch):
@@ -307,14 +403,20 @@ def main(argv):
         torch.manual_seed(0)
         model = Llama(CONFIGS[name])
         opt, _ = make_opt(model)
+        torch.manual_seed(1)
+        rm_model, head = Llama(CONFIGS[name]), make_head(CONFIGS[name])   # the reward model
+        rm_opt, _ = make_opt(rm_model, head.parameters())
         for nt in threads:
             torch.set_num_threads(nt)
             tr, flt = bench_train(model, opt, TRAIN_STEPS[name])
             g1 = bench_gen(model, 1)
             g16 = bench_gen(model, 16)
-            print("torch %s threads=%d train=%.0f gen1=%.0f gen16=%.0f rss_mb=%s rss_base_mb=%s train_minflt_per_step=%.0f"
-                  % (name, nt, tr, g1, g16, rss[name][0], rss[name][1], flt), flush=True)
-        del model, opt
+            dpo = bench_dpo(model, opt, *PAIR_RUNS[name])
+            rm = bench_rm(rm_model, head, rm_opt, *PAIR_RUNS[name])
+            print("torch %s threads=%d train=%.0f gen1=%.0f gen16=%.0f dpo=%.0f rm=%.0f rss_mb=%s rss_base_mb=%s "
+                  "train_minflt_per_step=%.0f" % (name, nt, tr, g1, g16, dpo, rm, rss[name][0], rss[name][1], flt),
+                  flush=True)
+        del model, opt, rm_model, head, rm_opt
 
 
 if __name__ == "__main__":
