@@ -273,4 +273,26 @@ TEST_MAYBE_UNUSED static void run_timed(const char *name, void (*fn)(void))
     printf("  (%.2f s)\n", pt_time_seconds() - t);
 }
 #define RUN(name, fn) run_timed(name, fn)
+/* What the library does to sampled text before it becomes a record or an eval text: every byte
+   that does not start a valid UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF)
+   becomes '?'. Written here independently of the header's own check. */
+TEST_MAYBE_UNUSED static void utf8_sanitize(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t i = 0, n = strlen(s);
+    while (i < n) {
+        size_t k = u[i] < 0x80 ? 1 : u[i] >= 0xC2 && u[i] <= 0xDF ? 2 : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
+                                   : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4 : 0, j;
+        int ok = k > 0 && i + k <= n;
+        for (j = 1; ok && j < k; j++) ok = (u[i + j] & 0xC0) == 0x80;
+        if (ok && k == 3) ok = !(u[i] == 0xE0 && u[i + 1] < 0xA0) && !(u[i] == 0xED && u[i + 1] > 0x9F);
+        if (ok && k == 4) ok = !(u[i] == 0xF0 && u[i + 1] < 0x90) && !(u[i] == 0xF4 && u[i + 1] > 0x8F);
+        if (ok) {
+            i += k;
+        } else {
+            u[i++] = '?';
+        }
+    }
+}
+
 #endif

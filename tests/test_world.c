@@ -230,6 +230,7 @@ static void gen_text(const pt_gen_result *r, int i, char *text, int cap)
     const int *ids = r->tokens + (int64_t)i * r->width + r->prompt_len[i];
     if (len > 0 && (ids[len - 1] == PT_BYTE_END || ids[len - 1] == PT_BYTE_EOS)) len--;
     pt_decode(&tok, ids, len, text, cap);
+    utf8_sanitize(text);
 }
 
 /* ---------------------------------------------------------------------------------------------
