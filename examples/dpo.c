@@ -15,7 +15,7 @@
    matrix, 10x the lr; reference: the same model with its adapters off), RPO full and LoRA, IPO,
    SimPO and ORPO. One row each (build/dpo_sweep.csv; every run's curves in
    build/dpo_sweep_curves.csv); the row to report is the one with the best validation accuracy, the
-   test column only shown. 100 steps by default: the ten rows take about half an hour on 2 busy cores.
+   test column only shown. 100 steps by default: the ten rows took 18-33 minutes on 2 shared cores.
 
    usage: dpo [steps (default 150)] [sft checkpoint (default build/sft.ckpt)] [beta (default 0.1)]
               [lr (default 5e-5)] [rpo alpha (default 0: plain DPO; 1: DPO + NLL on chosen, RPO)]
