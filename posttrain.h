@@ -50,6 +50,7 @@
      2. Tensors and autograd: tensors, tape, ops with their backwards          >>tensors
         2a. matmul kernels >>matmul   2b. elementwise >>elementwise   2c. embedding, RMSNorm, RoPE,
         attention >>blocks   2d. softmax, losses, log-prob gather >>softmax   2e. gradcheck >>gradcheck
+        2f. per-op profile of a step >>profile
      3. Transformer: config, parameters, training forward, KV-cache inference  >>transformer
      4. Tokenizers: byte-level (built-in world), llama2.c BPE                 >>tokenizers
      5. Sampling and generation: greedy/temperature/top-k/top-p, batched,     >>sampling
@@ -380,6 +381,27 @@ typedef struct pt_gradcheck_result {
 } pt_gradcheck_result;
 PTDEF int pt_gradcheck(pt_build_fn build, void *user, pt_tensor **inputs, int n_inputs,
                        float h, double atol, double rtol, pt_gradcheck_result *res);
+
+/* ------------------------------------------------------------------------------------------------
+   2f. Profiling                                                                            >>profile
+   ------------------------------------------------------------------------------------------------ */
+/* Where a training step's time goes, per kind of op. While profiling is on, each op's forward is
+   charged the wall time since the previous op or mark (ops record themselves on the tape when they
+   finish, so the glue code just before an op counts as that op's), each backward its own time, and
+   AdamW, gradient clipping, zeroing the gradients and resetting the arena are charged as
+   themselves; the gap between pt_backward's call and the last op goes to "other". Process-wide,
+   for one calling thread (ops still use the thread pool inside). Off by default; when off it costs
+   one branch per op. tests/bench/bench_model.c --profile prints it. */
+typedef struct pt_profile_row {
+    const char *name;          /* "linear", "attention", "swiglu", "adamw", ... (static strings) */
+    double forward_s;          /* forward time (for non-op rows such as "adamw": their whole time) */
+    double backward_s;
+    int64_t calls;             /* forward calls (or region entries) */
+} pt_profile_row;
+PTDEF void pt_profile_start(void);   /* zero the table and start timing */
+PTDEF void pt_profile_stop(void);
+/* Copies up to max_rows rows, largest forward + backward first; returns the number of rows. */
+PTDEF int pt_profile_rows(pt_profile_row *rows, int max_rows);
 
 /* ================================================================================================
    3. TRANSFORMER                                                                     >>transformer
@@ -1995,6 +2017,13 @@ struct pt_ctx {
     int failed;        /* an allocation for the tape or a gradient failed since the last reset */
 };
 
+static int pt__prof_on;
+static void pt__prof_forward(pt__backward_fn fn);   /* the per-op profile (2f) */
+static void pt__prof_relabel(const char *name);
+static void pt__prof_begin(void);
+static void pt__prof_end(const char *name);
+static void pt__prof_backward(const pt__node *n, double t0);
+
 PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
 {
     pt_ctx *ctx = (pt_ctx *)PT_MALLOC(sizeof(pt_ctx));
@@ -2010,9 +2039,11 @@ PTDEF pt_ctx *pt_ctx_new(size_t arena_bytes)
 PTDEF void pt_ctx_reset(pt_ctx *ctx)
 {
     if (ctx) {
+        if (pt__prof_on) pt__prof_begin();
         pt_arena_reset(&ctx->arena);
         ctx->n_nodes = 0;
         ctx->failed = 0;
+        if (pt__prof_on) pt__prof_end("arena_reset");
     }
 }
 PTDEF void pt_ctx_free(pt_ctx *ctx)
@@ -2123,6 +2154,7 @@ static pt__node *pt__record(pt_ctx *ctx, pt__backward_fn fn, pt_tensor *out, pt_
 {
     pt__node *n;
     int need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    if (pt__prof_on) pt__prof_forward(fn);
     if (!ctx->grad_enabled || !need) return NULL;
     if (ctx->n_nodes == ctx->cap_nodes) {
         int cap = ctx->cap_nodes ? ctx->cap_nodes * 2 : 256;
@@ -2174,9 +2206,16 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     g = pt__grad(ctx, loss);
     if (!g) return pt_last_status();
     g[0] += 1.0f;
+    if (pt__prof_on) pt__prof_begin();
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         pt__node *n = &ctx->nodes[i];
-        if (n->out->grad) n->backward(ctx, n);
+        if (n->out->grad && pt__prof_on) {
+            double t0 = pt_time_seconds();
+            n->backward(ctx, n);
+            pt__prof_backward(n, t0);
+        } else if (n->out->grad) {
+            n->backward(ctx, n);
+        }
         if (ctx->failed)
             return pt__fail(PT_ERR_NOMEM,
                             "pt_backward: out of memory for gradients; parameter gradients are incomplete");
@@ -2355,7 +2394,12 @@ PTDEF int pt_params_set_trainable(pt_params *P, const char *pattern, int trainab
     PT_FREE(old);
     return hits;
 }
-PTDEF void pt_params_zero_grad(pt_params *P) { if (P->grad) memset(P->grad, 0, (size_t)P->n_grad * sizeof(float)); }
+PTDEF void pt_params_zero_grad(pt_params *P)
+{
+    if (pt__prof_on) pt__prof_begin();
+    if (P->grad) memset(P->grad, 0, (size_t)P->n_grad * sizeof(float));
+    if (pt__prof_on) pt__prof_end("zero_grad");
+}
 PTDEF int64_t pt_params_count(const pt_params *P, int trainable_only)
 {
     int64_t n = 0;
@@ -2405,13 +2449,22 @@ static void pt__gemm_plain(int M, int N, int K, const float *A, int64_t rsa, int
    same), then an MR x NR micro-kernel keeps a tile of C in registers and does KC rank-1 updates.
    Threads split C by rows (or columns when C is wide), each packing its own panels: no thread writes
    another's rows, and every element of C is summed over k in the same order for any thread count.
-   Tuning: gcc vectorises the plain `omp simd` kernel well; clang keeps C in registers only when the
-   kernel is written with vector extensions, so clang gets that variant (both measured in
-   tests/bench). */
+   Full width: the micro-kernel is written with vector types (gcc and clang vector extensions), so
+   it uses 512-bit registers wherever the target has AVX-512, whatever the compiler's tuning (gcc's
+   tuning for Intel, -march=native included, prefers 256-bit registers for `omp simd` loops; a
+   256-bit kernel runs at half the machine's peak). The tile fits the register file: with AVX-512,
+   8 x 32 floats = 16 zmm accumulators of 32 registers; with 16 registers (AVX2, NEON) 6 x 16.
+   Other compilers get the same loops as `omp simd` lanes. */
+#if defined(__AVX512F__) || defined(__AVX512__)
+#define PT__VL 16           /* floats per vector register */
 #define PT__MR 8
-#define PT__NR 32
-#define PT__KC 256
-#define PT__MC 128
+#else
+#define PT__VL 8
+#define PT__MR 6
+#endif
+#define PT__NR (2 * PT__VL)
+#define PT__KC 320          /* the most k per packed block; K is cut into equal blocks of at most this */
+#define PT__MC 120          /* a multiple of both MRs: the packed A block fills whole tiles */
 #define PT__NC 1024
 
 /* Strict ISO modes (-std=c99) turn off FMA contraction in gcc, which halves the kernel's speed; an
@@ -2421,25 +2474,41 @@ static void pt__gemm_plain(int M, int N, int K, const float *A, int64_t rsa, int
 #else
 #define PT__FMA(a, b, c) ((a) * (b) + (c))
 #endif
+#if defined(__GNUC__) || defined(__clang__)
+/* aligned(4): the packed panels are aligned, but C's rows need not be (memcpy does the loads). */
+typedef float pt__vec __attribute__((vector_size(PT__VL * 4), aligned(4), may_alias));
+/* One accumulator variable per row (an array of vectors would live in memory): X(i) for each row. */
+#if PT__MR == 8
+#define PT__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#else
+#define PT__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#endif
 #if defined(__clang__)
-typedef float pt__v16 __attribute__((vector_size(64), aligned(4)));
+/* clang splits 512-bit vector types into two 256-bit halves when its tuning prefers 256 bits,
+   unless the function asks for the full width */
+__attribute__((min_vector_width(PT__VL * 32)))
+#else
+/* gcc in strict ISO mode (-std=c99) does not fuse c += a * b unless told to, here only */
+__attribute__((optimize("fp-contract=fast")))
+#endif
 static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, const float *PT__RESTRICT Bp,
                             float *PT__RESTRICT C, int64_t ldc, int mr, int nr, int accumulate)
 {
-    pt__v16 c[PT__MR][PT__NR / 16];
     float tile[PT__MR][PT__NR];
     int i, j, k;
-    for (i = 0; i < PT__MR; i++) for (j = 0; j < PT__NR / 16; j++) c[i][j] = (pt__v16){0};
+#define PT__DECL(r) pt__vec c0_##r = {0}, c1_##r = {0};
+    PT__ROWS(PT__DECL)
     for (k = 0; k < kc; k++) {
         const float *a = Ap + k * PT__MR;
-        pt__v16 b[PT__NR / 16];
-        for (j = 0; j < PT__NR / 16; j++) memcpy(&b[j], Bp + k * PT__NR + 16 * j, 64);
-        for (i = 0; i < PT__MR; i++) {
-            float av = a[i];
-            for (j = 0; j < PT__NR / 16; j++) c[i][j] += av * b[j];
-        }
+        pt__vec b0 = *(const pt__vec *)(Bp + k * PT__NR), b1 = *(const pt__vec *)(Bp + k * PT__NR + PT__VL);
+#define PT__FMA_ROW(r) c0_##r += a[r] * b0; c1_##r += a[r] * b1;   /* a[r] broadcast, product fused */
+        PT__ROWS(PT__FMA_ROW)
     }
-    memcpy(tile, c, sizeof tile);
+#define PT__STORE_ROW(r) *(pt__vec *)tile[r] = c0_##r; *(pt__vec *)(tile[r] + PT__VL) = c1_##r;
+    PT__ROWS(PT__STORE_ROW)
+#undef PT__DECL
+#undef PT__FMA_ROW
+#undef PT__STORE_ROW
 #else
 static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, const float *PT__RESTRICT Bp,
                             float *PT__RESTRICT C, int64_t ldc, int mr, int nr, int accumulate)
@@ -2511,15 +2580,23 @@ static void pt__pack_b(int kc, int nc, const float *B, int64_t rsb, int64_t csb,
         }
     }
 }
+/* K in equal blocks of at most PT__KC (288 = one block of 288, not 256 + a short 32 whose C tile
+   loads and stores would cost as much as its arithmetic). Depends on K only: any thread count
+   sums in the same order. */
+static int pt__kblock(int K)
+{
+    int nblocks = (K + PT__KC - 1) / PT__KC;
+    return (K + nblocks - 1) / nblocks;
+}
 static void pt__gemm_serial(int M, int N, int K, const float *A, int64_t rsa, int64_t csa,
                             const float *B, int64_t rsb, int64_t csb, float *C, int64_t ldc,
                             int accumulate, float *Ap, float *Bp)
 {
-    int jc, pc, ic, jr, ir;
+    int jc, pc, ic, jr, ir, kblock = pt__kblock(K);
     for (jc = 0; jc < N; jc += PT__NC) {
         int nc = N - jc < PT__NC ? N - jc : PT__NC;
-        for (pc = 0; pc < K; pc += PT__KC) {
-            int kc = K - pc < PT__KC ? K - pc : PT__KC;
+        for (pc = 0; pc < K; pc += kblock) {
+            int kc = K - pc < kblock ? K - pc : kblock;
             pt__pack_b(kc, nc, B + (int64_t)pc * rsb + (int64_t)jc * csb, rsb, csb, Bp);
             for (ic = 0; ic < M; ic += PT__MC) {
                 int mc = M - ic < PT__MC ? M - ic : PT__MC;
@@ -2558,9 +2635,9 @@ static void pt__prepack_w(const float *W, int N, int K, float *out)
 static void pt__gemm_prepacked_cols(int M, int n0, int n1, int K, const float *A, int64_t rsa, const float *Wp,
                                     float *C, int64_t ldc, int accumulate, float *Ap)
 {
-    int pc, ic, jr, ir;
-    for (pc = 0; pc < K; pc += PT__KC) {
-        int kc = K - pc < PT__KC ? K - pc : PT__KC;
+    int pc, ic, jr, ir, kblock = pt__kblock(K);
+    for (pc = 0; pc < K; pc += kblock) {
+        int kc = K - pc < kblock ? K - pc : kblock;
         for (ic = 0; ic < M; ic += PT__MC) {
             int mc = M - ic < PT__MC ? M - ic : PT__MC;
             pt__pack_a(mc, kc, A + (int64_t)ic * rsa + pc, rsa, 1, Ap);
@@ -2903,6 +2980,8 @@ PT__INLINE float pt__exp(float x)
    ------------------------------------------------------------------------------------------------ */
 enum { PT__EXP, PT__LOG, PT__SQUARE, PT__SIGMOID, PT__LOGSIG, PT__TANH, PT__SILU, PT__RELU, PT__SCALE,
        PT__ADDS, PT__CLAMP };
+static const char *const pt__unary_names[] = {"exp",  "log",  "square", "sigmoid",    "logsigmoid", "tanh",
+                                              "silu", "relu", "scale",  "add_scalar", "clamp"};
 #define PT__PAR_N PT__PRAGMA(omp parallel for simd schedule(static) if (n > 65536))
 #if !PT__OMP
 #undef PT__PAR_N
@@ -2967,6 +3046,7 @@ static pt_tensor *pt__unary(pt_ctx *ctx, pt_tensor *a, int op, float c, float hi
     case PT__CLAMP: PT__PAR_N for (i = 0; i < n; i++) yv[i] = x[i] < c ? c : (x[i] > hi ? hi : x[i]); break;
     }
     nd = pt__record(ctx, pt__unary_backward, y, a, NULL, NULL);
+    if (pt__prof_on) pt__prof_relabel(pt__unary_names[op]);
     if (nd) {
         nd->saved.unary.op = op;
         nd->saved.unary.scale = op == PT__SCALE ? c : 0.0f;
@@ -3025,18 +3105,20 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
         if (da) { PT__PAR_N for (i = 0; i < n; i++) da[i] += a[i] >= b[i] ? dz[i] : 0.0f; }
         if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += a[i] >= b[i] ? 0.0f : dz[i]; }
         break;
-    case PT__SWIGLU: /* z = silu(a) * b */
-        PT__PARALLEL_ROWS(n > 65536)
-        for (i = 0; i < n; i++) {
-            float sg = pt__sigmoidf(a[i]);
-            if (da) da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
-            if (db) db[i] += dz[i] * a[i] * sg;
+    case PT__SWIGLU: /* z = silu(a) * b; the sigmoid through pt__exp so the loops vectorise */
+        if (da) {
+            PT__PAR_N for (i = 0; i < n; i++) {
+                float sg = 1.0f / (1.0f + pt__exp(-a[i]));
+                da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
+            }
         }
+        if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += dz[i] * a[i] / (1.0f + pt__exp(-a[i])); }
         break;
     }
 }
-/* SwiGLU of one element, silu(a) * b, in llama2.c's order of operations (shared with inference). */
-PT__INLINE float pt__swiglu1(float a, float b) { return a * (1.0f / (1.0f + expf(-a))) * b; }
+/* SwiGLU of one element, silu(a) * b, in llama2.c's order of operations (shared with inference);
+   exp through pt__exp (relative error about 2e-7, test_engine) so that loops over it vectorise. */
+PT__INLINE float pt__swiglu1(float a, float b) { return a * (1.0f / (1.0f + pt__exp(-a))) * b; }
 static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, const char *name)
 {
     pt_tensor *z;
@@ -3061,12 +3143,11 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
     case PT__DIV: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] / b[i]; break;
     case PT__MIN: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] <= b[i] ? a[i] : b[i]; break;
     case PT__MAX: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] >= b[i] ? a[i] : b[i]; break;
-    case PT__SWIGLU:
-        PT__PARALLEL_ROWS(n > 65536)
-        for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
+    case PT__SWIGLU: PT__PAR_N for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
         break;
     }
     nd = pt__record(ctx, pt__binary_backward, z, A, B, NULL);
+    if (pt__prof_on) pt__prof_relabel(name + 3);   /* "pt_add" -> "add" */
     if (nd) nd->saved.binary.op = op;
     return z;
 }
@@ -3656,26 +3737,28 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
 
 /* RoPE: for each pair (x0, x1) = (x[2i], x[2i+1]) at position p, angle a = p * theta^(-2i/hd):
    y0 = x0 cos a - x1 sin a, y1 = x0 sin a + x1 cos a. The backward rotates by -a. */
-static void pt__rope_apply(const float *in, float *out, const float *cs, int rows_bt, int H, int hd, int inverse)
+static void pt__rope_apply(const float *in, float *out, const float *cs, int rows_bt, int H, int hd, int inverse,
+                           int accumulate)
 {
     int r;
     PT__PARALLEL_ROWS((int64_t)rows_bt * H * hd > 32768)
     for (r = 0; r < rows_bt; r++)
-        pt__rope_row(out + (int64_t)r * H * hd, in + (int64_t)r * H * hd, cs + (int64_t)r * hd, H, hd, inverse, 1);
+        pt__rope_row(out + (int64_t)r * H * hd, in + (int64_t)r * H * hd, cs + (int64_t)r * hd, H, hd, inverse,
+                     accumulate);
 }
 static void pt__rope_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *y = nd->out;
     float *dx = pt__grad(ctx, x);
     if (dx)
-        pt__rope_apply(y->grad, dx, nd->saved.rope.angles, x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1);
+        pt__rope_apply(y->grad, dx, nd->saved.rope.angles, x->shape[0] * x->shape[1], x->shape[2], x->shape[3], 1, 1);
 }
 PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
 {
     pt_tensor *y;
     pt__node *nd;
     float *cs;
-    int B, T, hd, r;
+    int B, T, hd, r, max_pos = 0, *first_row;
     if (!x) return NULL;
     if (x->ndim != 4 || x->shape[3] % 2 != 0)
         return (pt_tensor *)pt__fail_null(PT_ERR_SHAPE, "pt_rope: x must be [B, T, H, hd] with even hd");
@@ -3683,14 +3766,26 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     T = x->shape[1];
     hd = x->shape[3];
     cs = pt__floats(ctx, (int64_t)B * T * hd);
-    y = pt_tensor_new(ctx, 4, x->shape);
+    y = pt__like(ctx, x);
     if (!cs || !y) return NULL;
     for (r = 0; r < B * T; r++) {
         int p = pos ? pos[r] : r % T;
         if (p < 0) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_rope: negative position %d at row %d", p, r);
-        pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
+        if (p > max_pos) max_pos = p;
     }
-    pt__rope_apply(x->data, y->data, cs, B * T, x->shape[2], hd, 0);
+    /* the angles of each distinct position are computed once (powf, cosf and sinf per pair are
+       most of this op's time) and copied to the other rows at that position */
+    if (!(first_row = (int *)pt_arena_alloc(&ctx->arena, ((size_t)max_pos + 1) * sizeof(int)))) return NULL;
+    for (r = 0; r <= max_pos; r++) first_row[r] = -1;
+    for (r = 0; r < B * T; r++) {
+        int p = pos ? pos[r] : r % T;
+        if (first_row[p] >= 0) memcpy(cs + (int64_t)r * hd, cs + (int64_t)first_row[p] * hd, (size_t)hd * sizeof(float));
+        else {
+            pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
+            first_row[p] = r;
+        }
+    }
+    pt__rope_apply(x->data, y->data, cs, B * T, x->shape[2], hd, 0, 0);
     nd = pt__record(ctx, pt__rope_backward, y, x, NULL, NULL);
     if (nd) nd->saved.rope.angles = cs;
     return y;
@@ -3700,60 +3795,96 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
    S[t,s] = q_t . k_s / sqrt(hd) for allowed s (s <= t, same segment), P = softmax_s(S), o_t = sum_s P[t,s] v_s.
    Backward (per row t): dP_s = do_t . v_s;  dS_s = P_s (dP_s - sum_u P_u dP_u);
    dq_t = sum_s dS_s k_s / sqrt(hd);  dk_s += dS_s q_t / sqrt(hd);  dv_s += P_s do_t.
-   K and V are first transposed to [B, KVH, hd, T] so every inner loop runs over positions s
-   (contiguous) whatever the head size. The forward parallelises over (b, h); the backward over
-   (b, kv head) so each thread owns the dK/dV rows it writes. P is saved: B*H*T*T floats. */
+   The plain version of one row is pt__attend_row_plain above (inference runs pt__attend_row on its
+   KV cache, one query at a time).
+   FAST (training): blocks of PT__ATTN_QB queries at once, so the four products are matrix products
+   through the gemm micro-kernel: S = Q K^T and O = P V forward; dP = dO V^T, dQ = dS K,
+   dK = dS^T Q and dV = P^T dO backward. A block of queries [t0, t1) only sees keys [0, t1): the
+   causal mask costs at most the diagonal block. The forward runs over (b, h) in parallel, the
+   backward over (b, kv head) so that each thread owns the dK/dV rows it writes; every product is a
+   serial gemm on its thread's packing buffers, so the sums are the same for any thread count.
+   P is saved: B*H*T*T floats (zero above the diagonal inside a block). test_engine pins it to a
+   naive implementation and checks its gradients by finite differences. */
+#define PT__ATTN_QB 64
 typedef struct pt__attn_saved {
-    float *P, *kt, *vt;
+    float *P;
     int *seg;
 } pt__attn_saved;
+
+/* One row of scores -> probabilities: p[s] = softmax over allowed s <= t of S[s] * scale; zero for
+   the rest of the block (t < s < t1) and for a padding row (seg[t] == 0). */
+static void pt__attn_softmax_row(float *p, int t, int t1, float scale, const int *seg)
+{
+    float mx, sum = 0.0f, inv;
+    int s;
+    if (seg && seg[t] == 0) {
+        for (s = 0; s < t1; s++) p[s] = 0.0f;
+        return;
+    }
+    PT__SIMD for (s = 0; s <= t; s++) p[s] *= scale;
+    if (seg)
+        for (s = 0; s <= t; s++)
+            if (seg[s] != seg[t]) p[s] = -INFINITY;
+    mx = pt__row_max(p, t + 1);
+    PT__SIMD_SUM(sum) for (s = 0; s <= t; s++) {
+        p[s] = pt__exp(p[s] - mx);
+        sum += p[s];
+    }
+    inv = 1.0f / sum;
+    PT__SIMD for (s = 0; s <= t; s++) p[s] *= inv;
+    for (s = t + 1; s < t1; s++) p[s] = 0.0f;
+}
 
 static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *o = nd->out;
     pt__attn_saved *sv = nd->saved.attention;
     int B = q->shape[0], T = q->shape[1], H = q->shape[2], hd = q->shape[3], KVH = k->shape[2];
-    int group = H / KVH, bk;
+    int group = H / KVH, bk, nt = pt_get_threads();
+    int64_t qs = (int64_t)H * hd, ks = (int64_t)KVH * hd;   /* row strides of q (and o) and of k, v */
     float scale = 1.0f / sqrtf((float)hd);
     float *dq = pt__grad(ctx, q), *dk = pt__grad(ctx, k), *dv = pt__grad(ctx, v);
-    /* scratch: per (b, kvh) transposed dK, dV accumulators, and one dP row per thread */
-    float *dkt = pt__floats(ctx, (int64_t)B * KVH * hd * T), *dvt = pt__floats(ctx, (int64_t)B * KVH * hd * T);
-    float *dprow = pt__floats(ctx, (int64_t)B * KVH * T);
-    if (!dkt || !dvt || !dprow) return;
-    memset(dkt, 0, (size_t)B * KVH * hd * T * sizeof(float));
-    memset(dvt, 0, (size_t)B * KVH * hd * T * sizeof(float));
-    PT__PARALLEL_DYNAMIC((int64_t)B * H * T * T * hd > 65536)
+    float *dsbuf;
+    if (nt > pt__ensure_pack_bufs(nt)) nt = pt__pack_nbufs;
+    if (nt < 1 || !(dsbuf = pt__floats(ctx, (int64_t)nt * PT__ATTN_QB * T))) {
+        ctx->failed = 1;
+        return;
+    }
+    if ((int64_t)B * KVH < 2 || (int64_t)B * H * T * T * hd < 65536) nt = 1;
+#if PT__OMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#endif
     for (bk = 0; bk < B * KVH; bk++) {
-        int b = bk / KVH, kh = bk % KVH, g, t, s, d;
-        const float *kt = sv->kt + (int64_t)bk * hd * T, *vt = sv->vt + (int64_t)bk * hd * T;
-        float *gkt = dkt + (int64_t)bk * hd * T, *gvt = dvt + (int64_t)bk * hd * T, *dp = dprow + (int64_t)bk * T;
+        int b = bk / KVH, kh = bk % KVH, g, t0, th = pt__thread_id();
+        float *Ap = pt__pack_bufs[th], *Bp = Ap + (int64_t)PT__MC * PT__KC, *dS = dsbuf + (int64_t)th * PT__ATTN_QB * T;
+        const float *kb = k->data + (int64_t)b * T * ks + (int64_t)kh * hd;
+        const float *vb = v->data + (int64_t)b * T * ks + (int64_t)kh * hd;
         const int *seg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
         for (g = 0; g < group; g++) {
             int h = kh * group + g;
-            for (t = 0; t < T; t++) {
-                const float *P = sv->P + (((int64_t)b * H + h) * T + t) * T;
-                const float *gout = o->grad + (((int64_t)b * T + t) * H + h) * hd;
-                const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
-                float dot = 0.0f;
-                if (seg && seg[t] == 0) continue;
-                pt__attn_rows_dot(dp, gout, vt, T, hd, t + 1, 1.0f);      /* dP = dO V^T */
-                PT__SIMD_SUM(dot) for (s = 0; s <= t; s++) dot += P[s] * dp[s];
-                PT__SIMD for (s = 0; s <= t; s++) dp[s] = P[s] * (dp[s] - dot) * scale;   /* dS * scale */
-                if (dq) pt__attn_weighted_rows(dq + (((int64_t)b * T + t) * H + h) * hd, dp, kt, T, hd, t + 1, 1.0f, 1);
-                for (d = 0; d < hd; d++) {
-                    float *gk = gkt + (int64_t)d * T, *gv = gvt + (int64_t)d * T, qd = qt[d], gd = gout[d];
-                    PT__SIMD for (s = 0; s <= t; s++) gk[s] += dp[s] * qd;
-                    PT__SIMD for (s = 0; s <= t; s++) gv[s] += P[s] * gd;
+            const float *P = sv->P + ((int64_t)b * H + h) * T * T;
+            const float *qb = q->data + (int64_t)b * T * qs + (int64_t)h * hd;
+            const float *gob = o->grad + (int64_t)b * T * qs + (int64_t)h * hd;
+            for (t0 = 0; t0 < T; t0 += PT__ATTN_QB) {
+                int t1 = T - t0 < PT__ATTN_QB ? T : t0 + PT__ATTN_QB, t, s;
+                /* dP = dO V^T over keys [0, t1) */
+                pt__gemm_serial(t1 - t0, t1, hd, gob + (int64_t)t0 * qs, qs, 1, vb, 1, ks, dS, T, 0, Ap, Bp);
+                for (t = t0; t < t1; t++) {   /* dS = P (dP - sum P dP) * scale, zero where P is */
+                    const float *pr = P + (int64_t)t * T;
+                    float *ds = dS + (int64_t)(t - t0) * T, dot = 0.0f;
+                    PT__SIMD_SUM(dot) for (s = 0; s <= t; s++) dot += pr[s] * ds[s];
+                    PT__SIMD for (s = 0; s <= t; s++) ds[s] = pr[s] * (ds[s] - dot) * scale;
+                    for (s = t + 1; s < t1; s++) ds[s] = 0.0f;
+                    if (seg && seg[t] == 0) for (s = 0; s < t1; s++) ds[s] = 0.0f;
                 }
+                if (dq) pt__gemm_serial(t1 - t0, hd, t1, dS, T, 1, kb, ks, 1, dq + ((int64_t)b * T + t0) * qs + (int64_t)h * hd,
+                                        qs, 1, Ap, Bp);                                         /* dQ += dS K */
+                if (dk) pt__gemm_serial(t1, hd, t1 - t0, dS, 1, T, qb + (int64_t)t0 * qs, qs, 1,
+                                        dk + (int64_t)b * T * ks + (int64_t)kh * hd, ks, 1, Ap, Bp);   /* dK += dS^T Q */
+                if (dv) pt__gemm_serial(t1, hd, t1 - t0, P + (int64_t)t0 * T, 1, T, gob + (int64_t)t0 * qs, qs, 1,
+                                        dv + (int64_t)b * T * ks + (int64_t)kh * hd, ks, 1, Ap, Bp);   /* dV += P^T dO */
             }
         }
-        /* transpose back into dK, dV [B, T, KVH, hd] */
-        for (s = 0; s < T; s++)
-            for (d = 0; d < hd; d++) {
-                int64_t idx = (((int64_t)b * T + s) * KVH + kh) * hd + d;
-                if (dk) dk[idx] += gkt[(int64_t)d * T + s];
-                if (dv) dv[idx] += gvt[(int64_t)d * T + s];
-            }
     }
 }
 PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor *v, const int *seg)
@@ -3761,7 +3892,9 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     pt_tensor *o;
     pt__node *nd;
     pt__attn_saved *sv;
-    int B, T, H, hd, KVH, bh, bk;
+    int B, T, H, hd, KVH, bh, nt = pt_get_threads();
+    int64_t qs, ks;
+    float scale;
     if (!q || !k || !v) return NULL;
     if (q->ndim != 4 || k->ndim != 4 || !pt_same_shape(k, v) || k->shape[0] != q->shape[0] ||
         k->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] || q->shape[2] % k->shape[2] != 0)
@@ -3772,37 +3905,35 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
     H = q->shape[2];
     hd = q->shape[3];
     KVH = k->shape[2];
-    o = pt_tensor_new(ctx, 4, q->shape);
+    qs = (int64_t)H * hd;
+    ks = (int64_t)KVH * hd;
+    scale = 1.0f / sqrtf((float)hd);
+    o = pt__like(ctx, q);
     sv = (pt__attn_saved *)pt_arena_alloc(&ctx->arena, sizeof *sv);
     if (!o || !sv) return NULL;
     sv->P = pt__floats(ctx, (int64_t)B * H * T * T);
-    sv->kt = pt__floats(ctx, (int64_t)B * KVH * hd * T + 16);   /* +16: chunked reads past a row */
-    sv->vt = pt__floats(ctx, (int64_t)B * KVH * hd * T + 16);
     sv->seg = pt__copy_ints(ctx, seg, (int64_t)B * T);
-    if (!sv->P || !sv->kt || !sv->vt || (seg && !sv->seg)) return NULL;
-    /* the padding is read (times zero weights): it must be finite, and the arena is not zeroed */
-    memset(sv->kt + (int64_t)B * KVH * hd * T, 0, 16 * sizeof(float));
-    memset(sv->vt + (int64_t)B * KVH * hd * T, 0, 16 * sizeof(float));
-    for (bk = 0; bk < B * KVH; bk++) {
-        int b = bk / KVH, kh = bk % KVH, s, d;
-        for (s = 0; s < T; s++)
-            for (d = 0; d < hd; d++) {
-                int64_t idx = (((int64_t)b * T + s) * KVH + kh) * hd + d;
-                sv->kt[((int64_t)bk * hd + d) * T + s] = k->data[idx];
-                sv->vt[((int64_t)bk * hd + d) * T + s] = v->data[idx];
-            }
-    }
-    PT__PARALLEL_DYNAMIC((int64_t)B * H * T * T * hd > 65536)
+    if (!sv->P || (seg && !sv->seg)) return NULL;
+    if (nt > pt__ensure_pack_bufs(nt)) nt = pt__pack_nbufs;
+    if (nt < 1) return (pt_tensor *)pt__fail_null(PT_ERR_NOMEM, "pt_attention: out of memory");
+    if (B * H < 2 || (int64_t)B * H * T * T * hd < 65536) nt = 1;
+#if PT__OMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#endif
     for (bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H, kh = h / (H / KVH), t;
-        const float *kt = sv->kt + ((int64_t)b * KVH + kh) * hd * T, *vt = sv->vt + ((int64_t)b * KVH + kh) * hd * T;
+        int b = bh / H, h = bh % H, kh = h / (H / KVH), t0, th = pt__thread_id();
+        float *Ap = pt__pack_bufs[th], *Bp = Ap + (int64_t)PT__MC * PT__KC, *P = sv->P + (int64_t)bh * T * T;
+        const float *qb = q->data + (int64_t)b * T * qs + (int64_t)h * hd;
+        const float *kb = k->data + (int64_t)b * T * ks + (int64_t)kh * hd;
+        const float *vb = v->data + (int64_t)b * T * ks + (int64_t)kh * hd;
+        float *ob = o->data + (int64_t)b * T * qs + (int64_t)h * hd;
         const int *sg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
-        for (t = 0; t < T; t++) {
-            float *P = sv->P + ((int64_t)bh * T + t) * T;   /* only P[0..t] is written and read */
-            const float *qt = q->data + (((int64_t)b * T + t) * H + h) * hd;
-            float *ot = o->data + (((int64_t)b * T + t) * H + h) * hd;
-            if (sg && sg[t] == 0) continue;   /* padding: zero output (o was zeroed) */
-            pt__attend_row(ot, P, qt, kt, vt, T, hd, t + 1, sg, sg ? sg[t] : 0, 1);   /* causal: s <= t */
+        for (t0 = 0; t0 < T; t0 += PT__ATTN_QB) {
+            int t1 = T - t0 < PT__ATTN_QB ? T : t0 + PT__ATTN_QB, t;
+            float *Pb = P + (int64_t)t0 * T;
+            pt__gemm_serial(t1 - t0, t1, hd, qb + (int64_t)t0 * qs, qs, 1, kb, 1, ks, Pb, T, 0, Ap, Bp);   /* S = Q K^T */
+            for (t = t0; t < t1; t++) pt__attn_softmax_row(Pb + (int64_t)(t - t0) * T, t, t1, scale, sg);
+            pt__gemm_serial(t1 - t0, hd, t1, Pb, T, 1, vb, ks, 1, ob + (int64_t)t0 * qs, qs, 0, Ap, Bp);   /* O = P V */
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
@@ -3965,6 +4096,7 @@ static pt_tensor *pt__gather(pt_ctx *ctx, pt_tensor *x, const int *targets, cons
         y->data[0] = wsum != 0 ? (float)(total / wsum) : 0.0f;
     }
     nd = pt__record(ctx, pt__gather_backward, y, x, NULL, NULL);
+    if (pt__prof_on) pt__prof_relabel(is_ce ? "cross_entropy" : "token_logprobs");
     if (nd) nd->saved.gather = sv;
     return y;
 }
@@ -4086,6 +4218,120 @@ done:
     return st;
 }
 
+
+/* ------------------------------------------------------------------------------------------------
+   2f. Profiling (implementation)                                                           >>profile
+   ------------------------------------------------------------------------------------------------ */
+#define PT__PROF_ROWS 48
+static pt_profile_row pt__prof_table[PT__PROF_ROWS];
+static int pt__prof_n;
+static double pt__prof_last;               /* end of the previous op or mark */
+static pt_profile_row *pt__prof_last_row;  /* where the last forward time went, and how much */
+static double pt__prof_last_dt;
+
+static pt_profile_row *pt__prof_row(const char *name)
+{
+    int i;
+    for (i = 0; i < pt__prof_n; i++)
+        if (strcmp(pt__prof_table[i].name, name) == 0) return &pt__prof_table[i];
+    if (pt__prof_n == PT__PROF_ROWS) return &pt__prof_table[PT__PROF_ROWS - 1];   /* full: lumped */
+    memset(&pt__prof_table[pt__prof_n], 0, sizeof pt__prof_table[0]);
+    pt__prof_table[pt__prof_n].name = name;
+    return &pt__prof_table[pt__prof_n++];
+}
+static const char *pt__prof_fn_name(pt__backward_fn fn)
+{
+    if (fn == pt__linear_backward) return "linear";
+    if (fn == pt__linear_lora_backward) return "linear_lora";
+    if (fn == pt__matmul_backward) return "matmul";
+    if (fn == pt__unary_backward) return "unary";
+    if (fn == pt__binary_backward) return "binary";
+    if (fn == pt__add_row_backward) return "add_row";
+    if (fn == pt__copy_grad_backward) return "copy";
+    if (fn == pt__rowsum_backward) return "rowsum";
+    if (fn == pt__embedding_backward || fn == pt__embedding_override_backward) return "embedding";
+    if (fn == pt__set_columns_backward) return "set_columns";
+    if (fn == pt__rmsnorm_backward) return "rmsnorm";
+    if (fn == pt__rope_backward) return "rope";
+    if (fn == pt__attention_backward) return "attention";
+    if (fn == pt__softmax_backward) return "softmax";
+    if (fn == pt__gather_backward) return "gather";
+    return "op";
+}
+static void pt__prof_forward(pt__backward_fn fn)
+{
+    double now = pt_time_seconds();
+    pt_profile_row *r = pt__prof_row(pt__prof_fn_name(fn));
+    pt__prof_last_dt = now - pt__prof_last;
+    r->forward_s += pt__prof_last_dt;
+    r->calls++;
+    pt__prof_last_row = r;
+    pt__prof_last = now;
+}
+/* The op that just recorded itself is a member of a family (unary, binary, gather): name it. */
+static void pt__prof_relabel(const char *name)
+{
+    pt_profile_row *r;
+    if (!pt__prof_last_row) return;
+    pt__prof_last_row->forward_s -= pt__prof_last_dt;
+    pt__prof_last_row->calls--;
+    r = pt__prof_row(name);
+    r->forward_s += pt__prof_last_dt;
+    r->calls++;
+    pt__prof_last_row = r;
+}
+static void pt__prof_begin(void)
+{
+    double now = pt_time_seconds();
+    pt__prof_row("other")->forward_s += now - pt__prof_last;
+    pt__prof_last = now;
+    pt__prof_last_row = NULL;
+}
+static void pt__prof_end(const char *name)
+{
+    double now = pt_time_seconds();
+    pt_profile_row *r = pt__prof_row(name);
+    r->forward_s += now - pt__prof_last;
+    r->calls++;
+    pt__prof_last = now;
+}
+static void pt__prof_backward(const pt__node *n, double t0)
+{
+    const char *name = pt__prof_fn_name(n->backward);
+    double now = pt_time_seconds();
+    if (n->backward == pt__unary_backward) name = pt__unary_names[n->saved.unary.op];
+    else if (n->backward == pt__binary_backward) {
+        static const char *const binary_names[] = {"add", "sub", "mul", "div", "minimum", "maximum", "swiglu"};
+        name = binary_names[n->saved.binary.op];
+    } else if (n->backward == pt__gather_backward) name = n->saved.gather->is_ce ? "cross_entropy" : "token_logprobs";
+    pt__prof_row(name)->backward_s += now - t0;
+    pt__prof_last = now;
+}
+PTDEF void pt_profile_start(void)
+{
+    pt__prof_n = 0;
+    pt__prof_last_row = NULL;
+    pt__prof_last = pt_time_seconds();
+    pt__prof_on = 1;
+}
+PTDEF void pt_profile_stop(void) { pt__prof_on = 0; }
+PTDEF int pt_profile_rows(pt_profile_row *rows, int max_rows)
+{
+    int i, j, n;
+    pt_profile_row sorted[PT__PROF_ROWS], t;
+    if (!rows || max_rows < 1) return 0;
+    for (i = j = 0; i < pt__prof_n; i++)   /* rows that never ran (a family's placeholder) are left out */
+        if (pt__prof_table[i].calls || pt__prof_table[i].forward_s + pt__prof_table[i].backward_s > 0)
+            sorted[j++] = pt__prof_table[i];
+    n = j;
+    for (i = 1; i < n; i++)   /* insertion sort, largest first */
+        for (j = i; j > 0 && sorted[j].forward_s + sorted[j].backward_s > sorted[j - 1].forward_s + sorted[j - 1].backward_s; j--) {
+            t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        }
+    if (n > max_rows) n = max_rows;
+    memcpy(rows, sorted, (size_t)n * sizeof rows[0]);
+    return n;
+}
 
 /* ================================================================================================
    3. TRANSFORMER (implementation)                                                    >>transformer
@@ -5322,7 +5568,7 @@ PTDEF double pt_grad_norm(const pt_params *P)
     for (i = 0; i < P->n_grad; i++) s += (double)P->grad[i] * (double)P->grad[i];
     return sqrt(s);
 }
-PTDEF int pt_clip_grad_norm(pt_params *P, float max_norm, double *norm_out)
+static int pt__clip_grad_norm(pt_params *P, float max_norm, double *norm_out)
 {
     double norm = pt_grad_norm(P);
     int64_t i;
@@ -5346,14 +5592,16 @@ static pt_adamw_config pt__adamw_resolve(const pt_adamw_config *in)
     c.weight_decay = c.weight_decay > 0 ? c.weight_decay : 0.0f;
     return c;
 }
-PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
+static int pt__adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
 {
     pt_adamw_config cfg = pt__adamw_resolve(cfg_in);
     float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps, wd = cfg.weight_decay;
-    float bc1, bc2;
+    float bc1, bc2, probe = 0.0f;
     int k;
     int64_t i;
-    for (i = 0; i < P->n_grad; i++)
+    /* one vectorised pass: g * 0 is NaN exactly when g is inf or NaN; only then look for it */
+    PT__SIMD_SUM(probe) for (i = 0; i < P->n_grad; i++) probe += P->grad[i] * 0.0f;
+    for (i = 0; probe != 0.0f && i < P->n_grad; i++)
         if (!isfinite(P->grad[i])) {
             for (k = 0; k < P->count; k++) {
                 pt_param *p = P->items[k];
@@ -5376,7 +5624,7 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         m = P->adam_m + p->grad_offset;
         v = P->adam_v + p->grad_offset;
         decay = (p->flags & PT_PARAM_NO_DECAY) ? 0.0f : wd;
-        PT__PARALLEL_ROWS(n > 65536)
+        PT__PAR_N
         for (i = 0; i < n; i++) {
             float mi = b1 * m[i] + (1.0f - b1) * g[i];
             float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
@@ -5386,6 +5634,22 @@ PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         }
     }
     return PT_OK;
+}
+PTDEF int pt_clip_grad_norm(pt_params *P, float max_norm, double *norm_out)
+{
+    int st;
+    if (pt__prof_on) pt__prof_begin();
+    st = pt__clip_grad_norm(P, max_norm, norm_out);
+    if (pt__prof_on) pt__prof_end("clip_grad");
+    return st;
+}
+PTDEF int pt_adamw_step(pt_params *P, const pt_adamw_config *cfg, float lr)
+{
+    int st;
+    if (pt__prof_on) pt__prof_begin();
+    st = pt__adamw_step(P, cfg, lr);
+    if (pt__prof_on) pt__prof_end("adamw");
+    return st;
 }
 PTDEF float pt_lr_schedule(int64_t step, int64_t warmup, int64_t total, float lr_max, float lr_min)
 {
@@ -5418,11 +5682,13 @@ PTDEF int pt_model_optimizer_step(pt_model *m, const pt_adamw_config *cfg, float
     double sq = 0, norm;
     int st, k;
     pt__model_param_sets(m, sets);
+    if (pt__prof_on) pt__prof_begin();
     for (k = 0; k < PT__N_SETS; k++)
         if (sets[k]) {
             double g = pt_grad_norm(sets[k]);
             sq += g * g;
         }
+    if (pt__prof_on) pt__prof_end("clip_grad");
     norm = sqrt(sq);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm)) return pt__fail(PT_ERR_NONFINITE, "optimizer step: gradient norm is %f; step skipped", norm);

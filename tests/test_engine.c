@@ -300,6 +300,17 @@ static void test_gradcheck_blocks(void)
     a = args(G_ATTENTION); a.seg = seg_pad;
     GC("attention MQA H=3 KVH=1, left padding seg=0", a, 1e-2f, 1e-3, 1e-2,
        rnd(4, SH(2, 5, 3, 4), -1, 1), rnd(4, SH(2, 5, 1, 4), -1, 1), rnd(4, SH(2, 5, 1, 4), -1, 1));
+    {   /* two blocks of queries (T = 70 > 64): the backward's block products and the diagonal block */
+        static int seg70[70];
+        int t;
+        for (t = 0; t < 70; t++) seg70[t] = t < 3 ? 0 : t < 50 ? 1 : 2;
+        a = args(G_ATTENTION);
+        GC("attention T=70 (two query blocks) GQA H=2 KVH=1 hd=3", a, 1e-2f, 1e-3, 1e-2,
+           rnd(4, SH(1, 70, 2, 3), -1.5f, 1.5f), rnd(4, SH(1, 70, 1, 3), -1.5f, 1.5f), rnd(4, SH(1, 70, 1, 3), -1, 1));
+        a = args(G_ATTENTION); a.seg = seg70;
+        GC("attention T=70 padding + two segments across the block edge", a, 1e-2f, 1e-3, 1e-2,
+           rnd(4, SH(1, 70, 2, 3), -1.5f, 1.5f), rnd(4, SH(1, 70, 1, 3), -1.5f, 1.5f), rnd(4, SH(1, 70, 1, 3), -1, 1));
+    }
     a = args(G_ATTENTION); a.seg = seg_mix;
     GC("attention GQA H=4 KVH=2, padding + packing", a, 1e-2f, 1e-3, 1e-2,
        rnd(4, SH(2, 5, 4, 3), -1.5f, 1.5f), rnd(4, SH(2, 5, 2, 3), -1.5f, 1.5f), rnd(4, SH(2, 5, 2, 3), -1, 1));
@@ -623,6 +634,12 @@ static void test_forward_values(void)
     check_attention_vs_naive(2, 6, 2, 2, 5, seg_b, "H=KVH=2 hd=5 packed / padded");
     check_attention_vs_naive(1, 1, 1, 1, 2, NULL, "T=1 (output = v)");
     check_attention_vs_naive(2, 40, 4, 2, 16, NULL, "threaded size B=2 T=40 H=4 KVH=2 hd=16");
+    {   /* T beyond one block of queries (64): three blocks, the last partial; padding, two segments */
+        static int seg_long[2 * 150];
+        for (i = 0; i < 150; i++) { seg_long[i] = i < 10 ? 0 : i < 90 ? 1 : 2; seg_long[150 + i] = 1; }
+        check_attention_vs_naive(2, 150, 4, 2, 12, seg_long, "B=2 T=150 (3 query blocks) pad+pack");
+        check_attention_vs_naive(1, 129, 2, 2, 40, NULL, "T=129 hd=40 (query block of 1 row)");
+    }
 
     ctx = pt_ctx_new(0);
     /* RoPE against the formula (interleaved pairs, angle pos * theta^(-2i/hd)) */

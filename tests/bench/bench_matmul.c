@@ -5,9 +5,11 @@
 
    1. Peak: every thread runs NCH independent FMA chains of one vector each (20 zmm with AVX-512,
       12 ymm with AVX2), all in registers, for ~0.3 s: enough chains to cover the FMA latency at
-      two FMAs per cycle. gcc gets an `omp simd` loop over each chain's lanes with fmaf() (under
-      -std=c99 gcc does not contract a*x+b into an FMA); clang gets vector extensions. Checked with
-      objdump: the loop body is NCH vfmadd on registers and nothing else.
+      two FMAs per cycle. The chains are explicit vector types (gcc and clang vector extensions), so
+      the width is the CPU's full width whatever the compiler's tuning (printed with the peak).
+      Checked with objdump under gcc and clang: the loop body is NCH vfmadd on zmm registers and
+      nothing else (gcc's own `omp simd` version of this loop used ymm under -march=native and
+      measured half the peak).
    2. For y = x W^T with x [M,K], W [N,K]: forward, dX and dW through pt_gemm, for
       (M,N,K) = (4096,d,d), (4096,4d,d), (4096,512,d), d in {64, 288, 512}, on 1 and 2 threads.
       Each cell: one warm-up call, then repetitions for ~0.2 s; we report the BEST time (and the
@@ -32,121 +34,7 @@
 #include <omp.h>
 #endif
 
-/* ---- 1. FP32 peak ------------------------------------------------------------------------------ */
-#define CH12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#if defined(__AVX512F__)   /* 32 zmm registers: 20 chains of one zmm each */
-#define LANES 16
-#define NCH 20
-#define CHAINS(X) CH12(X) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19)
-#else                      /* 16 ymm registers (AVX2): 12 chains of one ymm each */
-#define LANES 8
-#define NCH 12
-#define CHAINS(X) CH12(X)
-#endif
-
-/* iters * NCH * LANES FMAs; returns the sum of all accumulators so nothing can be dropped. */
-#if defined(__clang__)
-/* clang does not vectorise the lane loops below (it emits scalar FMAs); vector extensions it does,
-   and it contracts x * a + b into an FMA by default. */
-typedef float bench_vec __attribute__((vector_size(LANES * sizeof(float))));
-static double fma_chains(long iters, float a, float b, float seed)
-{
-    bench_vec va = {0}, vb = {0};
-    double s = 0.0;
-    long it;
-    int l;
-    va += a; vb += b;
-#define DECL(c) bench_vec x##c; for (l = 0; l < LANES; l++) x##c[l] = seed + 0.001f * (float)((c) * LANES + l);
-    CHAINS(DECL)
-    for (it = 0; it < iters; it++) {
-#define STEP(c) x##c = x##c * va + vb;
-        CHAINS(STEP)
-    }
-#define SUM(c) for (l = 0; l < LANES; l++) s += x##c[l];
-    CHAINS(SUM)
-    return s;
-}
-#else
-/* One array of LANES floats per chain; gcc keeps each in a register and turns every `omp simd`
-   lane loop into one vfmadd. fmaf, not a*x+b: under -std=c99 gcc does not contract (it defaults to
-   -ffp-contract=off in ISO mode), and a*x+b would be a vmulps plus a vaddps. */
-#if defined(_OPENMP) || defined(PT_OMP_SIMD)
-#define LANE_LOOP _Pragma("omp simd") for
-#else
-#define LANE_LOOP for
-#endif
-static double fma_chains(long iters, float a, float b, float seed)
-{
-    double s = 0.0;
-    long it;
-    int l;
-#define DECL(c) float x##c[LANES];
-    CHAINS(DECL)
-#define INIT(c) for (l = 0; l < LANES; l++) x##c[l] = seed + 0.001f * (float)((c) * LANES + l);
-    CHAINS(INIT)
-    for (it = 0; it < iters; it++) {
-#ifdef FP_FAST_FMAF   /* fmaf is an instruction here (without it fmaf is a slow library call) */
-#define STEP(c) LANE_LOOP (l = 0; l < LANES; l++) x##c[l] = fmaf(x##c[l], a, b);
-#else
-#define STEP(c) LANE_LOOP (l = 0; l < LANES; l++) x##c[l] = x##c[l] * a + b;
-#endif
-        CHAINS(STEP)
-    }
-#define SUM(c) for (l = 0; l < LANES; l++) s += x##c[l];
-    CHAINS(SUM)
-    return s;
-}
-#endif
-
-static volatile float g_a = 0.9999f, g_b = 0.0001f;   /* runtime values: no constant folding */
-/* Called through a volatile pointer so it is compiled (and checked with objdump) once, not inlined. */
-static double (*volatile fma_chains_fn)(long, float, float, float) = fma_chains;
-static volatile double g_sink;
-
-/* Runs `iters` on each of nt threads; returns the wall time of the whole parallel region. */
-static double fma_run(int nt, long iters)
-{
-    double t0, t1, sink = 0.0;
-    float a = g_a, b = g_b;
-    t0 = pt_time_seconds();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) reduction(+ : sink)
-    sink += fma_chains_fn(iters, a, b, 1.0f + 0.5f * (float)omp_get_thread_num());
-#else
-    (void)nt;
-    sink = fma_chains_fn(iters, a, b, 1.0f);
-#endif
-    t1 = pt_time_seconds();
-    g_sink += sink;
-    return t1 - t0;
-}
-
-/* GFLOP/s of nt threads: calibrate, then 3 runs of ~0.1 s (0.3 s in all), best of them. */
-static double fma_peak(int nt)
-{
-    long iters = 10000;
-    double t, best = 1e30, flops;
-    int r;
-#ifndef _OPENMP
-    nt = 1;                                           /* fma_run runs one thread */
-#endif
-    fma_run(nt, iters);                               /* wake the threads, ramp the clock */
-    while ((t = fma_run(nt, iters)) < 0.02) iters *= 4;
-    iters = (long)((double)iters * 0.1 / t) + 1;
-    for (r = 0; r < 3; r++) { t = fma_run(nt, iters); if (t < best) best = t; }
-    flops = 2.0 * (double)iters * NCH * LANES * nt;   /* 2 flops per FMA per lane */
-    return flops / best * 1e-9;
-}
-
-/* A ~10 ms FMA run on nt threads (GFLOP/s), to see whether the cores are ours right now. */
-static double fma_probe(int nt, double peak)
-{
-    long iters = (long)(0.01 * peak * 1e9 / (2.0 * NCH * LANES * nt)) + 1;
-#ifndef _OPENMP
-    nt = 1;
-#endif
-    return 2.0 * (double)iters * NCH * LANES * nt / fma_run(nt, iters) * 1e-9;
-}
+#include "peak.h"   /* 1. the FP32 peak: fma_peak, fma_probe */
 
 /* ---- 2. pt_gemm cells ------------------------------------------------------------------------- */
 enum { FWD, DX, DW };
@@ -262,7 +150,8 @@ int main(void)
     /* 1. peak */
     peak[1] = fma_peak(1);
     peak[2] = fma_peak(2);
-    printf("\nFP32 peak (FMA loop, %d chains x %d lanes per thread, best of 3 x 0.1 s):\n", NCH, LANES);
+    printf("\nFP32 peak (FMA loop, %d chains x %d lanes = %d-bit vectors (%s) per thread, best of 3 x 0.1 s):\n", NCH,
+           LANES, LANES * 32, LANES == 16 ? "AVX-512 zmm" : "AVX2 ymm");
     printf("  1 thread : %7.1f GFLOP/s\n  2 threads: %7.1f GFLOP/s  (%.2fx)\n",
            peak[1], peak[2], peak[2] / peak[1]);
 

@@ -15,15 +15,71 @@
    generation; it is read before the DPO and RM runs). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "peak.h"
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/resource.h>
 static double peak_rss_mb(void) { struct rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_maxrss / 1024.0; }
 #else
 static double peak_rss_mb(void) { return 0; }
 #endif
+
+/* The arithmetic of one training step: 3 x the forward's matmul FLOPs (2 per multiply-add; the
+   backward does twice the forward's), the causal attention's QK^T and AV included (query t sees
+   t + 1 keys), elementwise work not counted: the usual "model FLOPs". */
+static double train_flops(const pt_config *c, int B, int T)
+{
+    double D = c->dim, KV = (double)c->dim / c->n_heads * c->n_kv_heads, H = c->hidden_dim, V = c->vocab_size;
+    double per_token = 2.0 * c->n_layers * (D * D * 2 + 2 * D * KV + 3 * D * H) + 2.0 * D * V;
+    double attn = 2.0 * 2.0 * c->n_layers * D * (T + 1) / 2.0;   /* mean keys per query (T+1)/2 */
+    return 3.0 * B * T * (per_token + attn);
+}
+
+/* Per-op profile of `steps` training steps (after 2 warm-up steps): milliseconds per step. */
+static void profile_train(const char *name, pt_model *m, int B, int T, int steps, int nt, double peak)
+{
+    pt_ctx *ctx = pt_ctx_new(0);
+    int *tok = (int *)malloc(sizeof(int) * B * T), *tgt = (int *)malloc(sizeof(int) * B * T), i, s, n;
+    pt_rng rng; pt_adamw_config opt = {0};
+    pt_profile_row rows[48];
+    double t0 = 0, wall = 0, sum = 0, flops = train_flops(&m->cfg, B, T);
+    pt_rng_seed(&rng, 1);
+    for (i = 0; i < B * T; i++) { tok[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); tgt[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); }
+    for (s = 0; s < steps + 2; s++) {
+        pt_batch b = {0};
+        pt_tensor *loss;
+        b.B = B; b.T = T; b.tokens = tok; b.targets = tgt;
+        if (s == 2) { pt_profile_start(); t0 = pt_time_seconds(); }
+        loss = pt_model_loss(ctx, m, &b);
+        if (!loss || pt_backward(ctx, loss) != PT_OK) { printf("error: %s\n", pt_last_error()); exit(1); }
+        pt_adamw_step(m->params, &opt, 1e-4f);
+        pt_params_zero_grad(m->params);
+        pt_ctx_reset(ctx);
+    }
+    wall = (pt_time_seconds() - t0) / steps;
+    pt_profile_stop();
+    n = pt_profile_rows(rows, 48);
+    for (i = 0; i < n; i++) sum += rows[i].forward_s + rows[i].backward_s;
+    printf("\nprofile: %s, %d thread%s, B=%d T=%d: %.1f ms/step, %.0f tokens/s, %.1f GFLOP/s (%.1f%% of the %.0f GFLOP/s peak)\n",
+           name, nt, nt > 1 ? "s" : "", B, T, 1e3 * wall, B * T / wall, flops / wall * 1e-9, 100.0 * flops / wall * 1e-9 / peak, peak);
+    printf("  %-16s %9s %9s %9s %7s %7s\n", "op", "fwd ms", "bwd ms", "total ms", "%step", "calls");
+    for (i = 0; i < n; i++) {
+        double tot = rows[i].forward_s + rows[i].backward_s;
+        printf("  %-16s %9.2f %9.2f %9.2f %6.1f%% %7.0f\n", rows[i].name, 1e3 * rows[i].forward_s / steps,
+               1e3 * rows[i].backward_s / steps, 1e3 * tot / steps, 100.0 * tot / steps / wall,
+               (double)rows[i].calls / steps);
+    }
+    printf("  %-16s %9s %9s %9.2f %6.1f%%\n", "(not in a row)", "", "", 1e3 * (wall - sum / steps), 100.0 * (wall - sum / steps) / wall);
+    pt_ctx_free(ctx); free(tok); free(tgt);
+}
+
+struct bench_cfg { const char *name; pt_config c; int B, T; };
 
 static double bench_train(pt_model *m, int B, int T, int steps)
 {
@@ -126,15 +182,51 @@ static double bench_gen(pt_model *m, int batch, int n_new)
     return (double)batch * n_new / best;
 }
 
+/* The configs: tiny and small (the PyTorch comparison, B=8 x T=256) and demo (the model of make demo:
+   examples/pretrain.c, B=16 x T=128, byte vocabulary). */
+static void set_configs(struct bench_cfg *cfgs)
+{
+    memset(cfgs, 0, 3 * sizeof *cfgs);
+    cfgs[0].name = "tiny";  cfgs[0].c.dim = 64;  cfgs[0].c.n_layers = 5; cfgs[0].c.n_heads = 8; cfgs[0].c.n_kv_heads = 4; cfgs[0].c.hidden_dim = 172;
+    cfgs[1].name = "small"; cfgs[1].c.dim = 288; cfgs[1].c.n_layers = 6; cfgs[1].c.n_heads = 6; cfgs[1].c.n_kv_heads = 6; cfgs[1].c.hidden_dim = 768;
+    cfgs[2].name = "demo";  cfgs[2].c.dim = 128; cfgs[2].c.n_layers = 5; cfgs[2].c.n_heads = 4; cfgs[2].c.n_kv_heads = 2; cfgs[2].c.hidden_dim = 344;
+    cfgs[0].c.vocab_size = cfgs[1].c.vocab_size = 512; cfgs[0].c.seq_len = cfgs[1].c.seq_len = 256;
+    cfgs[0].B = cfgs[1].B = 8; cfgs[0].T = cfgs[1].T = 256;
+    cfgs[2].c.vocab_size = PT_BYTE_VOCAB; cfgs[2].c.seq_len = 128; cfgs[2].B = 16; cfgs[2].T = 128;
+}
+
+/* --profile: the per-op profile of a training step for every config on 1 and 2 threads, and the
+   demo model's training FLOP rate against the peak. */
+static int profile_main(int argc, char **argv)
+{
+    struct bench_cfg cfgs[3];
+    double peak[3];
+    int ci, nt;
+    set_configs(cfgs);
+    peak[1] = fma_peak(1);
+    peak[2] = fma_peak(2);
+    printf("FP32 peak (%d-bit FMA chains): %.1f GFLOP/s on 1 thread, %.1f on 2\n", LANES * 32, peak[1], peak[2]);
+    for (ci = 0; ci < 3; ci++) {
+        pt_model *m;
+        if (argc > 2 && strcmp(argv[2], cfgs[ci].name) != 0) continue;
+        m = pt_model_new(&cfgs[ci].c, 1);
+        if (!m) { printf("error: %s\n", pt_last_error()); return 1; }
+        for (nt = 1; nt <= 2; nt++) {
+            pt_set_threads(nt);
+            profile_train(cfgs[ci].name, m, cfgs[ci].B, cfgs[ci].T, ci == 1 ? 4 : 8, nt, peak[nt]);
+        }
+        pt_model_free(m);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "all";
     int threads[2] = {1, 2}, nt = 2, ti, ci;
-    struct { const char *name; pt_config c; } cfgs[2];
-    memset(cfgs, 0, sizeof cfgs);
-    cfgs[0].name = "tiny";  cfgs[0].c.dim = 64;  cfgs[0].c.n_layers = 5; cfgs[0].c.n_heads = 8; cfgs[0].c.n_kv_heads = 4; cfgs[0].c.hidden_dim = 172;
-    cfgs[1].name = "small"; cfgs[1].c.dim = 288; cfgs[1].c.n_layers = 6; cfgs[1].c.n_heads = 6; cfgs[1].c.n_kv_heads = 6; cfgs[1].c.hidden_dim = 768;
-    for (ci = 0; ci < 2; ci++) { cfgs[ci].c.vocab_size = 512; cfgs[ci].c.seq_len = 256; }
+    struct bench_cfg cfgs[3];
+    if (strcmp(which, "--profile") == 0) return profile_main(argc, argv);
+    set_configs(cfgs);
     if (argc > 2) { nt = 0; for (ti = 2; ti < argc && nt < 2; ti++) threads[nt++] = atoi(argv[ti]); }
     printf("%-7s %7s %14s %14s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s",
            "dpo tok/s", "rm tok/s", "peak RSS");
