@@ -1451,6 +1451,12 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
 #endif
+/* Starting a parallel region wakes the sleeping (passive) workers: measured at about 40 us on a
+   2-core VM (a barrier inside a running region: about 2 us; with spinning workers under 1 us). A
+   loop that only streams memory (elementwise ops, norms, RoPE, AdamW) forks only above this many
+   elements, about half a millisecond of work on one core; compute-heavy loops (exp per element,
+   matrix products, attention) have their own lower thresholds. */
+#define PT__PAR_MIN 1048576
 /* The one per-row threading pattern: a loop over independent rows (or work items), split across
    the pool only when `work` is large enough to pay for waking sleeping workers. Static schedule
    (or dynamic for uneven causal rows): each item's arithmetic never depends on the split. */
@@ -2177,6 +2183,17 @@ static pt__node *pt__record(pt_ctx *ctx, pt__backward_fn fn, pt_tensor *out, pt_
     out->requires_grad = 1;
     return n;
 }
+/* When t needs a gradient and has none yet, t takes out's gradient buffer as its own and this
+   returns 1: its gradient so far is exactly out's (a reshape, the first operand of an add). This is
+   safe because out's gradient is complete when its backward runs and nothing reads it afterwards;
+   it saves a zeroed buffer and a pass over it. So the gradients of intermediate tensors are not
+   kept after pt_backward (those of leaves and parameters are). */
+static int pt__grad_take(pt_tensor *t, pt_tensor *out)
+{
+    if (!t || !t->requires_grad || t->grad || !out->grad || t->size != out->size) return 0;
+    t->grad = out->grad;
+    return 1;
+}
 /* The gradient buffer of t, created (zeroed) the first time a gradient reaches it; NULL when t
    needs no gradient. */
 static float *pt__grad(pt_ctx *ctx, pt_tensor *t)
@@ -2491,35 +2508,48 @@ __attribute__((min_vector_width(PT__VL * 32)))
 /* gcc in strict ISO mode (-std=c99) does not fuse c += a * b unless told to, here only */
 __attribute__((optimize("fp-contract=fast")))
 #endif
-static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, const float *PT__RESTRICT Bp,
+static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, int64_t rsa, const float *PT__RESTRICT Bp,
                             float *PT__RESTRICT C, int64_t ldc, int mr, int nr, int accumulate)
 {
     float tile[PT__MR][PT__NR];
     int i, j, k;
+    const int bs = PT__NR;
 #define PT__DECL(r) pt__vec c0_##r = {0}, c1_##r = {0};
     PT__ROWS(PT__DECL)
-    for (k = 0; k < kc; k++) {
-        const float *a = Ap + k * PT__MR;
-        pt__vec b0 = *(const pt__vec *)(Bp + k * PT__NR), b1 = *(const pt__vec *)(Bp + k * PT__NR + PT__VL);
+    if (rsa == 0) {   /* A packed: a panel of MR values per k */
+        for (k = 0; k < kc; k++) {
+            const float *a = Ap + k * PT__MR;
+            pt__vec b0 = *(const pt__vec *)(Bp + k * bs), b1 = *(const pt__vec *)(Bp + k * bs + PT__VL);
 #define PT__FMA_ROW(r) c0_##r += a[r] * b0; c1_##r += a[r] * b1;   /* a[r] broadcast, product fused */
-        PT__ROWS(PT__FMA_ROW)
+            PT__ROWS(PT__FMA_ROW)
+        }
+    } else {          /* A read in place: MR rows of stride rsa (a short tile repeats its last row) */
+#define PT__ROW_PTR(r) const float *a_##r = Ap + (int64_t)((r) < mr ? (r) : mr - 1) * rsa;
+        PT__ROWS(PT__ROW_PTR)
+        for (k = 0; k < kc; k++) {
+            pt__vec b0 = *(const pt__vec *)(Bp + k * bs), b1 = *(const pt__vec *)(Bp + k * bs + PT__VL);
+#define PT__FMA_ROW_DIRECT(r) c0_##r += a_##r[k] * b0; c1_##r += a_##r[k] * b1;
+            PT__ROWS(PT__FMA_ROW_DIRECT)
+        }
     }
 #define PT__STORE_ROW(r) *(pt__vec *)tile[r] = c0_##r; *(pt__vec *)(tile[r] + PT__VL) = c1_##r;
     PT__ROWS(PT__STORE_ROW)
 #undef PT__DECL
 #undef PT__FMA_ROW
+#undef PT__ROW_PTR
+#undef PT__FMA_ROW_DIRECT
 #undef PT__STORE_ROW
 #else
-static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, const float *PT__RESTRICT Bp,
+static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, int64_t rsa, const float *PT__RESTRICT Bp,
                             float *PT__RESTRICT C, int64_t ldc, int mr, int nr, int accumulate)
 {
     float tile[PT__MR][PT__NR];
     int i, j, k;
     for (i = 0; i < PT__MR; i++) for (j = 0; j < PT__NR; j++) tile[i][j] = 0.0f;
     for (k = 0; k < kc; k++) {
-        const float *a = Ap + k * PT__MR, *b = Bp + k * PT__NR;
+        const float *b = Bp + k * PT__NR;
         for (i = 0; i < PT__MR; i++) {
-            float av = a[i];
+            float av = rsa == 0 ? Ap[k * PT__MR + i] : Ap[(int64_t)(i < mr ? i : mr - 1) * rsa + k];
             PT__SIMD
             for (j = 0; j < PT__NR; j++) tile[i][j] = PT__FMA(av, b[j], tile[i][j]);
         }
@@ -2597,17 +2627,22 @@ static void pt__gemm_serial(int M, int N, int K, const float *A, int64_t rsa, in
         int nc = N - jc < PT__NC ? N - jc : PT__NC;
         for (pc = 0; pc < K; pc += kblock) {
             int kc = K - pc < kblock ? K - pc : kblock;
+            /* B is always packed (read in place by its rows it measured slower: each k is a new pair
+               of cache lines) */
             pt__pack_b(kc, nc, B + (int64_t)pc * rsb + (int64_t)jc * csb, rsb, csb, Bp);
             for (ic = 0; ic < M; ic += PT__MC) {
                 int mc = M - ic < PT__MC ? M - ic : PT__MC;
-                pt__pack_a(mc, kc, A + (int64_t)ic * rsa + (int64_t)pc * csa, rsa, csa, Ap);
+                /* rows of A contiguous along k (y = x W^T, dx = dy W): the kernel reads them in
+                   place, MR rows at a time; otherwise (dW = dy^T x) A is packed first */
+                const float *a_block = A + (int64_t)ic * rsa + (int64_t)pc * csa;
+                if (csa != 1) pt__pack_a(mc, kc, a_block, rsa, csa, Ap);
                 for (jr = 0; jr < nc; jr += PT__NR) {
                     int nr = nc - jr < PT__NR ? nc - jr : PT__NR;
                     for (ir = 0; ir < mc; ir += PT__MR) {
                         int mr = mc - ir < PT__MR ? mc - ir : PT__MR;
-                        pt__microkernel(kc, Ap + (int64_t)ir * kc, Bp + (int64_t)jr * kc,
-                                        C + (int64_t)(ic + ir) * ldc + jc + jr, ldc, mr, nr,
-                                        accumulate || pc > 0);
+                        pt__microkernel(kc, csa == 1 ? a_block + (int64_t)ir * rsa : Ap + (int64_t)ir * kc,
+                                        csa == 1 ? rsa : 0, Bp + (int64_t)jr * kc,
+                                        C + (int64_t)(ic + ir) * ldc + jc + jr, ldc, mr, nr, accumulate || pc > 0);
                     }
                 }
             }
@@ -2635,19 +2670,20 @@ static void pt__prepack_w(const float *W, int N, int K, float *out)
 static void pt__gemm_prepacked_cols(int M, int n0, int n1, int K, const float *A, int64_t rsa, const float *Wp,
                                     float *C, int64_t ldc, int accumulate, float *Ap)
 {
+    (void)Ap;
     int pc, ic, jr, ir, kblock = pt__kblock(K);
     for (pc = 0; pc < K; pc += kblock) {
         int kc = K - pc < kblock ? K - pc : kblock;
         for (ic = 0; ic < M; ic += PT__MC) {
             int mc = M - ic < PT__MC ? M - ic : PT__MC;
-            pt__pack_a(mc, kc, A + (int64_t)ic * rsa + pc, rsa, 1, Ap);
+            const float *a_block = A + (int64_t)ic * rsa + pc;   /* rows read in place, as in pt__gemm_serial */
             for (jr = n0; jr < n1; jr += PT__NR) {
                 int nr = n1 - jr < PT__NR ? n1 - jr : PT__NR;
                 const float *bp = Wp + (int64_t)jr * K + (int64_t)pc * PT__NR;
                 for (ir = 0; ir < mc; ir += PT__MR) {
                     int mr = mc - ir < PT__MR ? mc - ir : PT__MR;
-                    pt__microkernel(kc, Ap + (int64_t)ir * kc, bp, C + (int64_t)(ic + ir) * ldc + jr, ldc, mr, nr,
-                                    accumulate || pc > 0);
+                    pt__microkernel(kc, a_block + (int64_t)ir * rsa, rsa, bp, C + (int64_t)(ic + ir) * ldc + jr,
+                                    ldc, mr, nr, accumulate || pc > 0);
                 }
             }
         }
@@ -2670,21 +2706,64 @@ static int pt__ensure_pack_bufs(int nt)
 }
 
 /* Few rows of A times a B whose columns are contiguous along k (the decoding case y = x W^T):
-   dot products straight from W, no packing. Split over columns. */
+   dot products straight from W, no packing. Split over columns. The plain loop of one output is
+       s = sum_k x[k] w[k];
+   FAST: four outputs at a time, each a vector of partial sums over k (four independent chains of
+   FMAs instead of one that waits on its own latency), the lanes summed at the end in a fixed order. */
+#if defined(__GNUC__) || defined(__clang__)
+#if defined(__clang__)
+__attribute__((min_vector_width(PT__VL * 32)))
+#else
+__attribute__((optimize("fp-contract=fast")))
+#endif
+static void pt__dot4(int K, const float *x, const float *const w[4], float out[4])
+{
+    pt__vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int k, c, l;
+    for (k = 0; k + PT__VL <= K; k += PT__VL) {
+        pt__vec xv = *(const pt__vec *)(x + k);
+        a0 += xv * *(const pt__vec *)(w[0] + k);
+        a1 += xv * *(const pt__vec *)(w[1] + k);
+        a2 += xv * *(const pt__vec *)(w[2] + k);
+        a3 += xv * *(const pt__vec *)(w[3] + k);
+    }
+    for (; k < K; k++)
+        for (c = 0; c < 4; c++) tail[c] += x[k] * w[c][k];
+    for (c = 0; c < 4; c++) out[c] = tail[c];
+    for (l = 0; l < PT__VL; l++) {
+        out[0] += a0[l];
+        out[1] += a1[l];
+        out[2] += a2[l];
+        out[3] += a3[l];
+    }
+}
+#else
+static void pt__dot4(int K, const float *x, const float *const w[4], float out[4])
+{
+    int k, c;
+    for (c = 0; c < 4; c++) {
+        float s = 0.0f;
+        PT__SIMD_SUM(s)
+        for (k = 0; k < K; k++) s += x[k] * w[c][k];
+        out[c] = s;
+    }
+}
+#endif
 static void pt__gemv_rows(int M, int N, int K, const float *A, int64_t rsa, const float *B, int64_t csb,
                           float *C, int64_t ldc, int accumulate)
 {
-    int j;
+    int j0;
     PT__PARALLEL_ROWS((int64_t)M * N * K > 1048576)
-    for (j = 0; j < N; j++) {
-        const float *w = B + (int64_t)j * csb;
-        int i, k;
+    for (j0 = 0; j0 < N; j0 += 4) {
+        const float *w[4];
+        float s[4];
+        int i, c, nc = N - j0 < 4 ? N - j0 : 4;
+        for (c = 0; c < 4; c++) w[c] = B + (int64_t)(c < nc ? j0 + c : j0) * csb;   /* a short block repeats a column */
         for (i = 0; i < M; i++) {
-            const float *x = A + (int64_t)i * rsa;
-            float s = 0.0f;
-            PT__SIMD_SUM(s)
-            for (k = 0; k < K; k++) s += x[k] * w[k];
-            C[(int64_t)i * ldc + j] = accumulate ? C[(int64_t)i * ldc + j] + s : s;
+            float *y = C + (int64_t)i * ldc + j0;
+            pt__dot4(K, A + (int64_t)i * rsa, w, s);
+            for (c = 0; c < nc; c++) y[c] = accumulate ? y[c] + s[c] : s[c];
         }
     }
 }
@@ -2982,10 +3061,16 @@ enum { PT__EXP, PT__LOG, PT__SQUARE, PT__SIGMOID, PT__LOGSIG, PT__TANH, PT__SILU
        PT__ADDS, PT__CLAMP };
 static const char *const pt__unary_names[] = {"exp",  "log",  "square", "sigmoid",    "logsigmoid", "tanh",
                                               "silu", "relu", "scale",  "add_scalar", "clamp"};
-#define PT__PAR_N PT__PRAGMA(omp parallel for simd schedule(static) if (n > 65536))
+/* `if (parallel: ...)`, not a bare `if`: OpenMP 5 applies a bare if clause to the simd part too, and
+   gcc then runs the loop unvectorised whenever the tensor is too small to fork for (3x slower). */
+#define PT__PAR_N PT__PRAGMA(omp parallel for simd schedule(static) if (parallel : n > PT__PAR_MIN))
+/* loops with an exp per element do ~10x the arithmetic per byte: worth a fork much sooner */
+#define PT__PAR_EXP PT__PRAGMA(omp parallel for simd schedule(static) if (parallel : n > 131072))
 #if !PT__OMP
 #undef PT__PAR_N
 #define PT__PAR_N PT__SIMD
+#undef PT__PAR_EXP
+#define PT__PAR_EXP PT__SIMD
 #endif
 
 static float pt__sigmoidf(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
@@ -3078,12 +3163,27 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *A = nd->in[0], *B = nd->in[1], *z = nd->out;
     const float *a = A->data, *b = B->data, *dz = z->grad;
-    float *da = pt__grad(ctx, A), *db = pt__grad(ctx, B);
+    float *da = NULL, *db = NULL;
     int64_t i, n = A->size;
+    if (nd->saved.binary.op != PT__ADD) {
+        da = pt__grad(ctx, A);
+        db = pt__grad(ctx, B);
+    }
     switch (nd->saved.binary.op) {
-    case PT__ADD:
-        if (da) { PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
-        if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += dz[i]; }
+    case PT__ADD:   /* a takes dz's buffer when it has none yet (the residual stream); b gets a copy */
+        if (!pt__grad_take(A, z) && (da = pt__grad(ctx, A)) != NULL) {
+            PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i];
+        }
+        if (B->requires_grad && B->grad == NULL) {
+            if ((db = pt__floats(ctx, n)) == NULL) {
+                ctx->failed = 1;
+                break;
+            }
+            memcpy(db, dz, (size_t)n * sizeof(float));
+            B->grad = db;
+        } else if ((db = pt__grad(ctx, B)) != NULL) {
+            PT__PAR_N for (i = 0; i < n; i++) db[i] += dz[i];
+        }
         break;
     case PT__SUB:
         if (da) { PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
@@ -3106,13 +3206,20 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
         if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += a[i] >= b[i] ? 0.0f : dz[i]; }
         break;
     case PT__SWIGLU: /* z = silu(a) * b; the sigmoid through pt__exp so the loops vectorise */
-        if (da) {
-            PT__PAR_N for (i = 0; i < n; i++) {
+        if (da && db) {
+            PT__PAR_EXP for (i = 0; i < n; i++) {
+                float sg = 1.0f / (1.0f + pt__exp(-a[i]));
+                da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
+                db[i] += dz[i] * a[i] * sg;
+            }
+        } else if (da) {
+            PT__PAR_EXP for (i = 0; i < n; i++) {
                 float sg = 1.0f / (1.0f + pt__exp(-a[i]));
                 da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
             }
+        } else if (db) {
+            PT__PAR_EXP for (i = 0; i < n; i++) db[i] += dz[i] * a[i] / (1.0f + pt__exp(-a[i]));
         }
-        if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += dz[i] * a[i] / (1.0f + pt__exp(-a[i])); }
         break;
     }
 }
@@ -3143,7 +3250,7 @@ static pt_tensor *pt__binary(pt_ctx *ctx, pt_tensor *A, pt_tensor *B, int op, co
     case PT__DIV: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] / b[i]; break;
     case PT__MIN: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] <= b[i] ? a[i] : b[i]; break;
     case PT__MAX: PT__PAR_N for (i = 0; i < n; i++) o[i] = a[i] >= b[i] ? a[i] : b[i]; break;
-    case PT__SWIGLU: PT__PAR_N for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
+    case PT__SWIGLU: PT__PAR_EXP for (i = 0; i < n; i++) o[i] = pt__swiglu1(a[i], b[i]);
         break;
     }
     nd = pt__record(ctx, pt__binary_backward, z, A, B, NULL);
@@ -3207,9 +3314,11 @@ PTDEF pt_tensor *pt_add_row(pt_ctx *ctx, pt_tensor *a, pt_tensor *row)
 
 static void pt__copy_grad_backward(pt_ctx *ctx, pt__node *nd)
 {
-    float *da = pt__grad(ctx, nd->in[0]);
+    float *da;
     const float *dz = nd->out->grad;
     int64_t i, n = nd->out->size;
+    if (pt__grad_take(nd->in[0], nd->out)) return;
+    da = pt__grad(ctx, nd->in[0]);
     if (da) { PT__PAR_N for (i = 0; i < n; i++) da[i] += dz[i]; }
 }
 PTDEF pt_tensor *pt_reshape(pt_ctx *ctx, pt_tensor *a, int ndim, const int *shape)
@@ -3693,7 +3802,7 @@ static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
     float *dx = pt__grad(ctx, x), *dw = pt__grad(ctx, w);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (dx) {
-        PT__PARALLEL_ROWS((int64_t)R * C > 32768)
+        PT__PARALLEL_ROWS((int64_t)R * C > PT__PAR_MIN)
         for (r = 0; r < R; r++) {
             const float *xr = x->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
             float *d = dx + (int64_t)r * C, rs = rstd[r], dot = 0.0f, k;
@@ -3727,7 +3836,7 @@ PTDEF pt_tensor *pt_rmsnorm(pt_ctx *ctx, pt_tensor *x, pt_tensor *w, float eps)
     y = pt__like(ctx, x);
     rstd = pt__floats(ctx, R);
     if (!y || !rstd) return NULL;
-    PT__PARALLEL_ROWS((int64_t)R * C > 32768)
+    PT__PARALLEL_ROWS((int64_t)R * C > PT__PAR_MIN)
     for (r = 0; r < R; r++)
         rstd[r] = pt__rmsnorm_row(y->data + (int64_t)r * C, x->data + (int64_t)r * C, w->data, C, eps);
     nd = pt__record(ctx, pt__rmsnorm_backward, y, x, w, NULL);
@@ -3741,7 +3850,7 @@ static void pt__rope_apply(const float *in, float *out, const float *cs, int row
                            int accumulate)
 {
     int r;
-    PT__PARALLEL_ROWS((int64_t)rows_bt * H * hd > 32768)
+    PT__PARALLEL_ROWS((int64_t)rows_bt * H * hd > PT__PAR_MIN)
     for (r = 0; r < rows_bt; r++)
         pt__rope_row(out + (int64_t)r * H * hd, in + (int64_t)r * H * hd, cs + (int64_t)r * hd, H, hd, inverse,
                      accumulate);
@@ -3779,7 +3888,8 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
     for (r = 0; r <= max_pos; r++) first_row[r] = -1;
     for (r = 0; r < B * T; r++) {
         int p = pos ? pos[r] : r % T;
-        if (first_row[p] >= 0) memcpy(cs + (int64_t)r * hd, cs + (int64_t)first_row[p] * hd, (size_t)hd * sizeof(float));
+        if (first_row[p] >= 0)
+            memcpy(cs + (int64_t)r * hd, cs + (int64_t)first_row[p] * hd, (size_t)hd * sizeof(float));
         else {
             pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
             first_row[p] = r;
@@ -3860,8 +3970,11 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
         const float *kb = k->data + (int64_t)b * T * ks + (int64_t)kh * hd;
         const float *vb = v->data + (int64_t)b * T * ks + (int64_t)kh * hd;
         const int *seg = sv->seg ? sv->seg + (int64_t)b * T : NULL;
+        float *dkb = dk ? dk + (int64_t)b * T * ks + (int64_t)kh * hd : NULL;
+        float *dvb = dv ? dv + (int64_t)b * T * ks + (int64_t)kh * hd : NULL;
         for (g = 0; g < group; g++) {
             int h = kh * group + g;
+            float *dqb = dq ? dq + (int64_t)b * T * qs + (int64_t)h * hd : NULL;
             const float *P = sv->P + ((int64_t)b * H + h) * T * T;
             const float *qb = q->data + (int64_t)b * T * qs + (int64_t)h * hd;
             const float *gob = o->grad + (int64_t)b * T * qs + (int64_t)h * hd;
@@ -3877,12 +3990,13 @@ static void pt__attention_backward(pt_ctx *ctx, pt__node *nd)
                     for (s = t + 1; s < t1; s++) ds[s] = 0.0f;
                     if (seg && seg[t] == 0) for (s = 0; s < t1; s++) ds[s] = 0.0f;
                 }
-                if (dq) pt__gemm_serial(t1 - t0, hd, t1, dS, T, 1, kb, ks, 1, dq + ((int64_t)b * T + t0) * qs + (int64_t)h * hd,
-                                        qs, 1, Ap, Bp);                                         /* dQ += dS K */
-                if (dk) pt__gemm_serial(t1, hd, t1 - t0, dS, 1, T, qb + (int64_t)t0 * qs, qs, 1,
-                                        dk + (int64_t)b * T * ks + (int64_t)kh * hd, ks, 1, Ap, Bp);   /* dK += dS^T Q */
-                if (dv) pt__gemm_serial(t1, hd, t1 - t0, P + (int64_t)t0 * T, 1, T, gob + (int64_t)t0 * qs, qs, 1,
-                                        dv + (int64_t)b * T * ks + (int64_t)kh * hd, ks, 1, Ap, Bp);   /* dV += P^T dO */
+                if (dqb)   /* dQ += dS K */
+                    pt__gemm_serial(t1 - t0, hd, t1, dS, T, 1, kb, ks, 1, dqb + (int64_t)t0 * qs, qs, 1, Ap, Bp);
+                if (dkb)   /* dK += dS^T Q */
+                    pt__gemm_serial(t1, hd, t1 - t0, dS, 1, T, qb + (int64_t)t0 * qs, qs, 1, dkb, ks, 1, Ap, Bp);
+                if (dvb)   /* dV += P^T dO */
+                    pt__gemm_serial(t1, hd, t1 - t0, P + (int64_t)t0 * T, 1, T, gob + (int64_t)t0 * qs, qs, 1, dvb, ks,
+                                    1, Ap, Bp);
             }
         }
     }
@@ -3931,9 +4045,10 @@ PTDEF pt_tensor *pt_attention(pt_ctx *ctx, pt_tensor *q, pt_tensor *k, pt_tensor
         for (t0 = 0; t0 < T; t0 += PT__ATTN_QB) {
             int t1 = T - t0 < PT__ATTN_QB ? T : t0 + PT__ATTN_QB, t;
             float *Pb = P + (int64_t)t0 * T;
-            pt__gemm_serial(t1 - t0, t1, hd, qb + (int64_t)t0 * qs, qs, 1, kb, 1, ks, Pb, T, 0, Ap, Bp);   /* S = Q K^T */
+            /* S = Q K^T over keys [0, t1), probabilities in place, then O = P V */
+            pt__gemm_serial(t1 - t0, t1, hd, qb + (int64_t)t0 * qs, qs, 1, kb, 1, ks, Pb, T, 0, Ap, Bp);
             for (t = t0; t < t1; t++) pt__attn_softmax_row(Pb + (int64_t)(t - t0) * T, t, t1, scale, sg);
-            pt__gemm_serial(t1 - t0, hd, t1, Pb, T, 1, vb, ks, 1, ob + (int64_t)t0 * qs, qs, 0, Ap, Bp);   /* O = P V */
+            pt__gemm_serial(t1 - t0, hd, t1, Pb, T, 1, vb, ks, 1, ob + (int64_t)t0 * qs, qs, 0, Ap, Bp);
         }
     }
     nd = pt__record(ctx, pt__attention_backward, o, q, k, v);
@@ -4307,6 +4422,7 @@ static void pt__prof_backward(const pt__node *n, double t0)
     pt__prof_row(name)->backward_s += now - t0;
     pt__prof_last = now;
 }
+static double pt__prof_total(const pt_profile_row *r) { return r->forward_s + r->backward_s; }
 PTDEF void pt_profile_start(void)
 {
     pt__prof_n = 0;
@@ -4325,8 +4441,10 @@ PTDEF int pt_profile_rows(pt_profile_row *rows, int max_rows)
             sorted[j++] = pt__prof_table[i];
     n = j;
     for (i = 1; i < n; i++)   /* insertion sort, largest first */
-        for (j = i; j > 0 && sorted[j].forward_s + sorted[j].backward_s > sorted[j - 1].forward_s + sorted[j - 1].backward_s; j--) {
-            t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        for (j = i; j > 0 && pt__prof_total(&sorted[j]) > pt__prof_total(&sorted[j - 1]); j--) {
+            t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
         }
     if (n > max_rows) n = max_rows;
     memcpy(rows, sorted, (size_t)n * sizeof rows[0]);

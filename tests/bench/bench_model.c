@@ -1,5 +1,7 @@
 /* bench_model.c - training-step and generation throughput of the transformer.
    usage: bench_model [tiny|small|stories|all] [threads...]
+          bench_model --profile [tiny|small|demo]   per-op profile of a training step, 1 and 2 threads
+          bench_model probe                          the FP32 peak now (0.3 s per thread count): a load check
    stories = the real stories260K.bin (from $PT_MODELS or ../shared/models), generation only.
    Training: forward + backward + AdamW on a [B=8, T=256] batch of random tokens (tokens/s).
    Generation: new tokens/s decoding 128 tokens after a 1-token prompt, batch 1 and batch 16.
@@ -226,6 +228,11 @@ int main(int argc, char **argv)
     int threads[2] = {1, 2}, nt = 2, ti, ci;
     struct bench_cfg cfgs[3];
     if (strcmp(which, "--profile") == 0) return profile_main(argc, argv);
+    if (strcmp(which, "probe") == 0) {   /* is the machine ours right now? a ~10 ms FMA run per thread count */
+        double p1 = fma_peak(1), p2 = fma_peak(2);
+        printf("probe peak1=%.1f peak2=%.1f\n", p1, p2);
+        return 0;
+    }
     set_configs(cfgs);
     if (argc > 2) { nt = 0; for (ti = 2; ti < argc && nt < 2; ti++) threads[nt++] = atoi(argv[ti]); }
     printf("%-7s %7s %14s %14s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s",
