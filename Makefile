@@ -84,10 +84,12 @@ test: $(TEST_BINS) $(B)/parity_dump $(B)/valgrind_loaders all
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
 
-# matmul GFLOP/s vs the measured FP32 peak; then training/generation tokens/s vs PyTorch in the same run
+# matmul GFLOP/s vs the measured FP32 peak; training/generation tokens/s vs PyTorch (alternating
+# rounds, medians; ROUNDS=5 make bench for more); then the per-op profile of a training step
 bench: $(B)/bench_matmul $(B)/bench_model
 	$(B)/bench_matmul
 	PYTHON=$(PYTHON) BENCH_MODEL=$(B)/bench_model bash tests/bench/compare.sh
+	$(B)/bench_model --profile
 
 demo: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo
 	$(B)/pretrain
