@@ -14,7 +14,14 @@
         #include "posttrain.h"
 
      Every other file includes "posttrain.h" without the define. Link with -lm; compile with -fopenmp
-     for threads (optional) and -O2 -march=native for speed.
+     for threads (optional) and, for speed, what the Makefile passes:
+        cc -O2 -march=native -mprefer-vector-width=512 -fno-math-errno -ffp-contract=fast -fopenmp ...
+     -march=native turns on the CPU's vector instructions (AVX-512 where it has them). gcc and clang
+     tuned for Intel still prefer 256-bit registers for the loops they vectorise themselves;
+     -mprefer-vector-width=512 asks for the full width (x86 only; elsewhere leave it out). The matmul
+     micro-kernel and the batch-1 dot products use full-width vector types whatever these flags say.
+     -fno-math-errno lets sqrtf vectorise; -ffp-contract=fast fuses a*b+c into FMAs in strict -std=c99
+     mode (gcc turns contraction off there). Run with OMP_WAIT_POLICY=passive on a shared machine.
 
    OPTIONS (define before the implementation include)
      PT_STATIC              every function is `static` (private to one translation unit)
@@ -35,9 +42,10 @@
        view into them. Frozen parameters have no gradient slot and cost no gradient work.
      - Activations live on an arena owned by a pt_ctx; the tape records ops as they run;
        pt_ctx_reset() empties both every step. After the first step nothing is allocated on the heap.
-     - Threads: one OpenMP pool, a parallel region per heavy op. Every kernel partitions its *output*
-       across threads and reduces in a fixed order, so results are bit-identical for any thread count,
-       except where a function's doc says otherwise. Run with OMP_WAIT_POLICY=passive on a shared machine
+     - Threads: one OpenMP pool, a parallel region per heavy op (memory-bound loops fork only above
+       1M elements: waking passive workers costs ~40 us; see PT__PAR_MIN). Every kernel partitions
+       its *output* across threads and reduces in a fixed order, so results are bit-identical for any
+       thread count, except where a function's doc says otherwise. Run with OMP_WAIT_POLICY=passive on a shared machine
        (the Makefile does): spinning workers collapse when another process holds a core.
      - Randomness: pt_rng (xoshiro128** seeded through splitmix64); always drawn on one thread.
      - Not thread-safe: use one pt_ctx per thread if you call the library from several threads, and note
@@ -2635,13 +2643,14 @@ static void pt__gemm_serial(int M, int N, int K, const float *A, int64_t rsa, in
                 /* rows of A contiguous along k (y = x W^T, dx = dy W): the kernel reads them in
                    place, MR rows at a time; otherwise (dW = dy^T x) A is packed first */
                 const float *a_block = A + (int64_t)ic * rsa + (int64_t)pc * csa;
-                if (csa != 1) pt__pack_a(mc, kc, a_block, rsa, csa, Ap);
+                if (csa != 1 || rsa <= 0) pt__pack_a(mc, kc, a_block, rsa, csa, Ap);
                 for (jr = 0; jr < nc; jr += PT__NR) {
                     int nr = nc - jr < PT__NR ? nc - jr : PT__NR;
                     for (ir = 0; ir < mc; ir += PT__MR) {
                         int mr = mc - ir < PT__MR ? mc - ir : PT__MR;
-                        pt__microkernel(kc, csa == 1 ? a_block + (int64_t)ir * rsa : Ap + (int64_t)ir * kc,
-                                        csa == 1 ? rsa : 0, Bp + (int64_t)jr * kc,
+                        int direct = csa == 1 && rsa > 0;   /* rsa 0 (one row broadcast) is packed */
+                        pt__microkernel(kc, direct ? a_block + (int64_t)ir * rsa : Ap + (int64_t)ir * kc,
+                                        direct ? rsa : 0, Bp + (int64_t)jr * kc,
                                         C + (int64_t)(ic + ir) * ldc + jc + jr, ldc, mr, nr, accumulate || pc > 0);
                     }
                 }

@@ -88,7 +88,7 @@ enum {
     G_CLAMP, G_RESHAPE, G_SUM, G_MEAN, G_MASKED_SUM, G_MASKED_MEAN, G_ROW_SUM, G_ROW_MEAN,
     G_EMBEDDING, G_RMSNORM, G_ROPE, G_ATTENTION, G_SOFTMAX, G_LOG_SOFTMAX, G_CE, G_LOGPROBS,
     G_MLP, G_SELF_MUL, G_DETACH_WRONG, G_EMB_OVERRIDE, G_EMB_OVERRIDE_SQ, G_SET_COLS, G_SET_COLS_TWICE,
-    G_LINEAR_LORA
+    G_LINEAR_LORA, G_SHARED_GRADS
 };
 typedef struct gc_args {
     int op;
@@ -155,6 +155,18 @@ static pt_tensor *gc_build(pt_ctx *ctx, pt_tensor **in, void *user)
     case G_EMB_OVERRIDE_SQ:   /* nonlinear downstream: a repeated row's contributions must add */
         return pt_square(ctx, pt_embedding_override(ctx, in[0], in[1], g->slot, g->n_slot, g->ids, g->n_ids));
     case G_SET_COLS: return pt_set_columns(ctx, in[0], in[1], g->cols, g->n_cols);
+    case G_SHARED_GRADS: {    /* reshapes and adds hand their gradient buffer on: t has three consumers,
+                                 w is added to itself, v gets a copy (pt__grad_take) */
+        pt_tensor *t = pt_mul(ctx, in[0], in[1]);
+        int flat[1];
+        pt_tensor *v;
+        flat[0] = (int)in[0]->size;
+        v = pt_reshape(ctx, pt_reshape(ctx, t, 1, flat), in[0]->ndim, in[0]->shape);
+        {
+            pt_tensor *w = pt_add(ctx, t, v), *z = pt_add(ctx, w, w);
+            return pt_mul(ctx, pt_add(ctx, z, pt_exp(ctx, v)), t);
+        }
+    }
     case G_SET_COLS_TWICE:    /* x used again after the op: the replaced columns get only y*x's share */
         return pt_mul(ctx, pt_set_columns(ctx, in[0], in[1], g->cols, g->n_cols), in[0]);
     }
@@ -314,6 +326,68 @@ static void test_gradcheck_blocks(void)
     a = args(G_ATTENTION); a.seg = seg_mix;
     GC("attention GQA H=4 KVH=2, padding + packing", a, 1e-2f, 1e-3, 1e-2,
        rnd(4, SH(2, 5, 4, 3), -1.5f, 1.5f), rnd(4, SH(2, 5, 2, 3), -1.5f, 1.5f), rnd(4, SH(2, 5, 2, 3), -1, 1));
+}
+
+static void test_gradcheck_shared(void)
+{
+    gc_args a = args(G_SHARED_GRADS);
+    GC("shared gradient buffers (reshape, add, a+a)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 5), -1, 1),
+       rnd(2, SH(3, 5), -1, 1));
+}
+
+/* The per-op profile (2f): two steps of a small graph with AdamW; every op kind it ran has a row
+   with the right number of calls, times are >= 0 and add up to no more than the wall time; nothing
+   is counted while profiling is off. */
+static void test_profile(void)
+{
+    pt_params *P = pt_params_new();
+    pt_tensor *W = pt_params_add(P, "w", 2, SH(6, 8), 0), *x;
+    pt_ctx *ctx = pt_ctx_new(0);
+    pt_profile_row rows[48];
+    pt_adamw_config opt = {0};
+    double t0, wall, sum = 0;
+    int n, i, step, found_linear = 0, found_swiglu = 0, found_adamw = 0, found_reshape_free = 1;
+    pt_params_alloc(P);
+    pt_params_init_const(P, "*", 0.1f);
+    x = rnd(2, SH(4, 8), -1, 1);
+    pt_profile_start();
+    t0 = pt_time_seconds();
+    for (step = 0; step < 2; step++) {
+        pt_tensor *h = pt_linear(ctx, x, W, NULL);
+        pt_tensor *loss = pt_sum(ctx, pt_swiglu(ctx, h, pt_reshape(ctx, h, 2, SH(4, 6))));
+        CHECK(loss && pt_backward(ctx, loss) == PT_OK, "profile: step %d: %s", step, pt_last_error());
+        pt_adamw_step(P, &opt, 1e-3f);
+        pt_params_zero_grad(P);
+        pt_ctx_reset(ctx);
+    }
+    wall = pt_time_seconds() - t0;
+    pt_profile_stop();
+    n = pt_profile_rows(rows, 48);
+    for (i = 0; i < n; i++) {
+        CHECK(rows[i].forward_s >= 0 && rows[i].backward_s >= 0, "profile: %s has a negative time", rows[i].name);
+        sum += rows[i].forward_s + rows[i].backward_s;
+        if (strcmp(rows[i].name, "linear") == 0) found_linear = rows[i].calls == 2 && rows[i].backward_s > 0;
+        if (strcmp(rows[i].name, "swiglu") == 0) found_swiglu = rows[i].calls == 2;
+        if (strcmp(rows[i].name, "adamw") == 0) found_adamw = rows[i].calls == 2;
+        if (strcmp(rows[i].name, "binary") == 0) found_reshape_free = 0;   /* relabelled, never left generic */
+        if (i > 0) CHECK(rows[i].forward_s + rows[i].backward_s <= rows[i - 1].forward_s + rows[i - 1].backward_s,
+                         "profile: rows sorted by total time");
+    }
+    CHECK(n >= 5 && found_linear && found_swiglu && found_adamw && found_reshape_free,
+          "profile: %d rows; linear (2 calls, backward timed) %d, swiglu (2) %d, adamw (2) %d, no generic 'binary' %d",
+          n, found_linear, found_swiglu, found_adamw, found_reshape_free);
+    CHECK(sum <= wall * 1.001 + 1e-6, "profile: rows add up to %.6f s, more than the wall time %.6f s", sum, wall);
+    {   /* off: nothing changes */
+        pt_profile_row again[48];
+        pt_tensor *loss = pt_sum(ctx, pt_linear(ctx, x, W, NULL));
+        int m;
+        CHECK(loss && pt_backward(ctx, loss) == PT_OK, "profile off: %s", pt_last_error());
+        m = pt_profile_rows(again, 48);
+        CHECK(m == n && memcmp(again, rows, (size_t)n * sizeof rows[0]) == 0, "profile: counted while off");
+    }
+    pt_tensor_heap_free(x);
+    pt_ctx_free(ctx);
+    pt_params_free(P);
 }
 
 static void test_gradcheck_losses(void)
@@ -1740,6 +1814,7 @@ int main(void)
     test_gradcheck_blocks();
     test_gradcheck_losses();
     test_gradcheck_tokens();
+    test_gradcheck_shared();
     printf("  (%.2f s)\n", pt_time_seconds() - t);
     printf("== 2. forward values\n");
     t = pt_time_seconds(); test_forward_values(); printf("  (%.2f s)\n", pt_time_seconds() - t);
@@ -1753,6 +1828,7 @@ int main(void)
     test_token_ops();
     printf("== 6. optimizer\n");
     test_optimizer();
+    test_profile();
     printf("== 7. glob\n");
     test_glob();
     printf("== 8. regressions\n");
