@@ -2202,6 +2202,22 @@ static int pt__grad_take(pt_tensor *t, pt_tensor *out)
     t->grad = out->grad;
     return 1;
 }
+/* Like pt__grad, but a buffer created now is left unzeroed and *fresh is set: the caller writes
+   its contribution with '=' instead of '+=' (a matrix product with accumulate = 0), which saves a
+   memset of the buffer and a read of it. */
+static float *pt__grad_for_write(pt_ctx *ctx, pt_tensor *t, int *fresh)
+{
+    *fresh = 0;
+    if (!t || !t->requires_grad) return NULL;
+    if (!t->grad) {
+        if (!(t->grad = pt__floats(ctx, t->size))) {
+            ctx->failed = 1;
+            return NULL;
+        }
+        *fresh = 1;
+    }
+    return t->grad;
+}
 /* The gradient buffer of t, created (zeroed) the first time a gradient reaches it; NULL when t
    needs no gradient. */
 static float *pt__grad(pt_ctx *ctx, pt_tensor *t)
@@ -2586,6 +2602,11 @@ static void pt__pack_a(int mc, int kc, const float *A, int64_t rsa, int64_t csa,
                 const float *src = A + (int64_t)(ir + i) * rsa;
                 for (k = 0; k < kc; k++) dst[k * PT__MR + i] = src[k];
             }
+        } else if (rsa == 1 && mr == PT__MR) {   /* A transposed (dW = dy^T x): MR contiguous values per k */
+            for (k = 0; k < kc; k++) {
+                const float *src = A + (int64_t)ir + (int64_t)k * csa;
+                PT__SIMD for (i = 0; i < PT__MR; i++) dst[k * PT__MR + i] = src[i];
+            }
         } else {
             for (k = 0; k < kc; k++) {
                 const float *src = A + (int64_t)ir * rsa + (int64_t)k * csa;
@@ -2862,8 +2883,9 @@ static void pt__linear_backward(pt_ctx *ctx, pt__node *n)
 {
     pt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
     int M = pt_tensor_rows(x), K = pt_tensor_cols(x), N = w->shape[0];
-    float *gx = pt__grad(ctx, x), *gw = pt__grad(ctx, w), *gb = pt__grad(ctx, b);
-    if (gx) pt_gemm(M, K, N, y->grad, N, 1, w->data, K, 1, gx, K, 1);          /* dx += dy W     */
+    int fresh;
+    float *gx = pt__grad_for_write(ctx, x, &fresh), *gw = pt__grad(ctx, w), *gb = pt__grad(ctx, b);
+    if (gx) pt_gemm(M, K, N, y->grad, N, 1, w->data, K, 1, gx, K, !fresh);     /* dx (+)= dy W   */
     if (gw) pt_gemm(N, K, M, y->grad, 1, N, x->data, K, 1, gw, K, 1);          /* dW += dy^T x   */
     if (gb) {
         int i, j;
@@ -3511,16 +3533,23 @@ static void pt__rope_angles(float *cs, int p, int hd, float theta)
 PT__INLINE void pt__rope_row(float *y, const float *x, const float *cs, int n_heads, int hd, int inverse,
                              int accumulate)
 {
-    int h, i;
+    int h, i, half = hd / 2;
+    float sgn = inverse ? -1.0f : 1.0f;   /* the branches outside the loops, so each one vectorises */
     for (h = 0; h < n_heads; h++) {
         const float *xh = x + (int64_t)h * hd;
         float *yh = y + (int64_t)h * hd;
-        for (i = 0; i < hd / 2; i++) {
-            float co = cs[i], si = inverse ? -cs[hd / 2 + i] : cs[hd / 2 + i];
-            float x0 = xh[2 * i], x1 = xh[2 * i + 1];
-            float y0 = x0 * co - x1 * si, y1 = x0 * si + x1 * co;
-            yh[2 * i] = accumulate ? yh[2 * i] + y0 : y0;
-            yh[2 * i + 1] = accumulate ? yh[2 * i + 1] + y1 : y1;
+        if (accumulate) {
+            PT__SIMD for (i = 0; i < half; i++) {
+                float co = cs[i], si = sgn * cs[half + i], x0 = xh[2 * i], x1 = xh[2 * i + 1];
+                yh[2 * i] += x0 * co - x1 * si;
+                yh[2 * i + 1] += x0 * si + x1 * co;
+            }
+        } else {
+            PT__SIMD for (i = 0; i < half; i++) {
+                float co = cs[i], si = sgn * cs[half + i], x0 = xh[2 * i], x1 = xh[2 * i + 1];
+                yh[2 * i] = x0 * co - x1 * si;
+                yh[2 * i + 1] = x0 * si + x1 * co;
+            }
         }
     }
 }
@@ -3810,6 +3839,20 @@ static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
     const float *rstd = nd->saved.rmsnorm.rstd;
     float *dx = pt__grad(ctx, x), *dw = pt__grad(ctx, w);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
+    if (dx && dw && (int64_t)R * C <= PT__PAR_MIN) {   /* one pass over x and dy for both (same sums) */
+        for (r = 0; r < R; r++) {
+            const float *xr = x->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
+            float *d = dx + (int64_t)r * C, rs = rstd[r], dot = 0.0f, k;
+            int c;
+            PT__SIMD_SUM(dot) for (c = 0; c < C; c++) dot += g[c] * w->data[c] * xr[c];
+            k = dot * rs * rs * rs / (float)C;
+            PT__SIMD for (c = 0; c < C; c++) {
+                d[c] += rs * w->data[c] * g[c] - xr[c] * k;
+                dw[c] += g[c] * xr[c] * rs;
+            }
+        }
+        return;
+    }
     if (dx) {
         PT__PARALLEL_ROWS((int64_t)R * C > PT__PAR_MIN)
         for (r = 0; r < R; r++) {
