@@ -1,4 +1,4 @@
-/* posttrain.h - v0.5.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.6.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
@@ -108,9 +108,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 5
+#define PT_VERSION_MINOR 6
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.5.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_STRING "0.6.0"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10677,6 +10677,15 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
                          reward_model.c (ORM, PRM, judge, best-of-N to 32), dpo.c sweeps and
                          dpo_stories.c (stories260K, exported back to llama2.c), DPO and RM steps in
                          make bench.
+     0.6.0 (2026-12-02)  speed: the matmul micro-kernel in full-width vector types (512-bit on AVX-512
+                         whatever the compiler's tuning), rows of A read in place, K cut into equal
+                         blocks; training attention as blocked matrix products; vectorised SwiGLU,
+                         RoPE, AdamW and batch-1 dot products; an OpenMP 'if' that had switched off
+                         the simd part of every small elementwise loop; memory-bound loops fork only
+                         above 1M elements; gradient buffers handed on through reshapes and adds;
+                         pt_profile_* (per-op profile of a step); make bench alternates rounds with
+                         PyTorch and reports medians. Results change in the last bits (training
+                         trajectories and the examples' numbers with them).
 
    ------------------------------------------------------------------------------------------------
    MIT License
