@@ -3555,11 +3555,13 @@ PT__INLINE void pt__rope_row(float *y, const float *x, const float *cs, int n_he
 }
 
 /* Attention of one query row over n key/value positions. K and V are stored transposed, kt[d * stride
-   + s], so every inner loop runs over positions (the training op transposes its K and V once; the KV
-   cache stores them that way). seg: NULL, or the row's segment ids, and only positions with
-   seg[s] == me are attended (packed sequences).
+   + s], so every inner loop runs over positions (the KV cache stores them that way). seg: NULL, or
+   the row's segment ids, and only positions with seg[s] == me are attended (packed sequences).
      p[s] = softmax_s(q . k_s / sqrt(hd)),   out = sum_s p[s] v_s
-   p (n floats) keeps the probabilities: the training backward reads them. The plain version: */
+   p (n floats) keeps the probabilities. This is the definition the training op (pt_attention, which
+   runs many queries at once as matrix products) and KV-cache inference (one query per sequence and
+   step, pt__attend_row below) both compute; test_engine pins the training op to a naive version and
+   test_model the cache to the training forward. The plain version: */
 PT__INLINE void pt__attend_row_plain(float *out, float *p, const float *q, const float *kt, const float *vt,
                                      int64_t stride, int hd, int n, const int *seg, int me)
 {
@@ -3583,8 +3585,7 @@ PT__INLINE void pt__attend_row_plain(float *out, float *p, const float *q, const
     }
 }
 
-/* FAST: the same attention row, used by training and inference alike (test_engine pins it to the
-   plain one). The two products are blocked: 16 positions per vector step with the head dimension
+/* FAST: the same attention row, used by KV-cache inference (test_kernels pins it to the plain one). The two products are blocked: 16 positions per vector step with the head dimension
    inside, so each chunk of scores is one store instead of one pass over p per head dimension. */
 /* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
    inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
@@ -3650,8 +3651,8 @@ PT__INLINE float pt__row_max(const float *p, int n)
     for (j = 1; j < 16; j++) mx = lane[j] > mx ? lane[j] : mx;
     return mx;
 }
-/* keep_probs = 0 (inference): p is left unnormalised and 1/sum scales the output instead, one pass
-   over the positions fewer; the same numbers up to rounding. */
+/* keep_probs = 0: p is left unnormalised and 1/sum scales the output instead, one pass over the
+   positions fewer; the same numbers up to rounding. */
 PT__INLINE void pt__attend_row(float *out, float *p, const float *q, const float *kt, const float *vt, int64_t stride,
                                int hd, int n, const int *seg, int me, int keep_probs)
 {
