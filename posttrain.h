@@ -3585,8 +3585,9 @@ PT__INLINE void pt__attend_row_plain(float *out, float *p, const float *q, const
     }
 }
 
-/* FAST: the same attention row, used by KV-cache inference (test_kernels pins it to the plain one). The two products are blocked: 16 positions per vector step with the head dimension
-   inside, so each chunk of scores is one store instead of one pass over p per head dimension. */
+/* FAST: the same attention row, used by KV-cache inference (test_kernels pins it to the plain one).
+   The two products are blocked: 16 positions per vector step with the head dimension inside, so
+   each chunk of scores is one store instead of one pass over p per head dimension. */
 /* out[s] = sum_d w[d] * rows[d][s] for s in [0, n): 16 positions per step with the head dim
    inside, one store per chunk (instead of one pass over out per head dim). Reads up to 15 floats
    past n in each row (the callers pad their buffers); those lanes are discarded. */
