@@ -235,7 +235,10 @@ PTDEF int pt_tensor_cols(const pt_tensor *t);   /* the last dim */
 PTDEF int pt_same_shape(const pt_tensor *a, const pt_tensor *b);
 
 /* Run the tape backwards from a scalar loss. Returns PT_ERR_NONFINITE (and touches no gradient)
-   when the loss is NaN/inf, so a bad step is reported instead of trained on. */
+   when the loss is NaN/inf, so a bad step is reported instead of trained on. Afterwards the
+   gradients of leaves and parameters are dL/dx; an intermediate tensor's ->grad is not kept (a
+   reshape or an add hands its buffer on to its input, which then gathers its other terms). Once
+   per tape: a second call before pt_ctx_reset is PT_ERR_ARG (it would count the tape twice). */
 PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss);
 
 /* --- Parameters: named views into flat buffers ------------------------------------------------- */
@@ -1459,6 +1462,14 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
 #define PT__SIMD
 #define PT__SIMD_SUM(v)
 #endif
+/* A vector loop that calls libm (sqrtf) vectorises only when libm need not set errno
+   (-fno-math-errno, which defines __NO_MATH_ERRNO__); without it clang reports the `omp simd` it
+   could not honour, so the request is made only when it can be met. */
+#if defined(__NO_MATH_ERRNO__)
+#define PT__SIMD_LIBM PT__SIMD
+#else
+#define PT__SIMD_LIBM
+#endif
 /* Starting a parallel region wakes the sleeping (passive) workers: measured at about 40 us on a
    2-core VM (a barrier inside a running region: about 2 us; with spinning workers under 1 us). A
    loop that only streams memory (elementwise ops, norms, RoPE, AdamW) forks only above this many
@@ -2029,6 +2040,7 @@ struct pt_ctx {
     int n_nodes, cap_nodes;
     int grad_enabled;
     int failed;        /* an allocation for the tape or a gradient failed since the last reset */
+    int backward_done; /* pt_backward ran on this tape */
 };
 
 static int pt__prof_on;
@@ -2057,6 +2069,7 @@ PTDEF void pt_ctx_reset(pt_ctx *ctx)
         pt_arena_reset(&ctx->arena);
         ctx->n_nodes = 0;
         ctx->failed = 0;
+        ctx->backward_done = 0;
         if (pt__prof_on) pt__prof_end("arena_reset");
     }
 }
@@ -2243,7 +2256,10 @@ PTDEF int pt_backward(pt_ctx *ctx, pt_tensor *loss)
     if (ctx->failed)
         return pt__fail(PT_ERR_NOMEM,
                         "pt_backward: the tape of this step is incomplete (out of memory while recording)");
+    if (ctx->backward_done)
+        return pt__fail(PT_ERR_ARG, "pt_backward: this tape was already run backward; pt_ctx_reset first");
     if (!loss->requires_grad) return PT_OK; /* nothing trainable upstream */
+    ctx->backward_done = 1;
     g = pt__grad(ctx, loss);
     if (!g) return pt_last_status();
     g[0] += 1.0f;
@@ -2605,7 +2621,7 @@ static void pt__pack_a(int mc, int kc, const float *A, int64_t rsa, int64_t csa,
         } else if (rsa == 1 && mr == PT__MR) {   /* A transposed (dW = dy^T x): MR contiguous values per k */
             for (k = 0; k < kc; k++) {
                 const float *src = A + (int64_t)ir + (int64_t)k * csa;
-                PT__SIMD for (i = 0; i < PT__MR; i++) dst[k * PT__MR + i] = src[i];
+                for (i = 0; i < PT__MR; i++) dst[k * PT__MR + i] = src[i];
             }
         } else {
             for (k = 0; k < kc; k++) {
@@ -2639,8 +2655,8 @@ static void pt__pack_b(int kc, int nc, const float *B, int64_t rsb, int64_t csb,
         }
     }
 }
-/* K in equal blocks of at most PT__KC (288 = one block of 288, not 256 + a short 32 whose C tile
-   loads and stores would cost as much as its arithmetic). Depends on K only: any thread count
+/* K in equal blocks of at most PT__KC (e.g. 344 = two blocks of 172, not 320 + a short 24 whose C
+   tile loads and stores would cost as much as its arithmetic). Depends on K only: any thread count
    sums in the same order. */
 static int pt__kblock(int K)
 {
@@ -3937,12 +3953,15 @@ PTDEF pt_tensor *pt_rope(pt_ctx *ctx, pt_tensor *x, const int *pos, float theta)
         if (p > max_pos) max_pos = p;
     }
     /* the angles of each distinct position are computed once (powf, cosf and sinf per pair are
-       most of this op's time) and copied to the other rows at that position */
-    if (!(first_row = (int *)pt_arena_alloc(&ctx->arena, ((size_t)max_pos + 1) * sizeof(int)))) return NULL;
-    for (r = 0; r <= max_pos; r++) first_row[r] = -1;
+       most of this op's time) and copied to the other rows at that position; positions far beyond
+       the rows (a caller's offset) are computed row by row rather than indexed */
+    first_row = max_pos <= 4 * B * T ? (int *)pt_arena_alloc(&ctx->arena, ((size_t)max_pos + 1) * sizeof(int)) : NULL;
+    for (r = 0; first_row && r <= max_pos; r++) first_row[r] = -1;
     for (r = 0; r < B * T; r++) {
         int p = pos ? pos[r] : r % T;
-        if (first_row[p] >= 0)
+        if (!first_row)
+            pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
+        else if (first_row[p] >= 0)
             memcpy(cs + (int64_t)r * hd, cs + (int64_t)first_row[p] * hd, (size_t)hd * sizeof(float));
         else {
             pt__rope_angles(cs + (int64_t)r * hd, p, hd, theta);
@@ -5764,6 +5783,19 @@ static pt_adamw_config pt__adamw_resolve(const pt_adamw_config *in)
     c.weight_decay = c.weight_decay > 0 ? c.weight_decay : 0.0f;
     return c;
 }
+static void pt__adamw_chunk(int64_t n, float *PT__RESTRICT w, const float *PT__RESTRICT g, float *PT__RESTRICT m,
+                            float *PT__RESTRICT v, float lr, float b1, float b2, float bc1, float bc2, float eps,
+                            float decay)
+{
+    int64_t i;
+    PT__SIMD_LIBM for (i = 0; i < n; i++) {
+        float mi = b1 * m[i] + (1.0f - b1) * g[i];
+        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps) + decay * w[i]);
+    }
+}
 static int pt__adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
 {
     pt_adamw_config cfg = pt__adamw_resolve(cfg_in);
@@ -5796,13 +5828,13 @@ static int pt__adamw_step(pt_params *P, const pt_adamw_config *cfg_in, float lr)
         m = P->adam_m + p->grad_offset;
         v = P->adam_v + p->grad_offset;
         decay = (p->flags & PT_PARAM_NO_DECAY) ? 0.0f : wd;
-        PT__PAR_N
-        for (i = 0; i < n; i++) {
-            float mi = b1 * m[i] + (1.0f - b1) * g[i];
-            float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-            m[i] = mi;
-            v[i] = vi;
-            w[i] -= lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps) + decay * w[i]);
+        {   /* chunks of 4096 in parallel, each a vector loop */
+            int64_t c, n_chunks = (n + 4095) / 4096;
+            PT__PARALLEL_ROWS(n > PT__PAR_MIN)
+            for (c = 0; c < n_chunks; c++) {
+                int64_t i0 = c * 4096, len = n - i0 < 4096 ? n - i0 : 4096;
+                pt__adamw_chunk(len, w + i0, g + i0, m + i0, v + i0, lr, b1, b2, bc1, bc2, eps, decay);
+            }
         }
     }
     return PT_OK;

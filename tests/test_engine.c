@@ -1094,6 +1094,17 @@ static void test_autograd(void)
     st = pt_backward(ctx, loss);
     for (i = 0; i < P->n_grad; i++) worst = fmax(worst, fabs(P->grad[i] - 2.0 * g1[i]) / (1e-6 + 1e-5 * fabs(g1[i])));
     CHECK(st == PT_OK && worst <= 1, "second backward should double the gradients (worst err/tol %g)", worst);
+    {   /* the same tape twice would count it twice: refused, gradients untouched */
+        float *g2 = fbuf(P->n_grad, 0, 0);
+        int same;
+        memcpy(g2, P->grad, (size_t)P->n_grad * sizeof(float));
+        st = pt_backward(ctx, loss);
+        same = memcmp(g2, P->grad, (size_t)P->n_grad * sizeof(float)) == 0;
+        CHECK(st == PT_ERR_ARG && same && strstr(pt_last_error(), "already"),
+              "a second pt_backward on one tape is PT_ERR_ARG and changes nothing (st %d, unchanged %d: %s)", st, same,
+              pt_last_error());
+        free(g2);
+    }
     pt_params_zero_grad(P);
     CHECK(all_zero_f(P->grad, P->n_grad), "pt_params_zero_grad leaves zeros");
     pt_ctx_reset(ctx);
