@@ -3851,6 +3851,24 @@ PTDEF pt_tensor *pt_set_columns(pt_ctx *ctx, pt_tensor *x, pt_tensor *src, const
 
 /* RMSNorm: r = 1/sqrt(mean(x^2) + eps), y = x r w.
    dx_i = r w_i dy_i - x_i r^3 / C * sum_j dy_j w_j x_j;   dw_i += sum_rows dy_i x_i r. */
+/* One row of RMSNorm's backward: d += rs w g - x (sum_c g w x) rs^3 / C, and dw += g x rs when dw
+   is given (rows in order: the sum over rows is the same for any thread count). */
+static void pt__rmsnorm_row_backward(float *d, float *dw, const float *xr, const float *g, const float *w, float rs,
+                                     int C)
+{
+    float dot = 0.0f, k;
+    int c;
+    PT__SIMD_SUM(dot) for (c = 0; c < C; c++) dot += g[c] * w[c] * xr[c];
+    k = dot * rs * rs * rs / (float)C;
+    if (dw) {
+        PT__SIMD for (c = 0; c < C; c++) {
+            d[c] += rs * w[c] * g[c] - xr[c] * k;
+            dw[c] += g[c] * xr[c] * rs;
+        }
+    } else {
+        PT__SIMD for (c = 0; c < C; c++) d[c] += rs * w[c] * g[c] - xr[c] * k;
+    }
+}
 static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
 {
     pt_tensor *x = nd->in[0], *w = nd->in[1], *y = nd->out;
@@ -3858,29 +3876,16 @@ static void pt__rmsnorm_backward(pt_ctx *ctx, pt__node *nd)
     float *dx = pt__grad(ctx, x), *dw = pt__grad(ctx, w);
     int R = pt_tensor_rows(x), C = pt_tensor_cols(x), r;
     if (dx && dw && (int64_t)R * C <= PT__PAR_MIN) {   /* one pass over x and dy for both (same sums) */
-        for (r = 0; r < R; r++) {
-            const float *xr = x->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
-            float *d = dx + (int64_t)r * C, rs = rstd[r], dot = 0.0f, k;
-            int c;
-            PT__SIMD_SUM(dot) for (c = 0; c < C; c++) dot += g[c] * w->data[c] * xr[c];
-            k = dot * rs * rs * rs / (float)C;
-            PT__SIMD for (c = 0; c < C; c++) {
-                d[c] += rs * w->data[c] * g[c] - xr[c] * k;
-                dw[c] += g[c] * xr[c] * rs;
-            }
-        }
+        for (r = 0; r < R; r++)
+            pt__rmsnorm_row_backward(dx + (int64_t)r * C, dw, x->data + (int64_t)r * C, y->grad + (int64_t)r * C,
+                                     w->data, rstd[r], C);
         return;
     }
     if (dx) {
         PT__PARALLEL_ROWS((int64_t)R * C > PT__PAR_MIN)
-        for (r = 0; r < R; r++) {
-            const float *xr = x->data + (int64_t)r * C, *g = y->grad + (int64_t)r * C;
-            float *d = dx + (int64_t)r * C, rs = rstd[r], dot = 0.0f, k;
-            int c;
-            PT__SIMD_SUM(dot) for (c = 0; c < C; c++) dot += g[c] * w->data[c] * xr[c];
-            k = dot * rs * rs * rs / (float)C;
-            PT__SIMD for (c = 0; c < C; c++) d[c] += rs * w->data[c] * g[c] - xr[c] * k;
-        }
+        for (r = 0; r < R; r++)
+            pt__rmsnorm_row_backward(dx + (int64_t)r * C, NULL, x->data + (int64_t)r * C, y->grad + (int64_t)r * C,
+                                     w->data, rstd[r], C);
     }
     if (dw) {
         for (r = 0; r < R; r++) {

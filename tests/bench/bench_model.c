@@ -43,28 +43,48 @@ static double train_flops(const pt_config *c, int B, int T)
     return 3.0 * B * T * (per_token + attn);
 }
 
+/* Random token ids and targets (fixed seed) for the training benchmarks. */
+static void random_tokens(const pt_model *m, int n, int **tok, int **tgt)
+{
+    pt_rng rng;
+    int i;
+    *tok = (int *)malloc(sizeof(int) * n);
+    *tgt = (int *)malloc(sizeof(int) * n);
+    if (!*tok || !*tgt) { printf("error: out of memory\n"); exit(1); }
+    pt_rng_seed(&rng, 1);
+    for (i = 0; i < n; i++) {
+        (*tok)[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1);
+        (*tgt)[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1);
+    }
+}
+/* One training step: forward, backward, AdamW, zero the gradients, reset the tape. */
+static void train_step(pt_ctx *ctx, pt_model *m, int B, int T, int *tok, int *tgt)
+{
+    pt_batch b = {0};
+    pt_tensor *loss;
+    static pt_adamw_config opt;
+    b.B = B; b.T = T; b.tokens = tok; b.targets = tgt;
+    loss = pt_model_loss(ctx, m, &b);
+    if (!loss || pt_backward(ctx, loss) != PT_OK) { printf("error: %s\n", pt_last_error()); exit(1); }
+    pt_adamw_step(m->params, &opt, 1e-4f);
+    pt_params_zero_grad(m->params);
+    pt_ctx_reset(ctx);
+}
+
 /* Per-op profile of `steps` training steps (after 2 warm-up steps): milliseconds per step. */
 static void profile_train(const char *name, pt_model *m, int B, int T, int steps, int nt, double peak)
 {
     pt_ctx *ctx = pt_ctx_new(0);
-    int *tok = (int *)malloc(sizeof(int) * B * T), *tgt = (int *)malloc(sizeof(int) * B * T), i, s, n;
-    pt_rng rng; pt_adamw_config opt = {0};
+    int *tok, *tgt, i, n;
     pt_profile_row rows[48];
-    double t0 = 0, wall = 0, sum = 0, flops = train_flops(&m->cfg, B, T);
-    pt_rng_seed(&rng, 1);
-    for (i = 0; i < B * T; i++) { tok[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); tgt[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); }
-    for (s = 0; s < steps + 2; s++) {
-        pt_batch b = {0};
-        pt_tensor *loss;
-        b.B = B; b.T = T; b.tokens = tok; b.targets = tgt;
-        if (s == 2) { pt_profile_start(); t0 = pt_time_seconds(); }
-        loss = pt_model_loss(ctx, m, &b);
-        if (!loss || pt_backward(ctx, loss) != PT_OK) { printf("error: %s\n", pt_last_error()); exit(1); }
-        pt_adamw_step(m->params, &opt, 1e-4f);
-        pt_params_zero_grad(m->params);
-        pt_ctx_reset(ctx);
-    }
-    wall = (pt_time_seconds() - t0) / steps;
+    double wall, sum = 0, flops = train_flops(&m->cfg, B, T);
+    random_tokens(m, B * T, &tok, &tgt);
+    train_step(ctx, m, B, T, tok, tgt);   /* 2 warm-up steps */
+    train_step(ctx, m, B, T, tok, tgt);
+    pt_profile_start();
+    wall = pt_time_seconds();
+    for (i = 0; i < steps; i++) train_step(ctx, m, B, T, tok, tgt);
+    wall = (pt_time_seconds() - wall) / steps;
     pt_profile_stop();
     n = pt_profile_rows(rows, 48);
     for (i = 0; i < n; i++) sum += rows[i].forward_s + rows[i].backward_s;
@@ -86,21 +106,12 @@ struct bench_cfg { const char *name; pt_config c; int B, T; };
 static double bench_train(pt_model *m, int B, int T, int steps)
 {
     pt_ctx *ctx = pt_ctx_new(0);
-    int *tok = (int *)malloc(sizeof(int) * B * T), *tgt = (int *)malloc(sizeof(int) * B * T), i, s;
-    pt_rng rng; pt_adamw_config opt = {0};
+    int *tok, *tgt, s;
     double t0 = 0, best = 1e30;
-    pt_rng_seed(&rng, 1);
-    for (i = 0; i < B * T; i++) { tok[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); tgt[i] = pt_rng_int(&rng, 0, m->cfg.vocab_size - 1); }
+    random_tokens(m, B * T, &tok, &tgt);
     for (s = 0; s < steps + 2; s++) {
-        pt_batch b = {0};
-        pt_tensor *loss;
-        b.B = B; b.T = T; b.tokens = tok; b.targets = tgt;
         t0 = pt_time_seconds();
-        loss = pt_model_loss(ctx, m, &b);
-        if (!loss || pt_backward(ctx, loss) != PT_OK) { printf("error: %s\n", pt_last_error()); exit(1); }
-        pt_adamw_step(m->params, &opt, 1e-4f);
-        pt_params_zero_grad(m->params);
-        pt_ctx_reset(ctx);
+        train_step(ctx, m, B, T, tok, tgt);
         if (s >= 2 && pt_time_seconds() - t0 < best) best = pt_time_seconds() - t0;   /* 2 warm-up steps */
     }
     pt_ctx_free(ctx); free(tok); free(tgt);
