@@ -3212,7 +3212,15 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
     const float *a = A->data, *b = B->data, *dz = z->grad;
     float *da = NULL, *db = NULL;
     int64_t i, n = A->size;
-    if (nd->saved.binary.op != PT__ADD) {
+    int fresh_a = 0, fresh_b = 0;
+    if (nd->saved.binary.op == PT__SWIGLU && A != B) {   /* new buffers are written, not zeroed + added */
+        da = pt__grad_for_write(ctx, A, &fresh_a);
+        db = pt__grad_for_write(ctx, B, &fresh_b);
+        if (da && db && fresh_a != fresh_b) {   /* mixed: zero the new one and add to both */
+            memset(fresh_a ? da : db, 0, (size_t)n * sizeof(float));
+            fresh_a = fresh_b = 0;
+        }
+    } else if (nd->saved.binary.op != PT__ADD) {
         da = pt__grad(ctx, A);
         db = pt__grad(ctx, B);
     }
@@ -3253,18 +3261,26 @@ static void pt__binary_backward(pt_ctx *ctx, pt__node *nd)
         if (db) { PT__PAR_N for (i = 0; i < n; i++) db[i] += a[i] >= b[i] ? 0.0f : dz[i]; }
         break;
     case PT__SWIGLU: /* z = silu(a) * b; the sigmoid through pt__exp so the loops vectorise */
-        if (da && db) {
+        if (da && db && fresh_a) {
+            PT__PAR_EXP for (i = 0; i < n; i++) {
+                float sg = 1.0f / (1.0f + pt__exp(-a[i]));
+                da[i] = dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
+                db[i] = dz[i] * a[i] * sg;
+            }
+        } else if (da && db) {
             PT__PAR_EXP for (i = 0; i < n; i++) {
                 float sg = 1.0f / (1.0f + pt__exp(-a[i]));
                 da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
                 db[i] += dz[i] * a[i] * sg;
             }
         } else if (da) {
+            if (fresh_a) memset(da, 0, (size_t)n * sizeof(float));
             PT__PAR_EXP for (i = 0; i < n; i++) {
                 float sg = 1.0f / (1.0f + pt__exp(-a[i]));
                 da[i] += dz[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
             }
         } else if (db) {
+            if (fresh_b) memset(db, 0, (size_t)n * sizeof(float));
             PT__PAR_EXP for (i = 0; i < n; i++) db[i] += dz[i] * a[i] / (1.0f + pt__exp(-a[i]));
         }
         break;

@@ -88,7 +88,7 @@ enum {
     G_CLAMP, G_RESHAPE, G_SUM, G_MEAN, G_MASKED_SUM, G_MASKED_MEAN, G_ROW_SUM, G_ROW_MEAN,
     G_EMBEDDING, G_RMSNORM, G_ROPE, G_ATTENTION, G_SOFTMAX, G_LOG_SOFTMAX, G_CE, G_LOGPROBS,
     G_MLP, G_SELF_MUL, G_DETACH_WRONG, G_EMB_OVERRIDE, G_EMB_OVERRIDE_SQ, G_SET_COLS, G_SET_COLS_TWICE,
-    G_LINEAR_LORA, G_SHARED_GRADS
+    G_LINEAR_LORA, G_SHARED_GRADS, G_SWIGLU_FRESH, G_SWIGLU_MIXED
 };
 typedef struct gc_args {
     int op;
@@ -155,6 +155,10 @@ static pt_tensor *gc_build(pt_ctx *ctx, pt_tensor **in, void *user)
     case G_EMB_OVERRIDE_SQ:   /* nonlinear downstream: a repeated row's contributions must add */
         return pt_square(ctx, pt_embedding_override(ctx, in[0], in[1], g->slot, g->n_slot, g->ids, g->n_ids));
     case G_SET_COLS: return pt_set_columns(ctx, in[0], in[1], g->cols, g->n_cols);
+    case G_SWIGLU_FRESH:   /* both inputs intermediates: their gradients are written, not added */
+        return pt_swiglu(ctx, pt_scale(ctx, in[0], 1.5f), pt_mul(ctx, in[1], in[0]));
+    case G_SWIGLU_MIXED:   /* one input a leaf (buffer exists), one new: the new one is zeroed first */
+        return pt_swiglu(ctx, in[0], pt_scale(ctx, in[1], 2.0f));
     case G_SHARED_GRADS: {    /* reshapes and adds hand their gradient buffer on: t has three consumers,
                                  w is added to itself, v gets a copy (pt__grad_take) */
         pt_tensor *t = pt_mul(ctx, in[0], in[1]);
@@ -333,6 +337,11 @@ static void test_gradcheck_shared(void)
     gc_args a = args(G_SHARED_GRADS);
     GC("shared gradient buffers (reshape, add, a+a)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 5), -1, 1),
        rnd(2, SH(3, 5), -1, 1));
+    a = args(G_SWIGLU_FRESH);
+    GC("swiglu of two intermediates (gradients written)", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 7), -2, 2),
+       rnd(2, SH(3, 7), -1, 1));
+    a = args(G_SWIGLU_MIXED);
+    GC("swiglu of a leaf and an intermediate", a, 1e-2f, 1e-3, 1e-2, rnd(2, SH(3, 7), -2, 2), rnd(2, SH(3, 7), -1, 1));
 }
 
 /* The per-op profile (2f): two steps of a small graph with AdamW; every op kind it ran has a row
