@@ -45,8 +45,9 @@
      - Threads: one OpenMP pool, a parallel region per heavy op (memory-bound loops fork only above
        1M elements: waking passive workers costs ~40 us; see PT__PAR_MIN). Every kernel partitions
        its *output* across threads and reduces in a fixed order, so results are bit-identical for any
-       thread count, except where a function's doc says otherwise. Run with OMP_WAIT_POLICY=passive on a shared machine
-       (the Makefile does): spinning workers collapse when another process holds a core.
+       thread count, except where a function's doc says otherwise. Run with OMP_WAIT_POLICY=passive
+       on a shared machine (the Makefile does): spinning workers collapse when another process holds
+       a core.
      - Randomness: pt_rng (xoshiro128** seeded through splitmix64); always drawn on one thread.
      - Not thread-safe: use one pt_ctx per thread if you call the library from several threads, and note
        that pt_last_error() and the matmul scratch buffers are process-wide.
@@ -2553,13 +2554,12 @@ static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, int64_t rsa, c
 {
     float tile[PT__MR][PT__NR];
     int i, j, k;
-    const int bs = PT__NR;
 #define PT__DECL(r) pt__vec c0_##r = {0}, c1_##r = {0};
     PT__ROWS(PT__DECL)
     if (rsa == 0) {   /* A packed: a panel of MR values per k */
         for (k = 0; k < kc; k++) {
             const float *a = Ap + k * PT__MR;
-            pt__vec b0 = *(const pt__vec *)(Bp + k * bs), b1 = *(const pt__vec *)(Bp + k * bs + PT__VL);
+            pt__vec b0 = *(const pt__vec *)(Bp + k * PT__NR), b1 = *(const pt__vec *)(Bp + k * PT__NR + PT__VL);
 #define PT__FMA_ROW(r) c0_##r += a[r] * b0; c1_##r += a[r] * b1;   /* a[r] broadcast, product fused */
             PT__ROWS(PT__FMA_ROW)
         }
@@ -2567,7 +2567,7 @@ static void pt__microkernel(int kc, const float *PT__RESTRICT Ap, int64_t rsa, c
 #define PT__ROW_PTR(r) const float *a_##r = Ap + (int64_t)((r) < mr ? (r) : mr - 1) * rsa;
         PT__ROWS(PT__ROW_PTR)
         for (k = 0; k < kc; k++) {
-            pt__vec b0 = *(const pt__vec *)(Bp + k * bs), b1 = *(const pt__vec *)(Bp + k * bs + PT__VL);
+            pt__vec b0 = *(const pt__vec *)(Bp + k * PT__NR), b1 = *(const pt__vec *)(Bp + k * PT__NR + PT__VL);
 #define PT__FMA_ROW_DIRECT(r) c0_##r += a_##r[k] * b0; c1_##r += a_##r[k] * b1;
             PT__ROWS(PT__FMA_ROW_DIRECT)
         }
@@ -2716,8 +2716,8 @@ static void pt__prepack_w(const float *W, int N, int K, float *out)
 static void pt__gemm_prepacked_cols(int M, int n0, int n1, int K, const float *A, int64_t rsa, const float *Wp,
                                     float *C, int64_t ldc, int accumulate, float *Ap)
 {
-    (void)Ap;
     int pc, ic, jr, ir, kblock = pt__kblock(K);
+    (void)Ap;   /* rows of A are read in place; kept for the callers' symmetry with pt__gemm_serial */
     for (pc = 0; pc < K; pc += kblock) {
         int kc = K - pc < kblock ? K - pc : kblock;
         for (ic = 0; ic < M; ic += PT__MC) {
