@@ -31,6 +31,13 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
     }
     have_mixed = pt_world_eval(m, wc, PT_WORLD_MIXED, 400, 0, &mixed) == PT_OK;
     print_eval(when, &id, &ood, have_mixed ? &mixed : NULL);
+    if (id.format_rate > 0.5f) {   /* sampling at T = 1: the headroom later chapters use */
+        pt_world_sampled_result sampled;
+        pt_sampler t1 = {1.0f, 0, 0.0f};
+        if (pt_world_eval_sampled(m, wc, PT_WORLD_ID, 800, 0, 8, 8, &t1, 3, &sampled) == PT_OK)
+            printf("           8 samples at T=1: mean %.1f%%  pass@8 %.1f%%  majority %.1f%%  (greedy %.1f%%)\n",
+                   100 * sampled.mean, 100 * sampled.pass_at_k, 100 * sampled.majority, 100 * sampled.greedy);
+    }
     printf("           sample: %s\n", id.first);
     if (samples) {   /* greedy completions of the first 5 held-out problems */
         fprintf(samples, "== %s: ID accuracy %.1f%%, format %.1f%%, step accuracy %.1f%%; OOD accuracy %.1f%%\n", when,
