@@ -80,7 +80,8 @@
         Bradley-Terry and process losses, outcome and process RMs, a judge
     12. Preference optimisation: DPO, cDPO/robust, IPO, hinge, RPO, SimPO,    >>preference
         ORPO as pure losses with TRL's metrics
-    13. Policy optimisation: PPO, GRPO, rejection sampling                    [planned]
+    13. Policy optimisation: KL estimators, GAE, group/RLOO advantages,      >>policy
+        clipped losses and aggregation modes, rollouts, GRPO/Dr. GRPO/DAPO/RLOO
     14. Search and test-time compute: best-of-N, MCTS, STaR                   [planned]
 
    QUICK EXAMPLE (an MLP step; examples/autograd_tour.c is the long version)
@@ -826,6 +827,8 @@ typedef struct pt_world_config {
     int min_digits, max_digits;   /* 0 -> 1 .. 3 */
     int terms;                    /* operands per problem; 0 -> 2 */
     float noise;                  /* fraction of corrupted solutions in the corpus; 0 -> none */
+    float direct;                 /* fraction of corpus solutions that answer directly, "A: <answer>132
+                                     </answer>" without a think block (R1-Zero's base, section 13) */
 } pt_world_config;
 typedef struct pt_problem {
     int n_terms;
@@ -1094,6 +1097,7 @@ typedef struct pt_train_result {
     size_t state_bytes;       /* gradients + AdamW m and v: the trainable tensors only */
     size_t activation_bytes;  /* the step arena's high-water mark: activations, their gradients and
                                  the tape's saved values (frozen prefixes of the network record none) */
+    double gen_seconds, logprob_seconds, update_seconds;   /* RL trainers' time split (section 13) */
 } pt_train_result;
 typedef struct pt_trainer {
     pt_model *m;
@@ -1405,6 +1409,212 @@ typedef struct pt_dpo_config {
 PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *rejected, const float *strength,
                        int n, const pt_example *eval_chosen, const pt_example *eval_rejected, int n_eval,
                        const pt_dpo_config *cfg, pt_train_result *res);
+
+/* ================================================================================================
+   13. POLICY OPTIMISATION                                                                 >>policy
+   ------------------------------------------------------------------------------------------------
+   Online RL: the policy writes completions (a rollout), a reward scores them, and the policy moves
+   toward what scored well while a KL term keeps it near a frozen reference.
+   Per completion token t: log-probs lp_t (the policy being trained), old_t (the policy that
+   sampled), ref_t (the reference); the ratio rho_t = exp(lp_t - old_t); an advantage A_t.
+       clipped surrogate  l_t = -min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A)
+                          PPO (Schulman et al. 2017); eps_high > eps_low is DAPO's clip-higher
+                          (Yu et al. 2025). Where the clip binds the token's gradient is zero.
+       KL estimators      d = ref - lp:   k1 = -d    k2 = d^2 / 2    k3 = exp(d) - d - 1
+                          (Schulman 2020, "Approximating KL divergence": samples from the policy,
+                          k1 unbiased, k3 unbiased and never negative: GRPO's penalty)
+   Advantages:
+       GRPO   A_i = (r_i - mean_group r) / (std + 1e-4) for every token of completion i, the std per
+              group (DeepSeekMath, Shao et al. 2024), over the batch, or none (Dr. GRPO, Liu et al.
+              2025: the std divides easy and hard prompts' signal unequally). std is the unbiased
+              one (torch.std, as TRL); a group whose rewards are all equal gets A = 0 exactly.
+       RLOO   A_i = r_i - mean_{j != i} r_j = G/(G-1) (r_i - mean r)   (Kool et al. 2019; Ahmadian
+              et al. 2024, "Back to basics": REINFORCE with a leave-one-out baseline)
+       PPO    GAE (Schulman et al. 2016) on per-token rewards and critic values V_t:
+                  delta_t = r_t + gamma V_{t+1} - V_t,   A_t = delta_t + gamma lambda A_{t+1},
+                  returns R_t = A_t + V_t,  V and A are 0 after the last token
+              per-token reward r_t = -kl_coef k1_t, plus the sequence score on the last completion
+              token, the stop token (Ziegler et al. 2019; Stiennon et al. 2020; TRL's PPOTrainer).
+              Advantages are whitened over the batch's valid tokens ((A - mean) / sqrt(var + 1e-8),
+              unbiased var, as TRL's masked_whiten). Value loss, clipped like the policy:
+                  0.5 max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)
+   Aggregation of per-token losses over B sequences (m = completion mask):
+       PT_AGG_SEQ_MEAN      (1/B) sum_i (sum_t m l) / (sum_t m)   GRPO's paper: a long completion's
+                                                                 tokens each weigh less (length bias)
+       PT_AGG_TOKEN_MEAN    sum_{i,t} m l / sum_{i,t} m            DAPO, BNPO
+       PT_AGG_SEQ_SUM_NORM  sum_{i,t} m l / (B L_max)               Dr. GRPO: a constant normaliser
+   With gradient accumulation the denominators must be the whole batch's (B, token count), not each
+   micro-batch's, or the gradient changes with the split: pt_aggregate_loss takes them as arguments.
+   Facts that surprise users of the peers:
+     - The first update of each rollout has rho = 1 exactly (old == current, computed by the same
+       forward), so the clip cannot bind there, and with one update per rollout the loss's gradient
+       is plain REINFORCE, A grad lp. The clip matters only with several updates per rollout
+       (updates_per_rollout, minibatches): then the old log-probs come from a no-gradient forward
+       of the sampling policy over the same rows.
+     - Log-probs in every loss are the full softmax at the sampling temperature (TRL divides the
+       logits by it too): sampling at T = 0.7 and scoring at T = 1 computes ratios and KL of a
+       different distribution. Top-k/top-p truncation is not applied when scoring (as TRL): the
+       ratios then refer to the untruncated distribution; the trainers sample without it.
+     - EOS is not PAD: the stop token is a generated token with mask 1, so the policy learns to
+       stop; pt_rollout_generate refuses a pad id that is also a stop token.
+     - A completion that ran out of tokens has no stop token: flagged as truncated; the trainers can
+       leave it out of the loss (DAPO's overlong filtering) or penalise it (missing_eos_penalty).
+     - A non-finite reward is reported (counted in the CSV) and its group is left out of the step.
+   Timing: every step reports generation, log-prob (reference, old, values) and training seconds.
+   ================================================================================================ */
+/* --- Pure functions over arrays (no tape) ---------------------------------------------------------- */
+enum { PT_KL_K1 = 1, PT_KL_K2, PT_KL_K3 };
+/* out[i] = the per-token estimate of KL(policy || ref) for d = ref_logp[i] - logp[i]; 0 where mask
+   (may be NULL) is 0. */
+PTDEF void pt_kl_tokens(const float *logp, const float *ref_logp, const float *mask, int n, int kind, float *out);
+/* GAE over B rows of T positions: the valid (mask 1) positions of a row are its actions in order;
+   advantages and returns are written there (0 elsewhere). Values after a row's last valid position
+   count as 0 (the episode ends). PT_ERR_ARG on bad sizes or gamma/lambda outside [0, 1]. */
+PTDEF int pt_gae(const float *rewards, const float *values, const float *mask, int B, int T, float gamma,
+                 float lambda, float *advantages, float *returns);
+/* Whiten x over the entries with mask 1 (mask may be NULL): (x - mean) / sqrt(var + 1e-8) with the
+   unbiased variance; shift_mean = 0 adds the mean back (TRL's option). Others are left as they are. */
+PTDEF void pt_whiten(float *x, const float *mask, int n, int shift_mean);
+enum { PT_ADV_STD_GROUP = 0, PT_ADV_STD_BATCH, PT_ADV_STD_NONE };
+/* GRPO's group-relative advantages of n_groups groups of G consecutive rewards (see above). */
+PTDEF void pt_group_advantages(const float *rewards, int n_groups, int G, int std_mode, float *adv);
+/* RLOO's leave-one-out advantages (G >= 2; G = 1 gives 0). */
+PTDEF void pt_rloo_advantages(const float *rewards, int n_groups, int G, float *adv);
+/* PPO's per-token rewards over B rows of T: -kl_coef * k1 on every valid token, plus scores[i] on
+   row i's last valid token (its stop token, or the last token of a truncated completion). */
+PTDEF void pt_ppo_rewards(const float *scores, const float *logp, const float *ref_logp, const float *mask, int B,
+                          int T, float kl_coef, float *rewards);
+/* The adaptive KL controller of Ziegler et al. 2019: coef *= 1 + clip(kl / target - 1, -0.2, 0.2) *
+   n_steps / horizon. target <= 0 keeps coef fixed. */
+typedef struct pt_kl_control { float coef, target, horizon; } pt_kl_control;
+PTDEF void pt_kl_control_update(pt_kl_control *c, float kl, int n_steps);
+
+/* --- Losses on the tape ------------------------------------------------------------------------- */
+/* Per-token clipped surrogate l_t (see above) of logp [n] against old_logp and adv (n floats). */
+PTDEF pt_tensor *pt_clipped_surrogate(pt_ctx *ctx, pt_tensor *logp, const float *old_logp, const float *adv,
+                                      float eps_low, float eps_high);
+/* Per-token KL estimate (kind PT_KL_*) of logp [n] against ref_logp, with its gradient. */
+PTDEF pt_tensor *pt_kl_penalty(pt_ctx *ctx, pt_tensor *logp, const float *ref_logp, int kind);
+/* Per-token clipped value loss of values [n] (see above); clip <= 0: plain 0.5 (V - R)^2. */
+PTDEF pt_tensor *pt_value_loss(pt_ctx *ctx, pt_tensor *values, const float *old_values, const float *returns,
+                               float clip);
+enum { PT_AGG_SEQ_MEAN = 0, PT_AGG_TOKEN_MEAN, PT_AGG_SEQ_SUM_NORM };
+/* A scalar from per-token losses [B*T] under mask, by mode (see above). denom is the whole batch's
+   normaliser: sequences (SEQ_MEAN), valid tokens (TOKEN_MEAN), sequences * L_max (SEQ_SUM_NORM);
+   0 -> this call's own (B, the mask's sum, B * T). */
+PTDEF pt_tensor *pt_aggregate_loss(pt_ctx *ctx, pt_tensor *per_token, const float *mask, int B, int T, int mode,
+                                   float denom);
+
+/* --- Rollouts ---------------------------------------------------------------------------------------
+   G completions for each of n prompts in one batched generation (the prompt prefilled once), then
+   the per-token quantities every loss needs over the rollout batch (section 5's pt_rollout_batch,
+   rows left-aligned, one sequence per row): reference log-probs, the policy's own log-probs
+   (recomputed, at the sampling temperature), critic values; completions decoded for rewards. */
+typedef struct pt_rollout_config {
+    pt_gen_config gen;        /* max_new_tokens, sampler, stop tokens (at least one), seed */
+    int pad_id;               /* padding id: not a stop token */
+    pt_model *ref;            /* reference log-probs from this model; NULL: none (or see below) */
+    int ref_adapters_off;     /* 1: the reference is the policy with its adapters off */
+    int recompute_old;        /* 1: old log-probs by a forward of the policy (default: the sampler's) */
+    pt_model *critic;         /* values from this model's scalar head (PPO), or NULL */
+    const pt_tokenizer *tok;  /* to decode prompts and completions (NULL: no text) */
+    int rows_per_forward;     /* 0 -> 32 */
+} pt_rollout_config;
+typedef struct pt_rollout {
+    pt_gen_result gen;            /* the generations (G consecutive sequences per prompt) */
+    pt_rollout_batch batch;       /* B = n * G rows of T; old_logprobs as configured */
+    float *ref_logprobs;          /* [B*T] or NULL */
+    float *values;                /* [B*T] critic values V_t of the state before each target, or NULL */
+    int *n_completion;            /* [B] completion tokens, stop token included */
+    unsigned char *truncated;     /* [B] 1: no stop token (ran out of max_new_tokens) */
+    char **prompt_text, **completion_text;   /* [B] decoded (completion without its stop token), or NULL */
+    double gen_s, logprob_s;      /* seconds spent generating and in the no-gradient forwards */
+} pt_rollout;
+PTDEF int pt_rollout_generate(pt_model *policy, const int *const *prompts, const int *prompt_lens, int n_prompts,
+                              int group, const pt_rollout_config *cfg, pt_rollout *out);
+PTDEF void pt_rollout_free(pt_rollout *r);
+/* Log-probs of the batch's targets at a temperature by forwards without the tape, rows_per_forward
+   rows at a time (0 -> 32), into out [B*T] (0 where the mask is 0). */
+PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temperature, int rows_per_forward,
+                              float *out);
+
+/* --- GRPO, Dr. GRPO, DAPO and RLOO -----------------------------------------------------------------
+   One step: sample G completions for each of prompts_per_step prompts, score them (a weighted sum
+   of rule rewards and optionally a batch reward such as an ORM, PRM or judge), turn rewards into
+   advantages, then updates_per_rollout passes over the rollout, each in `minibatches` optimizer
+   steps, minimising aggregate(l_t + beta k3_t). CSV extra columns (one row per rollout): reward,
+   reward_std, kl (mean over sequences of sum_t k1, nats), length (completion tokens), clip_frac,
+   truncated, kept (share of groups trained on), nonfinite (rewards), one column per reward term
+   (its mean raw value), gen_s, logprob_s, train_s.
+   Presets: GRPO (defaults), Dr. GRPO (std_mode NONE, agg SEQ_SUM_NORM), DAPO (eps_high 0.28,
+   agg TOKEN_MEAN, dynamic_sampling, mask_truncated, beta PT_ZERO), RLOO (advantage RLOO). */
+typedef int (*pt_batch_reward_fn)(const char *const *prompts, const char *const *completions, int n, float *rewards,
+                                  void *user);
+enum { PT_ADV_GRPO = 0, PT_ADV_RLOO };
+typedef struct pt_grpo_config {
+    pt_train_config train;        /* steps = rollouts; lr 0 -> 1e-4? see docs; schedule, CSV */
+    int prompts_per_step;         /* 0 -> 8 */
+    int group_size;               /* G; 0 -> 8 */
+    pt_gen_config gen;            /* max_new_tokens (0 -> 64), sampler (temperature 0 -> 1), stops */
+    int updates_per_rollout;      /* mu, passes over each rollout; 0 -> 1 */
+    int minibatches;              /* optimizer steps per pass; 0 -> 1 */
+    float beta;                   /* k3 KL coefficient; 0 -> 0.04 (DeepSeekMath); PT_ZERO -> none */
+    float eps_low, eps_high;      /* 0 -> 0.2; eps_high 0 -> eps_low */
+    int advantage;                /* PT_ADV_GRPO or PT_ADV_RLOO */
+    int std_mode;                 /* PT_ADV_STD_* (GRPO advantages) */
+    int agg;                      /* PT_AGG_* */
+    int max_len_norm;             /* SEQ_SUM_NORM's L_max; 0 -> gen.max_new_tokens */
+    int dynamic_sampling;         /* 1: leave out groups whose rewards are all equal (DAPO) */
+    int mask_truncated;           /* 1: leave truncated completions out of the loss */
+    float truncated_penalty;      /* added to a truncated completion's reward (e.g. -1); 0 = none */
+    const pt_reward_term *rewards; int n_rewards;   /* rule rewards, summed with their weights */
+    pt_batch_reward_fn reward_batch; void *reward_user; float reward_batch_weight;   /* 0 -> 1 */
+    pt_model *ref;                /* the reference; NULL: a frozen clone of the policy at the start */
+    int ref_adapters_off;         /* 1: the policy with adapters off is the reference */
+    const pt_tokenizer *tok;      /* NULL -> the byte tokenizer */
+    uint64_t seed;                /* prompt order */
+    float (*metric)(pt_model *m, void *user);   /* e.g. validation accuracy; chooses best_path */
+    void *user;
+} pt_grpo_config;
+/* Train the policy on prompts (prompt-only examples: n_ids == n_prompt, or the prompt part of any
+   example), cycled in a seeded order. */
+PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_prompts, const pt_grpo_config *cfg,
+                        pt_train_result *res);
+
+/* --- PPO (RLHF's original recipe) --------------------------------------------------------------------
+   One step: sample one completion per prompt for prompts_per_step prompts; score each (rule terms,
+   a batch reward such as a learned ORM, minus missing_eos_penalty when truncated); per-token rewards
+   (pt_ppo_rewards, k1 to the reference times kl_coef); the critic's values; GAE and whitened
+   advantages; then `epochs` passes in `minibatches` optimizer steps over the clipped policy loss
+   (token mean) plus vf_coef times the clipped value loss (token mean), the policy and the critic
+   each with their own AdamW state. Defaults are TRL's PPOTrainer's. With kl_target > 0 the
+   coefficient adapts (pt_kl_control_update). CSV extra columns: reward (mean score), kl (sequence
+   k1, nats), kl_coef, length, clip_frac, value_loss, truncated, nonfinite, one per reward term,
+   gen_s, logprob_s, train_s. */
+typedef struct pt_ppo_config {
+    pt_train_config train;        /* steps = rollouts; lr 0 -> 1e-4 (policy and critic) */
+    int prompts_per_step;         /* 0 -> 32 */
+    pt_gen_config gen;            /* as pt_grpo_config */
+    int epochs;                   /* 0 -> 4 */
+    int minibatches;              /* 0 -> 1 */
+    float kl_coef;                /* 0 -> 0.05; PT_ZERO -> none */
+    float kl_target, kl_horizon;  /* > 0: the adaptive controller (horizon 0 -> 10000) */
+    float gamma, lambda;          /* 0 -> 1, 0.95; PT_ZERO -> 0 */
+    float clip, value_clip;       /* 0 -> 0.2, 0.2 */
+    float vf_coef;                /* 0 -> 0.1 */
+    float missing_eos_penalty;    /* subtracted from a truncated completion's score; 0 = none */
+    const pt_reward_term *rewards; int n_rewards;
+    pt_batch_reward_fn reward_batch; void *reward_user; float reward_batch_weight;
+    pt_model *ref; int ref_adapters_off;   /* as pt_grpo_config */
+    pt_model *critic;             /* a model with a scalar head (e.g. a clone of the reward model);
+                                     NULL: a clone of the policy with a fresh head */
+    const pt_tokenizer *tok;
+    uint64_t seed;
+    float (*metric)(pt_model *m, void *user);
+    void *user;
+} pt_ppo_config;
+PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompts, const pt_ppo_config *cfg,
+                       pt_train_result *res);
 
 #ifdef __cplusplus
 }
@@ -7767,17 +7977,21 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
 {
     pt_world_config c;
     pt_tokenizer tok = pt_byte_tokenizer();
-    pt_rng noise_rng;
+    pt_rng noise_rng, direct_rng;
     int64_t d, n = 0;
     char doc[sizeof(((pt_problem *)0)->question) + sizeof(((pt_problem *)0)->solution) + 4];
     c = pt__world_resolve(cfg_in);
     pt_rng_seed(&noise_rng, seed ^ 0xA5A5A5A5ull);
+    pt_rng_seed(&direct_rng, seed ^ 0xD12EC7ull);   /* its own stream: direct = 0 keeps the corpus as it was */
     for (d = 0; d < n_docs; d++) {
         pt_problem p;
         int k;
+        const char *answer;
         pt_world_problem(&c, PT_WORLD_TRAIN, seed, d, &p);
         pt__world_render(&p, &noise_rng, c.noise);
-        snprintf(doc, sizeof doc, "%s%s\n", p.question, p.solution);
+        if (c.direct > 0 && pt_rng_uniform(&direct_rng) < c.direct && (answer = strstr(p.solution, "<answer>")))
+            snprintf(doc, sizeof doc, "%sA: %s\n", p.question, answer);   /* the (possibly noisy) answer alone */
+        else snprintf(doc, sizeof doc, "%s%s\n", p.question, p.solution);
         if (n + (int64_t)strlen(doc) + 2 > cap) break;
         k = tok.encode(&tok, doc, 1, 1, ids + n, (int)(cap - n));
         if (k < 0) break;
@@ -10686,6 +10900,875 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
         st = pt__pair_run_go(&run, &cfg.train, "acc,margin,chosen_logp,rejected_logp,kl", 5, cfg.seed ^ 0xd90ULL, res);
     PT_FREE(ds.ref);
     pt__pairs_free(&run.p);
+    return st;
+}
+
+/* ================================================================================================
+   13. POLICY OPTIMISATION (implementation)                                                >>policy
+   ================================================================================================ */
+/* --- Pure functions over arrays --------------------------------------------------------------- */
+PTDEF void pt_kl_tokens(const float *logp, const float *ref_logp, const float *mask, int n, int kind, float *out)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        double d = (double)ref_logp[i] - (double)logp[i];   /* log(ref / policy) at a sampled token */
+        double k = kind == PT_KL_K2 ? 0.5 * d * d : kind == PT_KL_K3 ? exp(d) - d - 1.0 : -d;
+        out[i] = mask && mask[i] == 0.0f ? 0.0f : (float)k;
+    }
+}
+PTDEF int pt_gae(const float *rewards, const float *values, const float *mask, int B, int T, float gamma,
+                 float lambda, float *advantages, float *returns)
+{
+    int i, t;
+    if (B < 0 || T < 0 || !rewards || !values || !mask || !advantages || !returns)
+        return pt__fail(PT_ERR_ARG, "pt_gae: bad arguments");
+    if (!(gamma >= 0 && gamma <= 1 && lambda >= 0 && lambda <= 1))
+        return pt__fail(PT_ERR_ARG, "pt_gae: gamma %g and lambda %g must be in [0, 1]", gamma, lambda);
+    for (i = 0; i < B; i++) {
+        double next_value = 0, next_adv = 0;   /* after the last action: the episode has ended */
+        for (t = T - 1; t >= 0; t--) {
+            int64_t at = (int64_t)i * T + t;
+            double delta, adv;
+            if (mask[at] == 0.0f) {
+                advantages[at] = returns[at] = 0.0f;
+                continue;
+            }
+            delta = rewards[at] + gamma * next_value - values[at];
+            adv = delta + gamma * lambda * next_adv;
+            advantages[at] = (float)adv;
+            returns[at] = (float)(adv + values[at]);
+            next_value = values[at];
+            next_adv = adv;
+        }
+    }
+    return PT_OK;
+}
+PTDEF void pt_whiten(float *x, const float *mask, int n, int shift_mean)
+{
+    double sum = 0, sq = 0, cnt = 0, mean, var;
+    int i;
+    for (i = 0; i < n; i++)
+        if (!mask || mask[i] != 0.0f) {
+            sum += x[i];
+            cnt += 1;
+        }
+    if (cnt < 1) return;
+    mean = sum / cnt;
+    for (i = 0; i < n; i++)
+        if (!mask || mask[i] != 0.0f) sq += (x[i] - mean) * (x[i] - mean);
+    var = cnt > 1 ? sq / (cnt - 1) : 0.0;   /* unbiased, as torch.var and TRL's masked_var */
+    for (i = 0; i < n; i++)
+        if (!mask || mask[i] != 0.0f) x[i] = (float)((x[i] - mean) / sqrt(var + 1e-8) + (shift_mean ? 0.0 : mean));
+}
+/* mean and unbiased standard deviation of n values (std 0 when n < 2) */
+static void pt__mean_std(const float *x, int n, double *mean, double *std)
+{
+    double s = 0, sq = 0;
+    int i;
+    for (i = 0; i < n; i++) s += x[i];
+    *mean = n > 0 ? s / n : 0.0;
+    for (i = 0; i < n; i++) sq += (x[i] - *mean) * (x[i] - *mean);
+    *std = n > 1 ? sqrt(sq / (n - 1)) : 0.0;
+}
+PTDEF void pt_group_advantages(const float *rewards, int n_groups, int G, int std_mode, float *adv)
+{
+    double batch_mean, batch_std, mean, std;
+    int g, i;
+    pt__mean_std(rewards, n_groups * G, &batch_mean, &batch_std);
+    for (g = 0; g < n_groups; g++) {
+        const float *r = rewards + (int64_t)g * G;
+        pt__mean_std(r, G, &mean, &std);
+        if (std_mode == PT_ADV_STD_BATCH) std = batch_std;
+        for (i = 0; i < G; i++) {
+            double centred = r[i] - mean;   /* exactly 0 when the group's rewards are all equal */
+            adv[(int64_t)g * G + i] = (float)(std_mode == PT_ADV_STD_NONE ? centred : centred / (std + 1e-4));
+        }
+    }
+}
+PTDEF void pt_rloo_advantages(const float *rewards, int n_groups, int G, float *adv)
+{
+    int g, i;
+    for (g = 0; g < n_groups; g++) {
+        const float *r = rewards + (int64_t)g * G;
+        double sum = 0;
+        for (i = 0; i < G; i++) sum += r[i];
+        for (i = 0; i < G; i++)   /* the baseline of sample i is the mean of the other G - 1 */
+            adv[(int64_t)g * G + i] = G > 1 ? (float)(r[i] - (sum - r[i]) / (G - 1)) : 0.0f;
+    }
+}
+PTDEF void pt_ppo_rewards(const float *scores, const float *logp, const float *ref_logp, const float *mask, int B,
+                          int T, float kl_coef, float *rewards)
+{
+    int i, t;
+    for (i = 0; i < B; i++) {
+        int last = -1;
+        for (t = 0; t < T; t++) {
+            int64_t at = (int64_t)i * T + t;
+            rewards[at] = 0.0f;
+            if (mask[at] == 0.0f) continue;
+            rewards[at] = -kl_coef * (logp[at] - ref_logp[at]);   /* -kl_coef * k1 */
+            last = t;
+        }
+        /* the score goes on the last generated token (the stop token), never on padding after it */
+        if (last >= 0) rewards[(int64_t)i * T + last] += scores[i];
+    }
+}
+PTDEF void pt_kl_control_update(pt_kl_control *c, float kl, int n_steps)
+{
+    double err;
+    if (!c || c->target <= 0 || !(kl == kl)) return;
+    err = kl / c->target - 1.0;
+    err = err < -0.2 ? -0.2 : err > 0.2 ? 0.2 : err;
+    c->coef *= (float)(1.0 + err * n_steps / (c->horizon > 0 ? c->horizon : 10000.0f));
+}
+
+/* --- Losses on the tape: compositions of section 2's ops, so their gradients are those ops' ---- */
+static pt_tensor *pt__const_like(pt_ctx *ctx, const pt_tensor *like, const float *data)
+{
+    return pt_tensor_from(ctx, like->ndim, like->shape, data);
+}
+PTDEF pt_tensor *pt_clipped_surrogate(pt_ctx *ctx, pt_tensor *logp, const float *old_logp, const float *adv,
+                                      float eps_low, float eps_high)
+{
+    pt_tensor *old, *a, *ratio, *unclipped, *clipped;
+    if (!ctx || !logp || !old_logp || !adv)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_clipped_surrogate: NULL input");
+    if (!(eps_low >= 0 && eps_low < 1 && eps_high >= 0))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_clipped_surrogate: eps_low %g must be in [0, 1), "
+                                          "eps_high %g >= 0", eps_low, eps_high);
+    old = pt__const_like(ctx, logp, old_logp);
+    a = pt__const_like(ctx, logp, adv);
+    ratio = pt_exp(ctx, pt_sub(ctx, logp, old));
+    unclipped = pt_mul(ctx, ratio, a);
+    clipped = pt_mul(ctx, pt_clamp(ctx, ratio, 1.0f - eps_low, 1.0f + eps_high), a);
+    /* the pessimistic bound; on ties the gradient takes the unclipped side (pt_minimum) */
+    return pt_scale(ctx, pt_minimum(ctx, unclipped, clipped), -1.0f);
+}
+PTDEF pt_tensor *pt_kl_penalty(pt_ctx *ctx, pt_tensor *logp, const float *ref_logp, int kind)
+{
+    pt_tensor *d;
+    if (!ctx || !logp || !ref_logp) return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_kl_penalty: NULL input");
+    d = pt_sub(ctx, pt__const_like(ctx, logp, ref_logp), logp);   /* d = ref - lp */
+    if (kind == PT_KL_K1) return pt_scale(ctx, d, -1.0f);
+    if (kind == PT_KL_K2) return pt_scale(ctx, pt_square(ctx, d), 0.5f);
+    if (kind == PT_KL_K3) return pt_add_scalar(ctx, pt_sub(ctx, pt_exp(ctx, d), d), -1.0f);
+    return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_kl_penalty: kind %d is not PT_KL_K1, K2 or K3", kind);
+}
+PTDEF pt_tensor *pt_value_loss(pt_ctx *ctx, pt_tensor *values, const float *old_values, const float *returns,
+                               float clip)
+{
+    pt_tensor *ret, *old, *err, *clipped;
+    if (!ctx || !values || !returns || (clip > 0 && !old_values))
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_value_loss: NULL input");
+    ret = pt__const_like(ctx, values, returns);
+    err = pt_square(ctx, pt_sub(ctx, values, ret));
+    if (clip > 0) {   /* V_old + clip(V - V_old, -c, c): the critic moves at most c per rollout */
+        old = pt__const_like(ctx, values, old_values);
+        clipped = pt_add(ctx, old, pt_clamp(ctx, pt_sub(ctx, values, old), -clip, clip));
+        err = pt_maximum(ctx, err, pt_square(ctx, pt_sub(ctx, clipped, ret)));
+    }
+    return pt_scale(ctx, err, 0.5f);
+}
+PTDEF pt_tensor *pt_aggregate_loss(pt_ctx *ctx, pt_tensor *per_token, const float *mask, int B, int T, int mode,
+                                   float denom)
+{
+    int shape[2];
+    double own = 0;
+    int64_t i;
+    if (!ctx || !per_token || !mask || B < 1 || T < 1 || per_token->size != (int64_t)B * T)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_aggregate_loss: per-token losses must be [B*T] = [%d*%d]",
+                                          B, T);
+    shape[0] = B;
+    shape[1] = T;
+    if (mode == PT_AGG_SEQ_MEAN) {
+        if (denom <= 0) denom = (float)B;
+        return pt_scale(ctx, pt_sum(ctx, pt_row_mean(ctx, pt_reshape(ctx, per_token, 2, shape), mask)), 1.0f / denom);
+    }
+    if (mode != PT_AGG_TOKEN_MEAN && mode != PT_AGG_SEQ_SUM_NORM)
+        return (pt_tensor *)pt__fail_null(PT_ERR_ARG, "pt_aggregate_loss: mode %d is not a PT_AGG_*", mode);
+    if (denom <= 0) {
+        if (mode == PT_AGG_SEQ_SUM_NORM) own = (double)B * T;
+        else
+            for (i = 0; i < (int64_t)B * T; i++) own += mask[i];
+        denom = own > 0 ? (float)own : 1.0f;   /* an empty mask gives a zero loss, not NaN */
+    }
+    return pt_scale(ctx, pt_masked_sum(ctx, per_token, mask), 1.0f / denom);
+}
+
+/* --- Rollouts --------------------------------------------------------------------------------- */
+PTDEF void pt_rollout_free(pt_rollout *r)
+{
+    int i;
+    if (!r) return;
+    for (i = 0; i < r->batch.B; i++) {
+        if (r->prompt_text) PT_FREE(r->prompt_text[i]);
+        if (r->completion_text) PT_FREE(r->completion_text[i]);
+    }
+    PT_FREE(r->prompt_text);
+    PT_FREE(r->completion_text);
+    PT_FREE(r->ref_logprobs);
+    PT_FREE(r->values);
+    PT_FREE(r->n_completion);
+    PT_FREE(r->truncated);
+    pt_rollout_batch_free(&r->batch);
+    pt_gen_result_free(&r->gen);
+    memset(r, 0, sizeof *r);
+}
+/* rows [r0, r0 + rows) of a rollout batch as a pt_batch (positions 0..T-1, one segment per row) */
+static pt_batch pt__rollout_rows(const pt_rollout_batch *b, int r0, int rows)
+{
+    pt_batch v = pt_rollout_view(b);
+    int64_t o = (int64_t)r0 * b->T;
+    v.B = rows;
+    v.tokens += o;
+    v.targets += o;
+    v.loss_mask += o;
+    return v;
+}
+/* The no-gradient forwards of a rollout: log-probs at a temperature, or (values = 1) head values. */
+static int pt__rollout_forward(pt_model *m, const pt_rollout_batch *b, float temperature, int rows_per_forward,
+                               int values, float *out)
+{
+    int r0, st = PT_OK, R = rows_per_forward > 0 ? rows_per_forward : 32;
+    pt_ctx *ctx;
+    if (!m || !b || !out || b->B < 1) return pt__fail(PT_ERR_ARG, "pt_rollout_logprobs: bad arguments");
+    if (values && !m->head) return pt__fail(PT_ERR_ARG, "pt_rollout_generate: the critic has no scalar head");
+    if (!(ctx = pt_ctx_new(0))) return pt__fail(PT_ERR_NOMEM, "pt_rollout_logprobs: out of memory");
+    pt_ctx_set_grad(ctx, 0);
+    for (r0 = 0; r0 < b->B && st == PT_OK; r0 += R) {
+        int rows = b->B - r0 < R ? b->B - r0 : R;
+        pt_batch v = pt__rollout_rows(b, r0, rows);
+        pt_tensor *t = values ? pt_model_head_values(ctx, m, &v) : pt_model_logprobs(ctx, m, &v, temperature);
+        if (!t) st = pt_last_status();
+        else memcpy(out + (int64_t)r0 * b->T, t->data, (size_t)rows * b->T * sizeof(float));
+        pt_ctx_reset(ctx);
+    }
+    pt_ctx_free(ctx);
+    return st;
+}
+PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temperature, int rows_per_forward,
+                              float *out)
+{
+    return pt__rollout_forward(m, b, temperature, rows_per_forward, 0, out);
+}
+/* the temperature losses score at: the sampler's, or 1 for greedy rollouts */
+static float pt__score_temperature(const pt_gen_config *g)
+{
+    return g->sampler.temperature > 0 ? g->sampler.temperature : 1.0f;
+}
+static char *pt__decode_alloc(const pt_tokenizer *tok, const int *ids, int n)
+{
+    int len = pt_decode(tok, ids, n, NULL, 0);
+    char *s = (char *)PT_MALLOC((size_t)(len > 0 ? len : 0) + 1);
+    if (s) pt_decode(tok, ids, n, s, len + 1);
+    return s;
+}
+PTDEF int pt_rollout_generate(pt_model *policy, const int *const *prompts, const int *prompt_lens, int n_prompts,
+                              int group, const pt_rollout_config *cfg, pt_rollout *out)
+{
+    pt_rollout r;
+    int i, st, B;
+    int64_t n;
+    double t0;
+    float temp;
+    if (!out) return pt__fail(PT_ERR_ARG, "pt_rollout_generate: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!policy || !cfg || !prompts || !prompt_lens) return pt__fail(PT_ERR_ARG, "pt_rollout_generate: NULL argument");
+    if (cfg->gen.n_stop_tokens < 1)
+        return pt__fail(PT_ERR_ARG, "pt_rollout_generate: no stop token (every completion would be truncated)");
+    if (pt__is_stop(&cfg->gen, cfg->pad_id))
+        return pt__fail(PT_ERR_ARG, "pt_rollout_generate: pad id %d is also a stop token: the stop token would be "
+                                    "masked as padding and the policy would never learn to stop", cfg->pad_id);
+    memset(&r, 0, sizeof r);
+    temp = pt__score_temperature(&cfg->gen);
+    t0 = pt_time_seconds();
+    if ((st = pt_generate(policy, prompts, prompt_lens, n_prompts, group, &cfg->gen, &r.gen)) != PT_OK) return st;
+    r.gen_s = pt_time_seconds() - t0;
+    if ((st = pt_rollout_batch_from(&r.gen, cfg->pad_id, &r.batch)) != PT_OK) goto fail;
+    B = r.batch.B;
+    n = (int64_t)B * r.batch.T;
+    r.n_completion = (int *)PT_MALLOC((size_t)B * sizeof(int));
+    r.truncated = (unsigned char *)PT_MALLOC((size_t)B);
+    if (cfg->ref || cfg->ref_adapters_off) r.ref_logprobs = (float *)PT_MALLOC((size_t)n * sizeof(float));
+    if (cfg->critic) r.values = (float *)PT_MALLOC((size_t)n * sizeof(float));
+    if (cfg->tok) {
+        r.prompt_text = (char **)PT_MALLOC((size_t)B * sizeof(char *));
+        r.completion_text = (char **)PT_MALLOC((size_t)B * sizeof(char *));
+        if (r.prompt_text) memset(r.prompt_text, 0, (size_t)B * sizeof(char *));
+        if (r.completion_text) memset(r.completion_text, 0, (size_t)B * sizeof(char *));
+    }
+    if (!r.n_completion || !r.truncated || ((cfg->ref || cfg->ref_adapters_off) && !r.ref_logprobs) ||
+        (cfg->critic && !r.values) || (cfg->tok && (!r.prompt_text || !r.completion_text))) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_rollout_generate: out of memory");
+        goto fail;
+    }
+    for (i = 0; i < B; i++) {
+        const int *seq = r.gen.tokens + (int64_t)i * r.gen.width;
+        int p = r.gen.prompt_len[i], len = r.gen.total_len[i];
+        int stopped = len > p && pt__is_stop(&cfg->gen, seq[len - 1]);
+        r.n_completion[i] = len - p;
+        r.truncated[i] = (unsigned char)!stopped;
+        if (cfg->tok) {
+            r.prompt_text[i] = pt__decode_alloc(cfg->tok, seq, p);
+            r.completion_text[i] = pt__decode_alloc(cfg->tok, seq + p, len - p - stopped);
+            if (!r.prompt_text[i] || !r.completion_text[i]) {
+                st = pt__fail(PT_ERR_NOMEM, "pt_rollout_generate: out of memory");
+                goto fail;
+            }
+        }
+    }
+    t0 = pt_time_seconds();
+    if (cfg->recompute_old &&
+        (st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.batch.old_logprobs)) != PT_OK)
+        goto fail;
+    if (cfg->ref) st = pt__rollout_forward(cfg->ref, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs);
+    else if (cfg->ref_adapters_off) {
+        int was = policy->adapters_off;
+        if ((st = pt_model_set_adapters(policy, 0)) == PT_OK)
+            st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs);
+        pt_model_set_adapters(policy, !was);
+    }
+    if (st == PT_OK && cfg->critic)
+        st = pt__rollout_forward(cfg->critic, &r.batch, 1.0f, cfg->rows_per_forward, 1, r.values);
+    if (st != PT_OK) goto fail;
+    r.logprob_s = pt_time_seconds() - t0;
+    *out = r;
+    return PT_OK;
+fail:
+    pt_rollout_free(&r);
+    return st;
+}
+
+/* --- GRPO, Dr. GRPO, DAPO, RLOO ------------------------------------------------------------------ */
+static pt_grpo_config pt__grpo_resolve(const pt_grpo_config *in, const pt_tokenizer *tok)
+{
+    pt_grpo_config c;
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    if (c.prompts_per_step <= 0) c.prompts_per_step = 8;
+    if (c.group_size <= 0) c.group_size = 8;
+    if (c.gen.max_new_tokens <= 0) c.gen.max_new_tokens = 64;
+    if (c.gen.sampler.temperature <= 0) c.gen.sampler.temperature = 1.0f;   /* greedy groups would not vary */
+    if (c.gen.n_stop_tokens <= 0) {   /* the chat template's end of turn, and EOS */
+        c.gen.n_stop_tokens = 0;
+        if (tok->vocab_size == PT_BYTE_VOCAB) c.gen.stop_tokens[c.gen.n_stop_tokens++] = PT_BYTE_END;
+        c.gen.stop_tokens[c.gen.n_stop_tokens++] = tok->eos_id;
+    }
+    if (c.updates_per_rollout <= 0) c.updates_per_rollout = 1;
+    if (c.minibatches <= 0) c.minibatches = 1;
+    if (c.minibatches > c.prompts_per_step * c.group_size) c.minibatches = c.prompts_per_step * c.group_size;
+    c.beta = c.beta == (float)PT_ZERO ? 0.0f : c.beta > 0 ? c.beta : 0.04f;
+    if (c.eps_low <= 0) c.eps_low = 0.2f;
+    if (c.eps_high <= 0) c.eps_high = c.eps_low;
+    if (c.max_len_norm <= 0) c.max_len_norm = c.gen.max_new_tokens;
+    if (c.reward_batch_weight == 0) c.reward_batch_weight = 1.0f;
+    if (c.train.lr <= 0) c.train.lr = 1e-4f;
+    if (!c.train.name) c.train.name = c.advantage == PT_ADV_RLOO ? "rloo" : "grpo";
+    return c;
+}
+/* Rewards of a rollout: the weighted sum of rule terms and the batch reward, the truncation penalty;
+   term_mean receives each term's mean raw value. Returns the number of non-finite rewards. */
+static int pt__grpo_rewards(const pt_grpo_config *c, const pt_rollout *ro, float *rewards, float *batch_r,
+                            float *term_mean, int *status)
+{
+    int i, k, N = ro->batch.B, bad = 0;
+    *status = PT_OK;
+    for (k = 0; k <= c->n_rewards; k++) term_mean[k] = 0.0f;
+    if (c->reward_batch &&
+        (*status = c->reward_batch((const char *const *)ro->prompt_text, (const char *const *)ro->completion_text, N,
+                                   batch_r, c->reward_user)) != PT_OK)
+        return 0;
+    for (i = 0; i < N; i++) {
+        double r = 0;
+        for (k = 0; k < c->n_rewards; k++) {
+            float v = c->rewards[k].fn(ro->prompt_text[i], ro->completion_text[i], c->rewards[k].user);
+            term_mean[k] += v / N;
+            r += (double)c->rewards[k].weight * v;
+        }
+        if (c->reward_batch) {
+            term_mean[c->n_rewards] += batch_r[i] / N;
+            r += (double)c->reward_batch_weight * batch_r[i];
+        }
+        if (ro->truncated[i]) r += c->truncated_penalty;
+        rewards[i] = (float)r;
+        if (!isfinite(rewards[i])) bad++;
+    }
+    return bad;
+}
+PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_prompts, const pt_grpo_config *cfg_in,
+                        pt_train_result *res)
+{
+    pt_tokenizer byte_tok = pt_byte_tokenizer();
+    const pt_tokenizer *tok = cfg_in && cfg_in->tok ? cfg_in->tok : &byte_tok;
+    pt_grpo_config c = pt__grpo_resolve(cfg_in, tok);
+    int P = c.prompts_per_step, G = c.group_size, N = P * G, st = PT_OK, i, k, cursor, n_extra;
+    int R = (N + c.minibatches - 1) / c.minibatches;   /* rows per optimizer step */
+    int need_old = c.updates_per_rollout > 1 || c.minibatches > 1;
+    float temp = pt__score_temperature(&c.gen);
+    pt_model *ref = c.ref;
+    pt_trainer tr;
+    pt_ctx *ctx = NULL;
+    pt_rng rng;
+    int *order = NULL, *plen = NULL;
+    const int **pids = NULL;
+    float *rewards = NULL, *batch_r = NULL, *adv = NULL, *term_mean = NULL, *adv_buf = NULL;
+    size_t adv_cap = 0;
+    unsigned char *keep = NULL;
+    char columns[1536];
+    float extra[96];
+    size_t cl;
+
+    if (!policy || !prompts || n_prompts < 1) return pt__fail(PT_ERR_ARG, "pt_grpo_train: no policy or no prompts");
+    if (c.n_rewards < 0 || c.n_rewards > 32 || (c.n_rewards > 0 && !c.rewards) || (c.n_rewards == 0 && !c.reward_batch))
+        return pt__fail(PT_ERR_ARG, "pt_grpo_train: give 1..32 reward terms and/or a batch reward");
+    if (c.advantage == PT_ADV_RLOO && G < 2) return pt__fail(PT_ERR_ARG, "pt_grpo_train: RLOO needs group_size >= 2");
+    for (i = 0; i < n_prompts; i++) {
+        int len = prompts[i].n_prompt > 0 ? prompts[i].n_prompt : prompts[i].n_ids;
+        if (!prompts[i].ids || len < 1 || len + c.gen.max_new_tokens > policy->cfg.seq_len)
+            return pt__fail(PT_ERR_ARG, "pt_grpo_train: prompt %d has %d tokens; with max_new_tokens %d it must fit "
+                                        "seq_len %d", i, len, c.gen.max_new_tokens, policy->cfg.seq_len);
+    }
+    /* columns: the shared loop's, then the rollout's, one per reward term, the time split */
+    cl = (size_t)snprintf(columns, sizeof columns, "reward,reward_std,kl,length,clip_frac,truncated,kept,nonfinite");
+    for (k = 0; k <= c.n_rewards && cl < sizeof columns - 80; k++) {
+        const char *name = k < c.n_rewards ? c.rewards[k].name : "batch";
+        if (k == c.n_rewards && !c.reward_batch) break;
+        cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_%s", name && *name ? name : "term");
+    }
+    snprintf(columns + cl, sizeof columns - cl, ",gen_s,logprob_s,train_s");
+    n_extra = 8 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
+
+    if (!ref && !c.ref_adapters_off && !(ref = pt_model_clone(policy, 0))) return pt_last_status();
+    order = (int *)PT_MALLOC((size_t)n_prompts * sizeof(int));
+    plen = (int *)PT_MALLOC((size_t)P * sizeof(int));
+    pids = (const int **)PT_MALLOC((size_t)P * sizeof(int *));
+    rewards = (float *)PT_MALLOC((size_t)N * 3 * sizeof(float));
+    term_mean = (float *)PT_MALLOC(33 * sizeof(float));
+    keep = (unsigned char *)PT_MALLOC((size_t)P);
+    ctx = pt_ctx_new(0);
+    if (!order || !plen || !pids || !rewards || !term_mean || !keep || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_grpo_train: out of memory");
+        goto done;
+    }
+    batch_r = rewards + N;
+    adv = rewards + 2 * N;
+    if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
+    if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
+    pt_rng_seed(&rng, c.seed ^ 0x6790ULL);
+    for (i = 0; i < n_prompts; i++) order[i] = i;
+    cursor = n_prompts;
+    while (pt_trainer_running(&tr)) {
+        pt_rollout_config rc;
+        pt_rollout ro;
+        int T, e, r0, n_bad, kept_groups = 0, g;
+        int64_t at;
+        double t_train, sum_r = 0, sq_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0;
+        float *mask, *adv_tok;
+        for (i = 0; i < P; i++) {   /* the next P prompts of a shuffled cycle */
+            const pt_example *ex;
+            if (cursor >= n_prompts) {
+                for (k = n_prompts - 1; k > 0; k--) {
+                    int j = pt_rng_int(&rng, 0, k), t = order[k];
+                    order[k] = order[j];
+                    order[j] = t;
+                }
+                cursor = 0;
+            }
+            ex = &prompts[order[cursor++]];
+            pids[i] = ex->ids;
+            plen[i] = ex->n_prompt > 0 ? ex->n_prompt : ex->n_ids;
+        }
+        memset(&rc, 0, sizeof rc);
+        rc.gen = c.gen;
+        rc.gen.seed = c.gen.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(tr.step + 1);   /* fresh samples each step */
+        rc.pad_id = tok->pad_id;
+        rc.ref = ref;
+        rc.ref_adapters_off = !ref && c.ref_adapters_off;
+        rc.recompute_old = need_old;
+        rc.tok = tok;
+        rc.rows_per_forward = R;   /* the rows of each update: old log-probs equal the first update's */
+        if ((st = pt_rollout_generate(policy, pids, plen, P, G, &rc, &ro)) != PT_OK) break;
+        T = ro.batch.T;
+        n_bad = pt__grpo_rewards(&c, &ro, rewards, batch_r, term_mean, &st);
+        if (st != PT_OK) {
+            pt_rollout_free(&ro);
+            break;
+        }
+        for (g = 0; g < P; g++) {   /* a group with a non-finite reward is reported and left out */
+            int bad = 0, equal = 1;
+            for (i = g * G; i < (g + 1) * G; i++) {
+                if (!isfinite(rewards[i])) bad = 1;
+                if (rewards[i] != rewards[g * G]) equal = 0;
+            }
+            keep[g] = (unsigned char)!(bad || (c.dynamic_sampling && equal));
+            kept_groups += keep[g];
+            if (bad)
+                for (i = g * G; i < (g + 1) * G; i++) rewards[i] = 0.0f;   /* so no NaN reaches the batch std */
+        }
+        if (c.advantage == PT_ADV_RLOO) pt_rloo_advantages(rewards, P, G, adv);
+        else pt_group_advantages(rewards, P, G, c.std_mode, adv);
+        /* the training mask and per-token advantages, in the rollout's own buffers (seq, targets stay) */
+        mask = ro.batch.mask;
+        if ((size_t)N * T > adv_cap) {   /* grows to the longest rollout, then is reused */
+            float *grown = (float *)PT_REALLOC(adv_buf, (size_t)N * T * sizeof(float));
+            if (!grown) {
+                pt_rollout_free(&ro);
+                st = pt__fail(PT_ERR_NOMEM, "pt_grpo_train: out of memory");
+                break;
+            }
+            adv_buf = grown;
+            adv_cap = (size_t)N * T;
+        }
+        adv_tok = adv_buf;
+        for (i = 0; i < N; i++) {
+            double seq_kl = 0;
+            for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++)
+                if (mask[at] != 0.0f) seq_kl += ro.batch.old_logprobs[at] - ro.ref_logprobs[at];   /* k1 */
+            kl += seq_kl / N;
+            length += (double)ro.n_completion[i] / N;
+            trunc += (double)ro.truncated[i] / N;
+            sum_r += rewards[i];
+            sq_r += (double)rewards[i] * rewards[i];
+            for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++) {
+                if (!keep[i / G] || (c.mask_truncated && ro.truncated[i])) mask[at] = 0.0f;
+                adv_tok[at] = mask[at] != 0.0f ? adv[i] : 0.0f;
+            }
+        }
+        t_train = pt_time_seconds();
+        tr.loss = NAN;
+        for (e = 0; e < c.updates_per_rollout && st == PT_OK; e++)
+            for (r0 = 0; r0 < N && st == PT_OK; r0 += R) {
+                int rows = N - r0 < R ? N - r0 : R, kept_rows = 0;
+                int64_t o = (int64_t)r0 * T, j;
+                double tokens = 0;
+                pt_batch v = pt__rollout_rows(&ro.batch, r0, rows);
+                pt_tensor *lp, *per, *loss;
+                const float *old;
+                float denom;
+                for (i = 0; i < rows; i++) {
+                    double n_tok = 0;
+                    for (j = 0; j < T; j++) n_tok += mask[o + (int64_t)i * T + j];
+                    kept_rows += n_tok > 0;
+                    tokens += n_tok;
+                }
+                if (tokens == 0) continue;
+                lp = pt_model_logprobs(ctx, policy, &v, temp);
+                if (!lp) {
+                    st = pt_last_status();
+                    break;
+                }
+                old = need_old ? ro.batch.old_logprobs + o : lp->data;   /* rho = 1 exactly when not recomputed */
+                per = pt_clipped_surrogate(ctx, lp, old, adv_tok + o, c.eps_low, c.eps_high);
+                if (c.beta > 0)
+                    per = pt_add(ctx, per,
+                                 pt_scale(ctx, pt_kl_penalty(ctx, lp, ro.ref_logprobs + o, PT_KL_K3), c.beta));
+                denom = c.agg == PT_AGG_SEQ_MEAN ? (float)kept_rows
+                        : c.agg == PT_AGG_SEQ_SUM_NORM ? (float)kept_rows * c.max_len_norm : 0.0f;
+                loss = per ? pt_aggregate_loss(ctx, per, mask + o, rows, T, c.agg, denom) : NULL;
+                for (j = 0; lp && j < (int64_t)rows * T; j++) {
+                    float a = adv_tok[o + j], rho;
+                    if (mask[o + j] == 0.0f) continue;
+                    rho = expf(lp->data[j] - old[j]);
+                    clipped += (a > 0 && rho > 1 + c.eps_high) || (a < 0 && rho < 1 - c.eps_low);
+                    counted += 1;
+                }
+                st = pt_trainer_step(&tr, ctx, loss, e == 0 && r0 == 0 ? length * N : 0.0);
+            }
+        tr.res.update_seconds += pt_time_seconds() - t_train;
+        tr.res.gen_seconds += ro.gen_s;
+        tr.res.logprob_seconds += ro.logprob_s;
+        if (st == PT_OK) {
+            double mean_r = sum_r / N;
+            float *x = extra;
+            *x++ = (float)mean_r;
+            *x++ = (float)sqrt(sq_r / N - mean_r * mean_r > 0 ? sq_r / N - mean_r * mean_r : 0.0);
+            *x++ = (float)kl;
+            *x++ = (float)length;
+            *x++ = counted > 0 ? (float)(clipped / counted) : 0.0f;
+            *x++ = (float)trunc;
+            *x++ = (float)kept_groups / P;
+            *x++ = (float)n_bad;
+            for (k = 0; k < c.n_rewards + (c.reward_batch ? 1 : 0); k++) *x++ = term_mean[k];
+            *x++ = (float)ro.gen_s;
+            *x++ = (float)ro.logprob_s;
+            *x++ = (float)(pt_time_seconds() - t_train);
+            if (pt_trainer_eval_due(&tr) && c.metric) st = pt_trainer_evaluated(&tr, NAN, c.metric(policy, c.user));
+            pt_trainer_log(&tr, extra, n_extra);
+        }
+        pt_rollout_free(&ro);
+        pt_ctx_reset(ctx);
+        if (st != PT_OK) break;
+    }
+end:
+    pt_trainer_end(&tr, ctx, res);
+done:
+    if (ref != c.ref) pt_model_free(ref);
+    PT_FREE(order);
+    PT_FREE(plen);
+    PT_FREE((void *)pids);
+    PT_FREE(rewards);
+    PT_FREE(term_mean);
+    PT_FREE(keep);
+    PT_FREE(adv_buf);
+    pt_ctx_free(ctx);
+    return st;
+}
+
+/* --- PPO ------------------------------------------------------------------------------------------ */
+static pt_ppo_config pt__ppo_resolve(const pt_ppo_config *in, const pt_tokenizer *tok)
+{
+    pt_ppo_config c;
+    pt_grpo_config g;   /* the generation defaults are GRPO's */
+    memset(&c, 0, sizeof c);
+    if (in) c = *in;
+    memset(&g, 0, sizeof g);
+    g.gen = c.gen;
+    g = pt__grpo_resolve(&g, tok);
+    c.gen = g.gen;
+    if (c.prompts_per_step <= 0) c.prompts_per_step = 32;
+    if (c.epochs <= 0) c.epochs = 4;
+    if (c.minibatches <= 0) c.minibatches = 1;
+    if (c.minibatches > c.prompts_per_step) c.minibatches = c.prompts_per_step;
+    c.kl_coef = c.kl_coef == (float)PT_ZERO ? 0.0f : c.kl_coef > 0 ? c.kl_coef : 0.05f;
+    c.gamma = c.gamma == (float)PT_ZERO ? 0.0f : c.gamma > 0 ? c.gamma : 1.0f;
+    c.lambda = c.lambda == (float)PT_ZERO ? 0.0f : c.lambda > 0 ? c.lambda : 0.95f;
+    if (c.clip <= 0) c.clip = 0.2f;
+    if (c.value_clip <= 0) c.value_clip = 0.2f;
+    if (c.vf_coef <= 0) c.vf_coef = 0.1f;
+    if (c.reward_batch_weight == 0) c.reward_batch_weight = 1.0f;
+    if (c.train.lr <= 0) c.train.lr = 1e-4f;
+    if (!c.train.name) c.train.name = "ppo";
+    return c;
+}
+PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompts, const pt_ppo_config *cfg_in,
+                       pt_train_result *res)
+{
+    pt_tokenizer byte_tok = pt_byte_tokenizer();
+    const pt_tokenizer *tok = cfg_in && cfg_in->tok ? cfg_in->tok : &byte_tok;
+    pt_ppo_config c = pt__ppo_resolve(cfg_in, tok);
+    pt_grpo_config rg;   /* the reward settings, in the form pt__grpo_rewards reads */
+    int N = c.prompts_per_step, st = PT_OK, i, k, cursor, n_extra;
+    int R = (N + c.minibatches - 1) / c.minibatches;
+    float temp = pt__score_temperature(&c.gen);
+    pt_model *ref = c.ref, *critic = c.critic;
+    pt_kl_control klc;
+    pt_adamw_config copt;
+    pt_trainer tr;
+    pt_ctx *ctx = NULL;
+    pt_rng rng;
+    int *order = NULL, *plen = NULL;
+    const int **pids = NULL;
+    float *scores = NULL, *batch_r = NULL, *term_mean = NULL, *work = NULL;
+    size_t work_cap = 0;
+    char columns[1536];
+    float extra[96];
+    size_t cl;
+
+    if (!policy || !prompts || n_prompts < 1) return pt__fail(PT_ERR_ARG, "pt_ppo_train: no policy or no prompts");
+    if (c.n_rewards < 0 || c.n_rewards > 32 || (c.n_rewards > 0 && !c.rewards) || (c.n_rewards == 0 && !c.reward_batch))
+        return pt__fail(PT_ERR_ARG, "pt_ppo_train: give 1..32 reward terms and/or a batch reward");
+    if (critic && !critic->head) return pt__fail(PT_ERR_ARG, "pt_ppo_train: the critic has no scalar head");
+    for (i = 0; i < n_prompts; i++) {
+        int len = prompts[i].n_prompt > 0 ? prompts[i].n_prompt : prompts[i].n_ids;
+        if (!prompts[i].ids || len < 1 || len + c.gen.max_new_tokens > policy->cfg.seq_len)
+            return pt__fail(PT_ERR_ARG, "pt_ppo_train: prompt %d has %d tokens; with max_new_tokens %d it must fit "
+                                        "seq_len %d", i, len, c.gen.max_new_tokens, policy->cfg.seq_len);
+    }
+    memset(&rg, 0, sizeof rg);
+    rg.rewards = c.rewards;
+    rg.n_rewards = c.n_rewards;
+    rg.reward_batch = c.reward_batch;
+    rg.reward_user = c.reward_user;
+    rg.reward_batch_weight = c.reward_batch_weight;
+    rg.truncated_penalty = -c.missing_eos_penalty;
+    cl = (size_t)snprintf(columns, sizeof columns,
+                          "reward,kl,kl_coef,length,clip_frac,value_loss,truncated,nonfinite");
+    for (k = 0; k < c.n_rewards && cl < sizeof columns - 80; k++)
+        cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_%s",
+                               c.rewards[k].name && *c.rewards[k].name ? c.rewards[k].name : "term");
+    if (c.reward_batch) cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_batch");
+    snprintf(columns + cl, sizeof columns - cl, ",gen_s,logprob_s,train_s");
+    n_extra = 8 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
+
+    if (!ref && !c.ref_adapters_off && !(ref = pt_model_clone(policy, 0))) return pt_last_status();
+    if (!critic) {   /* a fresh value head on a copy of the policy (TRL starts it from the reward model) */
+        if (!(critic = pt_model_clone(policy, 1)) || pt_model_head_attach(critic, c.seed ^ 0xC417ULL) != PT_OK) {
+            st = pt_last_status();
+            goto done;
+        }
+    }
+    order = (int *)PT_MALLOC((size_t)n_prompts * sizeof(int));
+    plen = (int *)PT_MALLOC((size_t)N * sizeof(int));
+    pids = (const int **)PT_MALLOC((size_t)N * sizeof(int *));
+    scores = (float *)PT_MALLOC((size_t)N * 2 * sizeof(float));
+    term_mean = (float *)PT_MALLOC(33 * sizeof(float));
+    ctx = pt_ctx_new(0);
+    if (!order || !plen || !pids || !scores || !term_mean || !ctx) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_ppo_train: out of memory");
+        goto done;
+    }
+    batch_r = scores + N;
+    klc.coef = c.kl_coef;
+    klc.target = c.kl_target;
+    klc.horizon = c.kl_horizon;
+    memset(&copt, 0, sizeof copt);
+    copt.beta1 = c.train.beta1;
+    copt.beta2 = c.train.beta2;
+    if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
+    if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
+    pt_rng_seed(&rng, c.seed ^ 0x990ULL);
+    for (i = 0; i < n_prompts; i++) order[i] = i;
+    cursor = n_prompts;
+    while (pt_trainer_running(&tr)) {
+        pt_rollout_config rc;
+        pt_rollout ro;
+        int T, e, r0, n_bad;
+        int64_t at, n_tok;
+        double t_train, sum_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0, vloss = 0, vcount = 0;
+        float *mask, *rewards, *adv, *ret;
+        for (i = 0; i < N; i++) {
+            const pt_example *ex;
+            if (cursor >= n_prompts) {
+                for (k = n_prompts - 1; k > 0; k--) {
+                    int j = pt_rng_int(&rng, 0, k), t = order[k];
+                    order[k] = order[j];
+                    order[j] = t;
+                }
+                cursor = 0;
+            }
+            ex = &prompts[order[cursor++]];
+            pids[i] = ex->ids;
+            plen[i] = ex->n_prompt > 0 ? ex->n_prompt : ex->n_ids;
+        }
+        memset(&rc, 0, sizeof rc);
+        rc.gen = c.gen;
+        rc.gen.seed = c.gen.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(tr.step + 1);
+        rc.pad_id = tok->pad_id;
+        rc.ref = ref;
+        rc.ref_adapters_off = !ref && c.ref_adapters_off;
+        rc.recompute_old = 1;   /* several epochs: the clip needs the sampling policy's log-probs */
+        rc.critic = critic;
+        rc.tok = tok;
+        rc.rows_per_forward = R;
+        if ((st = pt_rollout_generate(policy, pids, plen, N, 1, &rc, &ro)) != PT_OK) break;
+        T = ro.batch.T;
+        n_tok = (int64_t)N * T;
+        n_bad = pt__grpo_rewards(&rg, &ro, scores, batch_r, term_mean, &st);
+        if (st != PT_OK) {
+            pt_rollout_free(&ro);
+            break;
+        }
+        if ((size_t)n_tok * 3 > work_cap) {
+            float *grown = (float *)PT_REALLOC(work, (size_t)n_tok * 3 * sizeof(float));
+            if (!grown) {
+                pt_rollout_free(&ro);
+                st = pt__fail(PT_ERR_NOMEM, "pt_ppo_train: out of memory");
+                break;
+            }
+            work = grown;
+            work_cap = (size_t)n_tok * 3;
+        }
+        rewards = work;
+        adv = work + n_tok;
+        ret = work + 2 * n_tok;
+        mask = ro.batch.mask;
+        for (i = 0; i < N; i++) {
+            double seq_kl = 0;
+            if (!isfinite(scores[i])) {   /* reported, not trained on */
+                scores[i] = 0.0f;
+                for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++) mask[at] = 0.0f;
+            }
+            for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++)
+                if (mask[at] != 0.0f) seq_kl += ro.batch.old_logprobs[at] - ro.ref_logprobs[at];
+            kl += seq_kl / N;
+            length += (double)ro.n_completion[i] / N;
+            trunc += (double)ro.truncated[i] / N;
+            sum_r += scores[i];
+        }
+        pt_ppo_rewards(scores, ro.batch.old_logprobs, ro.ref_logprobs, mask, N, T, klc.coef, rewards);
+        if ((st = pt_gae(rewards, ro.values, mask, N, T, c.gamma, c.lambda, adv, ret)) != PT_OK) {
+            pt_rollout_free(&ro);
+            break;
+        }
+        pt_whiten(adv, mask, (int)n_tok, 1);
+        t_train = pt_time_seconds();
+        tr.loss = NAN;
+        for (e = 0; e < c.epochs && st == PT_OK; e++)
+            for (r0 = 0; r0 < N && st == PT_OK; r0 += R) {
+                int rows = N - r0 < R ? N - r0 : R;
+                int64_t o = (int64_t)r0 * T, j;
+                double tokens = 0, gn = 0;
+                pt_batch v = pt__rollout_rows(&ro.batch, r0, rows);
+                pt_tensor *lp, *values, *pol, *vl, *loss;
+                const float *old = ro.batch.old_logprobs + o;
+                for (j = 0; j < (int64_t)rows * T; j++) tokens += mask[o + j];
+                if (tokens == 0) continue;
+                lp = pt_model_logprobs(ctx, policy, &v, temp);
+                values = lp ? pt_model_head_values(ctx, critic, &v) : NULL;
+                pol = values ? pt_clipped_surrogate(ctx, lp, old, adv + o, c.clip, c.clip) : NULL;
+                vl = pol ? pt_value_loss(ctx, values, ro.values + o, ret + o, c.value_clip) : NULL;
+                vl = vl ? pt_aggregate_loss(ctx, vl, mask + o, rows, T, PT_AGG_TOKEN_MEAN, 0) : NULL;
+                pol = vl ? pt_aggregate_loss(ctx, pol, mask + o, rows, T, PT_AGG_TOKEN_MEAN, 0) : NULL;
+                loss = pol ? pt_add(ctx, pol, pt_scale(ctx, vl, c.vf_coef)) : NULL;
+                if (!loss) {
+                    st = pt_last_status();
+                    pt_ctx_reset(ctx);
+                    break;
+                }
+                vloss += vl->data[0];
+                vcount += 1;
+                for (j = 0; j < (int64_t)rows * T; j++) {
+                    float a = adv[o + j], rho;
+                    if (mask[o + j] == 0.0f) continue;
+                    rho = expf(lp->data[j] - old[j]);
+                    clipped += (a > 0 && rho > 1 + c.clip) || (a < 0 && rho < 1 - c.clip);
+                    counted += 1;
+                }
+                /* one backward fills both models' gradients; the policy steps in the shared loop, the
+                   critic with its own AdamW state right after (a skipped step skips both) */
+                st = pt_trainer_step(&tr, ctx, loss, e == 0 && r0 == 0 ? length * N : 0.0);
+                if (st == PT_OK && tr.loss == tr.loss)
+                    st = pt_model_optimizer_step(critic, &copt, tr.lr, tr.cfg.grad_clip, &gn);
+                if (st == PT_ERR_NONFINITE) st = PT_OK;
+                pt_model_zero_grad(critic);
+            }
+        pt_kl_control_update(&klc, (float)kl, N);
+        tr.res.update_seconds += pt_time_seconds() - t_train;
+        tr.res.gen_seconds += ro.gen_s;
+        tr.res.logprob_seconds += ro.logprob_s;
+        if (st == PT_OK) {
+            float *x = extra;
+            *x++ = (float)(sum_r / N);
+            *x++ = (float)kl;
+            *x++ = klc.coef;
+            *x++ = (float)length;
+            *x++ = counted > 0 ? (float)(clipped / counted) : 0.0f;
+            *x++ = vcount > 0 ? (float)(vloss / vcount) : NAN;
+            *x++ = (float)trunc;
+            *x++ = (float)n_bad;
+            for (k = 0; k < c.n_rewards + (c.reward_batch ? 1 : 0); k++) *x++ = term_mean[k];
+            *x++ = (float)ro.gen_s;
+            *x++ = (float)ro.logprob_s;
+            *x++ = (float)(pt_time_seconds() - t_train);
+            if (pt_trainer_eval_due(&tr) && c.metric) st = pt_trainer_evaluated(&tr, NAN, c.metric(policy, c.user));
+            pt_trainer_log(&tr, extra, n_extra);
+        }
+        pt_rollout_free(&ro);
+        pt_ctx_reset(ctx);
+        if (st != PT_OK) break;
+    }
+end:
+    pt_trainer_end(&tr, ctx, res);
+done:
+    if (ref != c.ref) pt_model_free(ref);
+    if (critic != c.critic) pt_model_free(critic);
+    PT_FREE(order);
+    PT_FREE(plen);
+    PT_FREE((void *)pids);
+    PT_FREE(scores);
+    PT_FREE(term_mean);
+    PT_FREE(work);
+    pt_ctx_free(ctx);
     return st;
 }
 

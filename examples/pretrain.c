@@ -7,7 +7,9 @@
    models and RL close in later examples. Prints samples and held-out accuracy before and after,
    writes build/pretrain.csv and saves build/base.ckpt.
 
-   usage: pretrain [steps (default 700)] [threads (0 = all)] [checkpoint (default build/base.ckpt)]
+   usage: pretrain [steps (default 700)] [threads (0 = all)] [checkpoint (default build/base.ckpt)] [direct]
+   direct (default 0): the fraction of corpus solutions that answer directly, "A: <answer>132</answer>",
+   with no think block: examples/grpo.c pretrains its R1-Zero base with 0.8.
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
@@ -78,11 +80,12 @@ int main(int argc, char **argv)
     FILE *csv;
     double t0;
     if (argc > 2) pt_set_threads(atoi(argv[2]));
-    samples = fopen("build/pretrain_samples.txt", "w");
+    if (argc <= 4) samples = fopen("build/pretrain_samples.txt", "w");   /* the default base's samples only */
 
     cfg.dim = 128; cfg.n_layers = 5; cfg.n_heads = 4; cfg.n_kv_heads = 2; cfg.hidden_dim = 344;
     cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = SEQ;
     wc.min_digits = 1; wc.max_digits = 3; wc.noise = 0.1f;
+    wc.direct = argc > 4 ? (float)atof(argv[4]) : 0.0f;
     m = pt_model_new(&cfg, 1337);
     if (!m || !ctx || !corpus) { printf("error: %s\n", pt_last_error()); return 1; }
     n_tok = pt_world_corpus(&wc, 1, 80000, corpus, cap);
