@@ -1547,7 +1547,10 @@ PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temp
    truncated, kept (share of groups trained on), nonfinite (rewards), one column per reward term
    (its mean raw value), gen_s, logprob_s, train_s.
    Presets: GRPO (defaults), Dr. GRPO (std_mode NONE, agg SEQ_SUM_NORM), DAPO (eps_high 0.28,
-   agg TOKEN_MEAN, dynamic_sampling, mask_truncated, beta PT_ZERO), RLOO (advantage RLOO). */
+   agg TOKEN_MEAN, dynamic_sampling, mask_truncated, beta PT_ZERO), RLOO (advantage RLOO).
+   The RL trainers start from a fresh AdamW state (moments and step zeroed), as each TRL trainer
+   builds its own optimizer: the moments a checkpoint carries from SFT would otherwise keep pushing
+   the weights along SFT's gradient (even where the RL gradient is zero). */
 typedef int (*pt_batch_reward_fn)(const char *const *prompts, const char *const *completions, int n, float *rewards,
                                   void *user);
 enum { PT_ADV_GRPO = 0, PT_ADV_RLOO };
@@ -11240,6 +11243,23 @@ fail:
 }
 
 /* --- GRPO, Dr. GRPO, DAPO, RLOO ------------------------------------------------------------------ */
+/* A fresh optimizer, as each TRL trainer creates its own: AdamW moments and step count loaded with an
+   SFT checkpoint (or left by an earlier run) would otherwise push the first RL updates along the
+   previous objective's momentum, even where the RL gradient is zero. */
+static void pt__fresh_optimizer(pt_params *P)
+{
+    if (!P || P->n_grad < 1) return;
+    memset(P->adam_m, 0, (size_t)P->n_grad * sizeof(float));
+    memset(P->adam_v, 0, (size_t)P->n_grad * sizeof(float));
+    P->step = 0;
+}
+static void pt__fresh_optimizers(pt_model *m)
+{
+    pt__fresh_optimizer(m->params);
+    if (m->lora) pt__fresh_optimizer(m->lora->params);
+    if (m->tokens) pt__fresh_optimizer(m->tokens->params);
+    if (m->head) pt__fresh_optimizer(m->head->params);
+}
 static pt_grpo_config pt__grpo_resolve(const pt_grpo_config *in, const pt_tokenizer *tok)
 {
     pt_grpo_config c;
@@ -11313,7 +11333,7 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     const int **pids = NULL;
     float *rewards = NULL, *batch_r = NULL, *adv = NULL, *term_mean = NULL, *adv_buf = NULL;
     size_t adv_cap = 0;
-    unsigned char *keep = NULL;
+    unsigned char *keep = NULL, *finite = NULL;
     char columns[1536];
     float extra[96];
     size_t cl;
@@ -11344,7 +11364,7 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     pids = (const int **)PT_MALLOC((size_t)P * sizeof(int *));
     rewards = (float *)PT_MALLOC((size_t)N * 3 * sizeof(float));
     term_mean = (float *)PT_MALLOC(33 * sizeof(float));
-    keep = (unsigned char *)PT_MALLOC((size_t)P);
+    keep = (unsigned char *)PT_MALLOC((size_t)P * 2);
     ctx = pt_ctx_new(0);
     if (!order || !plen || !pids || !rewards || !term_mean || !keep || !ctx) {
         st = pt__fail(PT_ERR_NOMEM, "pt_grpo_train: out of memory");
@@ -11352,6 +11372,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     }
     batch_r = rewards + N;
     adv = rewards + 2 * N;
+    finite = keep + P;
+    pt__fresh_optimizers(policy);
     if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
     if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
     pt_rng_seed(&rng, c.seed ^ 0x6790ULL);
@@ -11360,7 +11382,7 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     while (pt_trainer_running(&tr)) {
         pt_rollout_config rc;
         pt_rollout ro;
-        int T, e, r0, n_bad, kept_groups = 0, g;
+        int T, e, r0, n_bad, kept_groups = 0, g, n_good, n_finite = 0;
         int64_t at;
         double t_train, sum_r = 0, sq_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0;
         float *mask, *adv_tok;
@@ -11394,19 +11416,27 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
             pt_rollout_free(&ro);
             break;
         }
-        for (g = 0; g < P; g++) {   /* a group with a non-finite reward is reported and left out */
+        for (g = 0, n_good = 0; g < P; g++) {   /* a group with a non-finite reward is reported and left out */
             int bad = 0, equal = 1;
             for (i = g * G; i < (g + 1) * G; i++) {
                 if (!isfinite(rewards[i])) bad = 1;
                 if (rewards[i] != rewards[g * G]) equal = 0;
             }
+            finite[g] = (unsigned char)!bad;
             keep[g] = (unsigned char)!(bad || (c.dynamic_sampling && equal));
             kept_groups += keep[g];
-            if (bad)
-                for (i = g * G; i < (g + 1) * G; i++) rewards[i] = 0.0f;   /* so no NaN reaches the batch std */
+            if (!bad) memmove(rewards + n_good++ * G, rewards + g * G, (size_t)G * sizeof(float));   /* compact */
         }
-        if (c.advantage == PT_ADV_RLOO) pt_rloo_advantages(rewards, P, G, adv);
-        else pt_group_advantages(rewards, P, G, c.std_mode, adv);
+        /* advantages over the finite groups only (their batch std, too), then back to their places */
+        if (c.advantage == PT_ADV_RLOO) pt_rloo_advantages(rewards, n_good, G, adv);
+        else pt_group_advantages(rewards, n_good, G, c.std_mode, adv);
+        for (g = P - 1, k = n_good - 1; g >= 0; g--) {
+            int src = finite[g] ? k-- : -1;
+            for (i = G - 1; i >= 0; i--) {
+                adv[g * G + i] = src >= 0 ? adv[src * G + i] : 0.0f;
+                rewards[g * G + i] = src >= 0 ? rewards[src * G + i] : NAN;
+            }
+        }
         /* the training mask and per-token advantages, in the rollout's own buffers (seq, targets stay) */
         mask = ro.batch.mask;
         if ((size_t)N * T > adv_cap) {   /* grows to the longest rollout, then is reused */
@@ -11427,8 +11457,11 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
             kl += seq_kl / N;
             length += (double)ro.n_completion[i] / N;
             trunc += (double)ro.truncated[i] / N;
-            sum_r += rewards[i];
-            sq_r += (double)rewards[i] * rewards[i];
+            if (finite[i / G]) {   /* the reward columns average the finite rewards */
+                sum_r += rewards[i];
+                sq_r += (double)rewards[i] * rewards[i];
+                n_finite++;
+            }
             for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++) {
                 if (!keep[i / G] || (c.mask_truncated && ro.truncated[i])) mask[at] = 0.0f;
                 adv_tok[at] = mask[at] != 0.0f ? adv[i] : 0.0f;
@@ -11478,10 +11511,11 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
         tr.res.gen_seconds += ro.gen_s;
         tr.res.logprob_seconds += ro.logprob_s;
         if (st == PT_OK) {
-            double mean_r = sum_r / N;
+            double mean_r = n_finite > 0 ? sum_r / n_finite : NAN;
             float *x = extra;
             *x++ = (float)mean_r;
-            *x++ = (float)sqrt(sq_r / N - mean_r * mean_r > 0 ? sq_r / N - mean_r * mean_r : 0.0);
+            *x++ = n_finite > 0 ? (float)sqrt(sq_r / n_finite - mean_r * mean_r > 0 ? sq_r / n_finite - mean_r * mean_r
+                                                                                     : 0.0) : NAN;
             *x++ = (float)kl;
             *x++ = (float)length;
             *x++ = counted > 0 ? (float)(clipped / counted) : 0.0f;
@@ -11614,6 +11648,8 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
     memset(&copt, 0, sizeof copt);
     copt.beta1 = c.train.beta1;
     copt.beta2 = c.train.beta2;
+    pt__fresh_optimizers(policy);
+    pt__fresh_optimizers(critic);
     if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
     if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
     pt_rng_seed(&rng, c.seed ^ 0x990ULL);
