@@ -1110,6 +1110,8 @@ typedef struct pt_trainer {
     double grad_norm, t0, tokens;
     void *csv;                /* FILE * */
     int n_extra, have_loss;
+    int show_extra;           /* >= 0: the progress line also shows extra[show_extra] (e.g. RL's reward) */
+    const char *show_name;
 } pt_trainer;
 /* Resolve defaults (the one place), open the CSV with the extra column names (NULL = none). */
 PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *cfg, const char *extra_columns);
@@ -1544,8 +1546,9 @@ PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temp
    advantages, then updates_per_rollout passes over the rollout, each in `minibatches` optimizer
    steps, minimising aggregate(l_t + beta k3_t). CSV extra columns (one row per rollout): reward,
    reward_std, kl (mean over sequences of sum_t k1, nats), length (completion tokens), clip_frac,
-   truncated, kept (share of groups trained on), nonfinite (rewards), one column per reward term
-   (its mean raw value), gen_s, logprob_s, train_s.
+   truncated, kept (share of groups trained on), nonfinite (rewards), length_pos and length_neg
+   (mean length of the completions better / worse than their group's mean: Dr. GRPO's length bias
+   shows in length_neg), one column per reward term (its mean raw value), gen_s, logprob_s, train_s.
    Presets: GRPO (defaults), Dr. GRPO (std_mode NONE, agg SEQ_SUM_NORM), DAPO (eps_high 0.28,
    agg TOKEN_MEAN, dynamic_sampling, mask_truncated, beta PT_ZERO), RLOO (advantage RLOO).
    The RL trainers start from a fresh AdamW state (moments and step zeroed), as each TRL trainer
@@ -7553,8 +7556,9 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
     sc->first_bad_step = -1;
     if (!text) return;
     if (!pt__lit(&s, "A: ")) { /* tolerate a missing "A: " prefix if the prompt already ended with it */ }
-    if (!pt__lit(&s, "<think>")) return;
-    for (j = 0; ; j++) {
+    /* no think block: a direct answer, still scored for correctness below (format_ok stays 0) */
+    if (!pt__lit(&s, "<think>")) steps_parsed_ok = 0;
+    for (j = 0; steps_parsed_ok; j++) {
         int vals[12], nv = 0, ok = 1, expect[12], ne, v;
         long long x, sum, want_sum;
         while (nv < 12 && pt__num(&s, &x)) {
@@ -9296,6 +9300,7 @@ PTDEF int pt_trainer_begin(pt_trainer *tr, pt_model *m, const pt_train_config *c
     tr->res.best_metric = -INFINITY;
     tr->res.best_step = -1;
     tr->eval_loss = tr->metric = NAN;
+    tr->show_extra = -1;
     tr->lr = pt_lr_schedule(0, tr->cfg.warmup, tr->cfg.steps, tr->cfg.lr, tr->cfg.min_lr);
     tr->t0 = pt_time_seconds();
     if (tr->cfg.csv_path) {
@@ -9385,6 +9390,8 @@ PTDEF void pt_trainer_log(pt_trainer *tr, const float *extra, int n_extra)
         printf("\r  %s step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  ETA %4.0fs", tr->cfg.name, tr->step + 1,
                tr->cfg.steps, tr->loss, tr->lr, tr->tokens / (el > 0 ? el : 1),
                el / (tr->step + 1) * (tr->cfg.steps - tr->step - 1));
+        if (tr->show_extra >= 0 && tr->show_extra < n_extra)
+            printf("  %s %.3f", tr->show_name ? tr->show_name : "extra", extra[tr->show_extra]);
         if (evaluated) printf("  eval loss %.4f  metric %.3f\n", tr->eval_loss, tr->metric);
         fflush(stdout);
     }
@@ -11349,14 +11356,15 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
                                         "seq_len %d", i, len, c.gen.max_new_tokens, policy->cfg.seq_len);
     }
     /* columns: the shared loop's, then the rollout's, one per reward term, the time split */
-    cl = (size_t)snprintf(columns, sizeof columns, "reward,reward_std,kl,length,clip_frac,truncated,kept,nonfinite");
+    cl = (size_t)snprintf(columns, sizeof columns, "reward,reward_std,kl,length,clip_frac,truncated,kept,nonfinite,"
+                                                   "length_pos,length_neg");
     for (k = 0; k <= c.n_rewards && cl < sizeof columns - 80; k++) {
         const char *name = k < c.n_rewards ? c.rewards[k].name : "batch";
         if (k == c.n_rewards && !c.reward_batch) break;
         cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_%s", name && *name ? name : "term");
     }
     snprintf(columns + cl, sizeof columns - cl, ",gen_s,logprob_s,train_s");
-    n_extra = 8 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
+    n_extra = 10 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
 
     if (!ref && !c.ref_adapters_off && !(ref = pt_model_clone(policy, 0))) return pt_last_status();
     order = (int *)PT_MALLOC((size_t)n_prompts * sizeof(int));
@@ -11375,6 +11383,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     finite = keep + P;
     pt__fresh_optimizers(policy);
     if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
+    tr.show_extra = 0;
+    tr.show_name = "reward";
     if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
     pt_rng_seed(&rng, c.seed ^ 0x6790ULL);
     for (i = 0; i < n_prompts; i++) order[i] = i;
@@ -11385,6 +11395,7 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
         int T, e, r0, n_bad, kept_groups = 0, g, n_good, n_finite = 0;
         int64_t at;
         double t_train, sum_r = 0, sq_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0;
+        double len_pos = 0, len_neg = 0, n_pos = 0, n_neg = 0;
         float *mask, *adv_tok;
         for (i = 0; i < P; i++) {   /* the next P prompts of a shuffled cycle */
             const pt_example *ex;
@@ -11462,6 +11473,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
                 sq_r += (double)rewards[i] * rewards[i];
                 n_finite++;
             }
+            if (adv[i] > 0) len_pos += ro.n_completion[i], n_pos++;   /* better than their group's mean */
+            if (adv[i] < 0) len_neg += ro.n_completion[i], n_neg++;
             for (at = (int64_t)i * T; at < (int64_t)(i + 1) * T; at++) {
                 if (!keep[i / G] || (c.mask_truncated && ro.truncated[i])) mask[at] = 0.0f;
                 adv_tok[at] = mask[at] != 0.0f ? adv[i] : 0.0f;
@@ -11522,6 +11535,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
             *x++ = (float)trunc;
             *x++ = (float)kept_groups / P;
             *x++ = (float)n_bad;
+            *x++ = n_pos > 0 ? (float)(len_pos / n_pos) : NAN;
+            *x++ = n_neg > 0 ? (float)(len_neg / n_neg) : NAN;
             for (k = 0; k < c.n_rewards + (c.reward_batch ? 1 : 0); k++) *x++ = term_mean[k];
             *x++ = (float)ro.gen_s;
             *x++ = (float)ro.logprob_s;
@@ -11651,6 +11666,8 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
     pt__fresh_optimizers(policy);
     pt__fresh_optimizers(critic);
     if ((st = pt_trainer_begin(&tr, policy, &c.train, columns)) != PT_OK) goto done;
+    tr.show_extra = 0;
+    tr.show_name = "reward";
     if (c.metric && (st = pt_trainer_baseline(&tr, NAN, c.metric(policy, c.user))) != PT_OK) goto end;
     pt_rng_seed(&rng, c.seed ^ 0x990ULL);
     for (i = 0; i < n_prompts; i++) order[i] = i;

@@ -498,6 +498,132 @@ static void test_dpo(void)
     pt_model_free(m);
 }
 
+/* The mean of a CSV column over rows [from, to] (1-based data rows): how the RL tests read curves. */
+static double csv_mean(const char *path, const char *column, int from, int to)
+{
+    FILE *f = fopen(path, "r");
+    static char line[8192];
+    int col = -1, k, row = 0, n = 0;
+    double sum = 0;
+    char *t;
+    if (!f) return NAN;
+    if (!fgets(line, sizeof line, f)) { fclose(f); return NAN; }
+    for (k = 0, t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), k++)
+        if (!strcmp(t, column)) col = k;
+    while (col >= 0 && fgets(line, sizeof line, f)) {
+        if (++row < from || row > to) continue;
+        for (k = 0, t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), k++)
+            if (k == col) { sum += atof(t); n++; }
+    }
+    fclose(f);
+    return n ? sum / n : NAN;
+}
+/* Training prompts of the 1-digit world in the base's raw format, and the R1-style rule rewards. */
+static pt_example g_rl_prompts[400];
+static pt_reward_term g_rl_rewards[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
+static void make_rl_prompts(const pt_world_config *wc)
+{
+    int i;
+    for (i = 0; i < 400; i++) {
+        pt_problem p;
+        if (!g_rl_prompts[i].ids) g_rl_prompts[i].ids = (int *)malloc(64 * sizeof(int));
+        pt_world_problem(wc, PT_WORLD_TRAIN, 9 + seed_shift(), i, &p);
+        g_rl_prompts[i].n_ids = g_rl_prompts[i].n_prompt = pt_world_prompt(&p, 0, g_rl_prompts[i].ids, 64);
+    }
+}
+static void rl_gen(pt_gen_config *g)
+{
+    memset(g, 0, sizeof *g);
+    g->max_new_tokens = 24;
+    g->stop_tokens[0] = '\n';   /* the raw format's end of a solution */
+    g->stop_tokens[1] = PT_BYTE_EOS;
+    g->n_stop_tokens = 2;
+}
+
+/* GRPO from the pretrained base (the R1-Zero recipe on the 1-digit world): 8 prompts x 8 samples,
+   300 rollouts, lr 3e-4, beta 0.04. The learning effect is the correctness reward of fresh samples
+   (T = 1) in the first 30 rollouts against the last 30. Measured (PT_TEST_SEED 0-2): 0.453 -> 0.634 /
+   0.470 -> 0.642 / ... ; greedy training-class accuracy 0.84 -> 0.88; KL 0.3 nats (10 s on 2 cores).
+   At lr 1e-3 the same run collapses (KL 21 nats, accuracy 0.14): the reason for the conservative lr. */
+static void test_grpo(void)
+{
+    pt_world_config wc;
+    pt_model *m = pt_model_clone(g_base, 1);
+    pt_grpo_config g;
+    pt_train_result res;
+    pt_world_eval_result before, after;
+    double first, last, kl;
+    const char *csv = tmp_path("grpo.csv");
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = wc.max_digits = 1;
+    CHECK(m != NULL, "clone: %s", pt_last_error());
+    if (!m) return;
+    make_rl_prompts(&wc);
+    memset(&g, 0, sizeof g);
+    g.train.steps = 300;
+    g.train.lr = 3e-4f;
+    g.train.warmup = PT_ZERO;
+    g.train.csv_path = csv;
+    g.train.quiet = 1;
+    g.prompts_per_step = 8;
+    g.group_size = 8;
+    rl_gen(&g.gen);
+    g.rewards = g_rl_rewards;
+    g.n_rewards = 2;
+    g.seed = seed_shift();
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(pt_grpo_train(m, g_rl_prompts, 400, &g, &res) == PT_OK, "grpo: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
+    first = csv_mean(csv, "r_correct", 1, 30);
+    last = csv_mean(csv, "r_correct", 271, 300);
+    kl = csv_mean(csv, "kl", 271, 300);
+    printf("  GRPO: sampled correctness %.3f -> %.3f, greedy accuracy %.2f -> %.2f, KL %.3f nats, %.1f s "
+           "(generation %.1f, log-probs %.1f, updates %.1f)\n", first, last, before.accuracy, after.accuracy, kl,
+           res.seconds, res.gen_seconds, res.logprob_seconds, res.update_seconds);
+    CHECK(last >= first + 0.08, "GRPO: sampled correctness %.3f -> %.3f (measured 0.453 -> 0.634)", first, last);
+    CHECK(after.accuracy >= 0.7f, "GRPO: greedy accuracy fell to %.2f (measured 0.84 -> 0.88)", after.accuracy);
+    CHECK(kl > 0.01 && kl < 3.0, "GRPO: KL %.3f nats (measured 0.3)", kl);
+    pt_model_free(m);
+}
+
+/* PPO with a fresh critic (a clone of the base with a value head), the same rule rewards, 64 prompts
+   per rollout, 4 epochs, kl_coef 0.05, 150 rollouts. Measured (PT_TEST_SEED 0): sampled correctness
+   over the first 15 rollouts 0.460 -> last 15 0.747, KL 0.38 nats (28 s on 2 cores). The bound the
+   issue asks for: KL stays below 2 nats per sequence. */
+static void test_ppo(void)
+{
+    pt_world_config wc;
+    pt_model *m = pt_model_clone(g_base, 1);
+    pt_ppo_config p;
+    pt_train_result res;
+    double first, last, kl;
+    const char *csv = tmp_path("ppo.csv");
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = wc.max_digits = 1;
+    CHECK(m != NULL, "clone: %s", pt_last_error());
+    if (!m) return;
+    make_rl_prompts(&wc);
+    memset(&p, 0, sizeof p);
+    p.train.steps = 150;
+    p.train.lr = 3e-4f;
+    p.train.warmup = PT_ZERO;
+    p.train.csv_path = csv;
+    p.train.quiet = 1;
+    p.prompts_per_step = 64;
+    rl_gen(&p.gen);
+    p.rewards = g_rl_rewards;
+    p.n_rewards = 2;
+    p.seed = seed_shift();
+    CHECK(pt_ppo_train(m, g_rl_prompts, 400, &p, &res) == PT_OK, "ppo: %s", pt_last_error());
+    first = csv_mean(csv, "r_correct", 1, 15);
+    last = csv_mean(csv, "r_correct", 136, 150);
+    kl = csv_mean(csv, "kl", 136, 150);
+    printf("  PPO: sampled correctness %.3f -> %.3f, KL %.3f nats, %.1f s\n", first, last, kl, res.seconds);
+    CHECK(last >= first + 0.12, "PPO: sampled correctness %.3f -> %.3f (measured 0.460 -> 0.747)", first, last);
+    CHECK(kl < 2.0, "PPO: KL %.3f nats, above the 2-nat bound (measured 0.38)", kl);
+    pt_model_free(m);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
@@ -510,6 +636,9 @@ int main(void)
     RUN("process reward model: BCE on step labels", test_process_reward_model);
     RUN("generative judge: SFT on verdicts", test_judge);
     RUN("DPO on graded pairs", test_dpo);
+    RUN("GRPO from the base with rule rewards (R1-Zero, 1 digit)", test_grpo);
+    RUN("PPO with a fresh critic and rule rewards", test_ppo);
+    pt_examples_free(g_rl_prompts, 400);
     pt_model_free(g_base);
     return finish_tmp("test_learning", t0);
 }

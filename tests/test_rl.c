@@ -998,10 +998,32 @@ static void test_grpo(void)
     pt_model_free(m);
 }
 
+/* Direct answers (no think block, as R1-Zero's base often gives) are scored for correctness, not
+   only for format: the evaluation once returned early on a missing <think> and counted them wrong. */
+static void test_direct_answers(void)
+{
+    pt_problem p;
+    pt_world_score sc;
+    memset(&p, 0, sizeof p);
+    CHECK(pt_world_parse("Q: 47+85=?", &p) == PT_OK, "parse: %s", pt_last_error());
+    pt_world_score_text(&p, "<answer>132</answer>", &sc);
+    CHECK(sc.correct == 1 && sc.has_answer == 1 && sc.format_ok == 0, "direct right answer: correct %d has %d format %d",
+          sc.correct, sc.has_answer, sc.format_ok);
+    pt_world_score_text(&p, "A: <answer>131</answer>", &sc);
+    CHECK(sc.correct == 0 && sc.has_answer == 1 && sc.answer == 131, "direct wrong answer: correct %d answer %lld",
+          sc.correct, sc.answer);
+    pt_world_score_text(&p, "<think>7+5=12;4+8+1=13</think><answer>132</answer>", &sc);
+    CHECK(sc.correct == 1 && sc.format_ok == 1 && sc.steps_ok == 2, "worked answer: correct %d format %d steps %d",
+          sc.correct, sc.format_ok, sc.steps_ok);
+    CHECK(pt_reward_correct("Q: 47+85=?", "<answer>132</answer>", NULL) == 1.0f &&
+          pt_reward_format("Q: 47+85=?", "<answer>132</answer>", NULL) == 0.0f, "rewards of a direct answer");
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
     if (!make_tmp_dir("test_rl")) return 1;
+    RUN("direct answers are scored", test_direct_answers);
     RUN("kl estimators", test_kl_tokens);
     RUN("gae", test_gae);
     RUN("whiten", test_whiten);
