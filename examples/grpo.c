@@ -1,9 +1,11 @@
 /* grpo.c - R1-Zero at toy scale: GRPO from a *base* model, with rule rewards only (DeepSeek-R1, 2025).
 
-   The base was pretrained (examples/pretrain.c with direct = 0.8) on a corpus where 80% of the
-   solutions answer directly, "A: <answer>132</answer>", and 20% work the columns out first,
+   The base was pretrained (examples/pretrain.c, 1400 steps with direct = 0.6) on a corpus where 60%
+   of the solutions answer directly, "A: <answer>132</answer>", and 40% work the columns out first,
    "A: <think>7+5=12;4+8+1=13</think><answer>132</answer>". Prompted in its own raw format
-   "Q: 47+85=?\nA: ", it mostly answers directly and is often wrong on three digits. GRPO samples G
+   "Q: 47+85=?\nA: ", greedy decoding always answers directly (7% right: a small model cannot add
+   in one shot); sampled at T = 1 it thinks 39% of the time and is right 18% of the time. (With
+   80% direct answers and 700 steps the base learned neither way of answering.) GRPO samples G
    completions per training prompt and rewards
        correct  1 if the answer is the sum               (R1-Zero's accuracy reward)
        format   0.5 if the completion is <think>..</think><answer>..</answer>   (its format reward)
@@ -11,9 +13,10 @@
    that working the columns out pays. Held-out results (800 test problems never trained on, greedy)
    before and after; the best checkpoint by validation accuracy is kept.
 
-   usage: grpo [steps (default 120)] [base (default build/base_mixed.ckpt)] [variant grpo|dr|dapo|rloo]
+   usage: grpo [steps (default 150)] [base (default build/base_mixed.ckpt)] [variant grpo|dr|dapo|rloo]
+               [format weight (default 0.5; 0: correctness alone, does the policy still learn to think?)]
    writes build/grpo.csv (per step: reward, accuracy and format rewards, KL, length, clip fraction,
-   time split) and saves build/grpo.ckpt. Make the base with: build/pretrain 700 0 build/base_mixed.ckpt 0.8 */
+   time split) and saves build/grpo.ckpt. Make the base with: build/pretrain 1400 0 build/base_mixed.ckpt 0.6 */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
@@ -44,16 +47,17 @@ static void report(pt_model *m, const char *when)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 120, i, n_prompts = 4000;
+    int steps = argc > 1 ? atoi(argv[1]) : 150, i, n_prompts = 4000;
     const char *base = argc > 2 ? argv[2] : "build/base_mixed.ckpt";
     const char *variant = argc > 3 ? argv[3] : "grpo";
     pt_model *m = pt_model_load(base);
     pt_example *prompts = (pt_example *)calloc((size_t)n_prompts, sizeof(pt_example));
     pt_reward_term rewards[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
+    float format_weight = argc > 4 ? (float)atof(argv[4]) : 0.5f;
     pt_grpo_config g;
     pt_train_result res;
     if (!m || !prompts) {
-        printf("%s: %s\n(make it with: build/pretrain 700 0 build/base_mixed.ckpt 0.8)\n", base, pt_last_error());
+        printf("%s: %s\n(make it with: build/pretrain 1400 0 build/base_mixed.ckpt 0.6)\n", base, pt_last_error());
         return 1;
     }
     wc.min_digits = 1; wc.max_digits = 3;
@@ -77,8 +81,9 @@ int main(int argc, char **argv)
     g.gen.stop_tokens[0] = '\n';   /* the raw format ends a solution with a newline, then <eos> */
     g.gen.stop_tokens[1] = PT_BYTE_EOS;
     g.gen.n_stop_tokens = 2;
+    rewards[1].weight = format_weight;
     g.rewards = rewards;
-    g.n_rewards = 2;
+    g.n_rewards = format_weight != 0 ? 2 : 1;
     g.metric = valid_raw;
     if (!strcmp(variant, "dr")) {            /* Dr. GRPO: no std, a constant normaliser */
         g.std_mode = PT_ADV_STD_NONE;

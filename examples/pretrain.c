@@ -9,7 +9,7 @@
 
    usage: pretrain [steps (default 700)] [threads (0 = all)] [checkpoint (default build/base.ckpt)] [direct]
    direct (default 0): the fraction of corpus solutions that answer directly, "A: <answer>132</answer>",
-   with no think block: examples/grpo.c pretrains its R1-Zero base with 0.8.
+   with no think block: examples/grpo.c's R1-Zero base is `pretrain 1400 0 build/base_mixed.ckpt 0.6`.
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"

@@ -1,0 +1,105 @@
+/* ppo.c - RLHF's original recipe: PPO against a learned reward model, with a KL penalty.
+
+   The policy is the SFT model (build/sft.ckpt), the reward is the outcome reward model of
+   examples/reward_model.c (build/rm.ckpt: Bradley-Terry on graded pairs), read at the last token
+   of each sampled completion. The critic starts from the reward model too (TRL's default: its
+   transformer and its head). Per token the reward is -kl_coef * (log pi - log ref), plus the RM's
+   score on the stop token (Ziegler et al. 2019; Stiennon et al. 2020; Ouyang et al. 2022); GAE,
+   whitened advantages, the clipped policy and value losses, 4 epochs per rollout. With a KL target
+   the coefficient adapts (Ziegler et al.'s controller).
+   The RM is a proxy: what it rewards is not exactly correctness. Both are reported: the RM score
+   of the policy's samples (the proxy, in the CSV) and held-out accuracy by the rules (the truth).
+
+   usage: ppo [steps (default 100)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)]
+   writes build/ppo.csv (per step: reward = mean RM score, kl, kl_coef, length, clip_frac,
+   value_loss) and saves build/ppo.ckpt (the best by validation accuracy). */
+#define POSTTRAIN_IMPLEMENTATION
+#include "posttrain.h"
+#include "example.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pt_model *rm;
+static pt_world_config wc;
+
+/* The RM's score of each (prompt, completion): the example it was trained on is the chat template
+   with the completion closed by <|end|><eos>, so the same is built here. */
+static int rm_reward(const char *const *prompts, const char *const *completions, int n, float *out, void *user)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_example *ex = (pt_example *)calloc((size_t)n, sizeof(pt_example));
+    int i, st = PT_OK;
+    (void)user;
+    if (!ex) return PT_ERR_NOMEM;
+    for (i = 0; i < n && st == PT_OK; i++) {
+        int cap = (int)(strlen(prompts[i]) + strlen(completions[i])) + 16, k;
+        ex[i].ids = (int *)malloc((size_t)cap * sizeof(int));
+        if (!ex[i].ids) { st = PT_ERR_NOMEM; break; }
+        ex[i].n_prompt = tok.encode(&tok, prompts[i], 0, 0, ex[i].ids, cap);
+        k = tok.encode(&tok, completions[i], 0, 0, ex[i].ids + ex[i].n_prompt, cap - ex[i].n_prompt);
+        ex[i].n_ids = ex[i].n_prompt + k;
+        ex[i].ids[ex[i].n_ids++] = PT_BYTE_END;
+        ex[i].ids[ex[i].n_ids++] = PT_BYTE_EOS;
+    }
+    if (st == PT_OK) st = pt_rm_score(rm, ex, n, out);
+    pt_examples_free(ex, n);
+    free(ex);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    int steps = argc > 1 ? atoi(argv[1]) : 100, i, n_prompts = 2000;
+    float kl_coef = argc > 2 ? (float)atof(argv[2]) : 0.05f, kl_target = argc > 3 ? (float)atof(argv[3]) : 0.0f;
+    pt_model *policy = pt_model_load("build/sft.ckpt"), *critic;
+    pt_example *prompts = (pt_example *)calloc((size_t)n_prompts, sizeof(pt_example));
+    pt_world_eval_result id, ood;
+    pt_ppo_config p;
+    pt_train_result res;
+    rm = pt_model_load("build/rm.ckpt");
+    critic = rm ? pt_model_load("build/rm.ckpt") : NULL;
+    if (!policy || !rm || !critic || !prompts) {
+        printf("%s\n(this example needs build/sft.ckpt and build/rm.ckpt: make demo)\n", pt_last_error());
+        return 1;
+    }
+    wc.min_digits = 1; wc.max_digits = 3;
+    for (i = 0; i < n_prompts; i++)   /* training-class prompts in the chat template */
+        if (pt_world_sft_example(&wc, PT_WORLD_TRAIN, 21, i, &prompts[i]) != PT_OK) return 1;
+    memset(&p, 0, sizeof p);
+    p.train.steps = steps;
+    p.train.lr = 5e-5f;
+    p.train.warmup = PT_ZERO;
+    p.train.eval_every = steps / 4 > 0 ? steps / 4 : 1;
+    p.train.csv_path = "build/ppo.csv";
+    p.train.best_path = "build/ppo.ckpt";
+    p.prompts_per_step = 32;
+    p.gen.max_new_tokens = 64;
+    p.kl_coef = kl_coef;
+    p.kl_target = kl_target;
+    p.reward_batch = rm_reward;
+    p.critic = critic;
+    p.metric = valid_accuracy;
+    p.user = &wc;
+    printf("PPO: the SFT policy against the learned ORM, kl_coef %.3f%s, %d prompts per step, %d steps\n", kl_coef,
+           kl_target > 0 ? " (adaptive)" : "", p.prompts_per_step, steps);
+    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 800, 1, &id) == PT_OK &&
+        pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
+        print_eval("SFT", &id, &ood, NULL);
+    if (pt_ppo_train(policy, prompts, n_prompts, &p, &res) != PT_OK) {
+        printf("ppo: %s\n", pt_last_error());
+        return 1;
+    }
+    printf("  %d steps in %.0f s (generation %.0f s, log-probs and values %.0f s, updates %.0f s)\n", res.steps_done,
+           res.seconds, res.gen_seconds, res.logprob_seconds, res.update_seconds);
+    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 800, 1, &id) == PT_OK &&
+        pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
+        print_eval("PPO", &id, &ood, NULL);
+    printf("curves in build/ppo.csv: reward (the RM's score, the proxy) and kl per step\n");
+    pt_model_free(policy);
+    pt_model_free(rm);
+    pt_model_free(critic);
+    pt_examples_free(prompts, n_prompts);
+    free(prompts);
+    return 0;
+}
