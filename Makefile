@@ -2,7 +2,8 @@
 #   make            build every example into build/
 #   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
 #   make bench      benchmarks (tests/bench/)
-#   make demo       pretraining, SFT, reward models (150 steps), DPO (100 steps): each prints before/after tables
+#   make demo       pretraining, SFT, reward models (150 steps), DPO (100 steps), then R1-Zero (a mixed-format
+#                   base, GRPO with rule rewards): each prints before/after tables
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
 CC ?= cc
 CXX ?= c++
@@ -30,7 +31,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo
+EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo r1
 TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer test_rl
 HDR      := posttrain.h
 
@@ -91,11 +92,13 @@ bench: $(B)/bench_matmul $(B)/bench_model
 	PYTHON=$(PYTHON) BENCH_MODEL=$(B)/bench_model bash tests/bench/compare.sh
 	$(B)/bench_model --profile
 
-demo: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo
+demo: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo $(B)/grpo
 	$(B)/pretrain
 	$(B)/sft
 	$(B)/reward_model 150
 	$(B)/dpo 100
+	$(B)/pretrain 1400 0 $(B)/base_mixed.ckpt 0.6
+	$(B)/grpo 150 $(B)/base_mixed.ckpt
 
 clean:
 	rm -rf $(B)

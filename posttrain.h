@@ -1,4 +1,4 @@
-/* posttrain.h - v0.6.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.7.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
@@ -110,9 +110,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 6
+#define PT_VERSION_MINOR 7
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.6.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_STRING "0.7.0"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1463,6 +1463,9 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
        leave it out of the loss (DAPO's overlong filtering) or penalise it (missing_eos_penalty).
      - A non-finite reward is reported (counted in the CSV) and its group is left out of the step.
    Timing: every step reports generation, log-prob (reference, old, values) and training seconds.
+   Examples: grpo.c (R1-Zero: GRPO from a base that mostly answers directly), r1.c (R1-Zero against
+   a cold-start SFT then GRPO, and SFT alone), ppo.c (PPO against the learned ORM), rl_tour.c (GRPO,
+   Dr. GRPO, RLOO and PPO from one base; the DPO-vs-PPO reward/KL frontier); notebook 05_rl.
    ================================================================================================ */
 /* --- Pure functions over arrays (no tape) ---------------------------------------------------------- */
 enum { PT_KL_K1 = 1, PT_KL_K2, PT_KL_K3 };
@@ -1521,6 +1524,8 @@ typedef struct pt_rollout_config {
     pt_model *critic;         /* values from this model's scalar head (PPO), or NULL */
     const pt_tokenizer *tok;  /* to decode prompts and completions (NULL: no text) */
     int rows_per_forward;     /* 0 -> 32 */
+    pt_ctx *ctx;              /* scratch for the forwards, reused across calls (a fresh arena every step
+                                 costs page faults); NULL: a temporary one. Left reset, gradients on. */
 } pt_rollout_config;
 typedef struct pt_rollout {
     pt_gen_result gen;            /* the generations (G consecutive sequences per prompt) */
@@ -11135,15 +11140,17 @@ static pt_batch pt__rollout_rows(const pt_rollout_batch *b, int r0, int rows)
     v.loss_mask += o;
     return v;
 }
-/* The no-gradient forwards of a rollout: log-probs at a temperature, or (values = 1) head values. */
+/* The no-gradient forwards of a rollout: log-probs at a temperature, or (values = 1) head values.
+   scratch (may be NULL) is a context to reuse. */
 static int pt__rollout_forward(pt_model *m, const pt_rollout_batch *b, float temperature, int rows_per_forward,
-                               int values, float *out)
+                               int values, float *out, pt_ctx *scratch)
 {
     int r0, st = PT_OK, R = rows_per_forward > 0 ? rows_per_forward : 32;
-    pt_ctx *ctx;
+    pt_ctx *ctx = scratch;
     if (!m || !b || !out || b->B < 1) return pt__fail(PT_ERR_ARG, "pt_rollout_logprobs: bad arguments");
     if (values && !m->head) return pt__fail(PT_ERR_ARG, "pt_rollout_generate: the critic has no scalar head");
-    if (!(ctx = pt_ctx_new(0))) return pt__fail(PT_ERR_NOMEM, "pt_rollout_logprobs: out of memory");
+    if (!ctx && !(ctx = pt_ctx_new(0))) return pt__fail(PT_ERR_NOMEM, "pt_rollout_logprobs: out of memory");
+    pt_ctx_reset(ctx);
     pt_ctx_set_grad(ctx, 0);
     for (r0 = 0; r0 < b->B && st == PT_OK; r0 += R) {
         int rows = b->B - r0 < R ? b->B - r0 : R;
@@ -11153,13 +11160,14 @@ static int pt__rollout_forward(pt_model *m, const pt_rollout_batch *b, float tem
         else memcpy(out + (int64_t)r0 * b->T, t->data, (size_t)rows * b->T * sizeof(float));
         pt_ctx_reset(ctx);
     }
-    pt_ctx_free(ctx);
+    pt_ctx_set_grad(ctx, 1);
+    if (ctx != scratch) pt_ctx_free(ctx);
     return st;
 }
 PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temperature, int rows_per_forward,
                               float *out)
 {
-    return pt__rollout_forward(m, b, temperature, rows_per_forward, 0, out);
+    return pt__rollout_forward(m, b, temperature, rows_per_forward, 0, out, NULL);
 }
 /* the temperature losses score at: the sampler's, or 1 for greedy rollouts */
 static float pt__score_temperature(const pt_gen_config *g)
@@ -11229,17 +11237,19 @@ PTDEF int pt_rollout_generate(pt_model *policy, const int *const *prompts, const
     }
     t0 = pt_time_seconds();
     if (cfg->recompute_old &&
-        (st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.batch.old_logprobs)) != PT_OK)
+        (st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.batch.old_logprobs, cfg->ctx)) !=
+            PT_OK)
         goto fail;
-    if (cfg->ref) st = pt__rollout_forward(cfg->ref, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs);
+    if (cfg->ref)
+        st = pt__rollout_forward(cfg->ref, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs, cfg->ctx);
     else if (cfg->ref_adapters_off) {
         int was = policy->adapters_off;
         if ((st = pt_model_set_adapters(policy, 0)) == PT_OK)
-            st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs);
+            st = pt__rollout_forward(policy, &r.batch, temp, cfg->rows_per_forward, 0, r.ref_logprobs, cfg->ctx);
         pt_model_set_adapters(policy, !was);
     }
     if (st == PT_OK && cfg->critic)
-        st = pt__rollout_forward(cfg->critic, &r.batch, 1.0f, cfg->rows_per_forward, 1, r.values);
+        st = pt__rollout_forward(cfg->critic, &r.batch, 1.0f, cfg->rows_per_forward, 1, r.values, cfg->ctx);
     if (st != PT_OK) goto fail;
     r.logprob_s = pt_time_seconds() - t0;
     *out = r;
@@ -11420,6 +11430,7 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
         rc.recompute_old = need_old;
         rc.tok = tok;
         rc.rows_per_forward = R;   /* the rows of each update: old log-probs equal the first update's */
+        rc.ctx = ctx;              /* empty between steps: its arena serves the rollout's forwards too */
         if ((st = pt_rollout_generate(policy, pids, plen, P, G, &rc, &ro)) != PT_OK) break;
         T = ro.batch.T;
         n_bad = pt__grpo_rewards(&c, &ro, rewards, batch_r, term_mean, &st);
@@ -11703,6 +11714,7 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
         rc.critic = critic;
         rc.tok = tok;
         rc.rows_per_forward = R;
+        rc.ctx = ctx;
         if ((st = pt_rollout_generate(policy, pids, plen, N, 1, &rc, &ro)) != PT_OK) break;
         T = ro.batch.T;
         n_tok = (int64_t)N * T;
@@ -11877,6 +11889,15 @@ done:
                          pt_profile_* (per-op profile of a step); make bench alternates rounds with
                          PyTorch and reports medians. Results change in the last bits (training
                          trajectories and the examples' numbers with them).
+     0.7.0 (2026-12-02)  online RL begun (section 13): KL estimators k1/k2/k3, GAE, whitening, GRPO
+                         group advantages (std per group, per batch, none), RLOO, PPO token rewards,
+                         the adaptive KL controller, clipped surrogate and value losses, three loss
+                         aggregations with whole-batch denominators; a rollout engine (G samples per
+                         prompt, reference/old log-probs at the sampling temperature, critic values,
+                         truncation flags, decoded texts, time split); GRPO/Dr. GRPO/DAPO/RLOO and
+                         PPO trainers with fresh optimizer state; the world's corpus can answer
+                         directly (R1-Zero's base) and direct answers are scored; examples grpo.c,
+                         ppo.c, rl_tour.c; notebook 05.
 
    ------------------------------------------------------------------------------------------------
    MIT License

@@ -1,5 +1,5 @@
 /* bench_model.c - training-step and generation throughput of the transformer.
-   usage: bench_model [tiny|small|stories|all] [threads...]
+   usage: bench_model [tiny|small|stories|rl|all] [threads...]
           bench_model --profile [tiny|small|demo]   per-op profile of a training step, 1 and 2 threads
           bench_model probe                          the FP32 peak now (0.3 s per thread count): a load check
    stories = the real stories260K.bin (from $PT_MODELS or ../shared/models), generation only.
@@ -14,7 +14,14 @@
    start of the loop (the first step's arena growth included), so a step is timed as the difference
    of a 2-step and a (2+k)-step run's res.seconds (both exclude the reference pass), best of a few.
    Peak RSS is reported per config (it includes the model, the arena and the KV cache of training and
-   generation; it is read before the DPO and RM runs). */
+   generation; it is read before the DPO and RM runs).
+   RL (all, tiny, or rl alone), the tiny config, 8 prompts of 16 random tokens, G = 8 and 16 completions
+   of each, 48 new tokens at temperature 1 with no stop token firing (every sequence runs the full 48,
+   as the PyTorch peer's): rollout tokens/s = pt_generate alone (best of 3); grpo tokens/s = generated
+   tokens per second of a whole pt_grpo_train step (rollout, reference log-probs, rewards, loss,
+   backward, AdamW), timed like DPO (a 6-step run minus a 1-step run), with the step's split into
+   res.gen_seconds / logprob_seconds / update_seconds as shares of it, and the mean completion length
+   read from the run's CSV. One "rl" row per thread count and G. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <math.h>
@@ -27,6 +34,7 @@
 #include "peak.h"
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/resource.h>
+#include <unistd.h>
 static double peak_rss_mb(void) { struct rusage u; getrusage(RUSAGE_SELF, &u); return u.ru_maxrss / 1024.0; }
 #else
 static double peak_rss_mb(void) { return 0; }
@@ -195,6 +203,159 @@ static double bench_gen(pt_model *m, int batch, int n_new)
     return (double)batch * n_new / best;
 }
 
+/* --- RL: rollouts and whole GRPO steps (tiny) -------------------------------------------------------
+   RL_PROMPTS prompts of RL_PROMPT_LEN random tokens (fixed seed), G completions of RL_NEW new tokens
+   each at temperature 1, every completion the full RL_NEW tokens (no stop token can fire), so both
+   sides do the same work whatever the random model samples. */
+enum { RL_PROMPTS = 8, RL_PROMPT_LEN = 16, RL_NEW = 48 };
+static void rl_prompts(int vocab, int *ids)
+{
+    pt_rng rng;
+    int i;
+    pt_rng_seed(&rng, 4);
+    for (i = 0; i < RL_PROMPTS * RL_PROMPT_LEN; i++) ids[i] = pt_rng_int(&rng, 0, vocab - 1);
+}
+/* rollout tokens/s: pt_generate of G completions per prompt (each prompt prefilled once, its KV cache
+   copied to the group), no stop tokens, best of 3 */
+static double bench_rollout(pt_model *m, int G)
+{
+    int ids[RL_PROMPTS * RL_PROMPT_LEN], plen[RL_PROMPTS], i, r;
+    const int *pp[RL_PROMPTS];
+    pt_gen_config g; pt_gen_result res;
+    double best = 1e30;
+    rl_prompts(m->cfg.vocab_size, ids);
+    for (i = 0; i < RL_PROMPTS; i++) { pp[i] = ids + i * RL_PROMPT_LEN; plen[i] = RL_PROMPT_LEN; }
+    memset(&g, 0, sizeof g);
+    g.max_new_tokens = RL_NEW; g.sampler.temperature = 1.0f; g.seed = 5;
+    for (r = 0; r < 3; r++) {
+        double t0 = pt_time_seconds();
+        if (pt_generate(m, pp, plen, RL_PROMPTS, G, &g, &res) != PT_OK) { printf("error: %s\n", pt_last_error()); exit(1); }
+        if (pt_time_seconds() - t0 < best) best = pt_time_seconds() - t0;
+        pt_gen_result_free(&res);
+    }
+    return (double)RL_PROMPTS * G * RL_NEW / best;
+}
+/* The rule reward: bytes with the high bit set in the completion. A random model samples ids 128..255
+   about a quarter of the time, so rewards vary within every group (the text stops at a sampled id 0:
+   a NUL byte; the PyTorch peer counts the ids, the same work for timing). */
+static float high_bytes(const char *prompt, const char *completion, void *user)
+{
+    int n = 0;
+    (void)prompt; (void)user;
+    for (; *completion; completion++) n += (unsigned char)*completion >= 128;
+    return (float)n;
+}
+/* One pt_grpo_train run of `steps` steps: GRPO defaults (beta 0.04: the reference is a frozen clone
+   of the policy, its forward runs every step), one update per rollout, lr 1e-4 constant, no clipping
+   (as the PyTorch peer). The only stop token is vocab_size: pt_rollout_generate needs one, and the
+   sampler never returns an id outside [0, vocab), so every completion runs the full RL_NEW tokens. */
+static void grpo_run(pt_model *m, const pt_example *prompts, int G, int steps, const char *csv, pt_train_result *res)
+{
+    pt_grpo_config c;
+    pt_reward_term term = {"high", high_bytes, NULL, 1.0f};
+    memset(&c, 0, sizeof c);
+    c.train.steps = steps; c.train.lr = 1e-4f; c.train.min_lr = 1e-4f; c.train.warmup = PT_ZERO;
+    c.train.grad_clip = PT_ZERO; c.train.quiet = 1; c.train.csv_path = csv;
+    c.prompts_per_step = RL_PROMPTS; c.group_size = G; c.updates_per_rollout = 1;
+    c.gen.max_new_tokens = RL_NEW; c.gen.sampler.temperature = 1.0f;
+    c.gen.stop_tokens[0] = m->cfg.vocab_size; c.gen.n_stop_tokens = 1;
+    c.rewards = &term; c.n_rewards = 1; c.seed = 1;
+    if (pt_grpo_train(m, prompts, RL_PROMPTS, &c, res) != PT_OK || res->steps_done != steps || res->skipped) {
+        printf("error: %s\n", pt_last_error());
+        exit(1);
+    }
+}
+/* mean of a GRPO CSV's `length` column (completion tokens) over the rows after the first */
+static double csv_mean_length(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], *tok;
+    int col = -1, i, rows = 0;
+    double sum = 0;
+    if (!f) return -1;
+    if (fgets(line, sizeof line, f))
+        for (i = 0, tok = strtok(line, ",\n"); tok; tok = strtok(NULL, ",\n"), i++)
+            if (strcmp(tok, "length") == 0) col = i;
+    if (fgets(line, sizeof line, f))   /* the first step: not timed */
+        while (col >= 0 && fgets(line, sizeof line, f)) {
+            for (i = 0, tok = strtok(line, ",\n"); tok && i < col; tok = strtok(NULL, ",\n")) i++;
+            if (tok) { sum += atof(tok); rows++; }
+        }
+    fclose(f);
+    return rows ? sum / rows : -1;
+}
+/* A GRPO step timed as the pair steps are: (a (1+k)-step run - a 1-step run) / k, best of `reps`
+   each, so the first step (arena growth, first-touch of the buffers) is not in it; the split is the
+   difference of res.gen_seconds, logprob_seconds (the reference's forward) and update_seconds
+   (policy forward, loss, backward, AdamW) over the same runs, as shares of the step. */
+struct grpo_bench { double tok_s, gen, logprob, update, length; };
+static struct grpo_bench bench_grpo(const pt_config *cfg, int G, int k, int reps)
+{
+    int ids[RL_PROMPTS * RL_PROMPT_LEN], i;
+    pt_example prompts[RL_PROMPTS];
+    pt_train_result s, l, best_s, best_l;
+    struct grpo_bench b;
+    char csv[256];
+    double dt;
+    memset(&b, 0, sizeof b);
+#if defined(__unix__) || defined(__APPLE__)
+    const char *dir = getenv("TMPDIR");
+    int fd;
+    snprintf(csv, sizeof csv, "%s/bench_model_grpo_XXXXXX", dir && *dir ? dir : "/tmp");
+    if ((fd = mkstemp(csv)) < 0) { printf("error: cannot create %s\n", csv); exit(1); }
+    close(fd);
+#else
+    snprintf(csv, sizeof csv, "bench_model_grpo.csv");
+#endif
+    rl_prompts(cfg->vocab_size, ids);
+    for (i = 0; i < RL_PROMPTS; i++) {
+        prompts[i].ids = ids + i * RL_PROMPT_LEN;
+        prompts[i].n_ids = prompts[i].n_prompt = RL_PROMPT_LEN;
+        prompts[i].train = NULL;
+    }
+    memset(&best_s, 0, sizeof best_s);
+    memset(&best_l, 0, sizeof best_l);
+    best_s.seconds = best_l.seconds = 1e30;
+    for (i = 0; i < reps; i++) {
+        pt_model *m = pt_model_new(cfg, 1);   /* each repetition from the same starting policy */
+        if (!m) { printf("error: %s\n", pt_last_error()); exit(1); }
+        grpo_run(m, prompts, G, 1, NULL, &s);
+        grpo_run(m, prompts, G, 1 + k, csv, &l);
+        if (s.seconds < best_s.seconds) best_s = s;
+        if (l.seconds < best_l.seconds) { best_l = l; b.length = csv_mean_length(csv); }
+        pt_model_free(m);
+    }
+    remove(csv);
+    dt = best_l.seconds - best_s.seconds;
+    if (dt <= 0 || b.length <= 0) { memset(&b, 0, sizeof b); return b; }
+    b.tok_s = (double)RL_PROMPTS * G * b.length * k / dt;
+    b.gen = (best_l.gen_seconds - best_s.gen_seconds) / dt;
+    b.logprob = (best_l.logprob_seconds - best_s.logprob_seconds) / dt;
+    b.update = (best_l.update_seconds - best_s.update_seconds) / dt;
+    return b;
+}
+/* The RL table: rollout and GRPO-step tokens/s for G = 8 and 16 on the tiny config, per thread count. */
+static void rl_main(const pt_config *cfg, const int *threads, int nt)
+{
+    static const int groups[2] = {8, 16};
+    int ti, gi;
+    pt_model *m = pt_model_new(cfg, 1);
+    if (!m) { printf("error: %s\n", pt_last_error()); exit(1); }
+    printf("%-4s %-7s %7s %4s %14s %14s %7s %7s %7s %7s\n", "rl", "config", "threads", "G", "rollout tok/s",
+           "grpo tok/s", "gen", "logprob", "update", "length");
+    for (ti = 0; ti < nt; ti++) {
+        pt_set_threads(threads[ti]);
+        for (gi = 0; gi < 2; gi++) {
+            double ro = bench_rollout(m, groups[gi]);
+            struct grpo_bench b = bench_grpo(cfg, groups[gi], 5, 1);
+            printf("%-4s %-7s %7d %4d %14.0f %14.0f %7.3f %7.3f %7.3f %7.1f\n", "rl", "tiny", threads[ti], groups[gi], ro,
+                   b.tok_s, b.gen, b.logprob, b.update, b.length);
+            fflush(stdout);
+        }
+    }
+    pt_model_free(m);
+}
+
 /* The configs: tiny and small (the PyTorch comparison, B=8 x T=256) and demo (the model of make demo:
    examples/pretrain.c, B=16 x T=128, byte vocabulary). */
 static void set_configs(struct bench_cfg *cfgs)
@@ -246,6 +407,7 @@ int main(int argc, char **argv)
     }
     set_configs(cfgs);
     if (argc > 2) { nt = 0; for (ti = 2; ti < argc && nt < 2; ti++) threads[nt++] = atoi(argv[ti]); }
+    if (strcmp(which, "rl") == 0) { rl_main(&cfgs[0].c, threads, nt); return 0; }
     printf("%-7s %7s %14s %14s %14s %14s %14s %10s\n", "config", "threads", "train tok/s", "gen b1 tok/s", "gen b16 tok/s",
            "dpo tok/s", "rm tok/s", "peak RSS");
     for (ci = 0; ci < 2; ci++) {
@@ -290,5 +452,6 @@ int main(int argc, char **argv)
         }
         pt_model_free(m);
     }
+    if (strcmp(which, "all") == 0 || strcmp(which, "tiny") == 0) rl_main(&cfgs[0].c, threads, nt);
     return 0;
 }

@@ -38,6 +38,11 @@
 #   - glibc malloc told not to hand large buffers back to the OS every step
 #     (MALLOC_MMAP_THRESHOLD_=4 GiB, MALLOC_TRIM_THRESHOLD_=1 TiB; glibc 2.36 accepts both)
 # Both sides run with OMP_WAIT_POLICY=passive. This is a report, not a test: it exits 0 on MISS.
+#
+# RL (CONFIG all or tiny): both sides also print rows for the tiny model with 8 prompts x G = 8 and 16
+# completions of 48 new tokens (no stop token fires): rollout tokens/s (generation alone) and a whole
+# GRPO step in generated tokens/s (rollout, reference log-probs, loss, backward, AdamW), with the
+# step's split into generation / log-probs / update. They get a second table, marked like the first.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 THREADS=${THREADS:-"1 2"}
@@ -156,6 +161,7 @@ awk -v tmax="$TMAX" -v rounds="$ROUNDS" -v lim_spread=0.15 -v lim_probe=0.85 '
 function ok(x) { return x != "" && x != "-" && x != "nan" && x != "inf" }
 function kv(s,   i) { i = index(s, "="); return substr(s, i + 1) }
 function addrow(k) { if (!(k in seen)) { order[++n] = k; seen[k] = 1 } }
+function addrl(k) { if (!(k in seen)) { rlorder[++nrl] = k; seen[k] = 1 } }
 function add(side, k, w, v, r) { if (ok(v)) { vals[side, k, w] = vals[side, k, w] " " v; rnds[side, k, w] = rnds[side, k, w] " " r } }
 # stats(side, k, w): sets MED (median or ""), SPR (relative spread), BUSY (busy rounds, " 2 3"), LIST (values)
 function stats(side, k, w,    m, a, rr, i, j, t) {
@@ -186,6 +192,17 @@ $1 == "TORCH" && $3 == "torch" {
     if (ok(v["rss_base_mb"])) tbase[$4] = v["rss_base_mb"]
     have_torch = 1
 }
+$1 == "OURS" && $3 == "rl" && $5 ~ /^[0-9]+$/ {   # rl config threads G rollout grpo gen logprob update length
+    r = $2; k = "rl " $4 " " $5 " " $6; addrl(k)
+    for (w = 1; w <= 6; w++) add("o", k, w, $(6 + w), r)
+}
+$1 == "TORCH" && $3 == "torch_rl" {
+    r = $2; delete v
+    for (i = 5; i <= NF; i++) { split($i, p, "="); v[p[1]] = p[2] }
+    k = "rl " $4 " " v["threads"] " " v["G"]; addrl(k)
+    add("t", k, 1, v["rollout"], r); add("t", k, 2, v["grpo"], r); add("t", k, 3, v["gen"], r)
+    add("t", k, 4, v["logprob"], r); add("t", k, 5, v["update"], r); add("t", k, 6, v["length"], r)
+}
 $1 == "TORCH" && $3 == "torch_info" { for (i = 4; i <= NF; i++) { split($i, p, "="); info[p[1]] = p[2] } }
 $1 == "PROBE" {
     side = $3 == "ours" ? "o" : $3 == "torch" ? "t" : "ref"
@@ -198,6 +215,7 @@ $1 == "RUN" { side = $3 == "ours" ? "o" : "t"; oth[$2, side] = $4; stl[$2, side]
 $1 == "LOAD" { first[$2] = $3; load[$2] = $4 " " $5 " " $6 }
 END {
     wname[1] = "train"; wname[2] = "gen1"; wname[3] = "gen16"; wname[4] = "dpo"; wname[5] = "rm"
+    rname[1] = "rollout"; rname[2] = "grpo"; rname[3] = "gen"; rname[4] = "logprob"; rname[5] = "update"
     # busy runs: the probe after the run below lim_probe of the reference on either thread count
     for (r = 1; r <= rounds; r++) for (s = 0; s < 2; s++) {
         side = s ? "t" : "o"
@@ -239,6 +257,33 @@ END {
         }
         printf "\n"
     }
+    if (nrl) {   # the RL rows: tokens/s with ratios, then the shares of the step time, per side
+        print ""
+        print "GRPO on tiny: 8 prompts x G completions of 48 new tokens; rollout = generation alone, grpo = a whole step (rollout, reference"
+        print "log-probs, loss, backward, AdamW) in generated tokens/s; gen / logprob / update = shares of the step time of that side (ours, pytorch)"
+        printf "%-7s %3s %3s | %-26s | %-26s | %-13s | %-13s | %-13s | %s\n", "", "", "", "    rollout tok/s", "    grpo step tok/s",
+            "  gen", "  logprob", "  update", "length"
+        printf "%-7s %3s %3s", "config", "thr", "G"
+        for (j = 0; j < 2; j++) printf " | %8s %8s %8s", "ours", "pytorch", "ratio"
+        for (j = 0; j < 3; j++) printf " | %6s %6s", "ours", "pt"
+        printf " | %s\n", "ours pt"
+        for (j = 1; j <= nrl; j++) {
+            k = rlorder[j]; split(k, c, " ")
+            printf "%-7s %3s %3s", c[2], c[3], c[4]
+            for (w = 1; w <= 2; w++) {
+                a = med("o", k, w); b = med("t", k, w); m = marks(k, w)
+                if (index(m, "*")) nspread++
+                printf " | %8s %8s %8s", num(a), num(b), ((ok(a) && ok(b) && b > 0) ? sprintf("%.2fx", a / b) : "-") m
+            }
+            for (w = 3; w <= 5; w++) {
+                m = marks(k, w)
+                if (index(m, "*")) nspread++
+                printf " | %6s %6s", share(med("o", k, w)) mark("o", k, w), share(med("t", k, w)) mark("t", k, w)
+            }
+            a = med("o", k, 6); b = med("t", k, 6)
+            printf " | %s %s\n", ok(a) ? sprintf("%.1f", a) : "-", ok(b) ? sprintf("%.1f", b) : "-"
+        }
+    }
     printf "marks: * the values of that cell across rounds spread by more than %.0f%% ((max-min)/median) on either side;", 100 * lim_spread
     printf " ! a run that fed it was busy (the probe after it < %.0f%% of the reference). Marked: rerun.%s\n", 100 * lim_probe,
         rounds == 1 ? " (1 round: no spread)" : ""
@@ -253,6 +298,19 @@ END {
                 side = s ? "t" : "o"; stats(side, k, w)
                 if (MED == "") continue
                 printf "%s %s %s (spread %.0f%%%s)", s ? " |" : "", s ? "pytorch" : "ours", LIST, 100 * SPR, BUSY != "" ? ", busy round" BUSY : ""
+            }
+            printf "\n"
+        }
+        for (j = 1; j <= nrl; j++) for (w = 1; w <= 5; w++) {
+            k = rlorder[j]
+            if (!index(marks(k, w), "*")) continue
+            split(k, c, " ")
+            printf "  %-7s %s G=%s %-7s", c[2], c[3], c[4], rname[w]
+            for (s = 0; s < 2; s++) {
+                side = s ? "t" : "o"; stats(side, k, w)
+                if (MED == "") continue
+                printf "%s %s %s (spread %.0f%%%s)", s ? " |" : "", s ? "pytorch" : "ours", w <= 2 ? LIST : sharelist(side, k, w),
+                    100 * SPR, BUSY != "" ? ", busy round" BUSY : ""
             }
             printf "\n"
         }
@@ -274,6 +332,27 @@ END {
         check("batch-1 generation on small: " tmax " threads not slower than 1 thread (ours; >= 0.97x)", "o", s, 2, "o", "small 1", 2, 0.97)
     else
         printf "  SKIPPED  batch-1 generation on small: 2 threads not slower than 1 thread (ours) (THREADS has no count > 1)\n"
+    for (g = 8; g <= 16; g += 8) {
+        r = "rl tiny " tmax " " g
+        check("the whole GRPO step >= 5x PyTorch on tiny (" tmax " threads, G=" g ")", "o", r, 2, "t", r, 2, 5.0)
+    }
+    for (g = 8; g <= 16; g += 8) {
+        r = "rl tiny " tmax " " g
+        check_max("generation <= half of our GRPO step time (tiny, " tmax " threads, G=" g ")", "o", r, 3, 0.5)
+    }
+}
+function share(x) { return ok(x) ? sprintf("%.2f", x) : "-" }
+# the values of a share cell per round, 2 decimals (LIST rounds to integers)
+function sharelist(side, k, w,   m, a, i, s) {
+    m = split(vals[side, k, w], a, " "); s = ""
+    for (i = 1; i <= m; i++) s = s (i > 1 ? " " : "") sprintf("%.2f", a[i])
+    return s
+}
+# an upper bound on one cell (a share): PASS when its median is at most lim
+function check_max(what, s, k, w, lim,   a, m) {
+    a = med(s, k, w); m = mark(s, k, w)
+    if (!ok(a)) printf "  SKIPPED  %s (no result)\n", what
+    else printf "  %-7s  %s: %.2f%s\n", (a <= lim ? "PASS" : "MISS"), what, a, m != "" ? " (load moved: rerun)" : ""
 }
 function check(what, sa, ka, wa, sb, kb, wb, need,   a, b, m) {
     a = med(sa, ka, wa); b = med(sb, kb, wb)

@@ -23,17 +23,27 @@ same way as bench_model.c:
          model and runs the same training steps only (at the largest thread count);
          rss_base_mb: the same process right after "import torch" (the interpreter + libtorch
          floor included in rss_mb)
+  rl     (all, tiny, or rl alone; the tiny config) 8 prompts of 16 random tokens, G = 8 and 16
+         completions each of 48 new tokens at temperature 1, no stop token (as bench_model.c):
+         rollout  tokens/s of the batched KV-cache sampler alone (Llama.rollout: the prompt prefilled
+                  once per group, its cache copied to the G sequences, as pt_generate; best of 3)
+         grpo     generated tokens/s of a whole GRPO step (bench_grpo), mean of 5 steps after 1,
+                  and its split: gen (rollout), logprob (the reference's forward), update (policy
+                  forward, loss, backward, AdamW) as shares of the step time; length = 48
 
-usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all] [threads...]
+usage: /usr/bin/python3 tests/bench/torch_ref.py [tiny|small|all|rl] [threads...]
        (defaults: all 1 2).  env: TORCH_REF_OPT=foreach|forloop (AdamW implementation),
        TORCH_REF_GQA=group|repeat (decode-time GQA, see GQA_DECODE).
 Prints one machine-readable line per config and thread count:
   torch tiny threads=2 train=13012 gen1=1100 gen16=7400 dpo=12000 rm=14000 rss_mb=940 rss_base_mb=230
         train_minflt_per_step=0   (one line)
+and one line per thread count and G for RL:
+  torch_rl tiny threads=2 G=8 rollout=6400 grpo=2300 gen=0.404 logprob=0.162 update=0.434 length=48.0
 plus an info line with the torch version, BLAS library actually mapped, CPU capability,
 malloc settings and optimizer mode:
   torch_info version=1.13.0a0 blas=/usr/lib/.../openblas-openmp/libopenblasp-r0.3.21.so ...
 """
+import copy
 import math
 import os
 import resource
@@ -53,6 +63,9 @@ TRAIN_STEPS = {"tiny": 8, "small": 4}   # timed steps after 2 warm-ups, as in be
 B, T, N_NEW, GEN_RUNS = 8, 256, 128, 3
 PAIRS, PROMPT, DPO_BETA = 4, 64, 0.1    # DPO / RM: 4 pairs = B rows of T tokens, 64-token prompts
 PAIR_RUNS = {"tiny": (4, 3), "small": (2, 2)}   # (k steps per run, runs), as in bench_model.c
+# RL (tiny only): RL_PROMPTS prompts of RL_PROMPT_LEN random tokens, G completions of RL_NEW tokens
+RL_PROMPTS, RL_PROMPT_LEN, RL_NEW, RL_GROUPS = 8, 16, 48, (8, 16)
+RL_BETA, RL_EPS, RL_WARMUP, RL_STEPS = 0.04, 0.2, 1, 5     # GRPO defaults; 1 warm-up + 5 timed steps
 # decode-time GQA: "group" (default) views the n_heads queries as [n_kv, rep] against the
 # cache as it is; "repeat" repeat_interleaves the cached K/V to n_heads every step (same math,
 # about half the batch-1 speed on tiny: the per-step copies and index ops cost more than the
@@ -116,13 +129,17 @@ class Block(nn.Module):
         h = self.ffn_norm(x)
         return self.w2(F.silu(self.w1(h)) * self.w3(h))
 
-    def forward(self, x, cos, sin, mask):
-        """training / full-sequence path: x [B, T, D]; causal mask [T, T] additive (-inf above)."""
+    def forward(self, x, cos, sin, mask, cache=None):
+        """training / full-sequence path: x [B, T, D]; causal mask [T, T] additive (-inf above);
+        cache (kc, vc) [B, KV, Tmax, hd]: positions 0..T-1 receive this K/V (a rollout's prefill)."""
         Bn, Tn, _ = x.shape
         h = self.attn_norm(x)
         q = apply_rope(self.wq(h).view(Bn, Tn, self.n_heads, self.hd), cos, sin)
         k = apply_rope(self.wk(h).view(Bn, Tn, self.n_kv, self.hd), cos, sin)
         v = self.wv(h).view(Bn, Tn, self.n_kv, self.hd)
+        if cache is not None:
+            cache[0][:, :, :Tn] = k.transpose(1, 2)
+            cache[1][:, :, :Tn] = v.transpose(1, 2)
         rep = self.n_heads // self.n_kv
         if rep > 1:                                                 # GQA: repeat the kv heads
             k = k.repeat_interleave(rep, dim=2)
@@ -202,6 +219,34 @@ class Llama(nn.Module):
         for i in range(n_new):
             pos = len(prompt) - 1 + i
             logits = self._step(out[:, pos:pos + 1], pos, caches)   # [batch, V]
+            probs = F.softmax(logits / temperature, dim=-1)
+            out[:, pos + 1] = torch.multinomial(probs, 1)[:, 0]
+        return out
+
+    @torch.inference_mode()
+    def rollout(self, prompts, G, n_new, temperature=1.0):
+        """G completions of n_new tokens for each prompt of prompts [P, L] (no stop token), as
+        pt_generate does it: all but the last prompt token prefilled once per prompt (one forward),
+        that KV cache copied to the group's G sequences, then one batched step per new token for all
+        P * G sequences (the first feeds the last prompt token). Returns [P * G, L + n_new]."""
+        c = self.c
+        P, L = prompts.shape
+        N, hd, kv, width = P * G, c["dim"] // c["n_heads"], c["n_kv_heads"], L + n_new
+        caches = [(torch.empty(N, kv, width, hd), torch.empty(N, kv, width, hd)) for _ in self.layers]
+        if L > 1:
+            pre = [(torch.empty(P, kv, L - 1, hd), torch.empty(P, kv, L - 1, hd)) for _ in self.layers]
+            x = self.tok_embeddings(prompts[:, :L - 1])
+            cos, sin, mask = self.cos[:L - 1], self.sin[:L - 1], self.mask[:L - 1, :L - 1]
+            for layer, cache in zip(self.layers, pre):
+                x = layer(x, cos, sin, mask, cache)
+            for (kc, vc), (pk, pv) in zip(caches, pre):
+                kc[:, :, :L - 1] = pk.repeat_interleave(G, dim=0)
+                vc[:, :, :L - 1] = pv.repeat_interleave(G, dim=0)
+        out = torch.empty(N, width, dtype=torch.long)
+        out[:, :L] = prompts.repeat_interleave(G, dim=0)
+        for i in range(n_new):
+            pos = L - 1 + i
+            logits = self._step(out[:, pos:pos + 1], pos, caches)   # [N, V]
             probs = F.softmax(logits / temperature, dim=-1)
             out[:, pos + 1] = torch.multinomial(probs, 1)[:, 0]
         return out
@@ -339,6 +384,78 @@ def bench_gen(model, batch):
     return batch * N_NEW / best
 
 
+def rl_prompts(c):
+    g = torch.Generator().manual_seed(4)
+    return torch.randint(0, c["vocab_size"], (RL_PROMPTS, RL_PROMPT_LEN), generator=g)
+
+
+def bench_rollout(model, G):
+    """rollout tokens/s: P * G completions of RL_NEW tokens, best of GEN_RUNS"""
+    prompts, best = rl_prompts(model.c), 1e30
+    for _ in range(GEN_RUNS):
+        t0 = time.perf_counter()
+        model.rollout(prompts, G, RL_NEW)
+        best = min(best, time.perf_counter() - t0)
+    return RL_PROMPTS * G * RL_NEW / best
+
+
+def token_logps(model, inp, tgt, temperature=1.0):
+    """log_softmax(logits / temperature)[target] at every position, [B, T]"""
+    logits = model.logits(inp) / temperature
+    return -F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none").view(tgt.shape)
+
+
+def bench_grpo(c, G):
+    """A whole GRPO step, as pt_grpo_train with bench_model.c's settings: the rollout (above), the
+    reward (completion ids 128..255 counted, so rewards vary within groups), group-normalised
+    advantages (r - mean) / (std + 1e-4) (unbiased std, per group), the reference's per-token
+    log-probs (a frozen copy of the starting policy, torch.no_grad), then the policy's log-probs at
+    temperature 1, the clipped surrogate with ratio exp(lp - lp.detach()) (= 1: one update per
+    rollout) plus 0.04 x k3 KL to the reference, the per-sequence mean over completion tokens then
+    the mean, backward, AdamW (lr 1e-4, no clipping). A fresh policy from the same seed as the other
+    measurements. tokens/s = generated tokens (P * G * RL_NEW) per second of the mean step over
+    RL_STEPS steps after RL_WARMUP; the split: generation, the reference's forward, the update
+    (policy forward, loss, backward, AdamW), as shares of the step."""
+    torch.manual_seed(0)
+    model = Llama(c)
+    opt, _ = make_opt(model)
+    ref = copy.deepcopy(model).requires_grad_(False)
+    prompts = rl_prompts(c)
+    P, L = prompts.shape
+    N = P * G
+    mask = torch.zeros(N, L + RL_NEW - 1)                           # position t predicts token t + 1
+    mask[:, L - 1:] = 1.0                                           # the completion's targets
+    gen_s = ref_s = upd_s = total = 0.0
+    for s in range(RL_WARMUP + RL_STEPS):
+        t0 = time.perf_counter()
+        seqs = model.rollout(prompts, G, RL_NEW).clone()            # out of inference mode: autograd saves it
+        t1 = time.perf_counter()
+        comp = seqs[:, L:]
+        r = ((comp >= 128) & (comp < 256)).sum(1).float().view(P, G)
+        adv = ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-4)).view(N, 1)
+        inp, tgt = seqs[:, :-1], seqs[:, 1:]
+        t2 = time.perf_counter()
+        with torch.no_grad():
+            ref_lp = token_logps(ref, inp, tgt)
+        t3 = time.perf_counter()
+        lp = token_logps(model, inp, tgt)
+        ratio = torch.exp(lp - lp.detach())
+        per = -torch.min(ratio * adv, ratio.clamp(1 - RL_EPS, 1 + RL_EPS) * adv)
+        d = ref_lp - lp
+        per = per + RL_BETA * (torch.exp(d) - d - 1)                # k3
+        loss = ((per * mask).sum(1) / mask.sum(1)).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss = loss.item()
+        t4 = time.perf_counter()
+        if s >= RL_WARMUP:
+            gen_s, ref_s, upd_s, total = gen_s + t1 - t0, ref_s + t3 - t2, upd_s + t4 - t3, total + t4 - t0
+    if not math.isfinite(loss):
+        sys.exit("torch_ref: non-finite GRPO loss")
+    return N * RL_NEW * RL_STEPS / total, gen_s / total, ref_s / total, upd_s / total, float(RL_NEW)
+
+
 def mapped_blas():
     """The BLAS / OpenMP shared objects actually mapped into this process."""
     libs = set()
@@ -370,8 +487,8 @@ def main(argv):
     which = argv[0] if argv else "all"
     threads = [int(a) for a in argv[1:3]] or [1, 2]
     names = [n for n in CONFIGS if which in ("all", n)]
-    if not names:
-        sys.exit("usage: torch_ref.py [tiny|small|all] [threads...]")
+    if not names and which != "rl":
+        sys.exit("usage: torch_ref.py [tiny|small|all|rl] [threads...]")
     # one throwaway matmul so libtorch has loaded its BLAS before we look at the mappings
     torch.ones(64, 64) @ torch.ones(64, 64)
     blas, omp = mapped_blas()
@@ -417,6 +534,16 @@ def main(argv):
                   "train_minflt_per_step=%.0f" % (name, nt, tr, g1, g16, dpo, rm, rss[name][0], rss[name][1], flt),
                   flush=True)
         del model, opt, rm_model, head, rm_opt
+    if which in ("all", "tiny", "rl"):                             # the RL lines: tiny only
+        torch.manual_seed(0)
+        model = Llama(CONFIGS["tiny"])
+        for nt in threads:
+            torch.set_num_threads(nt)
+            for G in RL_GROUPS:
+                ro = bench_rollout(model, G)
+                tok_s, gen, lp, upd, length = bench_grpo(CONFIGS["tiny"], G)
+                print("torch_rl tiny threads=%d G=%d rollout=%.0f grpo=%.0f gen=%.3f logprob=%.3f update=%.3f "
+                      "length=%.1f" % (nt, G, ro, tok_s, gen, lp, upd, length), flush=True)
 
 
 if __name__ == "__main__":
