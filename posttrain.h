@@ -11277,6 +11277,73 @@ static void pt__fresh_optimizers(pt_model *m)
     if (m->tokens) pt__fresh_optimizer(m->tokens->params);
     if (m->head) pt__fresh_optimizer(m->head->params);
 }
+/* What both RL trainers check, pick and log ------------------------------------------------------ */
+static int pt__rl_check(const char *who, const pt_model *policy, const pt_example *prompts, int n_prompts,
+                        const pt_gen_config *gen, int n_rewards, const pt_reward_term *rewards, int has_batch)
+{
+    int i;
+    if (!policy || !prompts || n_prompts < 1) return pt__fail(PT_ERR_ARG, "%s: no policy or no prompts", who);
+    if (n_rewards < 0 || n_rewards > 32 || (n_rewards > 0 && !rewards) || (n_rewards == 0 && !has_batch))
+        return pt__fail(PT_ERR_ARG, "%s: give 1..32 reward terms and/or a batch reward", who);
+    for (i = 0; i < n_prompts; i++) {
+        int len = prompts[i].n_prompt > 0 ? prompts[i].n_prompt : prompts[i].n_ids;
+        if (!prompts[i].ids || len < 1 || len + gen->max_new_tokens > policy->cfg.seq_len)
+            return pt__fail(PT_ERR_ARG, "%s: prompt %d has %d tokens; with max_new_tokens %d it must fit seq_len %d",
+                            who, i, len, gen->max_new_tokens, policy->cfg.seq_len);
+    }
+    return PT_OK;
+}
+/* The next n prompts of a shuffled cycle over all of them (a new Fisher-Yates order per pass). */
+static void pt__rl_next_prompts(pt_rng *rng, int *order, int n_prompts, int *cursor, const pt_example *prompts, int n,
+                                const int **ids, int *lens)
+{
+    int i, k;
+    for (i = 0; i < n; i++) {
+        const pt_example *ex;
+        if (*cursor >= n_prompts) {
+            for (k = n_prompts - 1; k > 0; k--) {
+                int j = pt_rng_int(rng, 0, k), t = order[k];
+                order[k] = order[j];
+                order[j] = t;
+            }
+            *cursor = 0;
+        }
+        ex = &prompts[order[(*cursor)++]];
+        ids[i] = ex->ids;
+        lens[i] = ex->n_prompt > 0 ? ex->n_prompt : ex->n_ids;
+    }
+}
+/* CSV columns: the trainer's own, one per reward term (r_NAME), the batch reward, the time split;
+   returns how many extra values a row carries. */
+static int pt__rl_columns(char *out, size_t cap, const char *own, int n_own, const pt_reward_term *rewards,
+                          int n_rewards, int has_batch)
+{
+    size_t cl = (size_t)snprintf(out, cap, "%s", own);
+    int k;
+    for (k = 0; k < n_rewards && cl < cap - 80; k++) {
+        const char *name = rewards[k].name && *rewards[k].name ? rewards[k].name : "term";
+        cl += (size_t)snprintf(out + cl, cap - cl, ",r_%s", name);
+    }
+    if (has_batch) cl += (size_t)snprintf(out + cl, cap - cl, ",r_batch");
+    snprintf(out + cl, cap - cl, ",gen_s,logprob_s,train_s");
+    return n_own + n_rewards + (has_batch ? 1 : 0) + 3;
+}
+/* The rollout settings both trainers use; step > 0 gives each rollout its own samples. */
+static pt_rollout_config pt__rl_rollout(const pt_gen_config *gen, int step, const pt_tokenizer *tok, pt_model *ref,
+                                        int ref_adapters_off, int rows, pt_ctx *ctx)
+{
+    pt_rollout_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.gen = *gen;
+    rc.gen.seed = gen->seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(step + 1);
+    rc.pad_id = tok->pad_id;
+    rc.ref = ref;
+    rc.ref_adapters_off = !ref && ref_adapters_off;
+    rc.tok = tok;
+    rc.rows_per_forward = rows;   /* the rows of each update: old log-probs equal the first update's */
+    rc.ctx = ctx;                 /* empty between steps: its arena serves the rollout's forwards too */
+    return rc;
+}
 static pt_grpo_config pt__grpo_resolve(const pt_grpo_config *in, const pt_tokenizer *tok)
 {
     pt_grpo_config c;
@@ -11353,28 +11420,13 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
     unsigned char *keep = NULL, *finite = NULL;
     char columns[1536];
     float extra[96];
-    size_t cl;
 
-    if (!policy || !prompts || n_prompts < 1) return pt__fail(PT_ERR_ARG, "pt_grpo_train: no policy or no prompts");
-    if (c.n_rewards < 0 || c.n_rewards > 32 || (c.n_rewards > 0 && !c.rewards) || (c.n_rewards == 0 && !c.reward_batch))
-        return pt__fail(PT_ERR_ARG, "pt_grpo_train: give 1..32 reward terms and/or a batch reward");
+    if ((st = pt__rl_check("pt_grpo_train", policy, prompts, n_prompts, &c.gen, c.n_rewards, c.rewards,
+                           c.reward_batch != NULL)) != PT_OK)
+        return st;
     if (c.advantage == PT_ADV_RLOO && G < 2) return pt__fail(PT_ERR_ARG, "pt_grpo_train: RLOO needs group_size >= 2");
-    for (i = 0; i < n_prompts; i++) {
-        int len = prompts[i].n_prompt > 0 ? prompts[i].n_prompt : prompts[i].n_ids;
-        if (!prompts[i].ids || len < 1 || len + c.gen.max_new_tokens > policy->cfg.seq_len)
-            return pt__fail(PT_ERR_ARG, "pt_grpo_train: prompt %d has %d tokens; with max_new_tokens %d it must fit "
-                                        "seq_len %d", i, len, c.gen.max_new_tokens, policy->cfg.seq_len);
-    }
-    /* columns: the shared loop's, then the rollout's, one per reward term, the time split */
-    cl = (size_t)snprintf(columns, sizeof columns, "reward,reward_std,kl,length,clip_frac,truncated,kept,nonfinite,"
-                                                   "length_pos,length_neg");
-    for (k = 0; k <= c.n_rewards && cl < sizeof columns - 80; k++) {
-        const char *name = k < c.n_rewards ? c.rewards[k].name : "batch";
-        if (k == c.n_rewards && !c.reward_batch) break;
-        cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_%s", name && *name ? name : "term");
-    }
-    snprintf(columns + cl, sizeof columns - cl, ",gen_s,logprob_s,train_s");
-    n_extra = 10 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
+    n_extra = pt__rl_columns(columns, sizeof columns, "reward,reward_std,kl,length,clip_frac,truncated,kept,nonfinite,"
+                             "length_pos,length_neg", 10, c.rewards, c.n_rewards, c.reward_batch != NULL);
 
     if (!ref && !c.ref_adapters_off && !(ref = pt_model_clone(policy, 0))) return pt_last_status();
     order = (int *)PT_MALLOC((size_t)n_prompts * sizeof(int));
@@ -11407,30 +11459,9 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
         double t_train, sum_r = 0, sq_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0;
         double len_pos = 0, len_neg = 0, n_pos = 0, n_neg = 0;
         float *mask, *adv_tok;
-        for (i = 0; i < P; i++) {   /* the next P prompts of a shuffled cycle */
-            const pt_example *ex;
-            if (cursor >= n_prompts) {
-                for (k = n_prompts - 1; k > 0; k--) {
-                    int j = pt_rng_int(&rng, 0, k), t = order[k];
-                    order[k] = order[j];
-                    order[j] = t;
-                }
-                cursor = 0;
-            }
-            ex = &prompts[order[cursor++]];
-            pids[i] = ex->ids;
-            plen[i] = ex->n_prompt > 0 ? ex->n_prompt : ex->n_ids;
-        }
-        memset(&rc, 0, sizeof rc);
-        rc.gen = c.gen;
-        rc.gen.seed = c.gen.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(tr.step + 1);   /* fresh samples each step */
-        rc.pad_id = tok->pad_id;
-        rc.ref = ref;
-        rc.ref_adapters_off = !ref && c.ref_adapters_off;
+        pt__rl_next_prompts(&rng, order, n_prompts, &cursor, prompts, P, pids, plen);
+        rc = pt__rl_rollout(&c.gen, tr.step, tok, ref, c.ref_adapters_off, R, ctx);
         rc.recompute_old = need_old;
-        rc.tok = tok;
-        rc.rows_per_forward = R;   /* the rows of each update: old log-probs equal the first update's */
-        rc.ctx = ctx;              /* empty between steps: its arena serves the rollout's forwards too */
         if ((st = pt_rollout_generate(policy, pids, plen, P, G, &rc, &ro)) != PT_OK) break;
         T = ro.batch.T;
         n_bad = pt__grpo_rewards(&c, &ro, rewards, batch_r, term_mean, &st);
@@ -11622,18 +11653,11 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
     size_t work_cap = 0;
     char columns[1536];
     float extra[96];
-    size_t cl;
 
-    if (!policy || !prompts || n_prompts < 1) return pt__fail(PT_ERR_ARG, "pt_ppo_train: no policy or no prompts");
-    if (c.n_rewards < 0 || c.n_rewards > 32 || (c.n_rewards > 0 && !c.rewards) || (c.n_rewards == 0 && !c.reward_batch))
-        return pt__fail(PT_ERR_ARG, "pt_ppo_train: give 1..32 reward terms and/or a batch reward");
+    if ((st = pt__rl_check("pt_ppo_train", policy, prompts, n_prompts, &c.gen, c.n_rewards, c.rewards,
+                           c.reward_batch != NULL)) != PT_OK)
+        return st;
     if (critic && !critic->head) return pt__fail(PT_ERR_ARG, "pt_ppo_train: the critic has no scalar head");
-    for (i = 0; i < n_prompts; i++) {
-        int len = prompts[i].n_prompt > 0 ? prompts[i].n_prompt : prompts[i].n_ids;
-        if (!prompts[i].ids || len < 1 || len + c.gen.max_new_tokens > policy->cfg.seq_len)
-            return pt__fail(PT_ERR_ARG, "pt_ppo_train: prompt %d has %d tokens; with max_new_tokens %d it must fit "
-                                        "seq_len %d", i, len, c.gen.max_new_tokens, policy->cfg.seq_len);
-    }
     memset(&rg, 0, sizeof rg);
     rg.rewards = c.rewards;
     rg.n_rewards = c.n_rewards;
@@ -11641,14 +11665,9 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
     rg.reward_user = c.reward_user;
     rg.reward_batch_weight = c.reward_batch_weight;
     rg.truncated_penalty = -c.missing_eos_penalty;
-    cl = (size_t)snprintf(columns, sizeof columns,
-                          "reward,kl,kl_coef,length,clip_frac,value_loss,truncated,nonfinite");
-    for (k = 0; k < c.n_rewards && cl < sizeof columns - 80; k++)
-        cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_%s",
-                               c.rewards[k].name && *c.rewards[k].name ? c.rewards[k].name : "term");
-    if (c.reward_batch) cl += (size_t)snprintf(columns + cl, sizeof columns - cl, ",r_batch");
-    snprintf(columns + cl, sizeof columns - cl, ",gen_s,logprob_s,train_s");
-    n_extra = 8 + c.n_rewards + (c.reward_batch ? 1 : 0) + 3;
+    n_extra = pt__rl_columns(columns, sizeof columns,
+                             "reward,kl,kl_coef,length,clip_frac,value_loss,truncated,nonfinite", 8, c.rewards,
+                             c.n_rewards, c.reward_batch != NULL);
 
     if (!ref && !c.ref_adapters_off && !(ref = pt_model_clone(policy, 0))) return pt_last_status();
     if (!critic) {   /* a fresh value head on a copy of the policy (TRL starts it from the reward model) */
@@ -11690,31 +11709,10 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
         int64_t at, n_tok;
         double t_train, sum_r = 0, kl = 0, length = 0, trunc = 0, clipped = 0, counted = 0, vloss = 0, vcount = 0;
         float *mask, *rewards, *adv, *ret;
-        for (i = 0; i < N; i++) {
-            const pt_example *ex;
-            if (cursor >= n_prompts) {
-                for (k = n_prompts - 1; k > 0; k--) {
-                    int j = pt_rng_int(&rng, 0, k), t = order[k];
-                    order[k] = order[j];
-                    order[j] = t;
-                }
-                cursor = 0;
-            }
-            ex = &prompts[order[cursor++]];
-            pids[i] = ex->ids;
-            plen[i] = ex->n_prompt > 0 ? ex->n_prompt : ex->n_ids;
-        }
-        memset(&rc, 0, sizeof rc);
-        rc.gen = c.gen;
-        rc.gen.seed = c.gen.seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(tr.step + 1);
-        rc.pad_id = tok->pad_id;
-        rc.ref = ref;
-        rc.ref_adapters_off = !ref && c.ref_adapters_off;
+        pt__rl_next_prompts(&rng, order, n_prompts, &cursor, prompts, N, pids, plen);
+        rc = pt__rl_rollout(&c.gen, tr.step, tok, ref, c.ref_adapters_off, R, ctx);
         rc.recompute_old = 1;   /* several epochs: the clip needs the sampling policy's log-probs */
         rc.critic = critic;
-        rc.tok = tok;
-        rc.rows_per_forward = R;
-        rc.ctx = ctx;
         if ((st = pt_rollout_generate(policy, pids, plen, N, 1, &rc, &ro)) != PT_OK) break;
         T = ro.batch.T;
         n_tok = (int64_t)N * T;

@@ -16,36 +16,13 @@
    writes build/dr_grpo_grpo.csv and build/dr_grpo_dr.csv; prints lengths at the start and end. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static pt_world_config wc;
 static pt_example prompts[4000];
-
-/* mean of a CSV column over data rows [from, to] (1-based) */
-static double csv_mean(const char *path, const char *column, int from, int to)
-{
-    FILE *f = fopen(path, "r");
-    static char line[8192];
-    int col = -1, k, row = 0, n = 0;
-    double sum = 0;
-    char *t;
-    if (!f) return -1;
-    if (fgets(line, sizeof line, f))
-        for (k = 0, t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), k++)
-            if (!strcmp(t, column)) col = k;
-    while (col >= 0 && fgets(line, sizeof line, f)) {
-        if (++row < from || row > to) continue;
-        for (k = 0, t = strtok(line, ",\n"); t; t = strtok(NULL, ",\n"), k++)
-            if (k == col && strcmp(t, "nan") != 0) {
-                sum += atof(t);
-                n++;
-            }
-    }
-    fclose(f);
-    return n ? sum / n : -1;
-}
 
 static void run(pt_model *base, int steps, int dr, const char *csv)
 {
@@ -60,10 +37,7 @@ static void run(pt_model *base, int steps, int dr, const char *csv)
     g.train.name = dr ? "dr_grpo" : "grpo";
     g.prompts_per_step = 16;
     g.group_size = 8;
-    g.gen.max_new_tokens = 64;
-    g.gen.stop_tokens[0] = '\n';
-    g.gen.stop_tokens[1] = PT_BYTE_EOS;
-    g.gen.n_stop_tokens = 2;
+    raw_gen(&g.gen, 64);
     g.rewards = rewards;
     g.n_rewards = 2;
     if (dr) {
@@ -85,12 +59,7 @@ int main(int argc, char **argv)
         return 1;
     }
     wc.min_digits = 1; wc.max_digits = 3;
-    for (i = 0; i < 4000; i++) {
-        pt_problem p;
-        prompts[i].ids = (int *)malloc(64 * sizeof(int));
-        pt_world_problem(&wc, PT_WORLD_TRAIN, 11, i, &p);
-        prompts[i].n_ids = prompts[i].n_prompt = pt_world_prompt(&p, 0, prompts[i].ids, 64);
-    }
+    raw_prompts(&wc, 11, 4000, prompts);
     for (i = 0; i < 2; i++) run(base, steps, i, csv[i]);
     printf("\nmean over the first and the last %d rollouts (tokens; correctness of samples):\n", k);
     printf("  %-9s  %-15s  %-15s  %-15s  %-15s\n", "", "length", "better (pos)", "worse (neg)", "correct");

@@ -10,7 +10,7 @@
        correct  1 if the answer is the sum               (R1-Zero's accuracy reward)
        format   0.5 if the completion is <think>..</think><answer>..</answer>   (its format reward)
    R1-Zero's signature is that accuracy rises together with the response length: the policy finds
-   that working the columns out pays. Held-out results (800 test problems never trained on, greedy)
+   that working the columns out pays. Held-out results (1000 test problems never trained on, greedy)
    before and after; the best checkpoint by validation accuracy is kept.
 
    usage: grpo [steps (default 150)] [base (default build/base_mixed.ckpt)] [variant grpo|dr|dapo|rloo]
@@ -37,7 +37,7 @@ static float valid_raw(pt_model *m, void *user)
 static void report(pt_model *m, const char *when)
 {
     pt_world_eval_result id, ood;
-    if (pt_world_eval(m, &wc, PT_WORLD_ID, 800, 0, &id) != PT_OK || pt_world_eval(m, &wc, PT_WORLD_OOD, 400, 0, &ood) != PT_OK) {
+    if (pt_world_eval(m, &wc, PT_WORLD_ID, 1000, 0, &id) != PT_OK || pt_world_eval(m, &wc, PT_WORLD_OOD, 400, 0, &ood) != PT_OK) {
         printf("eval: %s\n", pt_last_error());
         return;
     }
@@ -47,7 +47,7 @@ static void report(pt_model *m, const char *when)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 150, i, n_prompts = 4000;
+    int steps = argc > 1 ? atoi(argv[1]) : 150, n_prompts = 4000;
     const char *base = argc > 2 ? argv[2] : "build/base_mixed.ckpt";
     const char *variant = argc > 3 ? argv[3] : "grpo";
     pt_model *m = pt_model_load(base);
@@ -61,12 +61,7 @@ int main(int argc, char **argv)
         return 1;
     }
     wc.min_digits = 1; wc.max_digits = 3;
-    for (i = 0; i < n_prompts; i++) {   /* training-class problems only: held-out ones never occur here */
-        pt_problem p;
-        prompts[i].ids = (int *)malloc(64 * sizeof(int));
-        pt_world_problem(&wc, PT_WORLD_TRAIN, 11, i, &p);
-        prompts[i].n_ids = prompts[i].n_prompt = pt_world_prompt(&p, 0, prompts[i].ids, 64);
-    }
+    raw_prompts(&wc, 11, n_prompts, prompts);   /* training-class problems: held-out ones never occur here */
     memset(&g, 0, sizeof g);
     g.train.steps = steps;
     g.train.lr = 2e-4f;
@@ -76,11 +71,7 @@ int main(int argc, char **argv)
     g.train.best_path = "build/grpo.ckpt";
     g.prompts_per_step = 16;
     g.group_size = 8;
-    g.gen.max_new_tokens = 64;
-    g.gen.sampler.temperature = 1.0f;
-    g.gen.stop_tokens[0] = '\n';   /* the raw format ends a solution with a newline, then <eos> */
-    g.gen.stop_tokens[1] = PT_BYTE_EOS;
-    g.gen.n_stop_tokens = 2;
+    raw_gen(&g.gen, 64);
     rewards[1].weight = format_weight;
     g.rewards = rewards;
     g.n_rewards = format_weight != 0 ? 2 : 1;

@@ -1,18 +1,24 @@
 /* ppo.c - RLHF's original recipe: PPO against a learned reward model, with a KL penalty.
 
-   The policy is the SFT model (build/sft.ckpt), the reward is the outcome reward model of
-   examples/reward_model.c (build/rm.ckpt: Bradley-Terry on graded pairs), read at the last token
-   of each sampled completion. The critic starts from the reward model too (TRL's default: its
+   The policy is an early SFT checkpoint: the base of `make demo` (build/base.ckpt) after 250 of
+   sft.c's 600 steps, which answers about half of the held-out sums (the full SFT model answers all
+   of them, leaving PPO nothing to gain). It is made here once and kept as build/sft_early.ckpt.
+   The reward is the outcome reward model of examples/reward_model.c (build/rm.ckpt: Bradley-Terry
+   on graded pairs), read at the last token of each sampled completion. The critic starts from the reward model too (TRL's default: its
    transformer and its head). Per token the reward is -kl_coef * (log pi - log ref), plus the RM's
    score on the stop token (Ziegler et al. 2019; Stiennon et al. 2020; Ouyang et al. 2022); GAE,
    whitened advantages, the clipped policy and value losses, 4 epochs per rollout. With a KL target
    the coefficient adapts (Ziegler et al.'s controller).
    The RM is a proxy: what it rewards is not exactly correctness. Both are reported: the RM score
    of the policy's samples (the proxy, in the CSV) and held-out accuracy by the rules (the truth).
+   Then, from the same early SFT model and for the same number of sampled completions, GRPO with
+   the verifiable rule reward (correct 1, format 0.5; 4 prompts x 8 samples per step): RL from a
+   learned proxy against RL from a rule (Tulu 3's RLVR, DeepSeek-R1).
 
-   usage: ppo [steps (default 100)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)]
+   usage: ppo [steps (default 100)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)] [policy checkpoint]
    writes build/ppo.csv (per step: reward = mean RM score, kl, kl_coef, length, clip_frac,
-   value_loss) and saves build/ppo.ckpt (the best by validation accuracy). */
+   value_loss) and build/ppo_grpo.csv; saves build/ppo.ckpt and build/ppo_grpo.ckpt (the best by
+   validation accuracy; the table reports the last models). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
@@ -48,22 +54,49 @@ static int rm_reward(const char *const *prompts, const char *const *completions,
     return st;
 }
 
+/* sft.c's recipe, stopped early: 250 steps of 16 rows, lr 3e-3, on 2000 demonstrations */
+static pt_model *early_sft(const char *path)
+{
+    static pt_example train[2000];
+    pt_model *m = pt_model_load(path);
+    pt_sft_config c;
+    int i;
+    if (m) return m;
+    if (!(m = pt_model_load("build/base.ckpt"))) return NULL;
+    for (i = 0; i < 2000; i++)
+        if (pt_world_sft_example(&wc, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.steps = 250;
+    c.batch_rows = 16;
+    c.lr = 3e-3f;
+    c.eval_every = 250;
+    printf("making %s: SFT of build/base.ckpt for 250 steps\n", path);
+    if (pt_sft_train(m, train, 2000, NULL, 0, &c, NULL) != PT_OK || pt_model_save(m, path, 0) != PT_OK) {
+        pt_model_free(m);
+        m = NULL;
+    }
+    pt_examples_free(train, 2000);
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 100, i, n_prompts = 2000;
     float kl_coef = argc > 2 ? (float)atof(argv[2]) : 0.05f, kl_target = argc > 3 ? (float)atof(argv[3]) : 0.0f;
-    pt_model *policy = pt_model_load("build/sft.ckpt"), *critic;
+    const char *policy_path = argc > 4 ? argv[4] : "build/sft_early.ckpt";
+    pt_model *policy, *critic;
     pt_example *prompts = (pt_example *)calloc((size_t)n_prompts, sizeof(pt_example));
     pt_world_eval_result id, ood;
     pt_ppo_config p;
     pt_train_result res;
+    wc.min_digits = 1; wc.max_digits = 3;
+    policy = early_sft(policy_path);
     rm = pt_model_load("build/rm.ckpt");
     critic = rm ? pt_model_load("build/rm.ckpt") : NULL;
     if (!policy || !rm || !critic || !prompts) {
-        printf("%s\n(this example needs build/sft.ckpt and build/rm.ckpt: make demo)\n", pt_last_error());
+        printf("%s\n(this example needs build/base.ckpt and build/rm.ckpt: make demo)\n", pt_last_error());
         return 1;
     }
-    wc.min_digits = 1; wc.max_digits = 3;
     for (i = 0; i < n_prompts; i++)   /* training-class prompts in the chat template */
         if (pt_world_sft_example(&wc, PT_WORLD_TRAIN, 21, i, &prompts[i]) != PT_OK) return 1;
     memset(&p, 0, sizeof p);
@@ -83,19 +116,45 @@ int main(int argc, char **argv)
     p.user = &wc;
     printf("PPO: the SFT policy against the learned ORM, kl_coef %.3f%s, %d prompts per step, %d steps\n", kl_coef,
            kl_target > 0 ? " (adaptive)" : "", p.prompts_per_step, steps);
-    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 800, 1, &id) == PT_OK &&
+    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 1000, 1, &id) == PT_OK &&
         pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
-        print_eval("SFT", &id, &ood, NULL);
+        print_eval("policy", &id, &ood, NULL);
     if (pt_ppo_train(policy, prompts, n_prompts, &p, &res) != PT_OK) {
         printf("ppo: %s\n", pt_last_error());
         return 1;
     }
     printf("  %d steps in %.0f s (generation %.0f s, log-probs and values %.0f s, updates %.0f s)\n", res.steps_done,
            res.seconds, res.gen_seconds, res.logprob_seconds, res.update_seconds);
-    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 800, 1, &id) == PT_OK &&
+    if (pt_world_eval(policy, &wc, PT_WORLD_ID, 1000, 1, &id) == PT_OK &&
         pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
         print_eval("PPO", &id, &ood, NULL);
-    printf("curves in build/ppo.csv: reward (the RM's score, the proxy) and kl per step\n");
+    pt_model_free(policy);
+    {   /* GRPO with the rule reward from the same start, 32 samples per step as PPO's 32 prompts */
+        pt_reward_term rules[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
+        pt_grpo_config g;
+        policy = pt_model_load(policy_path);
+        memset(&g, 0, sizeof g);
+        g.train = p.train;
+        g.train.lr = 2e-4f;
+        g.train.csv_path = "build/ppo_grpo.csv";
+        g.train.best_path = "build/ppo_grpo.ckpt";
+        g.prompts_per_step = 4;
+        g.group_size = 8;
+        g.gen = p.gen;
+        g.rewards = rules;
+        g.n_rewards = 2;
+        g.metric = valid_accuracy;
+        g.user = &wc;
+        if (!policy || pt_grpo_train(policy, prompts, n_prompts, &g, &res) != PT_OK) {
+            printf("grpo: %s\n", pt_last_error());
+            return 1;
+        }
+        printf("  GRPO: %d steps in %.0f s\n", res.steps_done, res.seconds);
+        if (pt_world_eval(policy, &wc, PT_WORLD_ID, 1000, 1, &id) == PT_OK &&
+            pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
+            print_eval("GRPO", &id, &ood, NULL);
+    }
+    printf("curves in build/ppo.csv (reward = the RM's score, the proxy; kl) and build/ppo_grpo.csv\n");
     pt_model_free(policy);
     pt_model_free(rm);
     pt_model_free(critic);

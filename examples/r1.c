@@ -45,11 +45,8 @@ static float greedy_length(pt_model *m)
         lens[i] = pt_world_prompt(&probs[i], 0, buf[i], 64);
         ids[i] = buf[i];
     }
-    memset(&g, 0, sizeof g);
-    g.max_new_tokens = 64;
-    g.stop_tokens[0] = '\n';
-    g.stop_tokens[1] = PT_BYTE_EOS;
-    g.n_stop_tokens = 2;
+    raw_gen(&g, 64);
+    g.sampler.temperature = 0.0f;   /* greedy */
     if (n < 1 || pt_generate(m, ids, lens, n, 1, &g, &r) != PT_OK) return NAN;
     for (i = 0; i < n; i++) total += r.total_len[i] - r.prompt_len[i];
     pt_gen_result_free(&r);
@@ -86,10 +83,7 @@ static int grpo(pt_model *m, int steps, const char *csv, const char *best)
     g.train.best_path = best;
     g.prompts_per_step = 16;
     g.group_size = 8;
-    g.gen.max_new_tokens = 64;
-    g.gen.stop_tokens[0] = '\n';
-    g.gen.stop_tokens[1] = PT_BYTE_EOS;
-    g.gen.n_stop_tokens = 2;
+    raw_gen(&g.gen, 64);
     g.rewards = rewards;
     g.n_rewards = 2;
     g.metric = valid_raw;
@@ -110,12 +104,7 @@ int main(int argc, char **argv)
         return 1;
     }
     wc.min_digits = 1; wc.max_digits = 3;
-    for (i = 0; i < 4000; i++) {   /* RL prompts: training-class problems, raw format */
-        pt_problem p;
-        prompts[i].ids = (int *)malloc(64 * sizeof(int));
-        pt_world_problem(&wc, PT_WORLD_TRAIN, 11, i, &p);
-        prompts[i].n_ids = prompts[i].n_prompt = pt_world_prompt(&p, 0, prompts[i].ids, 64);
-    }
+    raw_prompts(&wc, 11, 4000, prompts);   /* RL prompts: training-class problems, raw format */
     /* the cold start: worked solutions of other training problems, completion-only loss */
     if (pt_world_dataset(&wc, PT_WORLD_TRAIN, 77, n_cold, PT_DATA_COMPLETION, &ds) != PT_OK ||
         pt_world_dataset(&wc, PT_WORLD_VALID, 78, 100, PT_DATA_COMPLETION, &dv) != PT_OK) {

@@ -18,6 +18,7 @@
    optimisers, not a held-out evaluation (examples/grpo.c reports held-out accuracy). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,15 +57,7 @@ static pt_model *pretrain_base(void)
     return m;
 }
 
-static void gen_config(pt_gen_config *g)
-{
-    memset(g, 0, sizeof *g);
-    g->max_new_tokens = 24;
-    g->sampler.temperature = 1.0f;
-    g->stop_tokens[0] = '\n';   /* the raw format ends a solution with a newline */
-    g->stop_tokens[1] = PT_BYTE_EOS;
-    g->n_stop_tokens = 2;
-}
+static void gen_config(pt_gen_config *g) { raw_gen(g, 24); }
 
 /* Correctness of 512 fresh samples (T = 1) of 64 prompts, and their KL to the reference (mean over
    sequences of sum_t log pi - log ref): the two axes of the frontier. */
@@ -194,12 +187,7 @@ int main(int argc, char **argv)
     static const float kl_coefs[3] = {0.01f, 0.05f, 0.3f}, betas[3] = {0.03f, 0.1f, 0.5f};
     if (argc > 2) prefix = argv[2];
     wc.min_digits = wc.max_digits = 1;
-    for (i = 0; i < 400; i++) {   /* training-class prompts, raw format */
-        pt_problem p;
-        prompts[i].ids = (int *)malloc(64 * sizeof(int));
-        pt_world_problem(&wc, PT_WORLD_TRAIN, 9, i, &p);
-        prompts[i].n_ids = prompts[i].n_prompt = pt_world_prompt(&p, 0, prompts[i].ids, 64);
-    }
+    raw_prompts(&wc, 9, 400, prompts);   /* training-class prompts, raw format */
     printf("pretraining the 1-digit base (500 steps)...\n");
     if (!(base = pretrain_base())) {
         printf("base: %s\n", pt_last_error());
