@@ -1017,6 +1017,27 @@ static void test_direct_answers(void)
           sc.correct, sc.format_ok, sc.steps_ok);
     CHECK(pt_reward_correct("Q: 47+85=?", "<answer>132</answer>", NULL) == 1.0f &&
           pt_reward_format("Q: 47+85=?", "<answer>132</answer>", NULL) == 0.0f, "rewards of a direct answer");
+    {   /* the corpus of R1-Zero's base: a fraction `direct` of documents answer without a think block,
+           and direct = 0 leaves the corpus exactly as it was (its own random stream) */
+        static int plain[60000], mixed[60000];
+        pt_world_config wc;
+        int64_t n0, n1, i;
+        int docs = 0, direct = 0, think = 0;
+        memset(&wc, 0, sizeof wc);
+        n0 = pt_world_corpus(&wc, 4, 1000, plain, 60000);
+        wc.direct = 0.6f;
+        n1 = pt_world_corpus(&wc, 4, 1000, mixed, 60000);
+        for (i = 0; i < n1; i++) {
+            if (mixed[i] == PT_BYTE_BOS) docs++;
+            if (mixed[i] == PT_BYTE_THINK) think++;
+            if (i >= 3 && mixed[i] == PT_BYTE_ANSWER && mixed[i - 1] == ' ' && mixed[i - 2] == ':' && mixed[i - 3] == 'A') direct++;
+        }
+        CHECK(docs == 1000 && direct + think == docs, "documents %d: direct %d + think %d", docs, direct, think);
+        CHECK(direct > 540 && direct < 660, "direct answers in %d of 1000 documents (expected ~600)", direct);
+        wc.direct = 0.0f;
+        CHECK(pt_world_corpus(&wc, 4, 1000, mixed, 60000) == n0 && memcmp(plain, mixed, (size_t)n0 * sizeof(int)) == 0,
+              "direct = 0 changes the corpus");
+    }
 }
 
 int main(void)
