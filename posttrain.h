@@ -11328,6 +11328,20 @@ static int pt__rl_columns(char *out, size_t cap, const char *own, int n_own, con
     snprintf(out + cl, cap - cl, ",gen_s,logprob_s,train_s");
     return n_own + n_rewards + (has_batch ? 1 : 0) + 3;
 }
+/* The end of a CSV row (each reward term's mean, the time split), the evaluation when due, the log. */
+static int pt__rl_log(pt_trainer *tr, float *row, float *x, int n_columns, const float *term_mean, int n_terms,
+                      const pt_rollout *ro, double t_train, float (*metric)(pt_model *, void *), void *user)
+{
+    int k, st = PT_OK;
+    for (k = 0; k < n_terms; k++) *x++ = term_mean[k];
+    *x++ = (float)ro->gen_s;
+    *x++ = (float)ro->logprob_s;
+    *x++ = (float)(pt_time_seconds() - t_train);
+    if (pt_trainer_eval_due(tr) && metric) st = pt_trainer_evaluated(tr, NAN, metric(tr->m, user));
+    PT_ASSERT((int)(x - row) == n_columns);   /* the values match the header pt__rl_columns wrote */
+    pt_trainer_log(tr, row, n_columns);
+    return st;
+}
 /* The rollout settings both trainers use; step > 0 gives each rollout its own samples. */
 static pt_rollout_config pt__rl_rollout(const pt_gen_config *gen, int step, const pt_tokenizer *tok, pt_model *ref,
                                         int ref_adapters_off, int rows, pt_ctx *ctx)
@@ -11579,12 +11593,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
             *x++ = (float)n_bad;
             *x++ = n_pos > 0 ? (float)(len_pos / n_pos) : NAN;
             *x++ = n_neg > 0 ? (float)(len_neg / n_neg) : NAN;
-            for (k = 0; k < c.n_rewards + (c.reward_batch ? 1 : 0); k++) *x++ = term_mean[k];
-            *x++ = (float)ro.gen_s;
-            *x++ = (float)ro.logprob_s;
-            *x++ = (float)(pt_time_seconds() - t_train);
-            if (pt_trainer_eval_due(&tr) && c.metric) st = pt_trainer_evaluated(&tr, NAN, c.metric(policy, c.user));
-            pt_trainer_log(&tr, extra, n_extra);
+            st = pt__rl_log(&tr, extra, x, n_extra, term_mean, c.n_rewards + (c.reward_batch ? 1 : 0), &ro, t_train,
+                            c.metric, c.user);
         }
         pt_rollout_free(&ro);
         pt_ctx_reset(ctx);
@@ -11638,7 +11648,7 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
     const pt_tokenizer *tok = cfg_in && cfg_in->tok ? cfg_in->tok : &byte_tok;
     pt_ppo_config c = pt__ppo_resolve(cfg_in, tok);
     pt_grpo_config rg;   /* the reward settings, in the form pt__grpo_rewards reads */
-    int N = c.prompts_per_step, st = PT_OK, i, k, cursor, n_extra;
+    int N = c.prompts_per_step, st = PT_OK, i, cursor, n_extra;
     int R = (N + c.minibatches - 1) / c.minibatches;
     float temp = pt__score_temperature(&c.gen);
     pt_model *ref = c.ref, *critic = c.critic;
@@ -11809,12 +11819,8 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
             *x++ = vcount > 0 ? (float)(vloss / vcount) : NAN;
             *x++ = (float)trunc;
             *x++ = (float)n_bad;
-            for (k = 0; k < c.n_rewards + (c.reward_batch ? 1 : 0); k++) *x++ = term_mean[k];
-            *x++ = (float)ro.gen_s;
-            *x++ = (float)ro.logprob_s;
-            *x++ = (float)(pt_time_seconds() - t_train);
-            if (pt_trainer_eval_due(&tr) && c.metric) st = pt_trainer_evaluated(&tr, NAN, c.metric(policy, c.user));
-            pt_trainer_log(&tr, extra, n_extra);
+            st = pt__rl_log(&tr, extra, x, n_extra, term_mean, c.n_rewards + (c.reward_batch ? 1 : 0), &ro, t_train,
+                            c.metric, c.user);
         }
         pt_rollout_free(&ro);
         pt_ctx_reset(ctx);
