@@ -12,10 +12,12 @@
    The RM is a proxy: what it rewards is not exactly correctness. Both are reported: the RM score
    of the policy's samples (the proxy, in the CSV) and held-out accuracy by the rules (the truth).
    Then, from the same early SFT model and for the same number of sampled completions, GRPO with
-   the verifiable rule reward (correct 1, format 0.5; 4 prompts x 8 samples per step): RL from a
-   learned proxy against RL from a rule (Tulu 3's RLVR, DeepSeek-R1).
+   the verifiable rule reward (correct 1, format 0.5; 8 prompts x 8 samples per step, as PPO's 64
+   prompts): RL from a learned proxy against RL from a rule (Tulu 3's RLVR, DeepSeek-R1). Both use
+   lr 1e-4 with 10 warmup steps: without warmup a fresh AdamW's first updates, full-size in every
+   weight whatever the noise of the gradient, cost the early SFT model up to 9 points of accuracy.
 
-   usage: ppo [steps (default 100)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)] [policy checkpoint]
+   usage: ppo [steps (default 150)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)] [policy checkpoint]
    writes build/ppo.csv (per step: reward = mean RM score, kl, kl_coef, length, clip_frac,
    value_loss) and build/ppo_grpo.csv; saves build/ppo.ckpt and build/ppo_grpo.ckpt (the best by
    validation accuracy; the table reports the last models). */
@@ -81,7 +83,7 @@ static pt_model *early_sft(const char *path)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 100, i, n_prompts = 2000;
+    int steps = argc > 1 ? atoi(argv[1]) : 150, i, n_prompts = 2000;
     float kl_coef = argc > 2 ? (float)atof(argv[2]) : 0.05f, kl_target = argc > 3 ? (float)atof(argv[3]) : 0.0f;
     const char *policy_path = argc > 4 ? argv[4] : "build/sft_early.ckpt";
     pt_model *policy, *critic;
@@ -101,12 +103,12 @@ int main(int argc, char **argv)
         if (pt_world_sft_example(&wc, PT_WORLD_TRAIN, 21, i, &prompts[i]) != PT_OK) return 1;
     memset(&p, 0, sizeof p);
     p.train.steps = steps;
-    p.train.lr = 5e-5f;
-    p.train.warmup = PT_ZERO;
+    p.train.lr = 1e-4f;
+    p.train.warmup = 10;   /* a fresh AdamW's first updates are full-size whatever the gradient's noise */
     p.train.eval_every = steps / 4 > 0 ? steps / 4 : 1;
     p.train.csv_path = "build/ppo.csv";
     p.train.best_path = "build/ppo.ckpt";
-    p.prompts_per_step = 32;
+    p.prompts_per_step = 64;
     p.gen.max_new_tokens = 64;
     p.kl_coef = kl_coef;
     p.kl_target = kl_target;
@@ -129,16 +131,15 @@ int main(int argc, char **argv)
         pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
         print_eval("PPO", &id, &ood, NULL);
     pt_model_free(policy);
-    {   /* GRPO with the rule reward from the same start, 32 samples per step as PPO's 32 prompts */
+    {   /* GRPO with the rule reward from the same start and budget */
         pt_reward_term rules[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
         pt_grpo_config g;
         policy = pt_model_load(policy_path);
         memset(&g, 0, sizeof g);
         g.train = p.train;
-        g.train.lr = 2e-4f;
         g.train.csv_path = "build/ppo_grpo.csv";
         g.train.best_path = "build/ppo_grpo.ckpt";
-        g.prompts_per_step = 4;
+        g.prompts_per_step = 8;   /* 8 x 8 = 64 samples per step, as PPO's 64 prompts */
         g.group_size = 8;
         g.gen = p.gen;
         g.rewards = rules;
