@@ -1578,7 +1578,9 @@ typedef struct pt_grpo_config {
     int dynamic_sampling;         /* 1: leave out groups whose rewards are all equal (DAPO) */
     int mask_truncated;           /* 1: leave truncated completions out of the loss */
     float truncated_penalty;      /* added to a truncated completion's reward (e.g. -1); 0 = none */
-    const pt_reward_term *rewards; int n_rewards;   /* rule rewards, summed with their weights */
+    const pt_reward_term *rewards; int n_rewards;   /* rule rewards, summed with their weights (a term of
+                                                       weight 0 is only logged: the true reward next
+                                                       to a proxy, as reward-hacking curves need) */
     pt_batch_reward_fn reward_batch; void *reward_user; float reward_batch_weight;   /* 0 -> 1 */
     pt_model *ref;                /* the reference; NULL: a frozen clone of the policy at the start */
     int ref_adapters_off;         /* 1: the policy with adapters off is the reference */

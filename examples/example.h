@@ -91,4 +91,55 @@ static inline double csv_mean(const char *path, const char *column, int from, in
     fclose(f);
     return n ? sum / n : -1;
 }
+/* A learned outcome RM as a batch reward (pt_batch_reward_fn; user = the RM): its score of each
+   (prompt, completion), on the example it was trained on, the chat template with the completion
+   closed by <|end|><eos>. */
+static inline int rm_reward(const char *const *prompts, const char *const *completions, int n, float *out, void *user)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_example *ex = (pt_example *)calloc((size_t)n, sizeof(pt_example));
+    int i, st = PT_OK;
+    if (!ex) return PT_ERR_NOMEM;
+    for (i = 0; i < n && st == PT_OK; i++) {
+        int cap = (int)(strlen(prompts[i]) + strlen(completions[i])) + 16, k;
+        if (!(ex[i].ids = (int *)malloc((size_t)cap * sizeof(int)))) {
+            st = PT_ERR_NOMEM;
+            break;
+        }
+        ex[i].n_prompt = tok.encode(&tok, prompts[i], 0, 0, ex[i].ids, cap);
+        k = tok.encode(&tok, completions[i], 0, 0, ex[i].ids + ex[i].n_prompt, cap - ex[i].n_prompt);
+        ex[i].n_ids = ex[i].n_prompt + k;
+        ex[i].ids[ex[i].n_ids++] = PT_BYTE_END;
+        ex[i].ids[ex[i].n_ids++] = PT_BYTE_EOS;
+    }
+    if (st == PT_OK) st = pt_rm_score((pt_model *)user, ex, n, out);
+    pt_examples_free(ex, n);
+    free(ex);
+    return st;
+}
+/* An early SFT checkpoint, with headroom for RL: examples/sft.c's recipe (250 of its 600 steps of 16
+   rows, lr 3e-3, on 2000 demonstrations) from build/base.ckpt; made once, then loaded from path. */
+static inline pt_model *early_sft(const pt_world_config *wc, const char *path)
+{
+    static pt_example train[2000];
+    pt_model *m = pt_model_load(path);
+    pt_sft_config c;
+    int i;
+    if (m) return m;
+    if (!(m = pt_model_load("build/base.ckpt"))) return NULL;
+    for (i = 0; i < 2000; i++)
+        if (pt_world_sft_example(wc, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.steps = 250;
+    c.batch_rows = 16;
+    c.lr = 3e-3f;
+    c.eval_every = 250;
+    printf("making %s: SFT of build/base.ckpt for 250 steps\n", path);
+    if (pt_sft_train(m, train, 2000, NULL, 0, &c, NULL) != PT_OK || pt_model_save(m, path, 0) != PT_OK) {
+        pt_model_free(m);
+        m = NULL;
+    }
+    pt_examples_free(train, 2000);
+    return m;
+}
 #endif

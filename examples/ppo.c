@@ -18,8 +18,8 @@
    weight whatever the noise of the gradient, cost the early SFT model up to 9 points of accuracy.
 
    usage: ppo [steps (default 150)] [kl_coef (default 0.05)] [kl target (default 0 = fixed)] [policy checkpoint]
-   writes build/ppo.csv (per step: reward = mean RM score, kl, kl_coef, length, clip_frac,
-   value_loss) and build/ppo_grpo.csv; saves build/ppo.ckpt and build/ppo_grpo.ckpt (the best by
+   writes build/ppo.csv (per step: reward = mean RM score, r_correct = the rule's verdict on the same
+   samples, logged with weight 0, kl, kl_coef, length, clip_frac, value_loss) and build/ppo_grpo.csv; saves build/ppo.ckpt and build/ppo_grpo.ckpt (the best by
    validation accuracy; the table reports the last models). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
@@ -28,71 +28,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pt_model *rm;
 static pt_world_config wc;
-
-/* The RM's score of each (prompt, completion): the example it was trained on is the chat template
-   with the completion closed by <|end|><eos>, so the same is built here. */
-static int rm_reward(const char *const *prompts, const char *const *completions, int n, float *out, void *user)
-{
-    pt_tokenizer tok = pt_byte_tokenizer();
-    pt_example *ex = (pt_example *)calloc((size_t)n, sizeof(pt_example));
-    int i, st = PT_OK;
-    (void)user;
-    if (!ex) return PT_ERR_NOMEM;
-    for (i = 0; i < n && st == PT_OK; i++) {
-        int cap = (int)(strlen(prompts[i]) + strlen(completions[i])) + 16, k;
-        ex[i].ids = (int *)malloc((size_t)cap * sizeof(int));
-        if (!ex[i].ids) { st = PT_ERR_NOMEM; break; }
-        ex[i].n_prompt = tok.encode(&tok, prompts[i], 0, 0, ex[i].ids, cap);
-        k = tok.encode(&tok, completions[i], 0, 0, ex[i].ids + ex[i].n_prompt, cap - ex[i].n_prompt);
-        ex[i].n_ids = ex[i].n_prompt + k;
-        ex[i].ids[ex[i].n_ids++] = PT_BYTE_END;
-        ex[i].ids[ex[i].n_ids++] = PT_BYTE_EOS;
-    }
-    if (st == PT_OK) st = pt_rm_score(rm, ex, n, out);
-    pt_examples_free(ex, n);
-    free(ex);
-    return st;
-}
-
-/* sft.c's recipe, stopped early: 250 steps of 16 rows, lr 3e-3, on 2000 demonstrations */
-static pt_model *early_sft(const char *path)
-{
-    static pt_example train[2000];
-    pt_model *m = pt_model_load(path);
-    pt_sft_config c;
-    int i;
-    if (m) return m;
-    if (!(m = pt_model_load("build/base.ckpt"))) return NULL;
-    for (i = 0; i < 2000; i++)
-        if (pt_world_sft_example(&wc, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK) return NULL;
-    memset(&c, 0, sizeof c);
-    c.steps = 250;
-    c.batch_rows = 16;
-    c.lr = 3e-3f;
-    c.eval_every = 250;
-    printf("making %s: SFT of build/base.ckpt for 250 steps\n", path);
-    if (pt_sft_train(m, train, 2000, NULL, 0, &c, NULL) != PT_OK || pt_model_save(m, path, 0) != PT_OK) {
-        pt_model_free(m);
-        m = NULL;
-    }
-    pt_examples_free(train, 2000);
-    return m;
-}
 
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 150, i, n_prompts = 2000;
     float kl_coef = argc > 2 ? (float)atof(argv[2]) : 0.05f, kl_target = argc > 3 ? (float)atof(argv[3]) : 0.0f;
     const char *policy_path = argc > 4 ? argv[4] : "build/sft_early.ckpt";
-    pt_model *policy, *critic;
+    pt_model *policy, *critic, *rm;
+    pt_reward_term truth = {"correct", pt_reward_correct, NULL, 0.0f};
     pt_example *prompts = (pt_example *)calloc((size_t)n_prompts, sizeof(pt_example));
     pt_world_eval_result id, ood;
     pt_ppo_config p;
     pt_train_result res;
     wc.min_digits = 1; wc.max_digits = 3;
-    policy = early_sft(policy_path);
+    policy = early_sft(&wc, policy_path);
     rm = pt_model_load("build/rm.ckpt");
     critic = rm ? pt_model_load("build/rm.ckpt") : NULL;
     if (!policy || !rm || !critic || !prompts) {
@@ -113,6 +63,9 @@ int main(int argc, char **argv)
     p.kl_coef = kl_coef;
     p.kl_target = kl_target;
     p.reward_batch = rm_reward;
+    p.reward_user = rm;
+    p.rewards = &truth;   /* weight 0: logged per step (r_correct), never optimised */
+    p.n_rewards = 1;
     p.critic = critic;
     p.metric = valid_accuracy;
     p.user = &wc;
