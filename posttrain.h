@@ -947,6 +947,18 @@ typedef struct pt_world_eval_result {
     char first[256];
 } pt_world_eval_result;
 PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res);
+/* Two models on the same held-out problems (greedy, as pt_world_eval): a paired comparison resolves
+   differences that two separate intervals cannot. a_only counts problems model a gets right and b
+   wrong, b_only the reverse; McNemar's test (McNemar 1947) z = (b_only - a_only) / sqrt(a_only +
+   b_only), normal approximation without continuity correction, two-sided p (z = 0, p = 1 when no
+   problem changes). A positive z favours b. */
+typedef struct pt_paired_result {
+    int n, correct_a, correct_b, a_only, b_only;
+    float z, p;
+} pt_paired_result;
+PTDEF int pt_world_eval_paired(pt_model *a, pt_model *b, const pt_world_config *cfg, int split, int n, int chat,
+                               pt_paired_result *res);
+PTDEF void pt_mcnemar(int a_only, int b_only, float *z, float *p);
 /* " 45.1% [41.7, 48.6] n=800 (1d 5/5, 2d 301/397, 3d 55/398)": accuracy, interval (fixed widths,
    so lines align), per digit count.
    Returns the length (snprintf-style). */
@@ -7861,7 +7873,9 @@ static void pt__gen_text(const pt_gen_result *r, int i, char *text, int cap)
         at += (size_t)k;
     }
 }
-PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res)
+/* pt_world_eval, with each problem's verdict into each[i] when each is not NULL (n bytes) */
+static int pt__world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat,
+                          pt_world_eval_result *res, unsigned char *each)
 {
     pt__world_prompts w;
     pt_gen_config g;
@@ -7869,6 +7883,7 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
     int i, st, steps = 0, steps_ok = 0;
     memset(res, 0, sizeof *res);
     memset(&r, 0, sizeof r);
+    if (!m) return pt__fail(PT_ERR_ARG, "pt_world_eval: model is NULL");
     if ((st = pt__world_prompts_make(m, cfg, split, 0, n, chat, &w, "pt_world_eval")) != PT_OK) return st;
     g = pt__world_gen(m, w.maxp, chat);
     if ((st = pt_generate(m, (const int *const *)w.prompts, w.lens, w.n, 1, &g, &r)) != PT_OK) goto done;
@@ -7879,6 +7894,7 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
         pt__gen_text(&r, i, text, sizeof text);
         pt_world_score_text(&w.probs[i], text, &sc);
         res->correct += sc.correct;
+        if (each) each[i] = (unsigned char)sc.correct;
         if (d < 17) {
             res->n_by_digits[d]++;
             res->correct_by_digits[d] += sc.correct;
@@ -7903,6 +7919,41 @@ PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int 
 done:
     pt_gen_result_free(&r);
     pt__world_prompts_free(&w);
+    return st;
+}
+PTDEF int pt_world_eval(pt_model *m, const pt_world_config *cfg, int split, int n, int chat, pt_world_eval_result *res)
+{
+    return pt__world_eval(m, cfg, split, n, chat, res, NULL);
+}
+PTDEF void pt_mcnemar(int a_only, int b_only, float *z, float *p)
+{
+    double zz = a_only + b_only > 0 ? (b_only - a_only) / sqrt((double)(a_only + b_only)) : 0.0;
+    if (z) *z = (float)zz;
+    if (p) *p = (float)erfc(fabs(zz) / sqrt(2.0));   /* two-sided normal tail */
+}
+PTDEF int pt_world_eval_paired(pt_model *a, pt_model *b, const pt_world_config *cfg, int split, int n, int chat,
+                               pt_paired_result *res)
+{
+    pt_world_eval_result ra, rb;
+    unsigned char *each;
+    int i, st;
+    if (!res || n < 1) return pt__fail(PT_ERR_ARG, "pt_world_eval_paired: no result or n %d < 1", n);
+    memset(res, 0, sizeof *res);
+    if (!(each = (unsigned char *)PT_MALLOC((size_t)n * 2)))
+        return pt__fail(PT_ERR_NOMEM, "pt_world_eval_paired: out of memory");
+    st = pt__world_eval(a, cfg, split, n, chat, &ra, each);
+    if (st == PT_OK) st = pt__world_eval(b, cfg, split, n, chat, &rb, each + n);
+    if (st == PT_OK) {   /* the same fixed held-out set both times (pt_world_heldout), in the same order */
+        res->n = ra.n;
+        res->correct_a = ra.correct;
+        res->correct_b = rb.correct;
+        for (i = 0; i < ra.n; i++) {
+            res->a_only += each[i] && !each[n + i];
+            res->b_only += !each[i] && each[n + i];
+        }
+        pt_mcnemar(res->a_only, res->b_only, &res->z, &res->p);
+    }
+    PT_FREE(each);
     return st;
 }
 PTDEF int pt_world_eval_format(const pt_world_eval_result *res, char *out, int cap)
@@ -11902,8 +11953,9 @@ done:
                          prompt, reference/old log-probs at the sampling temperature, critic values,
                          truncation flags, decoded texts, time split); GRPO/Dr. GRPO/DAPO/RLOO and
                          PPO trainers with fresh optimizer state; the world's corpus can answer
-                         directly (R1-Zero's base) and direct answers are scored; examples grpo.c,
-                         ppo.c, rl_tour.c; notebook 05.
+                         directly (R1-Zero's base) and direct answers are scored; paired held-out
+                         comparisons (pt_world_eval_paired, McNemar); examples grpo.c, r1.c, ppo.c,
+                         dr_grpo.c, rl_tour.c, reward_hacking.c; notebook 05.
 
    ------------------------------------------------------------------------------------------------
    MIT License

@@ -142,4 +142,12 @@ static inline pt_model *early_sft(const pt_world_config *wc, const char *path)
     pt_examples_free(train, 2000);
     return m;
 }
+/* The paired comparison of two models on the same 1000 held-out test problems (McNemar). */
+static inline void print_paired(const char *what, pt_model *a, pt_model *b, const pt_world_config *wc, int chat)
+{
+    pt_paired_result r;
+    if (!a || !b || pt_world_eval_paired(a, b, wc, PT_WORLD_ID, 1000, chat, &r) != PT_OK) return;
+    printf("  paired, %s: %d -> %d of %d; %d wrong -> right, %d right -> wrong; McNemar z = %.2f, p = %.2g\n", what,
+           r.correct_a, r.correct_b, r.n, r.b_only, r.a_only, r.z, r.p);
+}
 #endif

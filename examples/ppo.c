@@ -87,6 +87,7 @@ int main(int argc, char **argv)
     {   /* GRPO with the rule reward from the same start and budget */
         pt_reward_term rules[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
         pt_grpo_config g;
+        pt_model *start;
         policy = pt_model_load(policy_path);
         memset(&g, 0, sizeof g);
         g.train = p.train;
@@ -107,6 +108,9 @@ int main(int argc, char **argv)
         if (pt_world_eval(policy, &wc, PT_WORLD_ID, 1000, 1, &id) == PT_OK &&
             pt_world_eval(policy, &wc, PT_WORLD_OOD, 400, 1, &ood) == PT_OK)
             print_eval("GRPO", &id, &ood, NULL);
+        start = pt_model_load(policy_path);
+        print_paired("the early SFT model -> GRPO", start, policy, &wc, 1);
+        pt_model_free(start);
     }
     printf("curves in build/ppo.csv (reward = the RM's score, the proxy; kl) and build/ppo_grpo.csv\n");
     pt_model_free(policy);

@@ -147,6 +147,11 @@ int main(int argc, char **argv)
     if (grpo(m, rl_steps, "build/r1_rl.csv", "build/r1.ckpt") != PT_OK) printf("grpo: %s\n", pt_last_error());
     pt_model_free(m);
     if ((m = pt_model_load("build/r1.ckpt"))) row(csv, "R1 (SFT+RL)", m);
+    {   /* what RL added to the cold start, problem by problem */
+        pt_model *cold_sft = pt_model_load("build/r1_sft.ckpt");
+        print_paired("cold SFT -> R1", cold_sft, m, &wc, 0);
+        pt_model_free(cold_sft);
+    }
     pt_model_free(m);
     fclose(csv);
     printf("table in build/r1.csv\n");

@@ -1040,11 +1040,42 @@ static void test_direct_answers(void)
     }
 }
 
+/* McNemar's paired test by hand: 17 problems lost, 48 gained -> z = 31 / sqrt(65) = 3.8450,
+   p = erfc(3.8450 / sqrt 2) = 1.206e-4; no change -> z = 0, p = 1; the sign favours b. And a model
+   compared with itself on the world changes nothing, with pt_world_eval's count. */
+static void test_paired(void)
+{
+    pt_config c = mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 64, 0);
+    pt_model *m = pt_model_new(&c, 3);
+    pt_world_config wc;
+    pt_world_eval_result e;
+    pt_paired_result r;
+    float z, p;
+    pt_mcnemar(17, 48, &z, &p);
+    CHECK_NEAR(z, 3.8450, 1e-3, "McNemar z");
+    CHECK_NEAR(p, 1.206e-4, 2e-6, "McNemar p");
+    pt_mcnemar(48, 17, &z, &p);
+    CHECK_NEAR(z, -3.8450, 1e-3, "McNemar z favours a");
+    pt_mcnemar(0, 0, &z, &p);
+    CHECK(z == 0.0f && p == 1.0f, "no change: z %g p %g", z, p);
+    memset(&wc, 0, sizeof wc);
+    CHECK(m != NULL, "model: %s", pt_last_error());
+    if (!m) return;
+    CHECK(pt_world_eval_paired(m, m, &wc, PT_WORLD_VALID, 40, 0, &r) == PT_OK, "paired: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_VALID, 40, 0, &e) == PT_OK, "eval: %s", pt_last_error());
+    CHECK(r.n == e.n && r.correct_a == e.correct && r.correct_b == e.correct && r.a_only == 0 && r.b_only == 0 &&
+          r.p == 1.0f, "self-comparison: n %d/%d correct %d %d/%d, a_only %d b_only %d", r.n, e.n, r.correct_a,
+          r.correct_b, e.correct, r.a_only, r.b_only);
+    CHECK(pt_world_eval_paired(m, NULL, &wc, PT_WORLD_VALID, 40, 0, &r) != PT_OK, "a NULL model is refused");
+    pt_model_free(m);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
     if (!make_tmp_dir("test_rl")) return 1;
     RUN("direct answers are scored", test_direct_answers);
+    RUN("paired comparison (McNemar)", test_paired);
     RUN("kl estimators", test_kl_tokens);
     RUN("gae", test_gae);
     RUN("whiten", test_whiten);
