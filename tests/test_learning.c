@@ -542,8 +542,9 @@ static void rl_gen(pt_gen_config *g)
 
 /* GRPO from the pretrained base (the R1-Zero recipe on the 1-digit world): 8 prompts x 8 samples,
    300 rollouts, lr 3e-4, beta 0.04. The learning effect is the correctness reward of fresh samples
-   (T = 1) in the first 30 rollouts against the last 30. Measured (PT_TEST_SEED 0-2): 0.453 -> 0.634 /
-   0.470 -> 0.642 / ... ; greedy training-class accuracy 0.84 -> 0.88; KL 0.3 nats (10 s on 2 cores).
+   (T = 1) in the first 30 rollouts against the last 30. Measured (PT_TEST_SEED 0): 0.454 -> 0.632 with
+   gcc, 0.448 -> 0.629 with clang; greedy training-class accuracy 0.84 -> 0.90 / 0.88; KL 0.23 nats
+   (9 s on 2 cores).
    At lr 1e-3 the same run collapses (KL 21 nats, accuracy 0.14): the reason for the conservative lr. */
 static void test_grpo(void)
 {
@@ -580,7 +581,7 @@ static void test_grpo(void)
     printf("  GRPO: sampled correctness %.3f -> %.3f, greedy accuracy %.2f -> %.2f, KL %.3f nats, %.1f s "
            "(generation %.1f, log-probs %.1f, updates %.1f)\n", first, last, before.accuracy, after.accuracy, kl,
            res.seconds, res.gen_seconds, res.logprob_seconds, res.update_seconds);
-    CHECK(last >= first + 0.08, "GRPO: sampled correctness %.3f -> %.3f (measured 0.453 -> 0.634)", first, last);
+    CHECK(last >= first + 0.08, "GRPO: sampled correctness %.3f -> %.3f (measured 0.454 -> 0.632)", first, last);
     CHECK(after.accuracy >= 0.7f, "GRPO: greedy accuracy fell to %.2f (measured 0.84 -> 0.88)", after.accuracy);
     CHECK(kl > 0.01 && kl < 3.0, "GRPO: KL %.3f nats (measured 0.3)", kl);
     pt_model_free(m);
@@ -588,8 +589,8 @@ static void test_grpo(void)
 
 /* PPO with a fresh critic (a clone of the base with a value head), the same rule rewards, 64 prompts
    per rollout, 4 epochs, kl_coef 0.05, 150 rollouts. Measured (PT_TEST_SEED 0): sampled correctness
-   over the first 15 rollouts 0.460 -> last 15 0.747, KL 0.38 nats (28 s on 2 cores). The bound the
-   issue asks for: KL stays below 2 nats per sequence. */
+   over the first 15 rollouts -> the last 15: 0.455 -> 0.748 (gcc), 0.433 -> 0.739 (clang), KL 0.40 /
+   0.38 nats (23 s on 2 cores). The bound the issue asks for: KL stays below 2 nats per sequence. */
 static void test_ppo(void)
 {
     pt_world_config wc;
@@ -619,7 +620,7 @@ static void test_ppo(void)
     last = csv_mean(csv, "r_correct", 136, 150);
     kl = csv_mean(csv, "kl", 136, 150);
     printf("  PPO: sampled correctness %.3f -> %.3f, KL %.3f nats, %.1f s\n", first, last, kl, res.seconds);
-    CHECK(last >= first + 0.12, "PPO: sampled correctness %.3f -> %.3f (measured 0.460 -> 0.747)", first, last);
+    CHECK(last >= first + 0.12, "PPO: sampled correctness %.3f -> %.3f (measured 0.455 -> 0.748)", first, last);
     CHECK(kl < 2.0, "PPO: KL %.3f nats, above the 2-nat bound (measured 0.38)", kl);
     pt_model_free(m);
 }
