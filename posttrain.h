@@ -11395,6 +11395,20 @@ static int pt__rl_log(pt_trainer *tr, float *row, float *x, int n_columns, const
     pt_trainer_log(tr, row, n_columns);
     return st;
 }
+/* The clip fraction's counts: valid tokens where the clip binds (A > 0 and rho > 1 + eps_high, or
+   A < 0 and rho < 1 - eps_low), out of all valid tokens. */
+static void pt__clip_count(const float *lp, const float *old, const float *adv, const float *mask, int64_t n,
+                           float eps_low, float eps_high, double *clipped, double *counted)
+{
+    int64_t j;
+    for (j = 0; j < n; j++) {
+        float rho;
+        if (mask[j] == 0.0f) continue;
+        rho = expf(lp[j] - old[j]);
+        *clipped += (adv[j] > 0 && rho > 1 + eps_high) || (adv[j] < 0 && rho < 1 - eps_low);
+        *counted += 1;
+    }
+}
 /* The rollout settings both trainers use; step > 0 gives each rollout its own samples. */
 static pt_rollout_config pt__rl_rollout(const pt_gen_config *gen, int step, const pt_tokenizer *tok, pt_model *ref,
                                         int ref_adapters_off, int rows, pt_ctx *ctx)
@@ -11620,13 +11634,8 @@ PTDEF int pt_grpo_train(pt_model *policy, const pt_example *prompts, int n_promp
                 denom = c.agg == PT_AGG_SEQ_MEAN ? (float)kept_rows
                         : c.agg == PT_AGG_SEQ_SUM_NORM ? (float)kept_rows * c.max_len_norm : 0.0f;
                 loss = per ? pt_aggregate_loss(ctx, per, mask + o, rows, T, c.agg, denom) : NULL;
-                for (j = 0; lp && j < (int64_t)rows * T; j++) {
-                    float a = adv_tok[o + j], rho;
-                    if (mask[o + j] == 0.0f) continue;
-                    rho = expf(lp->data[j] - old[j]);
-                    clipped += (a > 0 && rho > 1 + c.eps_high) || (a < 0 && rho < 1 - c.eps_low);
-                    counted += 1;
-                }
+                if (lp) pt__clip_count(lp->data, old, adv_tok + o, mask + o, (int64_t)rows * T, c.eps_low, c.eps_high,
+                                       &clipped, &counted);
                 st = pt_trainer_step(&tr, ctx, loss, e == 0 && r0 == 0 ? length * N : 0.0);
             }
         tr.res.update_seconds += pt_time_seconds() - t_train;
@@ -11843,13 +11852,7 @@ PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompt
                 }
                 vloss += vl->data[0];
                 vcount += 1;
-                for (j = 0; j < (int64_t)rows * T; j++) {
-                    float a = adv[o + j], rho;
-                    if (mask[o + j] == 0.0f) continue;
-                    rho = expf(lp->data[j] - old[j]);
-                    clipped += (a > 0 && rho > 1 + c.clip) || (a < 0 && rho < 1 - c.clip);
-                    counted += 1;
-                }
+                pt__clip_count(lp->data, old, adv + o, mask + o, (int64_t)rows * T, c.clip, c.clip, &clipped, &counted);
                 /* one backward fills both models' gradients; the policy steps in the shared loop, the
                    critic with its own AdamW state right after (a skipped step skips both) */
                 st = pt_trainer_step(&tr, ctx, loss, e == 0 && r0 == 0 ? length * N : 0.0);
