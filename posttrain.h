@@ -1570,12 +1570,16 @@ PTDEF int pt_rollout_logprobs(pt_model *m, const pt_rollout_batch *b, float temp
    agg TOKEN_MEAN, dynamic_sampling, mask_truncated, beta PT_ZERO), RLOO (advantage RLOO).
    The RL trainers start from a fresh AdamW state (moments and step zeroed), as each TRL trainer
    builds its own optimizer: the moments a checkpoint carries from SFT would otherwise keep pushing
-   the weights along SFT's gradient (even where the RL gradient is zero). */
+   the weights along SFT's gradient (even where the RL gradient is zero). A fresh AdamW's first
+   updates are full-size in every weight whatever the gradient's noise: a few warmup steps
+   (train.warmup) spare a converged SFT model (measured: up to 9 points of accuracy lost without).
+   DAPO's dynamic sampling here drops the all-equal groups of a step; DAPO refills the batch by
+   sampling more prompts, which this trainer does not. */
 typedef int (*pt_batch_reward_fn)(const char *const *prompts, const char *const *completions, int n, float *rewards,
                                   void *user);
 enum { PT_ADV_GRPO = 0, PT_ADV_RLOO };
 typedef struct pt_grpo_config {
-    pt_train_config train;        /* steps = rollouts; lr 0 -> 1e-4? see docs; schedule, CSV */
+    pt_train_config train;        /* steps = rollouts; lr 0 -> 1e-4 (small models; LLMs use ~1e-6); CSV */
     int prompts_per_step;         /* 0 -> 8 */
     int group_size;               /* G; 0 -> 8 */
     pt_gen_config gen;            /* max_new_tokens (0 -> 64), sampler (temperature 0 -> 1), stops */
