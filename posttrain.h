@@ -1525,8 +1525,9 @@ PTDEF pt_tensor *pt_aggregate_loss(pt_ctx *ctx, pt_tensor *per_token, const floa
 /* --- Rollouts ---------------------------------------------------------------------------------------
    G completions for each of n prompts in one batched generation (the prompt prefilled once), then
    the per-token quantities every loss needs over the rollout batch (section 5's pt_rollout_batch,
-   rows left-aligned, one sequence per row): reference log-probs, the policy's own log-probs
-   (recomputed, at the sampling temperature), critic values; completions decoded for rewards. */
+   rows left-aligned, one sequence per row): reference log-probs, the policy's own log-probs (the
+   sampler's, or recomputed at the sampling temperature by the same forward the loss runs, so the
+   first update's ratio is exactly 1), critic values; completions decoded for rewards. */
 typedef struct pt_rollout_config {
     pt_gen_config gen;        /* max_new_tokens, sampler, stop tokens (at least one), seed */
     int pad_id;               /* padding id: not a stop token */
@@ -1549,6 +1550,8 @@ typedef struct pt_rollout {
     char **prompt_text, **completion_text;   /* [B] decoded (completion without its stop token), or NULL */
     double gen_s, logprob_s;      /* seconds spent generating and in the no-gradient forwards */
 } pt_rollout;
+/* Sample `group` completions per prompt and compute the above into *out (free with pt_rollout_free);
+   on error *out is left zeroed. */
 PTDEF int pt_rollout_generate(pt_model *policy, const int *const *prompts, const int *prompt_lens, int n_prompts,
                               int group, const pt_rollout_config *cfg, pt_rollout *out);
 PTDEF void pt_rollout_free(pt_rollout *r);
