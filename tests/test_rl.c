@@ -1070,6 +1070,67 @@ static void test_paired(void)
     pt_model_free(m);
 }
 
+/* PPO's pieces that the learning test does not isolate: a critic's values in a rollout are its head
+   on the same rows, bit for bit as a taped forward (the value loss's V_old); a critic without a head
+   and a prompt too long are refused; a short PPO run with a fresh critic logs finite value losses. */
+static void test_ppo_pieces(void)
+{
+    pt_config cfg = mkcfg(32, 2, 4, 2, 64, PT_BYTE_VOCAB, 96, 0);
+    pt_model *policy = make_model(cfg, 41), *critic = pt_model_clone(policy, 1);
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_rollout_config rc = roll_cfg(&tok, 24);
+    pt_reward_term term = {"correct", pt_reward_correct, NULL, 1.0f};
+    pt_example ex[NP];
+    pt_ppo_config p;
+    pt_rollout ro;
+    pt_ctx *ctx = pt_ctx_new(0);
+    int i, st;
+    CHECK(critic && ctx && pt_model_head_attach(critic, 7) == PT_OK, "critic: %s", pt_last_error());
+    if (!critic || !ctx) return;
+    make_prompts();
+    rc.critic = critic;
+    rc.rows_per_forward = NP * GROUP;
+    st = pt_rollout_generate(policy, g_prompts, g_plen, NP, GROUP, &rc, &ro);
+    CHECK(st == PT_OK && ro.values != NULL, "rollout with a critic: %s", pt_last_error());
+    if (st == PT_OK && ro.values) {
+        pt_batch v = pt_rollout_view(&ro.batch);
+        pt_tensor *vals = pt_model_head_values(ctx, critic, &v);
+        CHECK(vals && memcmp(vals->data, ro.values, (size_t)ro.batch.B * ro.batch.T * sizeof(float)) == 0,
+              "the rollout's values equal a taped forward of the critic's head");
+    }
+    pt_rollout_free(&ro);
+    pt_ctx_reset(ctx);
+    memset(ex, 0, sizeof ex);
+    for (i = 0; i < NP; i++) {
+        ex[i].ids = g_pbuf[i];
+        ex[i].n_ids = ex[i].n_prompt = g_plen[i];
+    }
+    memset(&p, 0, sizeof p);
+    p.train.steps = 2;
+    p.train.quiet = 1;
+    p.train.csv_path = tmp_path("ppo_pieces.csv");
+    p.prompts_per_step = 4;
+    p.gen.max_new_tokens = 24;
+    p.rewards = &term;
+    p.n_rewards = 1;
+    p.critic = policy;   /* no head */
+    CHECK(pt_ppo_train(policy, ex, NP, &p, NULL) == PT_ERR_ARG, "a critic without a head is refused");
+    p.critic = NULL;
+    p.gen.max_new_tokens = 90;   /* with a ~20-token prompt: more than seq_len 96 */
+    CHECK(pt_ppo_train(policy, ex, NP, &p, NULL) == PT_ERR_ARG && strstr(pt_last_error(), "prompt 0") != NULL,
+          "a prompt that does not fit is refused, by number: %s", pt_last_error());
+    p.gen.max_new_tokens = 24;
+    st = pt_ppo_train(policy, ex, NP, &p, NULL);
+    CHECK(st == PT_OK, "a short PPO run: %s", pt_last_error());
+    for (i = 1; st == PT_OK && i <= 2; i++) {
+        double vl = csv_value(p.train.csv_path, i, "value_loss"), kl = csv_value(p.train.csv_path, i, "kl");
+        CHECK(isfinite(vl) && vl >= 0 && isfinite(kl), "rollout %d: value loss %g, kl %g", i, vl, kl);
+    }
+    pt_ctx_free(ctx);
+    pt_model_free(critic);
+    pt_model_free(policy);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
@@ -1089,5 +1150,6 @@ int main(void)
     RUN("aggregation", test_aggregate);
     RUN("rollouts", test_rollouts);
     RUN("grpo", test_grpo);
+    RUN("ppo pieces", test_ppo_pieces);
     return finish_tmp("test_rl", t0);
 }
