@@ -1,4 +1,4 @@
-/* rl_tour.c - the online RL algorithms side by side, on one small problem, in about two minutes.
+/* rl_tour.c - the online RL algorithms side by side, on one small problem, in a few minutes.
 
    A 60K-parameter base is pretrained here in seconds on the one-digit world (it learns the
    format and most sums: greedy accuracy ~0.84, but one sample at T = 1 is right only ~45% of the
