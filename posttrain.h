@@ -829,12 +829,22 @@ typedef struct pt_world_config {
     float noise;                  /* fraction of corrupted solutions in the corpus; 0 -> none */
     float direct;                 /* fraction of corpus solutions that answer directly, "A: <answer>132
                                      </answer>" without a think block (R1-Zero's base, section 13) */
+    int rule;                     /* the rule of every problem drawn: PT_RULE_CARRY (0) or PT_RULE_NO_CARRY */
+    float variant;                /* fraction of corpus documents under the no-carry rule (their question
+                                     says so); 0 -> none (a base that knows both rules, section 13) */
 } pt_world_config;
+/* A rule variant, the same task under a changed rule stated in the prompt (Chu et al. 2025's OOD):
+   "Q: 47+85=? (no carry)" adds column by column and drops every carry, 7+5=12 -> 2, 4+8=12 -> 2,
+   answer 22; its think block lists the same columns without a carry term:
+       A: <think>7+5=12;4+8=12</think><answer>22</answer>
+   Its problems share the canonical form, so the split of 47+85 is the same under both rules. */
+enum { PT_RULE_CARRY = 0, PT_RULE_NO_CARRY = 1 };
 typedef struct pt_problem {
     int n_terms;
     long long terms[8];
-    long long answer;
-    char question[160];           /* "Q: 47+85=?\n" (sized for 8 terms of 16 digits) */
+    long long answer;             /* under the problem's rule */
+    int rule;                     /* PT_RULE_CARRY or PT_RULE_NO_CARRY */
+    char question[160];           /* "Q: 47+85=?\n", "Q: 47+85=? (no carry)\n" (8 terms of 16 digits fit) */
     char solution[512];           /* "A: <think>...</think><answer>132</answer>" */
 } pt_problem;
 /* Splits. PT_WORLD_TEST names the test class of pt_world_split_of (PT_WORLD_ID draws from it).
@@ -867,7 +877,8 @@ typedef struct pt_world_score {
 } pt_world_score;
 PTDEF void pt_world_score_text(const pt_problem *p, const char *completion, pt_world_score *s);
 /* Parse "Q: 47+85=?" (anywhere in text: a raw prompt, a chat prompt, a JSONL prompt field) back into
-   a problem, so any prompt can be scored. 2..8 operands of up to 15 digits; PT_ERR_FORMAT if none. */
+   a problem, so any prompt can be scored; "=? (no carry)" selects that rule. 2..8 operands of up to
+   15 digits; PT_ERR_FORMAT if none. */
 PTDEF int pt_world_parse(const char *text, pt_problem *p);
 /* The token span of each reasoning step of a completion (for per-step PRM labels on tokens): step j
    covers tokens start[j]..end[j] (inclusive), end[j] holding the step's last character (the last
@@ -7319,6 +7330,7 @@ static pt_world_config pt__world_resolve(const pt_world_config *in)
     if (c.min_digits > c.max_digits) c.min_digits = c.max_digits;
     if (c.terms < 2) c.terms = 2;
     if (c.terms > 8) c.terms = 8;
+    if (c.rule != PT_RULE_NO_CARRY) c.rule = PT_RULE_CARRY;
     return c;
 }
 /* The correct step list for column j: the operands' digits, then the incoming carry if nonzero. */
@@ -7365,15 +7377,39 @@ static size_t pt__append(char *buf, size_t cap, size_t at, const char *fmt, ...)
     va_end(ap);
     return k < 0 ? at : at + (size_t)k;
 }
+/* The carry into the next column after a column summing to `sum`: none under the no-carry rule. */
+static long long pt__world_carry(const pt_problem *p, long long sum)
+{
+    return p->rule == PT_RULE_NO_CARRY ? 0 : sum / 10;
+}
+/* The true answer under the problem's rule: the sum, or each column's digit sum mod 10. */
+static long long pt__world_answer(const pt_problem *p)
+{
+    long long ans = 0, place = 1, sum;
+    int t, j, vals[10];
+    if (p->rule != PT_RULE_NO_CARRY) {
+        for (t = 0; t < p->n_terms; t++) ans += p->terms[t];
+        return ans;
+    }
+    for (j = 0; j < pt__world_cols(p); j++, place *= 10) {
+        pt__world_column(p, j, 0, vals, &sum);
+        ans += sum % 10 * place;
+    }
+    return ans;
+}
+/* Write the question and the clean (or, with noise_rng, sometimes corrupted) solution of p's
+   operands under p's rule, and set p->answer. */
 static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
 {
     char *q = p->question, *s = p->solution;
     int t, j, cols = pt__world_cols(p), corrupt_at = -1;
     long long carry = 0;
     size_t at;
+    if (p->rule != PT_RULE_NO_CARRY) p->rule = PT_RULE_CARRY;
+    p->answer = pt__world_answer(p);
     at = pt__append(q, sizeof p->question, 0, "Q: ");
     for (t = 0; t < p->n_terms; t++) at = pt__append(q, sizeof p->question, at, "%s%lld", t ? "+" : "", p->terms[t]);
-    pt__append(q, sizeof p->question, at, "=?\n");
+    pt__append(q, sizeof p->question, at, p->rule == PT_RULE_NO_CARRY ? "=? (no carry)\n" : "=?\n");
     if (noise_rng && pt_rng_uniform(noise_rng) < noise)
         corrupt_at = pt_rng_int(noise_rng, 0, cols); /* cols = the answer */
     at = pt__append(s, sizeof p->solution, 0, "A: <think>");
@@ -7384,7 +7420,7 @@ static void pt__world_render(pt_problem *p, pt_rng *noise_rng, float noise)
         if (corrupt_at == j) sum = (sum + 1 + pt_rng_int(noise_rng, 0, 8)) % (j == cols - 1 ? 100 : 20);
         for (v = 0; v < nv; v++) at = pt__append(s, sizeof p->solution, at, "%s%d", v ? "+" : "", vals[v]);
         at = pt__append(s, sizeof p->solution, at, "=%lld%s", sum, j < cols - 1 ? ";" : "");
-        carry = sum / 10;
+        carry = pt__world_carry(p, sum);
     }
     {
         long long ans = p->answer;
@@ -7493,6 +7529,7 @@ PTDEF void pt_world_problem(const pt_world_config *cfg_in, int split, uint64_t s
         pt__world_draw_split(&c, split, pt_rng_int(&rng, lo, hi), &rng, p);
         if (pt_world_split_of(p) == want) break;
     }
+    p->rule = c.rule;
     pt__world_render(p, NULL, 0.0f);
 }
 PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_problem *out)
@@ -7525,6 +7562,7 @@ PTDEF int pt_world_heldout(const pt_world_config *cfg_in, int split, int n, pt_p
                 dup = t == p->n_terms;
             }
             if (dup) continue;
+            p->rule = c.rule;
             pt__world_render(p, NULL, 0.0f);
             got++;
         }
@@ -7603,7 +7641,7 @@ PTDEF void pt_world_score_text(const pt_problem *p, const char *text, pt_world_s
         if (j < 16) sc->step_ok[j] = ok;
         sc->steps_ok += ok;
         if (!ok && sc->first_bad_step < 0) sc->first_bad_step = j;
-        carry = sum / 10;   /* later steps are judged given the previous step's claimed sum */
+        carry = pt__world_carry(p, sum);   /* later steps are judged given the previous step's claimed sum */
         sc->n_steps = j + 1;
         if (!pt__lit(&s, ";")) break;
     }
@@ -7652,6 +7690,7 @@ PTDEF int pt_world_parse(const char *text, pt_problem *p)
             if (!pt__lit(&c, "+")) break;
         }
         if (!too_long && q.n_terms >= 2 && pt__lit(&c, "=?")) {
+            q.rule = pt__lit(&c, " (no carry)") ? PT_RULE_NO_CARRY : PT_RULE_CARRY;
             pt__world_render(&q, NULL, 0.0f);
             *p = q;
             return PT_OK;
@@ -7764,9 +7803,9 @@ PTDEF int pt_world_completion(const pt_problem *p, int flaw, pt_rng *rng, char *
         if (j == bad) written = sum / 10 * 10 + (sum % 10 + pt_rng_int(rng, 1, 9)) % 10;
         for (v = 0; v < nv; v++) at = pt__append(out, (size_t)cap, at, "%s%d", v ? "+" : "", vals[v]);
         at = pt__append(out, (size_t)cap, at, "=%lld%s", written, j < cols - 1 ? ";" : "");
-        claimed += (j < cols - 1 ? written % 10 : written) * place;
+        claimed += (j < cols - 1 || p->rule == PT_RULE_NO_CARRY ? written % 10 : written) * place;
         place *= 10;
-        carry = sum / 10;
+        carry = pt__world_carry(p, sum);
     }
     ans = flaw == PT_FLAW_CARRIED ? claimed : p->answer;
     if (flaw == PT_FLAW_ANSWER) {
@@ -8049,17 +8088,19 @@ PTDEF int64_t pt_world_corpus(const pt_world_config *cfg_in, uint64_t seed, int6
 {
     pt_world_config c;
     pt_tokenizer tok = pt_byte_tokenizer();
-    pt_rng noise_rng, direct_rng;
+    pt_rng noise_rng, direct_rng, variant_rng;
     int64_t d, n = 0;
     char doc[sizeof(((pt_problem *)0)->question) + sizeof(((pt_problem *)0)->solution) + 4];
     c = pt__world_resolve(cfg_in);
     pt_rng_seed(&noise_rng, seed ^ 0xA5A5A5A5ull);
     pt_rng_seed(&direct_rng, seed ^ 0xD12EC7ull);   /* its own stream: direct = 0 keeps the corpus as it was */
+    pt_rng_seed(&variant_rng, seed ^ 0x7A21A7ull);  /* and so has the rule variant */
     for (d = 0; d < n_docs; d++) {
         pt_problem p;
         int k;
         const char *answer;
         pt_world_problem(&c, PT_WORLD_TRAIN, seed, d, &p);
+        if (c.variant > 0 && pt_rng_uniform(&variant_rng) < c.variant) p.rule = PT_RULE_NO_CARRY;
         pt__world_render(&p, &noise_rng, c.noise);
         if (c.direct > 0 && pt_rng_uniform(&direct_rng) < c.direct && (answer = strstr(p.solution, "<answer>")))
             snprintf(doc, sizeof doc, "%sA: %s\n", p.question, answer);   /* the (possibly noisy) answer alone */

@@ -8,8 +8,11 @@
    writes build/pretrain.csv and saves build/base.ckpt.
 
    usage: pretrain [steps (default 700)] [threads (0 = all)] [checkpoint (default build/base.ckpt)] [direct]
+                   [variant]
    direct (default 0): the fraction of corpus solutions that answer directly, "A: <answer>132</answer>",
    with no think block: examples/grpo.c's R1-Zero base is `pretrain 1400 0 build/base_mixed.ckpt 0.6`.
+   variant (default 0): the fraction of documents under the no-carry rule, "Q: 47+85=? (no carry)":
+   examples/sft_vs_rl.c's base is `pretrain 1400 0 build/base_rules.ckpt 0 0.3`.
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
@@ -39,6 +42,16 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
         if (pt_world_eval_sampled(m, wc, PT_WORLD_ID, 800, 0, 8, 8, &t1, 3, &sampled) == PT_OK)
             printf("           8 samples at T=1: mean %.1f%%  pass@8 %.1f%%  majority %.1f%%  (greedy %.1f%%)\n",
                    100 * sampled.mean, 100 * sampled.pass_at_k, 100 * sampled.majority, 100 * sampled.greedy);
+    }
+    if (wc->variant > 0) {   /* the rule variant, on the same held-out problems */
+        pt_world_config nc = *wc;
+        pt_world_eval_result v;
+        char line[160];
+        nc.rule = PT_RULE_NO_CARRY;
+        if (pt_world_eval(m, &nc, PT_WORLD_ID, 800, 0, &v) == PT_OK) {
+            pt_world_eval_format(&v, line, sizeof line);
+            printf("           no-carry rule %s\n", line);
+        }
     }
     printf("           sample: %s\n", id.first);
     if (samples) {   /* greedy completions of the first 5 held-out problems */
@@ -86,6 +99,7 @@ int main(int argc, char **argv)
     cfg.vocab_size = PT_BYTE_VOCAB; cfg.seq_len = SEQ;
     wc.min_digits = 1; wc.max_digits = 3; wc.noise = 0.1f;
     wc.direct = argc > 4 ? (float)atof(argv[4]) : 0.0f;
+    wc.variant = argc > 5 ? (float)atof(argv[5]) : 0.0f;
     m = pt_model_new(&cfg, 1337);
     if (!m || !ctx || !corpus) { printf("error: %s\n", pt_last_error()); return 1; }
     n_tok = pt_world_corpus(&wc, 1, 80000, corpus, cap);

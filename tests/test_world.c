@@ -1620,6 +1620,143 @@ static int dataset_same(const pt_dataset *a, const pt_dataset *b)
             a->records[i].has_strength != b->records[i].has_strength) return 0;
     return 1;
 }
+/* The no-carry rule variant: the same operands as the carry rule, the rule stated in the question,
+   the answer, the think block and the step labels computed here independently. */
+static void nocarry_clean(const long long *t, int n, parsed *out)
+{
+    int cols = 1, i, j;
+    memset(out, 0, sizeof *out);
+    for (i = 0; i < n; i++) if (ndigits(t[i]) > cols) cols = ndigits(t[i]);
+    for (j = 0; j < cols; j++) {
+        long long s = 0;
+        for (i = 0; i < n; i++) { long long d = t[i] / pow10ll(j) % 10; out->v[j][out->nv[j]++] = d; s += d; }
+        out->sum[j] = s;
+        out->answer += s % 10 * pow10ll(j);
+    }
+    out->n_steps = cols;
+    out->ok = 1;
+}
+static void test_rule_variant(void)
+{
+    pt_world_config c0 = wcfg(1, 4, 2), c1;
+    pt_problem a, b, q, held0[200], held1[200];
+    pt_world_score sc;
+    parsed mine, theirs;
+    char text[600], want_q[200];
+    int split, i, bad_terms = 0, bad_text = 0, bad_score = 0, bad_parse = 0, differ = 0, n0, n1, ci;
+    /* by hand: 47+85 -> 22, 55+55 -> 0, 999+1 -> 990 */
+    {
+        long long t1[2] = {47, 85}, t2[2] = {55, 55}, t3[2] = {999, 1};
+        CHECK(pt_world_parse("Q: 47+85=? (no carry)\nA: ", &q) == PT_OK && q.rule == PT_RULE_NO_CARRY && q.answer == 22,
+              "47+85 without carries: rule %d answer %lld, want 22", q.rule, q.answer);
+        CHECK(strcmp(q.question, "Q: 47+85=? (no carry)\n") == 0, "question \"%s\"", q.question);
+        CHECK(strcmp(q.solution, "A: <think>7+5=12;4+8=12</think><answer>22</answer>") == 0, "solution \"%s\"", q.solution);
+        CHECK(pt_world_parse("Q: 47+85=?\nA: ", &q) == PT_OK && q.rule == PT_RULE_CARRY && q.answer == 132,
+              "47+85 with carries: rule %d answer %lld", q.rule, q.answer);
+        CHECK(pt_world_parse("Q: 55+55=? (no carry)", &q) == PT_OK && q.answer == 0, "55+55 without carries: %lld", q.answer);
+        CHECK(pt_world_parse("Q: 999+1=? (no carry)", &q) == PT_OK && q.answer == 990, "999+1 without carries: %lld", q.answer);
+        nocarry_clean(t1, 2, &mine); CHECK(mine.answer == 22, "reference 47+85: %lld", mine.answer);
+        nocarry_clean(t2, 2, &mine); CHECK(mine.answer == 0, "reference 55+55: %lld", mine.answer);
+        nocarry_clean(t3, 2, &mine); CHECK(mine.answer == 990, "reference 999+1: %lld", mine.answer);
+        /* the carry rule's solution is wrong under the variant: the answer and the carried step */
+        pt_world_parse("Q: 47+85=? (no carry)", &q);
+        pt_world_score_text(&q, "A: <think>7+5=12;4+8+1=13</think><answer>132</answer>", &sc);
+        CHECK(!sc.correct && sc.format_ok && sc.step_ok[0] && !sc.step_ok[1] && sc.first_bad_step == 1,
+              "carried solution under no carry: correct %d format %d steps %d %d", sc.correct, sc.format_ok, sc.step_ok[0], sc.step_ok[1]);
+        pt_world_score_text(&q, "<think>7+5=12;4+8=12</think><answer>22</answer>", &sc);
+        CHECK(sc.correct && sc.format_ok && sc.steps_ok == 2, "no-carry solution: correct %d format %d steps %d", sc.correct, sc.format_ok, sc.steps_ok);
+        CHECK(pt_reward_correct("<bos>Q: 47+85=? (no carry)\nA: ", "<think>x</think><answer>22</answer>", NULL) == 1.0f &&
+              pt_reward_correct("<bos>Q: 47+85=? (no carry)\nA: ", "<think>x</think><answer>132</answer>", NULL) == 0.0f &&
+              pt_reward_correct("<bos>Q: 47+85=?\nA: ", "<think>x</think><answer>132</answer>", NULL) == 1.0f,
+              "pt_reward_correct follows the stated rule");
+    }
+    for (ci = 0; ci < 2; ci++) {
+        c0 = ci ? wcfg(1, 3, 3) : wcfg(1, 4, 2);
+        c1 = c0;
+        c1.rule = PT_RULE_NO_CARRY;
+        for (split = PT_WORLD_TRAIN; split <= PT_WORLD_MIXED; split++)
+            for (i = 0; i < 300; i++) {
+                pt_world_problem(&c0, split, 5, i, &a);
+                pt_world_problem(&c1, split, 5, i, &b);
+                if (a.n_terms != b.n_terms || memcmp(a.terms, b.terms, sizeof a.terms) || b.rule != PT_RULE_NO_CARRY ||
+                    a.rule != PT_RULE_CARRY || pt_world_split_of(&b) != pt_world_split_of(&a))
+                    bad_terms++;
+                nocarry_clean(b.terms, b.n_terms, &mine);
+                my_question(b.terms, b.n_terms, want_q, sizeof want_q);
+                want_q[strlen(want_q) - 1] = 0;
+                strcat(want_q, " (no carry)\n");
+                my_parse(b.solution + 3, &theirs);
+                my_render(&mine, text, sizeof text);
+                if (strcmp(b.question, want_q) || strcmp(b.solution + 3, text) || !theirs.ok || b.answer != mine.answer)
+                    bad_text++;
+                differ += a.answer != b.answer;
+                pt_world_score_text(&b, b.solution, &sc);
+                if (!sc.correct || !sc.format_ok || sc.steps_ok != sc.n_steps || sc.n_steps != mine.n_steps) bad_score++;
+                if (pt_world_parse(b.question, &q) != PT_OK || q.rule != b.rule || q.answer != b.answer ||
+                    strcmp(q.solution, b.solution))
+                    bad_parse++;
+            }
+    }
+    CHECK(bad_terms == 0, "the rule changed the operands or split of %d problems", bad_terms);
+    CHECK(bad_text == 0, "%d no-carry questions or solutions differ from the reference", bad_text);
+    CHECK(bad_score == 0, "%d clean no-carry solutions scored wrong", bad_score);
+    CHECK(bad_parse == 0, "%d no-carry questions do not parse back", bad_parse);
+    CHECK(differ > 1000, "the rules agree too often (%d of 3000 answers differ)", differ);
+    /* held-out sets: the same problems under either rule */
+    c0 = wcfg(1, 3, 2); c1 = c0; c1.rule = PT_RULE_NO_CARRY;
+    n0 = pt_world_heldout(&c0, PT_WORLD_ID, 200, held0);
+    n1 = pt_world_heldout(&c1, PT_WORLD_ID, 200, held1);
+    for (i = 0, bad_terms = 0; i < n0 && n0 == n1; i++)
+        bad_terms += memcmp(held0[i].terms, held1[i].terms, sizeof held0[i].terms) != 0 || held1[i].rule != PT_RULE_NO_CARRY;
+    CHECK(n0 == 200 && n1 == 200 && bad_terms == 0, "held-out sets under the two rules: %d/%d problems, %d differ", n0, n1, bad_terms);
+    /* flawed completions keep their meaning under the variant */
+    {
+        pt_rng rng;
+        int bad = 0, f;
+        pt_rng_seed(&rng, 3);
+        for (i = 0; i < 200; i++) {
+            pt_world_problem(&c1, PT_WORLD_TRAIN, 9, i, &b);
+            for (f = PT_FLAW_NONE; f <= PT_FLAW_CARRIED; f++) {
+                pt_world_completion(&b, f, &rng, text, sizeof text);
+                pt_world_score_text(&b, text, &sc);
+                if (pt_world_quality(&sc) != (f == PT_FLAW_NONE ? 3 : f == PT_FLAW_STEP ? 2 : 1)) bad++;
+                if (f == PT_FLAW_CARRIED) {   /* the claimed answer is the written units digits */
+                    my_parse(text, &theirs);
+                    {
+                        long long claimed = 0; int j;
+                        for (j = 0; j < theirs.n_steps; j++) claimed += theirs.sum[j] % 10 * pow10ll(j);
+                        if (!theirs.ok || claimed != theirs.answer) bad++;
+                    }
+                }
+            }
+        }
+        CHECK(bad == 0, "%d flawed no-carry completions of the wrong quality or claim", bad);
+    }
+    /* the corpus: a fraction of documents under the variant, each stating it and solved by it */
+    {
+        static int ids[400000];
+        pt_world_config cv = wcfg(1, 3, 2);
+        int64_t n, k, start = 0;
+        int docs = 0, variant_docs = 0, bad_docs = 0;
+        static char doc[1024];
+        pt_tokenizer tok = pt_byte_tokenizer();
+        cv.variant = 0.3f;
+        n = pt_world_corpus(&cv, 4, 4000, ids, 400000);
+        for (k = 0; k < n; k++) {
+            if (ids[k] != PT_BYTE_EOS) continue;
+            pt_decode(&tok, ids + start, (int)(k - start), doc, (int)sizeof doc);   /* <think> etc. are special ids */
+            start = k + 1;
+            docs++;
+            if (pt_world_parse(doc, &q) != PT_OK) { if (!bad_docs++) printf("  doc \"%s\"\n", doc); continue; }
+            variant_docs += q.rule == PT_RULE_NO_CARRY;
+            pt_world_score_text(&q, strstr(doc, "A: "), &sc);
+            if (!sc.correct || !sc.format_ok) { if (!bad_docs++) printf("  doc \"%s\"\n", doc); }
+        }
+        CHECK(docs == 4000 && bad_docs == 0, "variant corpus: %d documents, %d not solved by their stated rule", docs, bad_docs);
+        CHECK(variant_docs > 1080 && variant_docs < 1320, "variant corpus: %d of 4000 documents without carries, want ~1200", variant_docs);
+    }
+}
+
 static void test_onpolicy(void)
 {
     pt_model *m = g_trained;
@@ -1769,6 +1906,7 @@ int main(void)
     RUN("evaluation and its format", test_eval);
     RUN("sampled evaluation", test_eval_sampled);
     RUN("on-policy pairs", test_onpolicy);
+    RUN("the no-carry rule variant", test_rule_variant);
     keyset_free(&g_held);
     pt_model_free(g_rand);
     pt_model_free(g_trained);
