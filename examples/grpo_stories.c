@@ -231,6 +231,8 @@ int main(int argc, char **argv)
     /* export to llama2.c, reload, and compare greedy stories */
     memset(&greedy, 0, sizeof greedy);
     greedy.max_new_tokens = 200;
+    greedy.stop_tokens[0] = 1;   /* one story */
+    greedy.n_stop_tokens = 1;
     if (pt_model_save_llama2c(m, "build/stories_grpo.bin") != PT_OK ||
         !(reloaded = pt_model_load_llama2c("build/stories_grpo.bin")) ||
         pt_generate(m, bos_prompt, &bos, 1, 1, &greedy, &g1) != PT_OK ||

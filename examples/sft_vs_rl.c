@@ -79,36 +79,72 @@ static void row(FILE *csv, const char *name, int step, pt_model *m)
     fflush(csv);
 }
 
+/* An SFT run at learning rate lr, tracked as r (pt_sft_train evaluates from its first eval_every steps
+   on, so evaluation 0, the base, is taken here). */
+static void sft_run(pt_model *base, const pt_example *demos, int n, int steps, float lr, run *r)
+{
+    pt_model *m = pt_model_clone(base, 1);
+    pt_sft_config s;
+    memset(&s, 0, sizeof s);
+    s.steps = steps;
+    s.batch_rows = 8;
+    s.seq_len = 64;
+    s.lr = lr;
+    s.eval_every = r->every;
+    s.metric = track;
+    s.user = r;
+    printf("SFT at lr %g\n", lr);
+    track(m, r);
+    if (pt_sft_train(m, demos, n, NULL, 0, &s, NULL) != PT_OK) printf("sft: %s\n", pt_last_error());
+    pt_model_free(m);
+}
+/* The checkpoint of run r whose validation ID accuracy is closest to target (evaluation 0 is the base). */
+static int closest(const run *r, float target)
+{
+    int k, best = 0;
+    for (k = 1; k < r->evals; k++)
+        if (fabsf(r->id_valid[k] - target) < fabsf(r->id_valid[best] - target)) best = k;
+    return best;
+}
+static void paired_variant(const char *what, pt_model *a, pt_model *b)
+{
+    pt_paired_result pr;
+    if (a && b && pt_world_eval_paired(a, b, &wc_variant, PT_WORLD_ID, 1000, 0, &pr) == PT_OK)
+        printf("  paired, no carry, %s: %d -> %d of %d; %d wrong -> right, %d right -> wrong; McNemar z = %.2f, "
+               "p = %.2g\n", what, pr.correct_a, pr.correct_b, pr.n, pr.b_only, pr.a_only, pr.z, pr.p);
+}
+
 int main(int argc, char **argv)
 {
-    int sft_steps = argc > 1 ? atoi(argv[1]) : 300, rl_steps = argc > 2 ? atoi(argv[2]) : 150, i, k;
-    int best_rl = 0, match = 0;
-    pt_model *base = pt_model_load("build/base_rules.ckpt"), *m, *sft_m, *rl_m;
+    int sft_steps = argc > 1 ? atoi(argv[1]) : 900, rl_steps = argc > 2 ? atoi(argv[2]) : 300, i, k, best_rl = 0;
+    int match[2];
+    pt_model *base = pt_model_load("build/base_rules.ckpt"), *rl_m, *sft_m[2] = {NULL, NULL}, *m;
     pt_tokenizer tok = pt_byte_tokenizer();
     static pt_example prompts[4000];
-    static run sft = {"sft", 0, 0, {0}, {0}}, rl = {"grpo", 0, 0, {0}, {0}};
+    static run sft[2] = {{"sft", 0, 0, {0}, {0}}, {"sft_hot", 0, 0, {0}, {0}}}, rl = {"grpo", 0, 0, {0}, {0}};
+    const float sft_lr[2] = {3e-4f, 1e-3f};
+    const char *sft_label[2] = {"SFT lr 3e-4", "SFT lr 1e-3"};
     pt_reward_term rewards[2] = {{"correct", pt_reward_correct, NULL, 1.0f}, {"format", pt_reward_format, NULL, 0.5f}};
     pt_example *demos;
     pt_dataset ds;
-    pt_sft_config s;
     pt_grpo_config g;
-    pt_paired_result pr;
-    char path[128];
+    char path[128], label[64];
     FILE *table;
     if (!base) {
-        printf("%s\n(make it with: build/pretrain 1400 0 build/base_rules.ckpt 0 0.3)\n", pt_last_error());
+        printf("%s\n(make it with: build/pretrain 600 0 build/base_rules.ckpt 0 0.3)\n", pt_last_error());
         return 1;
     }
     wc.min_digits = 1; wc.max_digits = 3;
     wc_variant = wc;
     wc_variant.rule = PT_RULE_NO_CARRY;
-    sft.every = sft_steps / 20 > 0 ? sft_steps / 20 : 1;
+    sft[0].every = sft_steps / 20 > 0 ? sft_steps / 20 : 1;
+    sft[1].every = sft_steps / 60 > 0 ? sft_steps / 60 : 1;   /* a third of the steps, evaluated as often */
     rl.every = rl_steps / 10 > 0 ? rl_steps / 10 : 1;
     if (!(curves = fopen("build/sft_vs_rl.csv", "w")) || !(table = fopen("build/sft_vs_rl_table.csv", "w"))) return 1;
     fprintf(curves, "run,step,id_valid,variant_valid\n");
     fprintf(table, "model,step,id,id_lo,id_hi,variant,variant_lo,variant_hi,ood,ood_lo,ood_hi\n");
-    printf("SFT vs RL from build/base_rules.ckpt: %d SFT steps, %d GRPO rollouts, post-training on the carry rule only\n",
-           sft_steps, rl_steps);
+    printf("SFT vs RL from build/base_rules.ckpt: SFT %d steps at lr 3e-4 and %d at 1e-3, %d GRPO rollouts; "
+           "post-training on the carry rule only\n", sft_steps, sft_steps / 3, rl_steps);
     row(table, "base", 0, base);
 
     /* SFT: 4000 worked solutions of training problems in the base's raw format */
@@ -118,19 +154,8 @@ int main(int argc, char **argv)
     }
     demos = (pt_example *)calloc((size_t)ds.n, sizeof(pt_example));
     for (i = 0; i < ds.n; i++) pt_record_example(&tok, &ds.records[i], ds.kind, 0, 0, &demos[i]);
-    m = pt_model_clone(base, 1);
-    memset(&s, 0, sizeof s);
-    s.steps = sft_steps;
-    s.batch_rows = 8;
-    s.seq_len = 64;
-    s.lr = 3e-4f;   /* 1e-3 first knocked the base's ID accuracy down (42% -> 10% at step 30) */
-    s.eval_every = sft.every;
-    s.metric = track;
-    s.user = &sft;
-    printf("SFT\n");
-    track(m, &sft);   /* pt_sft_train evaluates from its first eval_every steps on: evaluation 0 is the base */
-    if (pt_sft_train(m, demos, ds.n, NULL, 0, &s, NULL) != PT_OK) printf("sft: %s\n", pt_last_error());
-    pt_model_free(m);
+    sft_run(base, demos, ds.n, sft_steps, sft_lr[0], &sft[0]);
+    sft_run(base, demos, ds.n, sft_steps / 3, sft_lr[1], &sft[1]);
 
     /* GRPO: prompts are other training problems of the same rule */
     raw_prompts(&wc, 11, 4000, prompts);
@@ -152,42 +177,45 @@ int main(int argc, char **argv)
     if (pt_grpo_train(m, prompts, 4000, &g, NULL) != PT_OK) printf("grpo: %s\n", pt_last_error());
     pt_model_free(m);
 
-    /* matched ID: GRPO's best validation checkpoint, the SFT checkpoint closest to it (both chosen on
-       validation; evaluation 0 is the base itself) */
+    /* matched ID: GRPO's best validation checkpoint, each SFT run's checkpoint closest to it in
+       validation ID accuracy (everything chosen on validation) */
     for (k = 1; k < rl.evals; k++) if (rl.id_valid[k] > rl.id_valid[best_rl]) best_rl = k;
-    for (k = 1; k < sft.evals; k++)
-        if (fabsf(sft.id_valid[k] - rl.id_valid[best_rl]) < fabsf(sft.id_valid[match] - rl.id_valid[best_rl])) match = k;
-    printf("validation ID accuracy: GRPO %.3f (step %d), SFT %.3f (step %d); no carry: GRPO %.3f, SFT %.3f, base %.3f\n",
-           rl.id_valid[best_rl], best_rl * rl.every, sft.id_valid[match], match * sft.every, rl.variant_valid[best_rl],
-           sft.variant_valid[match], sft.variant_valid[0]);
-    printf("test (1000 ID problems; the same under the no-carry rule; 400 with 4 digits):\n");
-    ckpt_path(&sft, match, path, sizeof path);
-    sft_m = pt_model_load(path);
+    printf("validation, ID / no carry: base %.3f / %.3f; GRPO %.3f / %.3f (step %d)", rl.id_valid[0],
+           rl.variant_valid[0], rl.id_valid[best_rl], rl.variant_valid[best_rl], best_rl * rl.every);
+    for (i = 0; i < 2; i++) {
+        match[i] = closest(&sft[i], rl.id_valid[best_rl]);
+        printf("; %s %.3f / %.3f (step %d)", sft_label[i], sft[i].id_valid[match[i]], sft[i].variant_valid[match[i]],
+               match[i] * sft[i].every);
+    }
+    printf("\ntest (1000 ID problems; the same under the no-carry rule; 400 with 4 digits):\n");
     ckpt_path(&rl, best_rl, path, sizeof path);
-    rl_m = pt_model_load(path);
-    if (!sft_m || !rl_m) {
+    if (!(rl_m = pt_model_load(path))) {
         printf("checkpoints: %s\n", pt_last_error());
         return 1;
     }
-    row(table, "SFT (matched)", match * sft.every, sft_m);
     row(table, "GRPO", best_rl * rl.every, rl_m);
-    ckpt_path(&sft, sft.evals - 1, path, sizeof path);
-    if ((m = pt_model_load(path))) row(table, "SFT (last)", (sft.evals - 1) * sft.every, m);
-    pt_model_free(m);
-    print_paired("ID, SFT -> GRPO", sft_m, rl_m, &wc, 0);
-    if (pt_world_eval_paired(sft_m, rl_m, &wc_variant, PT_WORLD_ID, 1000, 0, &pr) == PT_OK)
-        printf("  paired, no carry, SFT -> GRPO: %d -> %d of %d; %d wrong -> right, %d right -> wrong; McNemar z = %.2f, "
-               "p = %.2g\n", pr.correct_a, pr.correct_b, pr.n, pr.b_only, pr.a_only, pr.z, pr.p);
-    if (pt_world_eval_paired(base, rl_m, &wc_variant, PT_WORLD_ID, 1000, 0, &pr) == PT_OK)
-        printf("  paired, no carry, base -> GRPO: %d -> %d; McNemar z = %.2f\n", pr.correct_a, pr.correct_b, pr.z);
-    if (pt_world_eval_paired(base, sft_m, &wc_variant, PT_WORLD_ID, 1000, 0, &pr) == PT_OK)
-        printf("  paired, no carry, base -> SFT: %d -> %d; McNemar z = %.2f\n", pr.correct_a, pr.correct_b, pr.z);
+    for (i = 0; i < 2; i++) {
+        ckpt_path(&sft[i], match[i], path, sizeof path);
+        snprintf(label, sizeof label, "%s (matched)", sft_label[i]);
+        if ((sft_m[i] = pt_model_load(path))) row(table, label, match[i] * sft[i].every, sft_m[i]);
+        ckpt_path(&sft[i], sft[i].evals - 1, path, sizeof path);
+        snprintf(label, sizeof label, "%s (last)", sft_label[i]);
+        if ((m = pt_model_load(path))) row(table, label, (sft[i].evals - 1) * sft[i].every, m);
+        pt_model_free(m);
+    }
+    print_paired("ID, SFT lr 3e-4 -> GRPO", sft_m[0], rl_m, &wc, 0);
+    paired_variant("SFT lr 3e-4 -> GRPO", sft_m[0], rl_m);
+    paired_variant("SFT lr 1e-3 -> GRPO", sft_m[1], rl_m);
+    paired_variant("base -> GRPO", base, rl_m);
+    paired_variant("base -> SFT lr 3e-4", base, sft_m[0]);
     printf("trajectories in build/sft_vs_rl.csv, table in build/sft_vs_rl_table.csv\n");
     fclose(curves);
     fclose(table);
-    for (k = 0; k < sft.evals; k++) { ckpt_path(&sft, k, path, sizeof path); if (k != match) remove(path); }
-    for (k = 0; k < rl.evals; k++) { ckpt_path(&rl, k, path, sizeof path); if (k != best_rl) remove(path); }
-    pt_model_free(sft_m);
+    for (k = 0; k < rl.evals; k++) { ckpt_path(&rl, k, path, sizeof path); remove(path); }
+    for (i = 0; i < 2; i++)
+        for (k = 0; k < sft[i].evals; k++) { ckpt_path(&sft[i], k, path, sizeof path); remove(path); }
+    pt_model_free(sft_m[0]);
+    pt_model_free(sft_m[1]);
     pt_model_free(rl_m);
     pt_model_free(base);
     pt_examples_free(demos, ds.n);

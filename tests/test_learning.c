@@ -625,6 +625,103 @@ static void test_ppo(void)
     pt_model_free(m);
 }
 
+/* "SFT memorizes, RL generalizes" (Chu et al. 2025) in miniature, the effect examples/sft_vs_rl.c
+   measures at scale: a tiny base pretrained (800 steps) on the 1-digit world with half of its
+   documents under the no-carry rule ("Q: 7+5=? (no carry)" -> 2) learns both rules; post-training
+   sees only the carry rule. Accuracy under each rule on 80 training-class problems (greedy).
+   Measured (PT_TEST_SEED 0, gcc): base 0.98 / 0.98 (carry / no carry); SFT at lr 3e-3 for 300
+   steps 1.00 / 0.10; GRPO (test_grpo's recipe, 150 rollouts) 0.95 / 0.95 while its samples'
+   correctness rose 0.793 -> 0.874. Not every setting shows it: SFT at lr 1e-3 for 150 steps from a
+   base that had fully learned both (1000 pretraining steps) kept the variant (0.98), and with 600
+   pretraining steps the base had not learned the variant yet (0.10). examples/sft_vs_rl.c shows the
+   same dependence on SFT's learning rate at 1-3 digits. */
+static void test_rule_variant(void)
+{
+    static int corpus[200000];
+    pt_config c = mkcfg(48, 2, 4, 2, 128, PT_BYTE_VOCAB, 64, 0);
+    pt_world_config wc, nc;
+    pt_model *base, *m;
+    pt_ctx *ctx = pt_ctx_new(0);
+    pt_rng rng;
+    pt_world_eval_result carry0, var0, carry_sft, var_sft, carry_rl, var_rl;
+    pt_sft_config s;
+    pt_grpo_config g;
+    static pt_example demos[1500];
+    int64_t n;
+    float first = 0, last = 0;
+    double r_first, r_last;
+    int i;
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = wc.max_digits = 1;
+    wc.variant = 0.5f;
+    nc = wc;
+    nc.rule = PT_RULE_NO_CARRY;
+    base = pt_model_new(&c, 6 + seed_shift());
+    CHECK(base && ctx, "model: %s", pt_last_error());
+    if (!base || !ctx) return;
+    pt_rng_seed(&rng, 4 + seed_shift());
+    n = pt_world_corpus(&wc, 3, 5000, corpus, 200000);
+    pretrain_windows(base, ctx, &rng, corpus, n, 8, 64, 800, &first, &last);
+    CHECK(pt_world_eval(base, &wc, PT_WORLD_TRAIN, 80, 0, &carry0) == PT_OK &&
+          pt_world_eval(base, &nc, PT_WORLD_TRAIN, 80, 0, &var0) == PT_OK, "eval: %s", pt_last_error());
+    wc.variant = 0.0f;   /* post-training data: the carry rule only */
+    for (i = 0; i < 1500; i++) {
+        pt_problem p;
+        char text[sizeof p.question + sizeof p.solution + 2];
+        pt_tokenizer tok = pt_byte_tokenizer();
+        pt_world_problem(&wc, PT_WORLD_TRAIN, 21, i, &p);
+        snprintf(text, sizeof text, "%s%s\n", p.question, p.solution);   /* the raw format of the corpus */
+        demos[i].ids = (int *)malloc(256 * sizeof(int));
+        demos[i].n_prompt = pt_world_prompt(&p, 0, demos[i].ids, 256);
+        demos[i].n_ids = tok.encode(&tok, text, 1, 1, demos[i].ids, 256);
+    }
+    m = pt_model_clone(base, 1);
+    memset(&s, 0, sizeof s);
+    s.steps = 300;
+    s.lr = 3e-3f;
+    s.quiet = 1;
+    CHECK(m && pt_sft_train(m, demos, 1500, NULL, 0, &s, NULL) == PT_OK, "sft: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 80, 0, &carry_sft) == PT_OK &&
+          pt_world_eval(m, &nc, PT_WORLD_TRAIN, 80, 0, &var_sft) == PT_OK, "eval: %s", pt_last_error());
+    pt_model_free(m);
+    m = pt_model_clone(base, 1);
+    make_rl_prompts(&wc);
+    memset(&g, 0, sizeof g);
+    g.train.steps = 150;
+    g.train.lr = 3e-4f;
+    g.train.warmup = PT_ZERO;
+    g.train.quiet = 1;
+    g.train.csv_path = tmp_path("rule_variant_grpo.csv");
+    g.prompts_per_step = 8;
+    g.group_size = 8;
+    rl_gen(&g.gen);
+    g.rewards = g_rl_rewards;
+    g.n_rewards = 2;
+    g.seed = seed_shift();
+    CHECK(m && pt_grpo_train(m, g_rl_prompts, 400, &g, NULL) == PT_OK, "grpo: %s", pt_last_error());
+    CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 80, 0, &carry_rl) == PT_OK &&
+          pt_world_eval(m, &nc, PT_WORLD_TRAIN, 80, 0, &var_rl) == PT_OK, "eval: %s", pt_last_error());
+    r_first = csv_mean(tmp_path("rule_variant_grpo.csv"), "r_correct", 1, 15);
+    r_last = csv_mean(tmp_path("rule_variant_grpo.csv"), "r_correct", 136, 150);
+    printf("  carry / no-carry accuracy: base %.2f / %.2f, SFT %.2f / %.2f, GRPO %.2f / %.2f (its samples' "
+           "correctness %.3f -> %.3f)\n", carry0.accuracy, var0.accuracy, carry_sft.accuracy, var_sft.accuracy,
+           carry_rl.accuracy, var_rl.accuracy, r_first, r_last);
+    CHECK(r_last >= r_first + 0.04, "GRPO did not learn: samples' correctness %.3f -> %.3f (measured 0.793 -> 0.874)",
+          r_first, r_last);
+    CHECK(var0.accuracy >= 0.7f, "the base did not learn the no-carry rule: %.2f (measured 0.98)", var0.accuracy);
+    CHECK(carry_sft.accuracy >= 0.9f, "SFT did not learn the carry rule: %.2f (measured 1.00)", carry_sft.accuracy);
+    CHECK(var_sft.accuracy <= var0.accuracy - 0.3f, "SFT kept the variant: %.2f -> %.2f (measured 0.98 -> 0.10)",
+          var0.accuracy, var_sft.accuracy);
+    CHECK(var_rl.accuracy >= var0.accuracy - 0.15f, "GRPO lost the variant: %.2f -> %.2f (measured 0.98 -> 0.95)",
+          var0.accuracy, var_rl.accuracy);
+    CHECK(var_rl.accuracy >= var_sft.accuracy + 0.2f, "no-carry accuracy: GRPO %.2f vs SFT %.2f", var_rl.accuracy,
+          var_sft.accuracy);
+    pt_examples_free(demos, 1500);
+    pt_model_free(m);
+    pt_model_free(base);
+    pt_ctx_free(ctx);
+}
+
 int main(void)
 {
     double t0 = pt_time_seconds();
@@ -639,6 +736,7 @@ int main(void)
     RUN("DPO on graded pairs", test_dpo);
     RUN("GRPO from the base with rule rewards (R1-Zero, 1 digit)", test_grpo);
     RUN("PPO with a fresh critic and rule rewards", test_ppo);
+    RUN("SFT vs GRPO on a rule variant (Chu et al. 2025)", test_rule_variant);
     pt_examples_free(g_rl_prompts, 400);
     pt_model_free(g_base);
     return finish_tmp("test_learning", t0);
