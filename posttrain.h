@@ -1,4 +1,4 @@
-/* posttrain.h - v0.7.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.8.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
@@ -110,9 +110,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 7
+#define PT_VERSION_MINOR 8
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.7.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_STRING "0.8.0"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1488,7 +1488,10 @@ PTDEF int pt_dpo_train(pt_model *m, const pt_example *chosen, const pt_example *
    Timing: every step reports generation, log-prob (reference, old, values) and training seconds.
    Examples: grpo.c (R1-Zero: GRPO from a base that mostly answers directly), r1.c (R1-Zero against
    a cold-start SFT then GRPO, and SFT alone), ppo.c (PPO against the learned ORM), rl_tour.c (GRPO,
-   Dr. GRPO, RLOO and PPO from one base; the DPO-vs-PPO reward/KL frontier); notebook 05_rl.
+   Dr. GRPO, RLOO and PPO from one base; the DPO-vs-PPO reward/KL frontier), dr_grpo.c (length
+   bias), reward_hacking.c (proxy against truth), sft_vs_rl.c (SFT and GRPO at matched ID accuracy
+   on the world's no-carry rule variant: SFT forgets the variant, GRPO keeps it), grpo_stories.c
+   (GRPO of stories260K with a rule reward, back to llama2.c); notebook 05_rl.
    ================================================================================================ */
 /* --- Pure functions over arrays (no tape) ---------------------------------------------------------- */
 enum { PT_KL_K1 = 1, PT_KL_K2, PT_KL_K3 };
@@ -12007,6 +12010,11 @@ done:
                          directly (R1-Zero's base) and direct answers are scored; paired held-out
                          comparisons (pt_world_eval_paired, McNemar); examples grpo.c, r1.c, ppo.c,
                          dr_grpo.c, rl_tour.c, reward_hacking.c; notebook 05.
+     0.8.0 (2026-12-02)  a rule variant in the world: PT_RULE_NO_CARRY ("Q: 47+85=? (no carry)" -> 22),
+                         pt_world_config.rule (the rule of every problem drawn) and .variant (the
+                         corpus fraction under it), pt_problem.rule, parsed back from the question;
+                         examples sft_vs_rl.c (Chu et al. 2025) and grpo_stories.c (GRPO of
+                         stories260K, exported to llama2.c).
 
    ------------------------------------------------------------------------------------------------
    MIT License
