@@ -12,7 +12,7 @@
    direct (default 0): the fraction of corpus solutions that answer directly, "A: <answer>132</answer>",
    with no think block: examples/grpo.c's R1-Zero base is `pretrain 1400 0 build/base_mixed.ckpt 0.6`.
    variant (default 0): the fraction of documents under the no-carry rule, "Q: 47+85=? (no carry)":
-   examples/sft_vs_rl.c's base is `pretrain 1400 0 build/base_rules.ckpt 0 0.3`.
+   examples/sft_vs_rl.c's base is `pretrain 600 0 build/base_rules.ckpt 0 0.3`.
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"

@@ -5,22 +5,25 @@
    The paper's OOD test is mostly a *rule variant*: the same task under a changed rule that the
    prompt states (face cards worth 10 instead of 11/12/13). Ours: the world's no-carry rule,
        Q: 47+85=? (no carry)   A: <think>7+5=12;4+8=12</think><answer>22</answer>
-   The base (examples/pretrain.c with variant = 0.3) read both rules in pretraining, 30% of its
-   documents without carries; post-training sees only the carry rule. Does post-training on one rule
-   keep the model's ability to follow the other when asked? Beside it, the length OOD (one more
-   digit) of the earlier chapters.
-     SFT   worked solutions of training problems (the carry rule), completion-only loss
-     GRPO  the same problems as prompts, rewards correct 1 + format 0.5 (as examples/grpo.c)
-   Every eval_every steps each run is scored on the validation split (ID accuracy, and the same
-   problems under the no-carry rule) and saved. The comparison takes GRPO's checkpoint of best
-   validation ID accuracy and the SFT checkpoint whose validation ID accuracy is closest to it; both
-   are then reported on the test split: 1000 ID problems, the same 1000 under the no-carry rule, 400
-   with one more digit, with 95% intervals and a paired test on the variant.
+   The base (examples/pretrain.c, 600 steps, variant = 0.3: ID 43%, no carry 38%) read both rules
+   in pretraining, 30% of its documents without carries; post-training sees only the carry rule.
+   Does post-training on one rule keep the model's ability to follow the other when asked? Beside
+   it, the length OOD (one more digit) of the earlier chapters.
+     SFT   worked solutions of training problems (the carry rule), completion-only loss, at two
+           learning rates: 3e-4 (sft_steps) and 1e-3 (a third of them)
+     GRPO  other training problems as prompts, rewards correct 1 + format 0.5 (as examples/grpo.c)
+   Each run is scored on the validation split (ID accuracy, and the same problems under the
+   no-carry rule) at 10-20 evaluations and saved. The comparison takes GRPO's checkpoint of best
+   validation ID accuracy and, from each SFT run, the checkpoint whose validation ID accuracy is
+   closest to it (and its last one); they are reported on the test split: 1000 ID problems, the
+   same 1000 under the no-carry rule, 400 with one more digit, with 95% intervals and paired tests.
+   About 20 minutes on 2 cores.
 
-   usage: sft_vs_rl [sft steps (default 300)] [grpo steps (default 150)]
-   writes build/sft_vs_rl.csv (run,step,id_valid,variant_valid: the trajectories) and
-   build/sft_vs_rl_table.csv (model,step,id,id_lo,id_hi,variant,variant_lo,variant_hi,ood,ood_lo,ood_hi).
-   Make the base with: build/pretrain 1400 0 build/base_rules.ckpt 0 0.3 */
+   usage: sft_vs_rl [sft steps (default 900)] [grpo steps (default 300)]
+   writes build/sft_vs_rl.csv (run,step,id_valid,variant_valid: the trajectories),
+   build/sft_vs_rl_table.csv (model,step,id,id_lo,id_hi,variant,variant_lo,variant_hi,ood,ood_lo,ood_hi)
+   and build/sft_vs_rl_grpo.csv (GRPO's per-rollout curves).
+   Make the base with: build/pretrain 600 0 build/base_rules.ckpt 0 0.3 */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
