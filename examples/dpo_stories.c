@@ -19,6 +19,7 @@
    build/dpo_stories_eval.csv (before/after) and build/stories_dpo.bin (llama2.c format). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* story openings, last sentences */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +35,6 @@ static const char *const HAPPY[] = {"happy", "smiled", "smile", "laughed", "fun"
                                     "hugged", "glad", "joy", "proud", "together", "thank", "safe", "best", NULL};
 static const char *const SAD[] = {"sad", "cried", "cry", "angry", "hurt", "scared", "afraid", "lost", "broken", "mad",
                                   "upset", "sorry", "alone", "lonely", "sick", "bad", NULL};
-static const char *const OPENING[] = {"Once upon a time, there was a little %s named %s.",
-                                      "One day, a little %s named %s went to the park.",
-                                      "There once was a %s called %s."};
-static const char *const KIND[] = {"girl", "boy", "dog", "cat", "bird", "bunny", "bear", "frog"};
-static const char *const NAME[] = {"Lily", "Tim", "Sue", "Ben", "Max", "Mia",
-                                   "Tom", "Anna", "Sam", "Lucy", "Jack", "Amy"};
-
 typedef struct { pt_example ex; char text[3000]; int finished, score; } story;
 typedef struct { int n, happy, finished; float lo, hi, kl, tokens; char sample[400]; } report;
 
@@ -56,21 +50,11 @@ static int in_list(const char *w, const char *const *list)
    closing "The end." is not the last sentence. */
 static int ending_score(const char *s)
 {
-    const char *end = s + strlen(s), *p;
+    const char *p, *end;
+    char w[32];
     int score = 0;
-    while (end > s && !strchr(".!?", end[-1])) end--;   /* an unfinished tail is not a sentence */
-    if (end - s >= 8 && strncmp(end - 8, "The end.", 8) == 0) end -= 8;
-    while (end > s && !strchr(".!?", end[-1])) end--;
-    for (p = end > s ? end - 1 : s; p > s && !strchr(".!?", p[-1]); p--) {}
-    while (p < end) {
-        char w[32];
-        int n = 0;
-        for (; p < end && !isalpha((unsigned char)*p); p++) {}
-        for (; p < end && isalpha((unsigned char)*p); p++)
-            if (n < 31) w[n++] = (char)tolower((unsigned char)*p);
-        w[n] = 0;
-        score += in_list(w, HAPPY) - in_list(w, SAD);
-    }
+    last_sentence(s, &p, &end);
+    while (next_word(&p, end, w)) score += in_list(w, HAPPY) - in_list(w, SAD);
     return score;
 }
 static int happy_ending(const story *s) { return s->finished && s->score > 0; }
@@ -100,7 +84,7 @@ static int sample_split(pt_model *m, const pt_tokenizer *tok, int split, int k, 
     for (i = 0; i < N_PROMPTS; i++) {
         char text[128];
         if (split_of(i) != split) continue;
-        snprintf(text, sizeof text, OPENING[i / 96], KIND[i % 8], NAME[i / 8 % 12]);
+        story_opening(i, text, sizeof text);
         lens[n_p] = tok->encode(tok, text, 1, 0, ids[n_p], 64);
         prompts[n_p] = ids[n_p];
         n_p++;
@@ -206,9 +190,7 @@ int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 60, n, n_valid, n_pairs, n_vpairs, same, bos = 1;
     float lr = argc > 2 ? (float)atof(argv[2]) : 1e-4f, beta = argc > 3 ? (float)atof(argv[3]) : 0.1f;
-    const char *dir = getenv("PT_MODELS") ? getenv("PT_MODELS") : "../shared/models";
     const int *bos_prompt[1] = {&bos};
-    char path[512], tpath[512];
     static story train[N_PROMPTS * K], valid[N_PROMPTS / 6 * K];
     static pt_example c[N_PROMPTS], r[N_PROMPTS], vc[N_PROMPTS], vr[N_PROMPTS];
     pt_model *m, *base, *reloaded;
@@ -220,13 +202,7 @@ int main(int argc, char **argv)
     report before, after;
     FILE *f;
     double t0 = pt_time_seconds();
-    snprintf(path, sizeof path, "%s/stories260K.bin", dir);
-    snprintf(tpath, sizeof tpath, "%s/tok512.bin", dir);
-    m = pt_model_load_llama2c(path);
-    if (!m || pt_bpe_load(&tok, tpath, m->cfg.vocab_size) != PT_OK) {
-        printf("skipped: %s not found in %s (%s)\n", m ? "tok512.bin" : "stories260K.bin", dir, pt_last_error());
-        return 0;
-    }
+    if (!(m = load_stories(&tok))) return 0;
     if (!(f = fopen("build/dpo_stories_eval.csv", "w"))) {   /* fail now, not after minutes of sampling */
         printf("error: cannot write build/dpo_stories_eval.csv (run from the repository root)\n");
         return 1;

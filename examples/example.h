@@ -2,6 +2,7 @@
    API is used here. */
 #ifndef PT_EXAMPLE_H
 #define PT_EXAMPLE_H
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,5 +150,60 @@ static inline void print_paired(const char *what, pt_model *a, pt_model *b, cons
     if (!a || !b || pt_world_eval_paired(a, b, wc, PT_WORLD_ID, 1000, chat, &r) != PT_OK) return;
     printf("  paired, %s: %d -> %d of %d; %d wrong -> right, %d right -> wrong; McNemar z = %.2f, p = %.2g\n", what,
            r.correct_a, r.correct_b, r.n, r.b_only, r.a_only, r.z, r.p);
+}
+/* The stories260K examples' openings: 3 openings x 8 kinds x 12 names, i = 0..287, e.g. "Once upon a
+   time, there was a little cat named Tom."; story_name(i) is its name. */
+static inline const char *story_name(int i)
+{
+    static const char *const names[] = {"Lily", "Tim", "Sue", "Ben", "Max", "Mia",
+                                        "Tom", "Anna", "Sam", "Lucy", "Jack", "Amy"};
+    return names[i / 8 % 12];
+}
+static inline void story_opening(int i, char *out, size_t cap)
+{
+    static const char *const openings[] = {"Once upon a time, there was a little %s named %s.",
+                                           "One day, a little %s named %s went to the park.",
+                                           "There once was a %s called %s."};
+    static const char *const kinds[] = {"girl", "boy", "dog", "cat", "bird", "bunny", "bear", "frog"};
+    snprintf(out, cap, openings[i / 96 % 3], kinds[i % 8], story_name(i));
+}
+/* A story's last sentence, [*from, *to): after the second-to-last . ! or ?; an unfinished tail is not
+   a sentence and a closing "The end." does not count as the last one. */
+static inline void last_sentence(const char *s, const char **from, const char **to)
+{
+    const char *end = s + strlen(s), *p;
+    while (end > s && !strchr(".!?", end[-1])) end--;
+    if (end - s >= 8 && strncmp(end - 8, "The end.", 8) == 0) end -= 8;
+    while (end > s && !strchr(".!?", end[-1])) end--;
+    for (p = end > s ? end - 1 : s; p > s && !strchr(".!?", p[-1]); p--) {}
+    *from = p;
+    *to = end;
+}
+/* The next word of [*p, end), lowercased into w (its first 31 letters); 0 when none is left. */
+static inline int next_word(const char **p, const char *end, char w[32])
+{
+    int n = 0;
+    for (; *p < end && !isalpha((unsigned char)**p); (*p)++) {}
+    for (; *p < end && isalpha((unsigned char)**p); (*p)++)
+        if (n < 31) w[n++] = (char)tolower((unsigned char)**p);
+    w[n] = 0;
+    return n > 0;
+}
+/* stories260K and its tokenizer, from $PT_MODELS or ../shared/models; NULL, having printed
+   "skipped: ... not found", when either is missing (the examples then exit 0). */
+static inline pt_model *load_stories(pt_tokenizer *tok)
+{
+    const char *dir = getenv("PT_MODELS") ? getenv("PT_MODELS") : "../shared/models";
+    char path[512];
+    pt_model *m;
+    snprintf(path, sizeof path, "%s/stories260K.bin", dir);
+    m = pt_model_load_llama2c(path);
+    snprintf(path, sizeof path, "%s/tok512.bin", dir);
+    if (!m || pt_bpe_load(tok, path, m->cfg.vocab_size) != PT_OK) {
+        printf("skipped: %s not found in %s (%s)\n", m ? "tok512.bin" : "stories260K.bin", dir, pt_last_error());
+        pt_model_free(m);
+        return NULL;
+    }
+    return m;
 }
 #endif

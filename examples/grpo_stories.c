@@ -20,6 +20,7 @@
    build/stories_grpo.bin (llama2.c format). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
+#include "example.h"   /* story openings, last sentences */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,6 @@
 #define N_PROMPTS (3 * 8 * 12 * 8)
 enum { TRAIN, VALID, TEST };
 
-static const char *const OPENING[] = {"Once upon a time, there was a little %s named %s.",
-                                      "One day, a little %s named %s went to the park.",
-                                      "There once was a %s called %s."};
-static const char *const KIND[] = {"girl", "boy", "dog", "cat", "bird", "bunny", "bear", "frog"};
-static const char *const NAME[] = {"Lily", "Tim", "Sue", "Ben", "Max", "Mia",
-                                   "Tom", "Anna", "Sam", "Lucy", "Jack", "Amy"};
 static const char *const OBJECT[] = {"a red ball", "a big kite", "a blue hat", "a little boat",
                                      "a yummy cake", "a shiny box", "a soft toy", "a new book"};
 
@@ -42,9 +37,8 @@ static int split_of(int p) { return p % 6 == 0 ? TEST : p % 6 == 3 ? VALID : TRA
 static void prompt_text(int p, char *out, size_t cap)
 {
     char first[96];
-    const char *name = NAME[p / 8 % 12];
-    snprintf(first, sizeof first, OPENING[p / 96 % 3], KIND[p % 8], name);
-    snprintf(out, cap, "%s %s had %s.", first, name, OBJECT[p / 288]);
+    story_opening(p % 288, first, sizeof first);
+    snprintf(out, cap, "%s %s had %s.", first, story_name(p % 288), OBJECT[p / 288]);
 }
 
 /* The requested word: the prompt's last word ("ball"). */
@@ -61,23 +55,13 @@ static void requested(const char *prompt, char *w, size_t cap)
 /* 1 if the story's last sentence (before a closing "The end.") holds the prompt's requested word. */
 static float reward_word(const char *prompt, const char *story, void *user)
 {
-    char want[32];
-    const char *end = story + strlen(story), *p;
+    char want[32], w[32];
+    const char *p, *end;
     (void)user;
     requested(prompt, want, sizeof want);
-    while (end > story && !strchr(".!?", end[-1])) end--;   /* an unfinished tail is not a sentence */
-    if (end - story >= 8 && strncmp(end - 8, "The end.", 8) == 0) end -= 8;
-    while (end > story && !strchr(".!?", end[-1])) end--;
-    for (p = end > story ? end - 1 : story; p > story && !strchr(".!?", p[-1]); p--) {}
-    while (p < end) {
-        char w[32];
-        int n = 0;
-        for (; p < end && !isalpha((unsigned char)*p); p++) {}
-        for (; p < end && isalpha((unsigned char)*p); p++)
-            if (n < 31) w[n++] = (char)tolower((unsigned char)*p);
-        w[n] = 0;
-        if (n && strcmp(w, want) == 0) return 1.0f;
-    }
+    last_sentence(story, &p, &end);
+    while (next_word(&p, end, w))
+        if (strcmp(w, want) == 0) return 1.0f;
     return 0.0f;
 }
 
@@ -156,10 +140,8 @@ int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 60, i, n_train = 0, same, bos = 1;
     float lr = argc > 2 ? (float)atof(argv[2]) : 3e-4f;
-    const char *dir = getenv("PT_MODELS") ? getenv("PT_MODELS") : "../shared/models";
     const int *bos_prompt[1] = {&bos};
     static pt_example train[N_PROMPTS];
-    char path[512], tpath[512];
     pt_reward_term rewards[1] = {{"word", reward_word, NULL, 1.0f}};
     pt_model *m, *base, *reloaded;
     pt_tokenizer tok;
@@ -169,13 +151,7 @@ int main(int argc, char **argv)
     pt_train_result res;
     report before, after;
     FILE *f;
-    snprintf(path, sizeof path, "%s/stories260K.bin", dir);
-    snprintf(tpath, sizeof tpath, "%s/tok512.bin", dir);
-    m = pt_model_load_llama2c(path);
-    if (!m || pt_bpe_load(&tok, tpath, m->cfg.vocab_size) != PT_OK) {
-        printf("skipped: %s not found in %s (%s)\n", m ? "tok512.bin" : "stories260K.bin", dir, pt_last_error());
-        return 0;
-    }
+    if (!(m = load_stories(&tok))) return 0;
     if (!(f = fopen("build/grpo_stories_eval.csv", "w"))) {
         printf("error: cannot write build/grpo_stories_eval.csv (run from the repository root)\n");
         return 1;
