@@ -539,6 +539,23 @@ static void rl_gen(pt_gen_config *g)
     g->stop_tokens[1] = PT_BYTE_EOS;
     g->n_stop_tokens = 2;
 }
+/* The GRPO tests' recipe: 8 prompts x 8 samples with the rule rewards, lr 3e-4 (no warmup, cosine to
+   lr / 10), quiet, a CSV of the rollouts. */
+static void grpo_recipe(pt_grpo_config *g, int steps, const char *csv)
+{
+    memset(g, 0, sizeof *g);
+    g->train.steps = steps;
+    g->train.lr = 3e-4f;
+    g->train.warmup = PT_ZERO;
+    g->train.csv_path = csv;
+    g->train.quiet = 1;
+    g->prompts_per_step = 8;
+    g->group_size = 8;
+    rl_gen(&g->gen);
+    g->rewards = g_rl_rewards;
+    g->n_rewards = 2;
+    g->seed = seed_shift();
+}
 
 /* GRPO from the pretrained base (the R1-Zero recipe on the 1-digit world): 8 prompts x 8 samples,
    300 rollouts, lr 3e-4, beta 0.04. The learning effect is the correctness reward of fresh samples
@@ -560,18 +577,7 @@ static void test_grpo(void)
     CHECK(m != NULL, "clone: %s", pt_last_error());
     if (!m) return;
     make_rl_prompts(&wc);
-    memset(&g, 0, sizeof g);
-    g.train.steps = 300;
-    g.train.lr = 3e-4f;
-    g.train.warmup = PT_ZERO;
-    g.train.csv_path = csv;
-    g.train.quiet = 1;
-    g.prompts_per_step = 8;
-    g.group_size = 8;
-    rl_gen(&g.gen);
-    g.rewards = g_rl_rewards;
-    g.n_rewards = 2;
-    g.seed = seed_shift();
+    grpo_recipe(&g, 300, csv);
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &before) == PT_OK, "eval: %s", pt_last_error());
     CHECK(pt_grpo_train(m, g_rl_prompts, 400, &g, &res) == PT_OK, "grpo: %s", pt_last_error());
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 50, 0, &after) == PT_OK, "eval: %s", pt_last_error());
@@ -686,18 +692,7 @@ static void test_rule_variant(void)
     pt_model_free(m);
     m = pt_model_clone(base, 1);
     make_rl_prompts(&wc);
-    memset(&g, 0, sizeof g);
-    g.train.steps = 150;
-    g.train.lr = 3e-4f;
-    g.train.warmup = PT_ZERO;
-    g.train.quiet = 1;
-    g.train.csv_path = tmp_path("rule_variant_grpo.csv");
-    g.prompts_per_step = 8;
-    g.group_size = 8;
-    rl_gen(&g.gen);
-    g.rewards = g_rl_rewards;
-    g.n_rewards = 2;
-    g.seed = seed_shift();
+    grpo_recipe(&g, 150, tmp_path("rule_variant_grpo.csv"));
     CHECK(m && pt_grpo_train(m, g_rl_prompts, 400, &g, NULL) == PT_OK, "grpo: %s", pt_last_error());
     CHECK(pt_world_eval(m, &wc, PT_WORLD_TRAIN, 80, 0, &carry_rl) == PT_OK &&
           pt_world_eval(m, &nc, PT_WORLD_TRAIN, 80, 0, &var_rl) == PT_OK, "eval: %s", pt_last_error());
