@@ -1,8 +1,8 @@
 /* posttrain.h - v0.8.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
-   preference data (built), then reward models, DPO, PPO, GRPO, rejection sampling and test-time
-   search (planned, see the table of contents), each written to be read.
+   preference data, reward models, DPO and its variants, PPO and GRPO (built), then rejection
+   sampling and test-time search (planned, see the table of contents), each written to be read.
 
    USAGE
      Do this:
@@ -81,7 +81,8 @@
     12. Preference optimisation: DPO, cDPO/robust, IPO, hinge, RPO, SimPO,    >>preference
         ORPO as pure losses with TRL's metrics
     13. Policy optimisation: KL estimators, GAE, group/RLOO advantages,      >>policy
-        clipped losses and aggregation modes, rollouts, GRPO/Dr. GRPO/DAPO/RLOO
+        clipped losses and aggregation modes, rollouts, GRPO/Dr. GRPO/DAPO/RLOO,
+        PPO with a critic
     14. Search and test-time compute: best-of-N, MCTS, STaR                   [planned]
 
    QUICK EXAMPLE (an MLP step; examples/autograd_tour.c is the long version)
