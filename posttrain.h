@@ -83,7 +83,8 @@
     13. Policy optimisation: KL estimators, GAE, group/RLOO advantages,      >>policy
         clipped losses and aggregation modes, rollouts, GRPO/Dr. GRPO/DAPO/RLOO,
         PPO with a critic
-    14. Search and test-time compute: best-of-N, MCTS, STaR                   [planned]
+    14. Search and test-time compute: best-of-N and votes, rejection         >>search
+        sampling (STaR, the Llama 3 flywheel), MCTS with a PRM
 
    QUICK EXAMPLE (an MLP step; examples/autograd_tour.c is the long version)
      pt_params *P = pt_params_new();
@@ -1662,6 +1663,106 @@ typedef struct pt_ppo_config {
 } pt_ppo_config;
 PTDEF int pt_ppo_train(pt_model *policy, const pt_example *prompts, int n_prompts, const pt_ppo_config *cfg,
                        pt_train_result *res);
+
+/* ================================================================================================
+   14. SEARCH AND TEST-TIME COMPUTE                                                          >>search
+   ------------------------------------------------------------------------------------------------
+   The model's own samples, filtered, as training data; and more computation at inference instead
+   of more training.
+   Rejection sampling (Touvron et al. 2023, Llama 2; Dubey et al. 2024, Llama 3): K samples per
+   prompt, each scored (rules or a reward model); the best N per prompt whose score reaches a bar are
+   kept as SFT data. Llama 2 used K up to 30 samples per prompt; the kept share per difficulty shows
+   where the model can still teach itself. STaR (Zelikman et al. 2022) is rejection sampling with the
+   answer checker as the scorer, fine-tuning the original model on the kept rationales each
+   iteration; rationalisation retries the failures with the answer given as a hint and keeps the
+   rationales that reach it, trained on without the hint.
+   Test-time compute, for one fixed model (Snell et al. 2024):
+       best-of-N          sample N, answer with the one a verifier (ORM, PRM, judge) scores highest
+       self-consistency   sample N, answer with the most frequent final answer (Wang et al. 2023)
+       weighted vote      the answer whose samples' scores sum highest (Li et al. 2023)
+       MCTS               grow a tree of partial solutions one reasoning step at a time, guided
+                          by a PRM's value of each partial solution:
+           select    from the root, follow argmax_c Q(c) + c_uct sqrt(ln N(parent) / N(c)) to a leaf
+                     (Kocsis & Szepesvari 2006, UCT; Q = mean value of the subtree, N = visits)
+           expand    sample `expand` next steps from the leaf (the policy at temperature T)
+           evaluate  the PRM's score of each new partial solution (min over its steps so far)
+           backup    add each child's value to the visits and value sums of its ancestors
+       The answer is the complete solution with the highest value (else the best leaf, finished
+       greedily). Partial solutions share prefixes: each node keeps its KV cache slot and next-token
+       logits, and a child starts from a copy of its parent's slot (pt_kv_copy), so no prefix is
+       recomputed; only the PRM rescores each new partial solution in full (it is another model).
+       A step ends at a token holding one of step_delims (";" or ">") once the step holds a digit
+       (the world's "7+5=12;" and "</answer>"); token_level = 1 makes every token a step.
+   Compute is counted as generated tokens (samples, tree expansions, the greedy finish), not
+   verifier forwards. The scaling curves of examples/test_time.c plot accuracy against it.
+   Examples: test_time.c (System 1 vs 2, best-of-N, votes, MCTS, curves by difficulty), flywheel.c
+   (Llama 3's rounds with an ablation), star.c (STaR, rationalisation), pipeline.c (the whole chain).
+   ================================================================================================ */
+/* The index within each group of N scores of the highest of its first n_use (ties: the first);
+   pick[g] for groups g = 0..n_groups-1, scores [n_groups][N]. */
+PTDEF void pt_best_of_n(const float *scores, int n_groups, int N, int n_use, int *pick);
+/* Majority vote over n answers (valid[i] = 0: sample i has none): the answer with the largest
+   total weight (weights NULL = 1 each; ties: the answer seen first). Returns the index of the first
+   sample holding the winning answer, -1 if no sample has one. */
+PTDEF int pt_majority_vote(const long long *answers, const unsigned char *valid, const float *weights, int n);
+
+/* Rejection sampling. Prompts are texts: with chat = 1 the user turn of the chat template, else the
+   raw text after <bos> (e.g. "Q: 47+85=?\nA: "). A kept completion is its generated text without
+   the stop token when that token is a marker (<|end|>: the template writes it), with it when it is
+   one character (a newline of the raw format). */
+typedef struct pt_rs_config {
+    pt_gen_config gen;            /* max_new_tokens, sampler (temperature 0 -> 1), stop tokens, seed */
+    int samples;                  /* K per prompt; 0 -> 16 */
+    int keep;                     /* at most N kept per prompt (the best first); 0 -> 1 */
+    float min_score;              /* kept only if score >= this (e.g. 1 = correct) */
+    int distinct;                 /* 1: never keep two identical completions of one prompt */
+    int chat;                     /* prompts as the chat template's user turn */
+    const pt_reward_term *rewards; int n_rewards;   /* score = sum of weighted rule terms */
+    pt_batch_reward_fn reward_batch; void *reward_user; float reward_batch_weight;   /* + a learned RM; 0 -> 1 */
+    const char **hints;           /* optional [n_prompts]: prompts to sample from instead (STaR's
+                                     rationalisation); kept records still carry the plain prompt */
+    int prompts_per_batch;        /* prompts per generation call; 0 -> 16 */
+    const pt_tokenizer *tok;      /* NULL -> the byte tokenizer */
+    const char *jsonl_path;       /* kept records as JSONL, {"prompt", "completion", "score",
+                                     "difficulty"} (completion schema; atomic); NULL = none */
+} pt_rs_config;
+typedef struct pt_rs_result {
+    int n_prompts, n_samples, n_kept, prompts_with_kept;
+    double mean_score, seconds;
+    long long tokens;             /* completion tokens generated */
+    int prompts_by_difficulty[17], kept_by_difficulty[17];   /* world problems: by operand digit count */
+} pt_rs_result;
+/* Sample, score and keep (see above); *kept gets the kept records (completion schema; free with
+   pt_dataset_free). Difficulty: the operand digit count of the world problem in the prompt (0 if
+   none). res may be NULL. */
+PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_prompts, const pt_rs_config *cfg,
+                              pt_dataset *kept, pt_rs_result *res);
+
+/* MCTS over reasoning steps with PRM values (see above). */
+typedef struct pt_mcts_config {
+    int simulations;              /* select-expand-evaluate-backup rounds; 0 -> 8 */
+    int expand;                   /* children sampled per expansion; 0 -> 4 */
+    float c_uct;                  /* exploration constant; 0 -> 1; PT_ZERO -> 0 */
+    pt_sampler sampler;           /* step sampling; temperature 0 -> 1 */
+    int max_new_tokens;           /* longest solution; 0 -> 64 */
+    int stop_tokens[PT_MAX_STOP_TOKENS]; int n_stop_tokens;   /* a solution ends at one (at least one) */
+    const char *step_delims;      /* NULL -> ";>" */
+    int token_level;              /* 1: every token is a step */
+    int prm_mode;                 /* PT_PRM_MIN (default), PT_PRM_PRODUCT or PT_PRM_LAST */
+    uint64_t seed;
+    const pt_tokenizer *tok;      /* NULL -> the byte tokenizer */
+} pt_mcts_config;
+typedef struct pt_mcts_result {
+    int ids[256], n_ids;          /* the chosen completion's tokens (stop token included if reached) */
+    char text[512];               /* and its text (without a marker stop token) */
+    float value;                  /* its PRM score */
+    int tokens;                   /* tokens generated for this problem: all expansions + the finish */
+    int nodes, complete;          /* tree size; 1 if the answer is a finished solution */
+} pt_mcts_result;
+/* Search for each of n prompts (token ids) with policy and prm (a model with a head, section 11);
+   res[i] per prompt. Deterministic in (seed, prompt index). */
+PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *prompts, const int *prompt_lens, int n,
+                        const pt_mcts_config *cfg, pt_mcts_result *res);
 
 #ifdef __cplusplus
 }
@@ -11946,6 +12047,576 @@ done:
     PT_FREE(term_mean);
     PT_FREE(work);
     pt_ctx_free(ctx);
+    return st;
+}
+
+/* ================================================================================================
+   14. SEARCH AND TEST-TIME COMPUTE (implementation)                                         >>search
+   ================================================================================================ */
+PTDEF void pt_best_of_n(const float *scores, int n_groups, int N, int n_use, int *pick)
+{
+    int g, i;
+    if (n_use > N) n_use = N;
+    for (g = 0; g < n_groups; g++) {
+        const float *s = scores + (int64_t)g * N;
+        int best = 0;
+        for (i = 1; i < n_use; i++)
+            if (s[i] > s[best] || (s[best] != s[best] && s[i] == s[i])) best = i;   /* NaN never wins */
+        pick[g] = best;
+    }
+}
+PTDEF int pt_majority_vote(const long long *answers, const unsigned char *valid, const float *weights, int n)
+{
+    int i, j, best = -1;
+    double best_w = 0;
+    for (i = 0; i < n; i++) {   /* O(n^2): n is a handful of samples; the first holder of each answer sums */
+        double w = 0;
+        if (valid && !valid[i]) continue;
+        for (j = 0; j < i; j++)
+            if ((!valid || valid[j]) && answers[j] == answers[i]) break;
+        if (j < i) continue;   /* counted at its first holder */
+        for (j = i; j < n; j++)
+            if ((!valid || valid[j]) && answers[j] == answers[i]) w += weights ? (double)weights[j] : 1.0;
+        if (best < 0 || w > best_w) {
+            best = i;
+            best_w = w;
+        }
+    }
+    return best;
+}
+
+/* zeroed memory from PT_MALLOC (the allocator overrides have no calloc); NULL on overflow */
+static void *pt__zalloc(size_t n, size_t size)
+{
+    void *p;
+    size_t bytes = n * size;
+    if (size && n > (size_t)-1 / size) return NULL;
+    if ((p = PT_MALLOC(bytes > 0 ? bytes : 1))) memset(p, 0, bytes);
+    return p;
+}
+/* --- Rejection sampling ---------------------------------------------------------------------------- */
+/* A prompt text rendered as the model sees it: the chat template's user turn, or <bos> + raw text. */
+static int pt__rs_render(const pt_tokenizer *tok, const char *prompt, int chat, int *ids, int cap)
+{
+    if (chat) {
+        size_t len = strlen(prompt) + 64;
+        char *text = (char *)PT_MALLOC(len);
+        int n;
+        if (!text) return PT_ERR_NOMEM;
+        pt_chat_text(NULL, prompt, NULL, text, (int)len);
+        n = tok->encode(tok, text, 0, 0, ids, cap);
+        PT_FREE(text);
+        return n;
+    }
+    return tok->encode(tok, prompt, 1, 0, ids, cap);
+}
+/* The operand digit count of the world problem in a text (0 if none): the difficulty bins. */
+static int pt__difficulty(const char *text)
+{
+    pt_problem p;
+    long long v;
+    int d = 0;
+    if (pt_world_parse(text, &p) != PT_OK) return 0;
+    for (v = p.terms[0]; v > 0; v /= 10) d++;
+    return d < 1 ? 1 : d > 16 ? 16 : d;
+}
+/* A generated completion as text: its tokens, with the stop token's text kept only when it is one
+   character (a newline), not a marker the chat template writes itself. */
+static char *pt__completion_text(const pt_tokenizer *tok, const pt_gen_config *g, const pt_gen_result *r, int i)
+{
+    const int *seq = r->tokens + (int64_t)i * r->width;
+    int p = r->prompt_len[i], len = r->total_len[i];
+    if (len > p && pt__is_stop(g, seq[len - 1])) {
+        char buf[16];
+        const char *piece = tok->piece(tok, len > 1 ? seq[len - 2] : -1, seq[len - 1], buf);
+        if (!piece || strlen(piece) != 1) len--;
+    }
+    return pt__decode_alloc(tok, seq + p, len - p);
+}
+PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_prompts, const pt_rs_config *cfg,
+                              pt_dataset *kept, pt_rs_result *res)
+{
+    pt_rs_config c;
+    pt_tokenizer byte_tok = pt_byte_tokenizer();
+    const pt_tokenizer *tok;
+    pt_rs_result r;
+    pt_dataset out;
+    pt__wbuf w;
+    int st = PT_OK, p0, cap_rec, ppb, K, i, j;
+    int *ids = NULL, **pids = NULL, *plen = NULL, *order = NULL;
+    float *scores = NULL, *batch_r = NULL;
+    char **texts = NULL, **ptexts = NULL;
+    double t0 = pt_time_seconds(), score_sum = 0;
+    if (!m || !prompts || n_prompts < 1 || !cfg || !kept)
+        return pt__fail(PT_ERR_ARG, "pt_rejection_sample: need a model, prompts, a config and an output dataset");
+    c = *cfg;
+    tok = c.tok ? c.tok : &byte_tok;
+    if (c.n_rewards < 1 && !c.reward_batch)
+        return pt__fail(PT_ERR_ARG, "pt_rejection_sample: no reward (cfg->rewards or cfg->reward_batch)");
+    if (c.samples <= 0) c.samples = 16;
+    if (c.keep <= 0) c.keep = 1;
+    if (c.prompts_per_batch <= 0) c.prompts_per_batch = 16;
+    if (c.reward_batch_weight == 0) c.reward_batch_weight = 1.0f;
+    if (c.gen.sampler.temperature <= 0) c.gen.sampler.temperature = 1.0f;
+    c.gen = pt__gen_resolve(&c.gen);
+    K = c.samples;
+    ppb = c.prompts_per_batch < n_prompts ? c.prompts_per_batch : n_prompts;
+    if ((int64_t)n_prompts * c.keep > INT32_MAX / 2 || (int64_t)ppb * K > INT32_MAX / 2)
+        return pt__fail(PT_ERR_ARG, "pt_rejection_sample: %d prompts x %d samples is too many", n_prompts, K);
+    memset(&r, 0, sizeof r);
+    memset(&out, 0, sizeof out);
+    memset(&w, 0, sizeof w);
+    out.kind = PT_DATA_COMPLETION;
+    cap_rec = n_prompts * (c.keep < K ? c.keep : K);
+    out.records = (pt_record *)pt__zalloc((size_t)cap_rec, sizeof(pt_record));
+    ids = (int *)PT_MALLOC((size_t)ppb * m->cfg.seq_len * sizeof(int));
+    pids = (int **)PT_MALLOC((size_t)ppb * sizeof(int *));
+    plen = (int *)PT_MALLOC((size_t)ppb * sizeof(int));
+    order = (int *)PT_MALLOC((size_t)K * sizeof(int));
+    scores = (float *)PT_MALLOC((size_t)ppb * K * sizeof(float));
+    batch_r = (float *)PT_MALLOC((size_t)ppb * K * sizeof(float));
+    texts = (char **)pt__zalloc((size_t)ppb * K, sizeof(char *));
+    ptexts = (char **)pt__zalloc((size_t)ppb * K, sizeof(char *));
+    if (!out.records || !ids || !pids || !plen || !order || !scores || !batch_r || !texts || !ptexts) {
+        st = pt__fail(PT_ERR_NOMEM, "pt_rejection_sample: out of memory");
+        goto done;
+    }
+    for (p0 = 0; p0 < n_prompts && st == PT_OK; p0 += ppb) {
+        int np = n_prompts - p0 < ppb ? n_prompts - p0 : ppb;
+        pt_gen_result g;
+        pt_gen_config gc = c.gen;
+        for (i = 0; i < np; i++) {   /* sample from the hint prompt if given, score against the plain one */
+            const char *src = c.hints && c.hints[p0 + i] ? c.hints[p0 + i] : prompts[p0 + i];
+            pids[i] = ids + (int64_t)i * m->cfg.seq_len;
+            if (!prompts[p0 + i] || !src) {
+                st = pt__fail(PT_ERR_ARG, "pt_rejection_sample: prompt %d is NULL", p0 + i);
+                break;
+            }
+            plen[i] = pt__rs_render(tok, src, c.chat, pids[i], m->cfg.seq_len);
+            if (plen[i] < 1 || plen[i] + c.gen.max_new_tokens > m->cfg.seq_len) {
+                st = pt__fail(PT_ERR_ARG, "pt_rejection_sample: prompt %d (%d tokens) + max_new_tokens %d does not fit "
+                              "seq_len %d", p0 + i, plen[i], c.gen.max_new_tokens, m->cfg.seq_len);
+                break;
+            }
+        }
+        if (st != PT_OK) break;
+        gc.seed = c.gen.seed + (uint64_t)p0 * 0x9E3779B97F4A7C15ull;   /* a batch's streams depend on where it starts */
+        if ((st = pt_generate(m, (const int *const *)pids, plen, np, K, &gc, &g)) != PT_OK) break;
+        for (i = 0; i < np * K; i++) {
+            char *rendered;
+            size_t len;
+            const char *plain = prompts[p0 + i / K];
+            texts[i] = pt__completion_text(tok, &c.gen, &g, i);
+            r.tokens += g.total_len[i] - g.prompt_len[i];
+            /* rewards read the plain prompt as the model would see it without the hint */
+            len = strlen(plain) + 64;
+            rendered = (char *)PT_MALLOC(len);
+            if (rendered) {
+                if (c.chat) pt_chat_text(NULL, plain, NULL, rendered, (int)len);
+                else snprintf(rendered, len, "<bos>%s", plain);
+            }
+            ptexts[i] = rendered;
+            if (!texts[i] || !ptexts[i]) st = pt__fail(PT_ERR_NOMEM, "pt_rejection_sample: out of memory");
+        }
+        pt_gen_result_free(&g);
+        if (st == PT_OK && c.reward_batch)
+            st = c.reward_batch((const char *const *)ptexts, (const char *const *)texts, np * K, batch_r,
+                                c.reward_user);
+        for (i = 0; st == PT_OK && i < np * K; i++) {
+            double s = c.reward_batch ? (double)c.reward_batch_weight * batch_r[i] : 0;
+            for (j = 0; j < c.n_rewards; j++)
+                s += (double)c.rewards[j].weight * c.rewards[j].fn(ptexts[i], texts[i], c.rewards[j].user);
+            scores[i] = (float)s;
+            score_sum += s;
+        }
+        for (i = 0; st == PT_OK && i < np; i++) {   /* keep the best `keep` of the prompt's K */
+            const char *plain = prompts[p0 + i];
+            int d = pt__difficulty(plain), n_kept = 0, a, b;
+            float *s = scores + (int64_t)i * K;
+            for (a = 0; a < K; a++) order[a] = a;
+            for (a = 1; a < K; a++)   /* insertion sort, descending, stable: ties keep sampling order */
+                for (b = a; b > 0 && s[order[b]] > s[order[b - 1]]; b--) {
+                    int t = order[b];
+                    order[b] = order[b - 1];
+                    order[b - 1] = t;
+                }
+            r.prompts_by_difficulty[d]++;
+            for (a = 0; a < K && n_kept < c.keep; a++) {
+                int k = i * K + order[a], dup = 0;
+                pt_record *rec;
+                char num[96];
+                if (!(s[order[a]] >= c.min_score)) break;
+                for (b = 0; c.distinct && b < a; b++)
+                    if (!strcmp(texts[i * K + order[b]], texts[k])) dup = 1;
+                if (dup) continue;
+                rec = &out.records[out.n];
+                rec->line = out.n + 1;
+                rec->prompt = pt__strdup(plain);
+                rec->completion = texts[k];
+                texts[k] = NULL;
+                if (!rec->prompt) {
+                    st = pt__fail(PT_ERR_NOMEM, "pt_rejection_sample: out of memory");
+                    break;
+                }
+                out.n++;
+                n_kept++;
+                if (c.jsonl_path) {
+                    int len;
+                    pt__put(&w, "{", 1);
+                    pt__put_jstring(&w, "prompt", rec->prompt, 1);
+                    pt__put_jstring(&w, "completion", rec->completion, 0);
+                    len = snprintf(num, sizeof num, ", \"score\": %.9g, \"difficulty\": %d}\n", (double)s[order[a]], d);
+                    pt__put(&w, num, (size_t)len);
+                }
+            }
+            r.kept_by_difficulty[d] += n_kept;
+            r.n_kept += n_kept;
+            r.prompts_with_kept += n_kept > 0;
+        }
+        for (i = 0; i < np * K; i++) {
+            PT_FREE(texts[i]);
+            PT_FREE(ptexts[i]);
+            texts[i] = ptexts[i] = NULL;
+        }
+        r.n_prompts += np;
+        r.n_samples += np * K;
+    }
+    if (st == PT_OK && c.jsonl_path) {
+        if (w.err) st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", c.jsonl_path);
+        else if (out.n == 0) st = pt__fail(PT_ERR_ARG, "%s: pt_rejection_sample kept nothing; no file written", c.jsonl_path);
+        else st = pt_write_file_atomic(c.jsonl_path, w.p, w.n);
+    }
+done:
+    for (i = 0; texts && ptexts && i < ppb * K; i++) {
+        PT_FREE(texts[i]);
+        PT_FREE(ptexts[i]);
+    }
+    PT_FREE(w.p);
+    PT_FREE(ids);
+    PT_FREE(pids);
+    PT_FREE(plen);
+    PT_FREE(order);
+    PT_FREE(scores);
+    PT_FREE(batch_r);
+    PT_FREE(texts);
+    PT_FREE(ptexts);
+    if (st != PT_OK) {
+        pt_dataset_free(&out);
+        return st;
+    }
+    r.mean_score = r.n_samples ? score_sum / r.n_samples : 0;
+    r.seconds = pt_time_seconds() - t0;
+    if (res) *res = r;
+    *kept = out;
+    return PT_OK;
+}
+
+/* --- MCTS over reasoning steps ------------------------------------------------------------------------ */
+typedef struct pt__mnode {
+    int parent, first_child, n_children;
+    int n_ids;                /* completion tokens so far (the node's slot holds prompt + these, minus the
+                                 last one when the node ended at a stop token) */
+    int terminal;             /* 1 stop token, 2 out of tokens or cache */
+    int visits;
+    double value_sum;
+    float value;
+} pt__mnode;
+typedef struct pt__mcts {
+    pt_model *policy, *prm;
+    const pt_mcts_config *c;
+    const pt_tokenizer *tok;
+    pt_kv_cache *kv;
+    pt__mnode *node;
+    int *ids;                 /* [max_nodes][max_new] completion tokens of each node */
+    float *logits;            /* [max_nodes][V] next-token logits of each node */
+    float *step_logits;       /* [rows][V] scratch */
+    int *rows_seq, *rows_tok, *active, *has_digit;
+    float *probs;
+    pt_example *ex;
+    int max_nodes, n_nodes, max_new, V, tokens;
+    const int *prompt; int prompt_len;
+    uint64_t seed;
+} pt__mcts;
+static int pt__mcts_step_end(const pt__mcts *s, int prev, int id, int *has_digit)
+{
+    char buf[16];
+    const char *piece = s->tok->piece(s->tok, prev, id, buf), *q;
+    int end = 0;
+    if (s->c->token_level) return 1;
+    for (q = piece ? piece : ""; *q; q++) {
+        if (*q >= '0' && *q <= '9') *has_digit = 1;
+        else if (*has_digit && strchr(s->c->step_delims, *q)) end = 1;
+    }
+    return end;
+}
+/* Sample one step for each new child of `leaf` (nodes first..first+k-1, slots copied from the leaf),
+   all children decoding together, one batched forward per token. */
+static int pt__mcts_expand(pt__mcts *s, int leaf, int first, int k)
+{
+    const pt_mcts_config *c = s->c;
+    int i, st = PT_OK, n_active = k;
+    pt_rng rng[64];
+    for (i = 0; i < k; i++) {
+        pt__mnode *nd = &s->node[first + i];
+        memset(nd, 0, sizeof *nd);
+        nd->parent = leaf;
+        nd->first_child = -1;
+        nd->n_ids = s->node[leaf].n_ids;
+        memcpy(s->ids + (int64_t)(first + i) * s->max_new, s->ids + (int64_t)leaf * s->max_new,
+               (size_t)nd->n_ids * sizeof(int));
+        memcpy(s->logits + (int64_t)(first + i) * s->V, s->logits + (int64_t)leaf * s->V, (size_t)s->V * sizeof(float));
+        if ((st = pt_kv_copy(s->kv, leaf, first + i)) != PT_OK) return st;
+        pt_rng_seed(&rng[i], s->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(first + i + 1)));
+        s->active[i] = 1;
+        s->has_digit[i] = 0;
+    }
+    while (n_active > 0) {
+        int rows = 0;
+        for (i = 0; i < k; i++) {
+            pt__mnode *nd = &s->node[first + i];
+            int *path = s->ids + (int64_t)(first + i) * s->max_new, tok, end;
+            if (!s->active[i]) continue;
+            tok = pt_sample(s->logits + (int64_t)(first + i) * s->V, s->V, &c->sampler, &rng[i], NULL);
+            if (tok < 0) return tok;
+            path[nd->n_ids++] = tok;
+            s->tokens++;
+            end = pt__mcts_step_end(s, nd->n_ids > 1 ? path[nd->n_ids - 2] : -1, tok, &s->has_digit[i]);
+            {
+                int j, stop = 0;
+                for (j = 0; j < c->n_stop_tokens; j++) stop |= tok == c->stop_tokens[j];
+                if (stop) {
+                    nd->terminal = 1;
+                    s->active[i] = 0;
+                    n_active--;
+                    continue;
+                }
+            }
+            if (nd->n_ids >= s->max_new || s->kv->len[first + i] + 1 >= s->kv->max_len) {
+                nd->terminal = 2;
+                s->active[i] = 0;
+                n_active--;
+                continue;
+            }
+            s->rows_seq[rows] = first + i;
+            s->rows_tok[rows++] = tok;
+            if (end) {   /* fed below for its next-step logits, then the child is done */
+                s->active[i] = 0;
+                n_active--;
+            }
+        }
+        if (rows && (st = pt_model_step(s->policy, s->kv, rows, s->rows_seq, s->rows_tok, s->step_logits)) != PT_OK)
+            return st;
+        for (i = 0; i < rows; i++)
+            memcpy(s->logits + (int64_t)s->rows_seq[i] * s->V, s->step_logits + (int64_t)i * s->V,
+                   (size_t)s->V * sizeof(float));
+    }
+    return PT_OK;
+}
+/* PRM values of nodes first..first+k-1: the aggregate of their scored steps; a partial solution
+   with no scored step yet keeps its parent's value. */
+static int pt__mcts_evaluate(pt__mcts *s, int first, int k)
+{
+    int i, st, n_steps[64];
+    for (i = 0; i < k; i++) {
+        pt_example *e = &s->ex[i];
+        const pt__mnode *nd = &s->node[first + i];
+        memcpy(e->ids, s->prompt, (size_t)s->prompt_len * sizeof(int));
+        memcpy(e->ids + s->prompt_len, s->ids + (int64_t)(first + i) * s->max_new, (size_t)nd->n_ids * sizeof(int));
+        e->n_prompt = s->prompt_len;
+        e->n_ids = s->prompt_len + nd->n_ids;
+        e->train = NULL;
+    }
+    st = pt_prm_steps(s->prm, s->tok, s->ex, k, PT_PRM_MAX_STEPS, s->probs, NULL, n_steps);
+    if (st != PT_OK) return st;
+    for (i = 0; i < k; i++) {
+        pt__mnode *nd = &s->node[first + i];
+        nd->value = n_steps[i] > 0 ? pt_prm_aggregate(s->probs + (int64_t)i * PT_PRM_MAX_STEPS, n_steps[i], s->c->prm_mode)
+                                   : s->node[nd->parent].value;
+    }
+    return PT_OK;
+}
+static void pt__mcts_backup(pt__mcts *s, int node, float value)
+{
+    for (; node >= 0; node = s->node[node].parent) {
+        s->node[node].visits++;
+        s->node[node].value_sum += value;
+    }
+}
+static int pt__mcts_select(const pt__mcts *s)
+{
+    int n = 0;
+    while (s->node[n].n_children > 0 && !s->node[n].terminal) {
+        const pt__mnode *p = &s->node[n];
+        double best = -1e30, lnN = log((double)(p->visits > 1 ? p->visits : 1));
+        int i, pick = p->first_child;
+        for (i = 0; i < p->n_children; i++) {
+            const pt__mnode *ch = &s->node[p->first_child + i];
+            double q = ch->visits ? ch->value_sum / ch->visits : 0;
+            double u = q + s->c->c_uct * sqrt(lnN / (ch->visits > 0 ? ch->visits : 1));
+            if (u > best) {
+                best = u;
+                pick = p->first_child + i;
+            }
+        }
+        n = pick;
+    }
+    return n;
+}
+static int pt__mcts_one(pt__mcts *s, pt_mcts_result *res)
+{
+    const pt_mcts_config *c = s->c;
+    int sim, i, st, best = -1, n;
+    pt__mnode *root = &s->node[0];
+    pt_kv_clear(s->kv, -1);
+    memset(root, 0, sizeof *root);
+    root->parent = root->first_child = -1;
+    root->value = 0.5f;   /* no step scored: no information */
+    s->n_nodes = 1;
+    s->tokens = 0;
+    /* the prompt once, into slot 0: every node's cache starts as a copy of it */
+    if (s->prompt_len > 1 && (st = pt_model_step(s->policy, s->kv, s->prompt_len - 1, s->rows_seq, s->prompt, NULL)) != PT_OK)
+        return st;
+    if ((st = pt_model_step(s->policy, s->kv, 1, s->rows_seq, s->prompt + s->prompt_len - 1, s->logits)) != PT_OK)
+        return st;
+    for (sim = 0; sim < c->simulations; sim++) {
+        int leaf = pt__mcts_select(s), k = c->expand;
+        if (s->node[leaf].terminal) {   /* a finished solution chosen again: reinforce it */
+            pt__mcts_backup(s, leaf, s->node[leaf].value);
+            continue;
+        }
+        if (s->n_nodes + k > s->max_nodes) break;
+        if ((st = pt__mcts_expand(s, leaf, s->n_nodes, k)) != PT_OK) return st;
+        if ((st = pt__mcts_evaluate(s, s->n_nodes, k)) != PT_OK) return st;
+        s->node[leaf].first_child = s->n_nodes;
+        s->node[leaf].n_children = k;
+        for (i = 0; i < k; i++) pt__mcts_backup(s, s->n_nodes + i, s->node[s->n_nodes + i].value);
+        s->n_nodes += k;
+    }
+    for (i = 1; i < s->n_nodes; i++) {   /* the best finished solution: value, then visits, then first */
+        const pt__mnode *nd = &s->node[i];
+        if (nd->terminal != 1) continue;
+        if (best < 0 || nd->value > s->node[best].value ||
+            (nd->value == s->node[best].value && nd->visits > s->node[best].visits))
+            best = i;
+    }
+    if (best < 0) {   /* none finished: the most valuable leaf (deepest on ties), finished greedily */
+        pt_mcts_config greedy = *c;
+        pt__mcts g = *s;
+        for (i = 0; i < s->n_nodes; i++) {
+            const pt__mnode *nd = &s->node[i];
+            if (nd->n_children || nd->terminal) continue;
+            if (best < 0 || nd->value > s->node[best].value ||
+                (nd->value == s->node[best].value && nd->n_ids > s->node[best].n_ids))
+                best = i;
+        }
+        if (best < 0) best = 0;
+        memset(&greedy.sampler, 0, sizeof greedy.sampler);
+        greedy.token_level = 0;
+        greedy.step_delims = "";   /* one "step" to the end */
+        g.c = &greedy;
+        if (s->n_nodes < s->max_nodes) {
+            if ((st = pt__mcts_expand(&g, best, s->n_nodes, 1)) != PT_OK) return st;
+            s->tokens = g.tokens;
+            if ((st = pt__mcts_evaluate(s, s->n_nodes, 1)) != PT_OK) return st;
+            best = s->n_nodes++;
+        }
+    }
+    n = s->node[best].n_ids;
+    res->n_ids = n < (int)(sizeof res->ids / sizeof res->ids[0]) ? n : (int)(sizeof res->ids / sizeof res->ids[0]);
+    memcpy(res->ids, s->ids + (int64_t)best * s->max_new, (size_t)res->n_ids * sizeof(int));
+    res->value = s->node[best].value;
+    res->tokens = s->tokens;
+    res->nodes = s->n_nodes;
+    res->complete = s->node[best].terminal == 1;
+    {
+        int len = res->n_ids;
+        if (res->complete && len > 0) {
+            char buf[16];
+            const char *piece = s->tok->piece(s->tok, len > 1 ? res->ids[len - 2] : -1, res->ids[len - 1], buf);
+            if (!piece || strlen(piece) != 1) len--;
+        }
+        pt_decode(s->tok, res->ids, len, res->text, (int)sizeof res->text);
+    }
+    return PT_OK;
+}
+PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *prompts, const int *prompt_lens, int n,
+                        const pt_mcts_config *cfg, pt_mcts_result *res)
+{
+    pt_mcts_config c;
+    pt_tokenizer byte_tok = pt_byte_tokenizer();
+    pt__mcts s;
+    int i, st = PT_OK, max_prompt = 0, rows;
+    if (!policy || !prm || !prompts || !prompt_lens || n < 0 || !cfg || !res)
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: need a policy, a PRM, prompts, a config and results");
+    if (!prm->head) return pt__fail(PT_ERR_ARG, "pt_mcts_solve: the PRM has no scalar head (section 11)");
+    c = *cfg;
+    if (c.simulations <= 0) c.simulations = 8;
+    if (c.expand <= 0) c.expand = 4;
+    if (c.expand > 64) return pt__fail(PT_ERR_ARG, "pt_mcts_solve: expand %d > 64", c.expand);
+    c.c_uct = c.c_uct == (float)PT_ZERO ? 0.0f : c.c_uct > 0 ? c.c_uct : 1.0f;
+    if (c.sampler.temperature <= 0) c.sampler.temperature = 1.0f;
+    if (c.max_new_tokens <= 0) c.max_new_tokens = 64;
+    if (!c.step_delims) c.step_delims = ";>";
+    if (c.n_stop_tokens < 1 || c.n_stop_tokens > PT_MAX_STOP_TOKENS)
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: n_stop_tokens %d must be in [1, %d]", c.n_stop_tokens,
+                        PT_MAX_STOP_TOKENS);
+    if (policy->cfg.vocab_size != prm->cfg.vocab_size)
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: policy and PRM vocabularies differ (%d, %d)", policy->cfg.vocab_size,
+                        prm->cfg.vocab_size);
+    for (i = 0; i < n; i++) {
+        if (!prompts[i] || prompt_lens[i] < 1)
+            return pt__fail(PT_ERR_ARG, "pt_mcts_solve: prompt %d is empty", i);
+        if (prompt_lens[i] > max_prompt) max_prompt = prompt_lens[i];
+    }
+    if (max_prompt + c.max_new_tokens > policy->cfg.seq_len || max_prompt + c.max_new_tokens > prm->cfg.seq_len)
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: prompt %d + max_new_tokens %d exceeds seq_len %d", max_prompt,
+                        c.max_new_tokens, policy->cfg.seq_len);
+    memset(&s, 0, sizeof s);
+    s.policy = policy;
+    s.prm = prm;
+    s.c = &c;
+    s.tok = c.tok ? c.tok : &byte_tok;
+    s.max_nodes = 2 + c.simulations * c.expand;   /* + the greedy finish */
+    s.max_new = c.max_new_tokens;
+    s.V = policy->cfg.vocab_size;
+    rows = max_prompt > c.expand ? max_prompt : c.expand;
+    s.kv = pt_kv_new(policy, s.max_nodes, max_prompt + c.max_new_tokens);
+    s.node = (pt__mnode *)pt__zalloc((size_t)s.max_nodes, sizeof(pt__mnode));
+    s.ids = (int *)PT_MALLOC((size_t)s.max_nodes * s.max_new * sizeof(int));
+    s.logits = (float *)PT_MALLOC((size_t)s.max_nodes * s.V * sizeof(float));
+    s.step_logits = (float *)PT_MALLOC((size_t)rows * s.V * sizeof(float));
+    s.rows_seq = (int *)pt__zalloc((size_t)rows, sizeof(int));   /* zeros: the prompt rows go to slot 0 */
+    s.rows_tok = (int *)PT_MALLOC((size_t)rows * sizeof(int));
+    s.active = (int *)PT_MALLOC((size_t)c.expand * sizeof(int));
+    s.has_digit = (int *)PT_MALLOC((size_t)c.expand * sizeof(int));
+    s.probs = (float *)PT_MALLOC((size_t)c.expand * PT_PRM_MAX_STEPS * sizeof(float));
+    s.ex = (pt_example *)pt__zalloc((size_t)c.expand, sizeof(pt_example));
+    if (!s.kv || !s.node || !s.ids || !s.logits || !s.step_logits || !s.rows_seq || !s.rows_tok || !s.active ||
+        !s.has_digit || !s.probs || !s.ex)
+        st = pt__fail(PT_ERR_NOMEM, "pt_mcts_solve: out of memory");
+    for (i = 0; st == PT_OK && i < c.expand; i++)
+        if (!(s.ex[i].ids = (int *)PT_MALLOC((size_t)(max_prompt + c.max_new_tokens) * sizeof(int))))
+            st = pt__fail(PT_ERR_NOMEM, "pt_mcts_solve: out of memory");
+    for (i = 0; st == PT_OK && i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        s.prompt = prompts[i];
+        s.prompt_len = prompt_lens[i];
+        s.seed = c.seed * 0xD1B54A32D192ED03ull + (uint64_t)i;
+        memset(s.rows_seq, 0, (size_t)rows * sizeof(int));
+        st = pt__mcts_one(&s, &res[i]);
+    }
+    if (s.ex) pt_examples_free(s.ex, c.expand);
+    PT_FREE(s.ex);
+    pt_kv_free(s.kv);
+    PT_FREE(s.node);
+    PT_FREE(s.ids);
+    PT_FREE(s.logits);
+    PT_FREE(s.step_logits);
+    PT_FREE(s.rows_seq);
+    PT_FREE(s.rows_tok);
+    PT_FREE(s.active);
+    PT_FREE(s.has_digit);
+    PT_FREE(s.probs);
     return st;
 }
 
