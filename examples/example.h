@@ -206,4 +206,59 @@ static inline pt_model *load_stories(pt_tokenizer *tok)
     }
     return m;
 }
+/* Pretraining (examples/pretrain.c, examples/pipeline.c): next-token cross-entropy over random
+   windows of 16 rows x the model's seq_len from the token stream corpus[0..n_tok), AdamW (weight
+   decay 0.1) with 5% warmup and cosine decay from 3e-3 to 3e-4, clipping at 1; a progress line;
+   rows step,loss,lr,grad_norm,tokens_per_s,elapsed_s to csv_path (NULL: none). Returns 0 or -1. */
+static inline int pretrain_world(pt_model *m, pt_ctx *ctx, const int *corpus, int64_t n_tok, int steps,
+                                 const char *csv_path)
+{
+    enum { BATCH = 16 };
+    const int SEQ = m->cfg.seq_len;
+    int *tokens = (int *)malloc(sizeof(int) * BATCH * SEQ), *targets = (int *)malloc(sizeof(int) * BATCH * SEQ);
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    pt_adamw_config opt;
+    pt_rng rng;
+    double t0;
+    int step, i;
+    if (!tokens || !targets) return -1;
+    memset(&opt, 0, sizeof opt);
+    if (csv) fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,elapsed_s\n");
+    pt_rng_seed(&rng, 7);
+    opt.weight_decay = 0.1f;
+    t0 = pt_time_seconds();
+    for (step = 0; step < steps; step++) {
+        pt_batch b = {0};
+        pt_tensor *loss;
+        double gnorm = 0, el;
+        float lr = pt_lr_schedule(step, steps / 20, steps, 3e-3f, 3e-4f);
+        for (i = 0; i < BATCH; i++) {   /* a random window of the stream; targets are the next tokens */
+            int64_t at = pt_rng_int(&rng, 0, (int)(n_tok - SEQ - 2));
+            memcpy(tokens + i * SEQ, corpus + at, SEQ * sizeof(int));
+            memcpy(targets + i * SEQ, corpus + at + 1, SEQ * sizeof(int));
+        }
+        b.B = BATCH; b.T = SEQ; b.tokens = tokens; b.targets = targets;
+        loss = pt_model_loss(ctx, m, &b);
+        if (!loss || pt_backward(ctx, loss) != PT_OK || pt_clip_grad_norm(m->params, 1.0f, &gnorm) != PT_OK) {
+            printf("\nstep %d: %s (skipped)\n", step, pt_last_error());
+            pt_params_zero_grad(m->params); pt_ctx_reset(ctx);
+            continue;
+        }
+        pt_adamw_step(m->params, &opt, lr);
+        pt_params_zero_grad(m->params);
+        el = pt_time_seconds() - t0;
+        if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.0f,%.2f\n", step, loss->data[0], lr, gnorm, (step + 1) * (double)BATCH * SEQ / el, el);
+        if (step % 10 == 0 || step == steps - 1) {
+            double tps = (step + 1) * (double)BATCH * SEQ / el;
+            printf("\r  step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  elapsed %4.0fs  ETA %4.0fs ", step + 1, steps,
+                   loss->data[0], lr, tps, el, el / (step + 1) * (steps - step - 1));
+            fflush(stdout);
+        }
+        pt_ctx_reset(ctx);
+    }
+    if (csv) fclose(csv);
+    free(tokens);
+    free(targets);
+    return 0;
+}
 #endif

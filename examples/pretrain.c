@@ -16,11 +16,10 @@
    Also writes build/pretrain_samples.txt (held-out completions before and after) for the notebook. */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
-#include "example.h"   /* print_eval */
+#include "example.h"   /* print_eval, pretrain_world */
 #include <stdio.h>
 #include <stdlib.h>
 
-#define BATCH 16
 #define SEQ 128
 
 static FILE *samples;
@@ -79,18 +78,14 @@ static void evaluate(pt_model *m, const pt_world_config *wc, const char *when)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 700, step, i;
+    int steps = argc > 1 ? atoi(argv[1]) : 700;
     const char *out_path = argc > 3 ? argv[3] : "build/base.ckpt";
     pt_config cfg = {0};
     pt_world_config wc = {0};
     pt_model *m;
     pt_ctx *ctx = pt_ctx_new(0);
-    pt_adamw_config opt = {0};
-    pt_rng rng;
     int64_t n_tok, cap = 6000000;
     int *corpus = (int *)malloc((size_t)cap * sizeof(int));
-    static int tokens[BATCH * SEQ], targets[BATCH * SEQ];
-    FILE *csv;
     double t0;
     if (argc > 2) pt_set_threads(atoi(argv[2]));
     if (argc <= 4) samples = fopen("build/pretrain_samples.txt", "w");   /* the default base's samples only */
@@ -108,42 +103,9 @@ int main(int argc, char **argv)
            (long long)n_tok, pt_get_threads());
     evaluate(m, &wc, "before");
 
-    csv = fopen("build/pretrain.csv", "w");
-    if (csv) fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,elapsed_s\n");
-    pt_rng_seed(&rng, 7);
-    opt.weight_decay = 0.1f;
     t0 = pt_time_seconds();
-    for (step = 0; step < steps; step++) {
-        pt_batch b = {0};
-        pt_tensor *loss;
-        double gnorm = 0, el;
-        float lr = pt_lr_schedule(step, steps / 20, steps, 3e-3f, 3e-4f);
-        for (i = 0; i < BATCH; i++) {   /* a random window of the stream; targets are the next tokens */
-            int64_t at = pt_rng_int(&rng, 0, (int)(n_tok - SEQ - 2));
-            memcpy(tokens + i * SEQ, corpus + at, SEQ * sizeof(int));
-            memcpy(targets + i * SEQ, corpus + at + 1, SEQ * sizeof(int));
-        }
-        b.B = BATCH; b.T = SEQ; b.tokens = tokens; b.targets = targets;
-        loss = pt_model_loss(ctx, m, &b);
-        if (!loss || pt_backward(ctx, loss) != PT_OK || pt_clip_grad_norm(m->params, 1.0f, &gnorm) != PT_OK) {
-            printf("\nstep %d: %s (skipped)\n", step, pt_last_error());
-            pt_params_zero_grad(m->params); pt_ctx_reset(ctx);
-            continue;
-        }
-        pt_adamw_step(m->params, &opt, lr);
-        pt_params_zero_grad(m->params);
-        el = pt_time_seconds() - t0;
-        if (csv) fprintf(csv, "%d,%.5f,%.6g,%.4f,%.0f,%.2f\n", step, loss->data[0], lr, gnorm, (step + 1) * (double)BATCH * SEQ / el, el);
-        if (step % 10 == 0 || step == steps - 1) {
-            double tps = (step + 1) * (double)BATCH * SEQ / el;
-            printf("\r  step %5d/%d  loss %.4f  lr %.2e  %6.0f tok/s  elapsed %4.0fs  ETA %4.0fs ", step + 1, steps,
-                   loss->data[0], lr, tps, el, el / (step + 1) * (steps - step - 1));
-            fflush(stdout);
-        }
-        pt_ctx_reset(ctx);
-    }
+    if (pretrain_world(m, ctx, corpus, n_tok, steps, "build/pretrain.csv") != 0) return 1;
     printf("\n  trained %d steps in %.1f s\n", steps, pt_time_seconds() - t0);
-    if (csv) fclose(csv);
     evaluate(m, &wc, "after");
     if (samples) fclose(samples);
     if (pt_model_save(m, out_path, 0) != PT_OK) { printf("save: %s\n", pt_last_error()); return 1; }
