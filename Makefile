@@ -2,8 +2,9 @@
 #   make            build every example into build/
 #   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
 #   make bench      benchmarks (tests/bench/)
-#   make demo       pretraining, SFT, reward models (150 steps), DPO (100 steps), then R1-Zero (a mixed-format
-#                   base, GRPO with rule rewards): each prints before/after tables
+#   make demo       the whole chain in one run (examples/pipeline.c, under 10 min): pretrain, SFT, reward
+#                   models, DPO, GRPO, rejection sampling, test-time search; a scoreboard and build/demo/report.md
+#   make chapters   the chapters' own runs that later examples start from (build/base.ckpt, build/sft.ckpt, ...)
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
 CC ?= cc
 CXX ?= c++
@@ -31,11 +32,11 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo r1 dr_grpo reward_hacking sft_vs_rl grpo_stories test_time
-TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer test_rl
+EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo r1 dr_grpo reward_hacking sft_vs_rl grpo_stories test_time pipeline star flywheel
+TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer test_rl test_search
 HDR      := posttrain.h
 
-.PHONY: all test bench demo clean notebooks
+.PHONY: all test bench demo chapters clean notebooks
 all: $(addprefix $(B)/,$(EXAMPLES))
 
 $(B):
@@ -79,8 +80,11 @@ else
 VG_TEST := "echo SKIPPED: valgrind not installed; echo 0 passed, 0 failed"
 endif
 
+# the whole pipeline at small budgets (examples/pipeline.c --quick checks its own scoreboard)
+PIPELINE_TEST := "$(B)/pipeline --quick --out $(B)/demo_quick"
+
 test: $(TEST_BINS) $(B)/parity_dump $(B)/valgrind_loaders all
-	@sh tests/run_tests.sh $(TEST_BINS) $(VG_TEST) $(PARITY)
+	@sh tests/run_tests.sh $(TEST_BINS) $(VG_TEST) $(PARITY) $(PIPELINE_TEST)
 
 $(B)/bench_matmul: tests/bench/bench_matmul.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -O3 -I. $< -o $@ $(LDLIBS)
@@ -92,7 +96,13 @@ bench: $(B)/bench_matmul $(B)/bench_model
 	PYTHON=$(PYTHON) BENCH_MODEL=$(B)/bench_model bash tests/bench/compare.sh
 	$(B)/bench_model --profile
 
-demo: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo $(B)/grpo
+demo: $(B)/pipeline
+	$(B)/pipeline
+
+# the chapters' own runs, which later examples start from (build/base.ckpt, build/sft.ckpt, the
+# reward models, build/base_mixed.ckpt): pretraining, SFT, reward models (150 steps), DPO (100 steps),
+# then R1-Zero (a mixed-format base, GRPO with rule rewards)
+chapters: $(B)/pretrain $(B)/sft $(B)/reward_model $(B)/dpo $(B)/grpo
 	$(B)/pretrain
 	$(B)/sft
 	$(B)/reward_model 150

@@ -3,8 +3,8 @@
    Part 1, System 1 vs System 2 without training: the mixed-format base of R1-Zero (make demo's
    build/base_mixed.ckpt, which answers directly 60% of the time) on the same held-out problems,
    prompted to answer at once ("A: <answer>"), left to choose, prompted to think (the think marker
-   is this world's "Let's think step by step", Kojima et al. 2022), and few-shot (two solved
-   problems before the question, Brown et al. 2020; Wei et al. 2022).
+   is this world's "Let's think step by step", Kojima et al. 2022), and one-shot (a solved problem
+   before the question, Brown et al. 2020; Wei et al. 2022; one is what fits the 128-token context).
    Part 2, verifiers of the policy (the early SFT model, which has headroom): an outcome RM and a
    process RM trained on the policy's own samples ranked and step-labelled by the rules (Llama 3's
    practice; Math-Shepherd's automatic step labels, here exact), chosen on the validation split.
@@ -62,21 +62,22 @@ static int complete(pt_model *m, int *const *ids, const int *lens, int n, int re
 static void system1_vs_2(FILE *csv)
 {
     static const char *const names[] = {"direct (A: <answer>)", "model's choice (A: )", "think (A: <think>)",
-                                        "few-shot, 2 solved problems"};
+                                        "one-shot (a solved problem)"};
     static const char *const forced[] = {"<answer>", "", "<think>", ""};
     pt_model *base = pt_model_load("build/base_mixed.ckpt");
     static int ids_buf[MAX_P][192];
     int *ids[MAX_P], lens[MAX_P], tokens[MAX_P], mode, i;
     char *texts[MAX_P], shots[1400];
-    pt_problem s1, s2;
+    pt_problem s1;
+    pt_world_config two = world;
     if (!base) {
         printf("Part 1 skipped: build/base_mixed.ckpt not found (make demo, or build/pretrain 1400 0 "
                "build/base_mixed.ckpt 0.6)\n");
         return;
     }
-    pt_world_problem(&world, PT_WORLD_TRAIN, 99, 0, &s1);   /* the shots: training problems */
-    pt_world_problem(&world, PT_WORLD_TRAIN, 99, 1, &s2);
-    snprintf(shots, sizeof shots, "%s%s\n%s%s\n", s1.question, s1.solution, s2.question, s2.solution);
+    two.min_digits = two.max_digits = 2;   /* the shot: a 2-digit training problem (one fits in 128 tokens) */
+    pt_world_problem(&two, PT_WORLD_TRAIN, 99, 0, &s1);
+    snprintf(shots, sizeof shots, "%s%s\n", s1.question, s1.solution);
     printf("Part 1: System 1 vs System 2 on the mixed-format base, greedy, %d held-out problems\n", n_problems);
     printf("  %-30s %-26s %6s %6s %6s  %s\n", "prompt", "accuracy [95% CI]", "1d", "2d", "3d", "tokens");
     fprintf(csv, "mode,accuracy,lo,hi,acc_1d,acc_2d,acc_3d,think_rate,tokens\n");
@@ -90,7 +91,10 @@ static void system1_vs_2(FILE *csv)
             ids[i] = ids_buf[i];
             lens[i] = tok.encode(&tok, text, 1, 0, ids[i], 192);
         }
-        if (complete(base, ids, lens, n_problems, 1, 0.0f, 0, forced[mode], 1, texts, tokens) != 0) break;
+        if (complete(base, ids, lens, n_problems, 1, 0.0f, 0, forced[mode], 1, texts, tokens) != 0) {
+            printf("  %s: %s\n", names[mode], pt_last_error());
+            break;
+        }
         for (i = 0; i < n_problems; i++) {
             pt_world_score s;
             int d = digits_of[i];
