@@ -1724,7 +1724,8 @@ typedef struct pt_rs_config {
     int prompts_per_batch;        /* prompts per generation call; 0 -> 16 */
     const pt_tokenizer *tok;      /* NULL -> the byte tokenizer */
     const char *jsonl_path;       /* kept records as JSONL, {"prompt", "completion", "score",
-                                     "difficulty"} (completion schema; atomic); NULL = none */
+                                     "difficulty"} (completion schema; atomic); NULL = none. Nothing
+                                     kept: no file (an old one at the path is removed) */
 } pt_rs_config;
 typedef struct pt_rs_result {
     int n_prompts, n_samples, n_kept, prompts_with_kept;
@@ -12283,7 +12284,7 @@ PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_pro
     }
     if (st == PT_OK && c.jsonl_path) {
         if (w.err) st = pt__fail(PT_ERR_NOMEM, "%s: out of memory", c.jsonl_path);
-        else if (out.n == 0) st = pt__fail(PT_ERR_ARG, "%s: pt_rejection_sample kept nothing; no file written", c.jsonl_path);
+        else if (out.n == 0) remove(c.jsonl_path);   /* the reader refuses an empty file: none, and no stale one */
         else st = pt_write_file_atomic(c.jsonl_path, w.p, w.n);
     }
 done:
@@ -12334,7 +12335,8 @@ typedef struct pt__mcts {
     float *probs;
     pt_example *ex;
     int max_nodes, n_nodes, max_new, V, tokens;
-    const int *prompt; int prompt_len;
+    const int *prompt;
+    int prompt_len;
     uint64_t seed;
 } pt__mcts;
 static int pt__mcts_step_end(const pt__mcts *s, int prev, int id, int *has_digit)
@@ -12430,8 +12432,8 @@ static int pt__mcts_evaluate(pt__mcts *s, int first, int k)
     if (st != PT_OK) return st;
     for (i = 0; i < k; i++) {
         pt__mnode *nd = &s->node[first + i];
-        nd->value = n_steps[i] > 0 ? pt_prm_aggregate(s->probs + (int64_t)i * PT_PRM_MAX_STEPS, n_steps[i], s->c->prm_mode)
-                                   : s->node[nd->parent].value;
+        const float *probs = s->probs + (int64_t)i * PT_PRM_MAX_STEPS;
+        nd->value = n_steps[i] > 0 ? pt_prm_aggregate(probs, n_steps[i], s->c->prm_mode) : s->node[nd->parent].value;
     }
     return PT_OK;
 }
@@ -12474,8 +12476,8 @@ static int pt__mcts_one(pt__mcts *s, pt_mcts_result *res)
     s->n_nodes = 1;
     s->tokens = 0;
     /* the prompt once, into slot 0: every node's cache starts as a copy of it */
-    if (s->prompt_len > 1 && (st = pt_model_step(s->policy, s->kv, s->prompt_len - 1, s->rows_seq, s->prompt, NULL)) != PT_OK)
-        return st;
+    if (s->prompt_len > 1)
+        if ((st = pt_model_step(s->policy, s->kv, s->prompt_len - 1, s->rows_seq, s->prompt, NULL)) != PT_OK) return st;
     if ((st = pt_model_step(s->policy, s->kv, 1, s->rows_seq, s->prompt + s->prompt_len - 1, s->logits)) != PT_OK)
         return st;
     for (sim = 0; sim < c->simulations; sim++) {
@@ -12561,8 +12563,8 @@ PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *promp
         return pt__fail(PT_ERR_ARG, "pt_mcts_solve: n_stop_tokens %d must be in [1, %d]", c.n_stop_tokens,
                         PT_MAX_STOP_TOKENS);
     if (policy->cfg.vocab_size != prm->cfg.vocab_size)
-        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: policy and PRM vocabularies differ (%d, %d)", policy->cfg.vocab_size,
-                        prm->cfg.vocab_size);
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: policy and PRM vocabularies differ (%d, %d)",
+                        policy->cfg.vocab_size, prm->cfg.vocab_size);
     for (i = 0; i < n; i++) {
         if (!prompts[i] || prompt_lens[i] < 1)
             return pt__fail(PT_ERR_ARG, "pt_mcts_solve: prompt %d is empty", i);
