@@ -1,8 +1,9 @@
-/* posttrain.h - v0.8.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.9.0 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
-   preference data, reward models, DPO and its variants, PPO and GRPO (built), then rejection
-   sampling and test-time search (planned, see the table of contents), each written to be read.
+   preference data, reward models, DPO and its variants, PPO and GRPO, rejection sampling (STaR, the
+   Llama 3 flywheel) and test-time search (best-of-N, votes, MCTS with a PRM), each written to be
+   read. examples/pipeline.c (make demo) runs the whole chain.
 
    USAGE
      Do this:
@@ -112,9 +113,9 @@
 #define POSTTRAIN_H
 
 #define PT_VERSION_MAJOR 0
-#define PT_VERSION_MINOR 8
+#define PT_VERSION_MINOR 9
 #define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.8.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_STRING "0.9.0"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1709,7 +1710,8 @@ PTDEF int pt_majority_vote(const long long *answers, const unsigned char *valid,
 /* Rejection sampling. Prompts are texts: with chat = 1 the user turn of the chat template, else the
    raw text after <bos> (e.g. "Q: 47+85=?\nA: "). A kept completion is its generated text without
    the stop token when that token is a marker (<|end|>: the template writes it), with it when it is
-   one character (a newline of the raw format). */
+   one character (a newline of the raw format). A completion that is not valid UTF-8 (sampled bytes
+   can be anything) is never kept: it could not be written as JSON. */
 typedef struct pt_rs_config {
     pt_gen_config gen;            /* max_new_tokens, sampler (temperature 0 -> 1), stop tokens, seed */
     int samples;                  /* K per prompt; 0 -> 16 */
@@ -12232,7 +12234,7 @@ PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_pro
         }
         for (i = 0; st == PT_OK && i < np; i++) {   /* keep the best `keep` of the prompt's K */
             const char *plain = prompts[p0 + i];
-            int d = pt__difficulty(plain), n_kept = 0, a, b;
+            int d = pt__difficulty(plain), n_kept = 0, first_rec = out.n, a, b;
             float *s = scores + (int64_t)i * K;
             for (a = 0; a < K; a++) order[a] = a;
             for (a = 1; a < K; a++)   /* insertion sort, descending, stable: ties keep sampling order */
@@ -12247,8 +12249,9 @@ PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_pro
                 pt_record *rec;
                 char num[96];
                 if (!(s[order[a]] >= c.min_score)) break;
-                for (b = 0; c.distinct && b < a; b++)
-                    if (!strcmp(texts[i * K + order[b]], texts[k])) dup = 1;
+                if (!pt__utf8_ok(texts[k])) continue;   /* sampled bytes that JSON cannot hold: not data */
+                for (b = first_rec; c.distinct && b < out.n; b++)   /* against what this prompt kept */
+                    if (!strcmp(out.records[b].completion, texts[k])) dup = 1;
                 if (dup) continue;
                 rec = &out.records[out.n];
                 rec->line = out.n + 1;
@@ -12689,6 +12692,12 @@ PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *promp
                          corpus fraction under it), pt_problem.rule, parsed back from the question;
                          examples sft_vs_rl.c (Chu et al. 2025) and grpo_stories.c (GRPO of
                          stories260K, exported to llama2.c).
+     0.9.0 (2026-12-02)  search and test-time compute (section 14): best-of-N, weighted majority vote,
+                         rejection sampling (K samples, top-N by rules and/or a learned RM, JSONL with
+                         scores, acceptance per difficulty, hint prompts for STaR's rationalisation),
+                         MCTS over reasoning steps with PRM values and shared-prefix KV reuse (and a
+                         token-level option); examples pipeline.c (the new make demo; make chapters
+                         keeps the chapters' runs), test_time.c, star.c, flywheel.c; notebook 06.
 
    ------------------------------------------------------------------------------------------------
    MIT License

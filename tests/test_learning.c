@@ -593,6 +593,76 @@ static void test_grpo(void)
     pt_model_free(m);
 }
 
+/* Rejection sampling, then SFT on what was kept (STaR's loop, one iteration, from the base): 8
+   samples (T = 1) per training prompt of the 1-digit world, the correct ones kept (at most 2 per
+   prompt, distinct), 100 SFT steps from the base on them. The learning effect is the mean
+   correctness of fresh samples (another seed) before and after. Measured (gcc, PT_TEST_SEED 0, 1, 2):
+   0.470 -> 0.568, 0.383 -> 0.443, 0.520 -> 0.585 (kept 529-570 of 3200 samples; 4 s on 2 cores). */
+static void test_rejection_sampling(void)
+{
+    static char texts[400][192];
+    const char *prompts[400];
+    pt_world_config wc;
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_reward_term correct = {"correct", pt_reward_correct, NULL, 1.0f};
+    pt_model *m = pt_model_clone(g_base, 1);
+    pt_rs_config c;
+    pt_rs_result before, kept_res, after;
+    pt_dataset kept, probe;
+    pt_example *ex;
+    pt_sft_config sc;
+    int i;
+    memset(&wc, 0, sizeof wc);
+    wc.min_digits = wc.max_digits = 1;
+    CHECK(m != NULL, "clone: %s", pt_last_error());
+    if (!m) return;
+    for (i = 0; i < 400; i++) {
+        pt_problem p;
+        pt_world_problem(&wc, PT_WORLD_TRAIN, 19 + seed_shift(), i, &p);
+        snprintf(texts[i], sizeof texts[i], "%sA: ", p.question);
+        prompts[i] = texts[i];
+    }
+    memset(&c, 0, sizeof c);
+    c.samples = 8;
+    c.keep = 2;
+    c.distinct = 1;
+    c.min_score = 1.0f;
+    c.rewards = &correct;
+    c.n_rewards = 1;
+    rl_gen(&c.gen);
+    c.gen.seed = 1 + seed_shift();
+    c.jsonl_path = tmp_path("rs.jsonl");
+    CHECK(pt_rejection_sample(m, prompts, 400, &c, &kept, &kept_res) == PT_OK, "RS: %s", pt_last_error());
+    c.gen.seed = 2 + seed_shift();
+    c.jsonl_path = NULL;
+    CHECK(pt_rejection_sample(m, prompts, 400, &c, &probe, &before) == PT_OK, "RS: %s", pt_last_error());
+    pt_dataset_free(&probe);
+    ex = (pt_example *)calloc((size_t)kept.n + 1, sizeof(pt_example));
+    for (i = 0; i < kept.n; i++)
+        CHECK(pt_record_example(&tok, &kept.records[i], PT_DATA_COMPLETION, 0, 0, &ex[i]) == PT_OK, "example: %s",
+              pt_last_error());
+    memset(&sc, 0, sizeof sc);
+    sc.steps = 100;
+    sc.batch_rows = 16;
+    sc.lr = 1e-3f;
+    sc.eval_every = 100;
+    sc.quiet = 1;
+    CHECK(kept.n > 0 && pt_sft_train(m, ex, kept.n, NULL, 0, &sc, NULL) == PT_OK, "SFT on %d kept: %s", kept.n,
+          pt_last_error());
+    CHECK(pt_rejection_sample(m, prompts, 400, &c, &probe, &after) == PT_OK, "RS: %s", pt_last_error());
+    pt_dataset_free(&probe);
+    printf("  rejection sampling: kept %d of %d samples (%d of %d prompts); sampled correctness %.3f -> %.3f\n",
+           kept_res.n_kept, kept_res.n_samples, kept_res.prompts_with_kept, kept_res.n_prompts, before.mean_score,
+           after.mean_score);
+    CHECK(kept_res.n_kept > 100 && kept_res.n_kept <= 800, "kept %d", kept_res.n_kept);
+    CHECK(after.mean_score >= before.mean_score + 0.03, "sampled correctness %.3f -> %.3f (measured +0.06 to +0.10)",
+          before.mean_score, after.mean_score);
+    pt_examples_free(ex, kept.n);
+    free(ex);
+    pt_dataset_free(&kept);
+    pt_model_free(m);
+}
+
 /* PPO with a fresh critic (a clone of the base with a value head), the same rule rewards, 64 prompts
    per rollout, 4 epochs, kl_coef 0.05, 150 rollouts. Measured (PT_TEST_SEED 0): sampled correctness
    over the first 15 rollouts -> the last 15: 0.455 -> 0.748 (gcc), 0.433 -> 0.739 (clang), KL 0.40 /
@@ -731,6 +801,7 @@ int main(void)
     RUN("DPO on graded pairs", test_dpo);
     RUN("GRPO from the base with rule rewards (R1-Zero, 1 digit)", test_grpo);
     RUN("PPO with a fresh critic and rule rewards", test_ppo);
+    RUN("rejection sampling, then SFT on the kept samples (STaR's loop)", test_rejection_sampling);
     RUN("SFT vs GRPO on a rule variant (Chu et al. 2025)", test_rule_variant);
     pt_examples_free(g_rl_prompts, 400);
     pt_model_free(g_base);
