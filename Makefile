@@ -32,7 +32,7 @@ B := build
 # passive waiting: idle OpenMP workers sleep instead of spinning (see the header's CONVENTIONS)
 export OMP_WAIT_POLICY ?= passive
 
-EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo r1 dr_grpo reward_hacking sft_vs_rl grpo_stories test_time pipeline star flywheel
+EXAMPLES := autograd_tour pretrain generate sft peft distill sft_stories reward_model dpo dpo_stories grpo rl_tour ppo r1 dr_grpo reward_hacking sft_vs_rl grpo_stories test_time pipeline star flywheel quiet_star
 TESTS    := test_manual test_engine test_kernels test_prefs test_model test_llama2c test_sft test_peft test_data test_world test_learning test_refs test_trainer test_rl test_search
 HDR      := posttrain.h
 

@@ -18,7 +18,8 @@
      - RM and DPO on the two strongest preference levels only (significant, better); plain: all
      - edited > chosen > rejected triples (an answer repaired by an editor, here the clean solution)
        added to the RM's and DPO's data; plain: none
-     - DPO with an NLL term on chosen (rpo_alpha 0.2); plain: DPO alone
+     - DPO with an NLL term on chosen (Llama 3 weighs it 0.2; rpo_alpha 1 here, the weight that
+       holds a model this small, examples/dpo.c); plain: DPO alone
    Per round: held-out accuracy ID (1-3 digits) with its interval and OOD (4 digits), RM accuracy,
    pairs used, samples kept and the share of them that are correct. Writes build/flywheel.csv and
    build/flywheel_<variant>_r<round>.jsonl (the rejection-sampled SFT data with scores).
@@ -172,9 +173,9 @@ static void run(int llama3, int rounds, int n_problems, FILE *csv)
         /* 5. DPO on the round's pairs */
         memset(&dc, 0, sizeof dc);
         dc.pref.beta = 0.1f;
-        dc.pref.rpo_alpha = llama3 ? 0.2f : 0.0f;
+        dc.pref.rpo_alpha = llama3 ? 1.0f : 0.0f;   /* Llama 3 weighs it 0.2; here 1 (examples/dpo.c) */
         dc.train.steps = 100;
-        dc.train.lr = 1e-4f;
+        dc.train.lr = 5e-5f;
         dc.train.eval_every = 100;
         dc.train.quiet = 1;
         dc.batch_pairs = 16;

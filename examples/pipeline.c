@@ -5,8 +5,10 @@
    pretrain  a ~1M-parameter model on the world's corpus (10% noisy solutions)       section 3, 9
    sft       completion-only SFT on clean demonstrations, chat template                 section 10
    rm        an outcome RM (Bradley-Terry) and a process RM (step labels), both on the
-             SFT model's own samples ranked and labelled by the rules                   section 11
-   dpo       DPO with an NLL term on chosen (Llama 3's recipe) on the same ranked pairs section 12
+             SFT model's own samples ranked and labelled by the rules, plus graded
+             synthetic pairs                                                             section 11
+   dpo       DPO with an NLL term on chosen (Llama 3's recipe) on the SFT model's ranked
+             samples, the checkpoint chosen by validation accuracy                     section 12
    grpo      GRPO with the rule rewards (correctness + format)                          section 13
    rs        rejection sampling: 8 samples per training prompt, the best correct one
              (ORM as the tie-break) kept, then SFT on them (Llama 2/3)                 section 14
@@ -195,26 +197,33 @@ static pt_model *stage_sft(row *r)
     }
     return m;
 }
-/* The SFT model's own samples, 8 per training problem, best vs worst by the rules (Llama 3's practice). */
+/* The SFT model's own samples, 8 per training problem, best vs worst by the rules (Llama 3's practice),
+   plus n_synthetic graded pairs of known flaws (the four strengths in equal shares): the SFT model is
+   right so often that its own pairs are few and mostly "right vs wrong". */
 typedef struct pairs { int n; pt_example *c, *r, *both; float *strength; } pairs;
-static int ranked_pairs(pt_model *sft, int split, int n_problems, pairs *p)
+static int ranked_pairs(pt_model *sft, int split, int n_problems, int n_synthetic, pairs *p)
 {
     pt_sampler t1 = {1.0f, 0, 0.0f};
-    pt_dataset ds;
-    int i;
+    pt_dataset ds, syn;
+    int i, n;
     memset(p, 0, sizeof *p);
+    memset(&syn, 0, sizeof syn);
     if (pt_world_onpolicy_pairs(sft, &world, split, 21 + split, n_problems, 8, &t1, 22, &ds) != PT_OK) return -1;
-    p->n = ds.n;
-    p->c = (pt_example *)calloc((size_t)ds.n + 1, sizeof(pt_example));
-    p->r = (pt_example *)calloc((size_t)ds.n + 1, sizeof(pt_example));
-    p->both = (pt_example *)calloc(2 * (size_t)ds.n + 1, sizeof(pt_example));
-    p->strength = (float *)calloc((size_t)ds.n + 1, sizeof(float));
+    if (n_synthetic > 0 && pt_world_preferences(&world, split, 23 + split, n_synthetic, 0, &syn) != PT_OK) return -1;
+    n = ds.n + syn.n;
+    p->c = (pt_example *)calloc((size_t)n + 1, sizeof(pt_example));
+    p->r = (pt_example *)calloc((size_t)n + 1, sizeof(pt_example));
+    p->both = (pt_example *)calloc(2 * (size_t)n + 1, sizeof(pt_example));
+    p->strength = (float *)calloc((size_t)n + 1, sizeof(float));
     pt_pair_examples(&ds, &tok, 1, p->c, p->r, p->strength);
-    for (i = 0; i < ds.n; i++) {
+    if (syn.n) pt_pair_examples(&syn, &tok, 1, p->c + ds.n, p->r + ds.n, p->strength + ds.n);
+    p->n = n;
+    for (i = 0; i < n; i++) {
         p->both[2 * i] = p->c[i];
         p->both[2 * i + 1] = p->r[i];
     }
     pt_dataset_free(&ds);
+    pt_dataset_free(&syn);
     return 0;
 }
 static void pairs_free(pairs *p)
@@ -233,9 +242,9 @@ static pt_model *stage_rm(row *r)
     pt_prm_config pc;
     pt_train_result ores, pres;
     if (!sft) return NULL;
-    ranked_pairs(sft, PT_WORLD_TRAIN, B.pair_problems, &train);
-    ranked_pairs(sft, PT_WORLD_VALID, B.pair_problems / 4, &valid);
-    printf("  %d ranked pairs of the SFT model's samples (%d validation)\n", train.n, valid.n);
+    ranked_pairs(sft, PT_WORLD_TRAIN, B.pair_problems, B.pair_problems, &train);
+    ranked_pairs(sft, PT_WORLD_VALID, B.pair_problems / 4, B.pair_problems / 4, &valid);
+    printf("  %d pairs: the SFT model's ranked samples and graded synthetic ones (%d validation)\n", train.n, valid.n);
     orm = pt_model_clone(sft, 1);
     prm = pt_model_clone(sft, 1);
     pt_model_head_attach(orm, 7);
@@ -277,14 +286,19 @@ static pt_model *stage_dpo(row *r)
     pairs train;
     pt_dpo_config c;
     if (!m) return NULL;
-    ranked_pairs(m, PT_WORLD_TRAIN, B.pair_problems, &train);
+    ranked_pairs(m, PT_WORLD_TRAIN, B.pair_problems, 0, &train);
     memset(&c, 0, sizeof c);
     c.pref.beta = 0.1f;
-    c.pref.rpo_alpha = 0.2f;   /* Llama 3: DPO plus an NLL term on the chosen responses */
+    /* Llama 3: DPO plus an NLL term on the chosen responses. Llama 3 weighs it 0.2; at this scale plain
+       DPO collapses the SFT model (examples/dpo.c: 90% -> 24%) and alpha 1 holds it. */
+    c.pref.rpo_alpha = 1.0f;
     c.train.steps = B.dpo_steps;
-    c.train.lr = 1e-4f;
-    c.train.eval_every = B.dpo_steps;
+    c.train.lr = 5e-5f;
+    c.train.eval_every = B.dpo_steps / 4 > 0 ? B.dpo_steps / 4 : 1;
     c.train.csv_path = path_in("dpo.csv");
+    c.train.best_path = path_in("dpo_best.ckpt");   /* chosen by validation accuracy, never the test */
+    c.metric = valid_accuracy;
+    c.user = &world;
     c.train.name = "dpo";
     c.batch_pairs = 16;
     c.seed = 3;
@@ -292,8 +306,11 @@ static pt_model *stage_dpo(row *r)
         printf("  DPO failed: %s\n", pt_last_error());
         pt_model_free(m);
         m = NULL;
-    } else
+    } else {
+        pt_model_free(m);
+        m = pt_model_load(path_in("dpo_best.ckpt"));
         snprintf(r->extra, sizeof r->extra, "%d pairs", train.n);
+    }
     pairs_free(&train);
     if (m) eval_into(m, 1, r);
     return m;
