@@ -1731,6 +1731,7 @@ typedef struct pt_rs_config {
 } pt_rs_config;
 typedef struct pt_rs_result {
     int n_prompts, n_samples, n_kept, prompts_with_kept;
+    int nonfinite;                /* samples whose score was NaN: never kept, left out of mean_score */
     double mean_score, seconds;
     long long tokens;             /* completion tokens generated */
     int prompts_by_difficulty[17], kept_by_difficulty[17];   /* world problems: by operand digit count */
@@ -1747,7 +1748,7 @@ typedef struct pt_mcts_config {
     int expand;                   /* children sampled per expansion; 0 -> 4 */
     float c_uct;                  /* exploration constant; 0 -> 1; PT_ZERO -> 0 */
     pt_sampler sampler;           /* step sampling; temperature 0 -> 1 */
-    int max_new_tokens;           /* longest solution; 0 -> 64 */
+    int max_new_tokens;           /* longest solution; 0 -> 64; at most 256 (pt_mcts_result.ids) */
     int stop_tokens[PT_MAX_STOP_TOKENS]; int n_stop_tokens;   /* a solution ends at one (at least one) */
     const char *step_delims;      /* NULL -> ";>" */
     int token_level;              /* 1: every token is a step */
@@ -12072,15 +12073,16 @@ PTDEF int pt_majority_vote(const long long *answers, const unsigned char *valid,
 {
     int i, j, best = -1;
     double best_w = 0;
-    for (i = 0; i < n; i++) {   /* O(n^2): n is a handful of samples; the first holder of each answer sums */
+    for (i = 0; i < n; i++) {   /* O(n^2): n is a handful of samples; each answer is summed at its first holder */
         double w = 0;
+        int first = 1;
         if (valid && !valid[i]) continue;
-        for (j = 0; j < i; j++)
-            if ((!valid || valid[j]) && answers[j] == answers[i]) break;
-        if (j < i) continue;   /* counted at its first holder */
-        for (j = i; j < n; j++)
-            if ((!valid || valid[j]) && answers[j] == answers[i]) w += weights ? (double)weights[j] : 1.0;
-        if (best < 0 || w > best_w) {
+        for (j = 0; j < n && first; j++) {
+            if ((valid && !valid[j]) || answers[j] != answers[i]) continue;
+            if (j < i) first = 0;   /* counted already */
+            else w += weights ? (double)weights[j] : 1.0;
+        }
+        if (first && (best < 0 || w > best_w)) {
             best = i;
             best_w = w;
         }
@@ -12230,15 +12232,17 @@ PTDEF int pt_rejection_sample(pt_model *m, const char *const *prompts, int n_pro
             for (j = 0; j < c.n_rewards; j++)
                 s += (double)c.rewards[j].weight * c.rewards[j].fn(ptexts[i], texts[i], c.rewards[j].user);
             scores[i] = (float)s;
-            score_sum += s;
+            if (s == s) score_sum += s;   /* a NaN score is never kept (below) nor averaged */
+            else r.nonfinite++;
         }
         for (i = 0; st == PT_OK && i < np; i++) {   /* keep the best `keep` of the prompt's K */
             const char *plain = prompts[p0 + i];
             int d = pt__difficulty(plain), n_kept = 0, first_rec = out.n, a, b;
             float *s = scores + (int64_t)i * K;
             for (a = 0; a < K; a++) order[a] = a;
-            for (a = 1; a < K; a++)   /* insertion sort, descending, stable: ties keep sampling order */
-                for (b = a; b > 0 && s[order[b]] > s[order[b - 1]]; b--) {
+            for (a = 1; a < K; a++)   /* insertion sort, descending, stable, NaN last: ties keep sampling order */
+                for (b = a; b > 0 && (s[order[b]] > s[order[b - 1]] || (s[order[b - 1]] != s[order[b - 1]] &&
+                                                                        s[order[b]] == s[order[b]])); b--) {
                     int t = order[b];
                     order[b] = order[b - 1];
                     order[b - 1] = t;
@@ -12308,7 +12312,7 @@ done:
         pt_dataset_free(&out);
         return st;
     }
-    r.mean_score = r.n_samples ? score_sum / r.n_samples : 0;
+    r.mean_score = r.n_samples > r.nonfinite ? score_sum / (r.n_samples - r.nonfinite) : 0;
     r.seconds = pt_time_seconds() - t0;
     if (res) *res = r;
     *kept = out;
@@ -12561,6 +12565,9 @@ PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *promp
     c.c_uct = c.c_uct == (float)PT_ZERO ? 0.0f : c.c_uct > 0 ? c.c_uct : 1.0f;
     if (c.sampler.temperature <= 0) c.sampler.temperature = 1.0f;
     if (c.max_new_tokens <= 0) c.max_new_tokens = 64;
+    if (c.max_new_tokens > (int)(sizeof res->ids / sizeof res->ids[0]))
+        return pt__fail(PT_ERR_ARG, "pt_mcts_solve: max_new_tokens %d > %d (pt_mcts_result.ids)", c.max_new_tokens,
+                        (int)(sizeof res->ids / sizeof res->ids[0]));
     if (!c.step_delims) c.step_delims = ";>";
     if (c.n_stop_tokens < 1 || c.n_stop_tokens > PT_MAX_STOP_TOKENS)
         return pt__fail(PT_ERR_ARG, "pt_mcts_solve: n_stop_tokens %d must be in [1, %d]", c.n_stop_tokens,
