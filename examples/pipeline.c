@@ -632,12 +632,32 @@ static void report(void)
             B.pretrain_steps == quick.pretrain_steps ? ", --quick" : "", digits, B.eval_n, digits + 1,
             B.ood_n);
     scoreboard(md);
+    {   /* the test-time rows, as a table */
+        FILE *tt = fopen(path_in("test_time.csv"), "r");
+        char line[256], method[64];
+        int n;
+        float tokens, acc, lo, hi;
+        if (tt) {
+            fprintf(md, "\n## Test-time compute on the final model\n\n| method | N / simulations | generated tokens "
+                        "per problem | ID test accuracy [95%% CI] |\n|---|---|---|---|\n");
+            if (fgets(line, sizeof line, tt))
+                while (fgets(line, sizeof line, tt))
+                    if (sscanf(line, "%63[^,],%d,%f,%f,%f,%f", method, &n, &tokens, &acc, &lo, &hi) == 6)
+                        fprintf(md, "| %s | %d | %.1f | %.1f%% [%.1f, %.1f] |\n", method, n, tokens, 100 * acc,
+                                100 * lo, 100 * hi);
+            fclose(tt);
+        }
+    }
     fprintf(md, "\n## Data\n\n");
     for (s = 0; s < N_STAGES; s++) {
-        static const char *const files[N_STAGES] = {"pretrain.csv", "sft.csv", "rm.csv, prm.csv", "dpo.csv", "grpo.csv",
-                                                    "rs.jsonl, rs_sft.csv", "test_time.csv"};
-        fprintf(md, "- %s: %s (checkpoint %s.ckpt%s)\n", stage_name[s], files[s], stage_name[s],
-                s == RM ? ", orm.ckpt, prm.ckpt" : "");
+        static const char *const files[N_STAGES][2] = {{"pretrain.csv", ""}, {"sft.csv", ""}, {"rm.csv", "prm.csv"},
+                                                       {"dpo.csv", ""}, {"grpo.csv", ""}, {"rs.jsonl", "rs_sft.csv"},
+                                                       {"test_time.csv", ""}};
+        static const char *const ckpts[N_STAGES] = {"pretrain.ckpt", "sft.ckpt", "orm.ckpt, prm.ckpt", "dpo.ckpt",
+                                                    "grpo.ckpt", "rs.ckpt", "none"};
+        fprintf(md, "- %s: [%s](%s)", stage_name[s], files[s][0], files[s][0]);
+        if (files[s][1][0]) fprintf(md, ", [%s](%s)", files[s][1], files[s][1]);
+        fprintf(md, "; checkpoints: %s\n", ckpts[s]);
     }
     fclose(md);
     rename(path_in("report.md.tmp"), path_in("report.md"));   /* a reader never sees half a report */
