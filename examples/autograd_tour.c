@@ -6,7 +6,7 @@
       AdamW on a generated problem: three interleaved spirals in the plane.
    3. Print accuracy before and after, and write the loss curve to build/autograd_tour.csv.
 
-   Build and run:  make demo   (or: cc -O2 -fopenmp -I. examples/autograd_tour.c -lm && ./a.out) */
+   Build and run:  make build/autograd_tour && build/autograd_tour   (or: cc -O2 -fopenmp -I. examples/autograd_tour.c -lm && ./a.out) */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include <stdio.h>

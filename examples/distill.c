@@ -1,6 +1,6 @@
 /* distill.c - distillation: a small student learns from a larger teacher's generations.
 
-   The teacher is the SFT model (build/sft.ckpt from `make demo`, ~0.94M parameters). It answers
+   The teacher is the SFT model (build/sft.ckpt from `make chapters`, ~0.94M parameters). It answers
    N_TRAIN training questions in the chat template, sampled at temperature 1.5 (distillation data
    is sampled, not greedy: DeepSeek-R1 sampled its teacher at 0.6; a well-trained teacher makes
    almost no slips at 1 and about 6% at 1.5, which gives the filter something to do); a rule
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     pt_config student_cfg;
     double t0;
     FILE *csv = fopen("build/distill.csv", "w"), *curves = fopen("build/distill_loss.csv", "w");
-    if (!teacher) { printf("error: %s (run `make demo` first)\n", pt_last_error()); return 1; }
+    if (!teacher) { printf("error: %s (run `make chapters` first)\n", pt_last_error()); return 1; }
     world.min_digits = 1; world.max_digits = 3;
 
     /* 1. the teacher answers the training questions */

@@ -1,6 +1,6 @@
 /* dpo.c - Direct Preference Optimization on the SFT model's own mistakes.
 
-   The SFT model (build/sft.ckpt from `make demo`) answers most held-out sums but not all. Here it
+   The SFT model (build/sft.ckpt from `make chapters`) answers most held-out sums but not all. Here it
    samples 8 completions per training problem; the rules of the world rank them, and the best and
    the worst form a pair whenever the best is strictly better (on-policy pairs, as in Llama 3's
    rounds). DPO (Rafailov et al. 2023) then raises the policy's log-ratio to the reference (the SFT
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
     int rc, ok;
     if (getenv("PT_OUT")) snprintf(out_dir, sizeof out_dir, "%s", getenv("PT_OUT"));
     if (!m) {
-        printf("cannot load %s: %s\n(run `make demo` first: it trains build/sft.ckpt)\n", path, pt_last_error());
+        printf("cannot load %s: %s\n(run `make chapters` first: it trains build/sft.ckpt)\n", path, pt_last_error());
         return 1;
     }
     if (sw) printf("DPO sweep from %s: the same on-policy pairs for every configuration\n", path);

@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         int64_t trainable;
         double peak;
         char last[64], csv_path[600];
-        if (!m) { printf("error: %s (run `make demo` first)\n", pt_last_error()); return 1; }
+        if (!m) { printf("error: %s (run `make chapters` first)\n", pt_last_error()); return 1; }
         if (vs[v].lora_rank > 0) {
             pt_lora_config lc = {0};
             lc.rank = vs[v].lora_rank; lc.alpha = 2.0f * (float)lc.rank; lc.targets = "*"; lc.seed = 1;

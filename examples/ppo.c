@@ -1,6 +1,6 @@
 /* ppo.c - RLHF's original recipe: PPO against a learned reward model, with a KL penalty.
 
-   The policy is an early SFT checkpoint: the base of `make demo` (build/base.ckpt) after 250 of
+   The policy is an early SFT checkpoint: the base of `make chapters` (build/base.ckpt) after 250 of
    sft.c's 600 steps, which answers two thirds of the held-out sums (67.3%; the full SFT model
    answers all of them, leaving PPO nothing to gain). It is made here once and kept as
    build/sft_early.ckpt. The reward is the outcome reward model of examples/reward_model.c
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     rm = pt_model_load("build/rm.ckpt");
     critic = rm ? pt_model_load("build/rm.ckpt") : NULL;
     if (!policy || !rm || !critic || !prompts) {
-        printf("%s\n(this example needs build/base.ckpt and build/rm.ckpt: make demo)\n", pt_last_error());
+        printf("%s\n(this example needs build/base.ckpt and build/rm.ckpt: make chapters)\n", pt_last_error());
         return 1;
     }
     for (i = 0; i < n_prompts; i++)   /* training-class prompts in the chat template */

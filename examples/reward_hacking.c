@@ -15,7 +15,7 @@
 
    usage: reward_hacking [ppo steps (default 100)]
    writes build/reward_hacking.csv (method,step,sqrt_kl,proxy,true) and the two PPO runs' CSVs
-   build/hack_rm.csv and build/hack_mix.csv. Needs build/base.ckpt and build/rm.ckpt (make demo). */
+   build/hack_rm.csv and build/hack_mix.csv. Needs build/base.ckpt and build/rm.ckpt (make chapters). */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     policy = early_sft(&wc, "build/sft_early.ckpt");
     rm = pt_model_load("build/rm.ckpt");
     if (!policy || !rm || !prompts || !(out = fopen("build/reward_hacking.csv", "w"))) {
-        printf("%s\n(needs build/base.ckpt and build/rm.ckpt: make demo)\n", pt_last_error());
+        printf("%s\n(needs build/base.ckpt and build/rm.ckpt: make chapters)\n", pt_last_error());
         return 1;
     }
     for (i = 0; i < n_prompts; i++)

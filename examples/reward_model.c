@@ -1,6 +1,6 @@
 /* reward_model.c - three learned verifiers of the SFT model's answers, then best-of-N with each.
 
-   The SFT model (build/sft.ckpt from `make demo`) is the starting point of all three:
+   The SFT model (build/sft.ckpt from `make chapters`) is the starting point of all three:
    - an outcome reward model (ORM): a scalar head read at the last token of a completion, trained
      on the world's graded preference pairs (a quarter each of Llama 2's four strengths) with
      Bradley-Terry and a margin growing with the strength (Touvron et al. 2023);
@@ -417,7 +417,7 @@ int main(int argc, char **argv)
         think |= strcmp(argv[i], "think") == 0;
     }
     if (!policy) {
-        printf("cannot load %s: %s\n(run `make demo` first: it trains build/sft.ckpt)\n", path, pt_last_error());
+        printf("cannot load %s: %s\n(run `make chapters` first: it trains build/sft.ckpt)\n", path, pt_last_error());
         return 1;
     }
     if (load_pairs(NULL, PT_WORLD_TRAIN, 1, N_TRAIN, &train) || load_pairs(NULL, PT_WORLD_VALID, 2, N_VALID, &valid) ||

@@ -1,6 +1,6 @@
 /* sft.c - supervised fine-tuning of the pretrained base model on the world's demonstrations.
 
-   The base model (build/base.ckpt from `make demo` / examples/pretrain.c) has only seen raw
+   The base model (build/base.ckpt from `make chapters` / examples/pretrain.c) has only seen raw
    documents "Q: ...\nA: ...". SFT teaches it the chat template and sharpens the arithmetic on clean
    demonstrations (the corpus had 10% noisy ones):
        <bos><|user|>Q: 47+85=?<|end|><|assistant|>  ->  <think>7+5=12;4+8+1=13</think><answer>132</answer><|end|>
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     static pt_example train[N_TRAIN], eval[N_EVAL];
     pt_sft_config cfg = {0};
     pt_sft_result res;
-    if (!m) { printf("error: %s (run `make demo` or build/pretrain first)\n", pt_last_error()); return 1; }
+    if (!m) { printf("error: %s (run `make chapters` or build/pretrain first)\n", pt_last_error()); return 1; }
     world.min_digits = 1; world.max_digits = 3;
     for (i = 0; i < N_TRAIN; i++)   /* seed 7: problems the pretraining corpus (seed 1) did not use */
         if (pt_world_sft_example(&world, PT_WORLD_TRAIN, 7, i, &train[i]) != PT_OK) { printf("error: %s\n", pt_last_error()); return 1; }

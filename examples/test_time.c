@@ -1,6 +1,6 @@
 /* test_time.c - thinking longer instead of training more: the same models, more compute at inference.
 
-   Part 1, System 1 vs System 2 without training: the mixed-format base of R1-Zero (make demo's
+   Part 1, System 1 vs System 2 without training: the mixed-format base of R1-Zero (make chapters'
    build/base_mixed.ckpt, which answers directly 60% of the time) on the same held-out problems,
    prompted to answer at once ("A: <answer>"), left to choose, prompted to think (the think marker
    is this world's "Let's think step by step", Kojima et al. 2022), and one-shot (a solved problem
@@ -71,7 +71,7 @@ static void system1_vs_2(FILE *csv)
     pt_problem s1;
     pt_world_config two = world;
     if (!base) {
-        printf("Part 1 skipped: build/base_mixed.ckpt not found (make demo, or build/pretrain 1400 0 "
+        printf("Part 1 skipped: build/base_mixed.ckpt not found (make chapters, or build/pretrain 1400 0 "
                "build/base_mixed.ckpt 0.6)\n");
         return;
     }
@@ -397,7 +397,7 @@ int main(int argc, char **argv)
     fclose(csv);
 
     if (!(policy = early_sft(&world, "build/sft_early.ckpt"))) {
-        printf("no policy: %s (run make demo first: it makes build/base.ckpt)\n", pt_last_error());
+        printf("no policy: %s (run make chapters first: it makes build/base.ckpt)\n", pt_last_error());
         return 1;
     }
     printf("\nPart 2: verifiers of the early SFT policy, trained on its own samples (1500 training problems x 8,"

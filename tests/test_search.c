@@ -22,7 +22,7 @@
        text), the value equal to the PRM's own score of the chosen solution, determinism in (seed,
        prompt index), the top-1 sampler giving exactly the greedy generation (step and token level:
        the tree's copied caches decode like a fresh cache), error paths;
-     - with build/sft.ckpt and build/prm.ckpt (make demo): MCTS solves >= 15 of 20 held-out one-
+     - with build/sft.ckpt and build/prm.ckpt (make chapters): MCTS solves >= 15 of 20 held-out one-
        and two-digit problems (5 of 6 under the sanitizers), each result's value is the trained
        PRM's score of it, top-1 search equals greedy decoding and cuts the steps at ";" / ">" after
        a digit (skipped when the checkpoints are absent). */
@@ -1228,7 +1228,7 @@ static void test_mcts_random(void)
 }
 
 /* ---------------------------------------------------------------------------------------------
-   5. MCTS with the trained models of make demo
+   5. MCTS with the trained models of make chapters
    --------------------------------------------------------------------------------------------- */
 static void test_mcts_trained(void)
 {
