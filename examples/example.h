@@ -69,6 +69,41 @@ static inline void raw_gen(pt_gen_config *g, int max_new_tokens)
     g->stop_tokens[1] = PT_BYTE_EOS;
     g->n_stop_tokens = 2;
 }
+/* Sampling for the chat template: T = 1, a reply ends at <|end|> (or <eos>). */
+static inline void chat_gen(pt_gen_config *g, int max_new_tokens)
+{
+    memset(g, 0, sizeof *g);
+    g->max_new_tokens = max_new_tokens;
+    g->sampler.temperature = 1.0f;
+    g->stop_tokens[0] = PT_BYTE_END;
+    g->stop_tokens[1] = PT_BYTE_EOS;
+    g->n_stop_tokens = 2;
+}
+/* SFT of m on the records of a completion dataset (rejection sampling's kept samples, STaR's
+   rationales): batches of 16 rows, one evaluation at the end, quiet when csv_path is NULL.
+   Returns PT_OK or the error (nothing kept: PT_ERR_ARG). */
+static inline int sft_on_records(pt_model *m, const pt_dataset *kept, int chat, int steps, float lr,
+                                 const char *csv_path)
+{
+    pt_tokenizer tok = pt_byte_tokenizer();
+    pt_example *ex = (pt_example *)calloc((size_t)kept->n + 1, sizeof(pt_example));
+    pt_sft_config c;
+    int i, st = PT_OK;
+    if (!ex) return PT_ERR_NOMEM;
+    for (i = 0; i < kept->n && st == PT_OK; i++)
+        st = pt_record_example(&tok, &kept->records[i], PT_DATA_COMPLETION, chat, 0, &ex[i]);
+    memset(&c, 0, sizeof c);
+    c.steps = steps;
+    c.batch_rows = 16;
+    c.lr = lr;
+    c.eval_every = steps;
+    c.csv_path = csv_path;
+    c.quiet = csv_path == NULL;
+    if (st == PT_OK) st = kept->n < 1 ? PT_ERR_ARG : pt_sft_train(m, ex, kept->n, NULL, 0, &c, NULL);
+    pt_examples_free(ex, kept->n);
+    free(ex);
+    return st;
+}
 /* The mean of a CSV column over data rows [from, to] (1-based), skipping "nan"; -1 if none. */
 static inline double csv_mean(const char *path, const char *column, int from, int to)
 {

@@ -90,9 +90,7 @@ static void run(int llama3, int rounds, int n_problems, FILE *csv)
         pt_train_result rres;
         pt_rs_config sc;
         pt_rs_result sres;
-        pt_sft_config fc;
         pt_dpo_config dc;
-        pt_example *ex;
         char jsonl[128];
         const char **prompts = (const char **)malloc(sizeof(char *) * n_problems);
         pt_problem *probs = (pt_problem *)malloc(sizeof(pt_problem) * n_problems);
@@ -144,10 +142,7 @@ static void run(int llama3, int rounds, int n_problems, FILE *csv)
         sc.chat = 1;
         sc.reward_batch = rm_reward;
         sc.reward_user = rm;
-        sc.gen.max_new_tokens = 64;
-        sc.gen.stop_tokens[0] = PT_BYTE_END;
-        sc.gen.stop_tokens[1] = PT_BYTE_EOS;
-        sc.gen.n_stop_tokens = 2;
+        chat_gen(&sc.gen, 64);
         sc.gen.seed = 700 + round;
         snprintf(jsonl, sizeof jsonl, "build/flywheel_%s_r%d.jsonl", variant, round);
         sc.jsonl_path = jsonl;
@@ -158,15 +153,7 @@ static void run(int llama3, int rounds, int n_problems, FILE *csv)
         for (i = 0; i < kept.n; i++)
             kept_right += pt_reward_correct(kept.records[i].prompt, kept.records[i].completion, NULL) > 0.5f;
         /* 4. SFT on the kept samples */
-        ex = (pt_example *)calloc((size_t)kept.n + 1, sizeof(pt_example));
-        for (i = 0; i < kept.n; i++) pt_record_example(&tok, &kept.records[i], PT_DATA_COMPLETION, 1, 0, &ex[i]);
-        memset(&fc, 0, sizeof fc);
-        fc.steps = 100;
-        fc.batch_rows = 16;
-        fc.lr = 1e-4f;
-        fc.eval_every = 100;
-        fc.quiet = 1;
-        if (pt_sft_train(m, ex, kept.n, NULL, 0, &fc, NULL) != PT_OK) {
+        if (sft_on_records(m, &kept, 1, 100, 1e-4f, NULL) != PT_OK) {
             printf("SFT: %s\n", pt_last_error());
             exit(1);
         }
@@ -195,8 +182,6 @@ static void run(int llama3, int rounds, int n_problems, FILE *csv)
         fflush(stdout);
         fprintf(csv, "%s,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%d,%.4f\n", variant, round, id.accuracy, id.accuracy_lo,
                 id.accuracy_hi, ood.accuracy, rres.best_metric, used, kept.n, (double)kept_right / (kept.n ? kept.n : 1));
-        pt_examples_free(ex, kept.n);
-        free(ex);
         pt_dataset_free(&kept);
         pt_dataset_free(&ds);
         pt_dataset_free(&dv);

@@ -104,11 +104,7 @@ static void sample_into(pt_model *m, pt_model *sft, pt_model *orm, row *r)
     int i, t;
     double kl = 0, reward = 0;
     memset(&rc, 0, sizeof rc);
-    rc.gen.max_new_tokens = 64;
-    rc.gen.sampler.temperature = 1.0f;
-    rc.gen.stop_tokens[0] = PT_BYTE_END;
-    rc.gen.stop_tokens[1] = PT_BYTE_EOS;
-    rc.gen.n_stop_tokens = 2;
+    chat_gen(&rc.gen, 64);
     rc.gen.seed = 77;
     rc.pad_id = PT_BYTE_PAD;
     rc.ref = sft;
@@ -354,8 +350,6 @@ static pt_model *stage_rs(row *r)
     pt_rs_config c;
     pt_rs_result res;
     pt_dataset kept;
-    pt_example *ex;
-    pt_sft_config sc;
     int i, d;
     if (!m || !orm) {
         if (!orm) printf("  needs %s (stage rm)\n", path_in("orm.ckpt"));
@@ -380,10 +374,7 @@ static pt_model *stage_rs(row *r)
     c.reward_batch = rm_reward;
     c.reward_user = orm;
     c.reward_batch_weight = 0.01f;
-    c.gen.max_new_tokens = 64;
-    c.gen.stop_tokens[0] = PT_BYTE_END;
-    c.gen.stop_tokens[1] = PT_BYTE_EOS;
-    c.gen.n_stop_tokens = 2;
+    chat_gen(&c.gen, 64);
     c.gen.seed = 9;
     c.jsonl_path = path_in("rs.jsonl");
     c.tok = &tok;
@@ -404,21 +395,11 @@ static pt_model *stage_rs(row *r)
     snprintf(r->extra, sizeof r->extra, "kept %d/%d prompts (1d %d/%d, 2d %d/%d, 3d %d/%d)", res.prompts_with_kept,
              res.n_prompts, res.kept_by_difficulty[1], res.prompts_by_difficulty[1], res.kept_by_difficulty[2],
              res.prompts_by_difficulty[2], res.kept_by_difficulty[3], res.prompts_by_difficulty[3]);
-    ex = (pt_example *)calloc((size_t)kept.n + 1, sizeof(pt_example));
-    for (i = 0; i < kept.n; i++) pt_record_example(&tok, &kept.records[i], PT_DATA_COMPLETION, 1, 0, &ex[i]);
-    memset(&sc, 0, sizeof sc);
-    sc.steps = B.rs_steps;
-    sc.batch_rows = 16;
-    sc.lr = 1e-4f;
-    sc.eval_every = B.rs_steps;
-    sc.csv_path = path_in("rs_sft.csv");
-    if (kept.n < 1 || pt_sft_train(m, ex, kept.n, NULL, 0, &sc, NULL) != PT_OK) {
+    if (sft_on_records(m, &kept, 1, B.rs_steps, 1e-4f, path_in("rs_sft.csv")) != PT_OK) {
         printf("  SFT on the kept samples failed: %s\n", pt_last_error());
         pt_model_free(m);
         m = NULL;
     }
-    pt_examples_free(ex, kept.n);
-    free(ex);
     pt_dataset_free(&kept);
     pt_model_free(orm);
     free(prompts);
@@ -451,11 +432,8 @@ static pt_model *stage_testtime(row *r)
         pt_rollout_config rc;
         pt_rollout ro;
         memset(&rc, 0, sizeof rc);
-        rc.gen.max_new_tokens = 64;
+        chat_gen(&rc.gen, 64);
         rc.gen.sampler.temperature = k ? 1.0f : 0.0f;
-        rc.gen.stop_tokens[0] = PT_BYTE_END;
-        rc.gen.stop_tokens[1] = PT_BYTE_EOS;
-        rc.gen.n_stop_tokens = 2;
         rc.gen.seed = 11;
         rc.pad_id = PT_BYTE_PAD;
         rc.tok = &tok;

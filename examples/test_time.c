@@ -146,26 +146,25 @@ static pt_model *train_verifier(pt_model *policy, int process, pairs *train, pai
     pt_model *v = pt_model_clone(policy, 1);
     pt_train_result res;
     int st;
+    pt_train_config t;
+    memset(&t, 0, sizeof t);
+    t.steps = 300;
+    t.lr = 3e-4f;
+    t.eval_every = 60;
+    t.best_path = path;
+    t.name = process ? "prm" : "orm";
     pt_model_head_attach(v, process ? 8 : 7);
     if (process) {
         pt_prm_config c;
         memset(&c, 0, sizeof c);
-        c.train.steps = 300;
-        c.train.lr = 3e-4f;
-        c.train.eval_every = 60;
-        c.train.best_path = path;
-        c.train.name = "prm";
+        c.train = t;
         c.batch_size = 16;
         c.seed = 8;
         st = pt_prm_train(v, &tok, train->both, 2 * train->n, valid->both, 2 * valid->n, &c, &res);
     } else {
         pt_rm_config c;
         memset(&c, 0, sizeof c);
-        c.train.steps = 300;
-        c.train.lr = 3e-4f;
-        c.train.eval_every = 60;
-        c.train.best_path = path;
-        c.train.name = "orm";
+        c.train = t;
         c.batch_pairs = 16;
         c.seed = 7;
         st = pt_rm_train(v, train->c, train->r, train->strength, train->n, valid->c, valid->r, valid->n, &c, &res);
