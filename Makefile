@@ -2,7 +2,7 @@
 #   make            build every example into build/
 #   make test       the whole suite: optimised, then under ASan+UBSan, plus C++ and PT_STATIC builds
 #   make bench      benchmarks (tests/bench/)
-#   make demo       the whole chain in one run (examples/pipeline.c, under 10 min): pretrain, SFT, reward
+#   make demo       the whole chain in one run (examples/pipeline.c, about 5 min): pretrain, SFT, reward
 #                   models, DPO, GRPO, rejection sampling, test-time search; a scoreboard and build/demo/report.md
 #   make chapters   the chapters' own runs that later examples start from (build/base.ckpt, build/sft.ckpt, ...)
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too

@@ -18,6 +18,7 @@
    accuracy (ID, with a 95% interval, and OOD = one more digit), the mean rule reward and ORM score
    of T = 1 samples, the KL to the SFT model (nats per completion, k1 on the samples), seconds.
    The run ends with the scoreboard and a Markdown report (report.md) that links the CSVs.
+   On 2 quiet cores the full run takes about 5 minutes (4 min 46 s measured with v0.9.0).
 
    usage: pipeline [--quick] [--stage NAME | --from NAME] [--out DIR]
      --quick       small budgets on 1-2 digit problems (about two minutes; make test runs it and
@@ -499,7 +500,7 @@ static pt_model *stage_testtime(row *r)
             float lo, hi;
             size_t at = strlen(r->extra);
             pt_binomial_interval(correct[k], n, &lo, &hi);
-            fprintf(csv, "%s,%d,%.2f,%.4f,%.4f,%.4f\n", names[k], sizes[k], tokens[k] / n, (double)correct[k] / n, lo, hi);
+            fprintf(csv, "%s,%d,%.2f,%.6f,%.6f,%.6f\n", names[k], sizes[k], tokens[k] / n, (double)correct[k] / n, lo, hi);
             printf("  %-16s N=%-3d %6.1f tokens/problem  %5.1f%% [%4.1f, %4.1f]\n", names[k], sizes[k], tokens[k] / n,
                    100.0 * correct[k] / n, 100 * lo, 100 * hi);
             snprintf(r->extra + at, sizeof r->extra - at, "%s%s %.1f%%", k ? ", " : "", k == 0 ? "greedy" : k == 1 ? "BoN"

@@ -14,11 +14,15 @@
      - G = 8 thoughts per question, the group mean as baseline and GRPO's clipped update
        (pt_grpo_train with this reward as its batch reward) instead of plain REINFORCE.
    The model: the mixed-format base of R1-Zero (build/base_mixed.ckpt), whose greedy answers are
-   direct; a thought is started by prompting "A: <think>". Before and after: greedy accuracy with a
-   thought and without one (direct, "A: <answer>") on 400 held-out problems, and the mean reward.
-   Writes build/quiet_star.csv (per rollout; notebook 06).
+   direct; a thought is started by prompting "A: <think>" (as in Quiet-STaR, the algorithm places the
+   start of thought and the model learns what to think and when to end). Before and after: accuracy
+   with a thought and without one (direct, "A: <answer>") on 400 held-out problems, greedy and one
+   sample at T = 1 (the policy the reward trains), and the mean reward.
+   Writes build/quiet_star.csv (per rollout) and build/quiet_star_eval.csv (notebook 06).
+   Measured (v0.9.0, 200 rollouts, 2 min on 2 cores): the reward rises from 0.28 to 0.51 nats; one
+   sample after a thought 40.2% -> 46.0%, greedy after a thought 54.8% -> 54.8%, direct 7.5% -> 6.5%.
 
-   usage: quiet_star [steps (default 100)] */
+   usage: quiet_star [steps (default 200)] */
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
@@ -73,17 +77,19 @@ static int thought_reward(const char *const *prompts, const char *const *thought
     free(lp);
     return st;
 }
-/* Greedy accuracy on held-out problems when the prompt opens a thought ("<think>") or forces an answer. */
-static float accuracy(pt_model *m, const char *opener, int n)
+/* Accuracy on held-out problems (greedy, or one sample at temperature T) when the prompt opens a thought
+   ("<think>") or forces an answer ("<answer>"); one row of build/quiet_star_eval.csv. */
+static float accuracy(pt_model *m, const char *opener, float temperature, const char *when, FILE *csv)
 {
     static pt_problem probs[400];
     static int ids[400][64];
     static const int *pp[400];
     static int lens[400];
-    int i, right = 0;
+    int i, n, right = 0;
+    float lo, hi;
     pt_gen_config g;
     pt_gen_result r;
-    n = pt_world_heldout(&world, PT_WORLD_ID, n, probs);
+    n = pt_world_heldout(&world, PT_WORLD_ID, 400, probs);
     for (i = 0; i < n; i++) {
         char text[256];
         snprintf(text, sizeof text, "%sA: %s", probs[i].question, opener);
@@ -91,7 +97,8 @@ static float accuracy(pt_model *m, const char *opener, int n)
         pp[i] = ids[i];
     }
     raw_gen(&g, 64);
-    g.sampler.temperature = 0;
+    g.sampler.temperature = temperature;
+    g.seed = 11;
     if (pt_generate(m, pp, lens, n, 1, &g, &r) != PT_OK) return -1;
     for (i = 0; i < n; i++) {
         char text[512];
@@ -104,17 +111,21 @@ static float accuracy(pt_model *m, const char *opener, int n)
         right += s.correct;
     }
     pt_gen_result_free(&r);
+    pt_binomial_interval(right, n, &lo, &hi);
+    fprintf(csv, "%s,%s,%g,%d,%.4f,%.4f,%.4f\n", when, opener[1] == 't' ? "thought" : "direct", temperature, n,
+            (float)right / n, lo, hi);
     return (float)right / n;
 }
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 100, i, n_prompts = 2000;
+    int steps = argc > 1 ? atoi(argv[1]) : 200, i, n_prompts = 2000;
     pt_model *m;
     pt_example *prompts = (pt_example *)calloc((size_t)n_prompts, sizeof(pt_example));
     pt_grpo_config g;
     pt_train_result res;
-    float think0, direct0, think1, direct1;
+    float before[4], after[4];
+    FILE *eval_csv;
     tok = pt_byte_tokenizer();
     memset(&world, 0, sizeof world);
     if (!(m = pt_model_load("build/base_mixed.ckpt"))) {
@@ -129,8 +140,9 @@ int main(int argc, char **argv)
         prompts[i].ids = (int *)malloc(sizeof(int) * 64);
         prompts[i].n_ids = prompts[i].n_prompt = tok.encode(&tok, text, 1, 0, prompts[i].ids, 64);
     }
-    think0 = accuracy(m, "<think>", 400);
-    direct0 = accuracy(m, "<answer>", 400);
+    if (!(eval_csv = fopen("build/quiet_star_eval.csv", "w"))) return 1;
+    fprintf(eval_csv, "when,prompt,temperature,problems,accuracy,lo,hi\n");
+    for (i = 0; i < 4; i++) before[i] = accuracy(m, i & 1 ? "<answer>" : "<think>", i < 2 ? 0.0f : 1.0f, "before", eval_csv);
     memset(&g, 0, sizeof g);
     g.train.steps = steps;
     g.train.lr = 1e-4f;
@@ -152,11 +164,12 @@ int main(int argc, char **argv)
         printf("training: %s\n", pt_last_error());
         return 1;
     }
-    think1 = accuracy(m, "<think>", 400);
-    direct1 = accuracy(m, "<answer>", 400);
-    printf("\nheld-out greedy accuracy (400 test problems)   before   after\n");
-    printf("  with a thought (A: <think>)                 %5.1f%%  %5.1f%%\n", 100 * think0, 100 * think1);
-    printf("  without (A: <answer>)                       %5.1f%%  %5.1f%%\n", 100 * direct0, 100 * direct1);
+    for (i = 0; i < 4; i++) after[i] = accuracy(m, i & 1 ? "<answer>" : "<think>", i < 2 ? 0.0f : 1.0f, "after", eval_csv);
+    fclose(eval_csv);
+    printf("\nheld-out accuracy (400 test problems)                   before   after\n");
+    for (i = 0; i < 4; i++)
+        printf("  %-14s %-34s %5.1f%%  %5.1f%%\n", i < 2 ? "greedy" : "one sample T=1",
+               i & 1 ? "without a thought (A: <answer>)" : "with a thought (A: <think>)", 100 * before[i], 100 * after[i]);
     printf("mean reward (nats of mixed likelihood gained by a thought): first 10 rollouts %.3f, last 10 %.3f\n",
            csv_mean("build/quiet_star.csv", "reward", 1, 10), csv_mean("build/quiet_star.csv", "reward", steps - 9, steps));
     pt_examples_free(prompts, n_prompts);

@@ -4,7 +4,9 @@
    build/base_mixed.ckpt, which answers directly 60% of the time) on the same held-out problems,
    prompted to answer at once ("A: <answer>"), left to choose, prompted to think (the think marker
    is this world's "Let's think step by step", Kojima et al. 2022), and one-shot (a solved problem
-   before the question, Brown et al. 2020; Wei et al. 2022; one is what fits the 128-token context).
+   before the question, Brown et al. 2020; Wei et al. 2022; one is what fits the 128-token context),
+   either in the same document (after a newline) or as the previous document (<eos><bos> between,
+   as the pretraining windows pack documents).
    Part 2, verifiers of the policy (the early SFT model, which has headroom): an outcome RM and a
    process RM trained on the policy's own samples ranked and step-labelled by the rules (Llama 3's
    practice; Math-Shepherd's automatic step labels, here exact), chosen on the validation split.
@@ -62,11 +64,11 @@ static int complete(pt_model *m, int *const *ids, const int *lens, int n, int re
 static void system1_vs_2(FILE *csv)
 {
     static const char *const names[] = {"direct (A: <answer>)", "model's choice (A: )", "think (A: <think>)",
-                                        "one-shot (a solved problem)"};
-    static const char *const forced[] = {"<answer>", "", "<think>", ""};
+                                        "one-shot: same document", "one-shot: previous document"};
+    static const char *const forced[] = {"<answer>", "", "<think>", "", ""};
     pt_model *base = pt_model_load("build/base_mixed.ckpt");
-    static int ids_buf[MAX_P][192];
-    int *ids[MAX_P], lens[MAX_P], tokens[MAX_P], mode, i;
+    static int ids_buf[MAX_P][192], shot_ids[192];
+    int *ids[MAX_P], lens[MAX_P], tokens[MAX_P], mode, i, n_shot;
     char *texts[MAX_P], shots[1400];
     pt_problem s1;
     pt_world_config two = world;
@@ -78,18 +80,21 @@ static void system1_vs_2(FILE *csv)
     two.min_digits = two.max_digits = 2;   /* the shot: a 2-digit training problem (one fits in 128 tokens) */
     pt_world_problem(&two, PT_WORLD_TRAIN, 99, 0, &s1);
     snprintf(shots, sizeof shots, "%s%s\n", s1.question, s1.solution);
+    n_shot = tok.encode(&tok, shots, 1, 1, shot_ids, 192);   /* <bos>shot<eos>, as packed in pretraining */
     printf("Part 1: System 1 vs System 2 on the mixed-format base, greedy, %d held-out problems\n", n_problems);
     printf("  %-30s %-26s %6s %6s %6s  %s\n", "prompt", "accuracy [95% CI]", "1d", "2d", "3d", "tokens");
     fprintf(csv, "mode,accuracy,lo,hi,acc_1d,acc_2d,acc_3d,think_rate,tokens\n");
-    for (mode = 0; mode < 4; mode++) {
+    for (mode = 0; mode < 5; mode++) {
         int correct = 0, by_d[4] = {0}, n_d[4] = {0}, think = 0;
         double sum_tokens = 0;
         float lo, hi;
         for (i = 0; i < n_problems; i++) {
             char text[1600];
+            int at = mode == 4 ? n_shot : 0;
             snprintf(text, sizeof text, "%s%sA: %s", mode == 3 ? shots : "", problems[i].question, forced[mode]);
             ids[i] = ids_buf[i];
-            lens[i] = tok.encode(&tok, text, 1, 0, ids[i], 192);
+            if (mode == 4) memcpy(ids[i], shot_ids, (size_t)n_shot * sizeof(int));
+            lens[i] = at + tok.encode(&tok, text, 1, 0, ids[i] + at, 192 - at);
         }
         if (complete(base, ids, lens, n_problems, 1, 0.0f, 0, forced[mode], 1, texts, tokens) != 0) {
             printf("  %s: %s\n", names[mode], pt_last_error());
