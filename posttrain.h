@@ -1,4 +1,4 @@
-/* posttrain.h - v0.9.0 - the LLM post-training chain on a laptop CPU, in one C header.
+/* posttrain.h - v0.9.1 - the LLM post-training chain on a laptop CPU, in one C header.
 
    A small Llama-style transformer with tape autograd, pretraining, SFT and PEFT, references and
    preference data, reward models, DPO and its variants, PPO and GRPO, rejection sampling (STaR, the
@@ -31,6 +31,11 @@
      PT_ASSERT(x)           internal invariant checks (default: assert.h). Never used for bad input:
                             bad input returns an error status, see pt_last_error().
      PT_NO_OPENMP           ignore OpenMP even when the compiler has -fopenmp
+     PT_EXTERNAL_IMPLEMENTATION
+                            this file's POSTTRAIN_IMPLEMENTATION is ignored: the implementation is
+                            linked from an object compiled once elsewhere. The Makefile builds every
+                            example and test this way (one compile per configuration, not one per
+                            program), while each program still builds alone without the flag.
 
    CONVENTIONS (the choices this library makes, named once)
      - Errors: functions return pt_status (0 = PT_OK, negative = error) or NULL; the reason is in
@@ -114,8 +119,8 @@
 
 #define PT_VERSION_MAJOR 0
 #define PT_VERSION_MINOR 9
-#define PT_VERSION_PATCH 0
-#define PT_VERSION_STRING "0.9.0"   /* a literal, readable by any tool; test_manual checks it */
+#define PT_VERSION_PATCH 1
+#define PT_VERSION_STRING "0.9.1"   /* a literal, readable by any tool; test_manual checks it */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -1783,7 +1788,7 @@ PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *promp
    IMPLEMENTATION                                                                  >>implementation
    ################################################################################################ */
 #ifdef POSTTRAIN_IMPLEMENTATION
-#ifndef POSTTRAIN_IMPLEMENTATION_DONE
+#if !defined(POSTTRAIN_IMPLEMENTATION_DONE) && !defined(PT_EXTERNAL_IMPLEMENTATION)
 #define POSTTRAIN_IMPLEMENTATION_DONE
 #if defined(__clang__)
 /* `omp simd` is a request; at -O0/-O1 (sanitizer builds) clang declines some loops and says so with
@@ -12711,6 +12716,10 @@ PTDEF int pt_mcts_solve(pt_model *policy, pt_model *prm, const int *const *promp
                          MCTS over reasoning steps with PRM values and shared-prefix KV reuse (and a
                          token-level option); examples pipeline.c (the new make demo; make chapters
                          keeps the chapters' runs), test_time.c, star.c, flywheel.c; notebook 06.
+     0.9.1 (2026-12-08)  PT_EXTERNAL_IMPLEMENTATION (ignore this file's POSTTRAIN_IMPLEMENTATION and
+                         link the implementation compiled elsewhere): the Makefile compiles the
+                         implementation once per configuration and links every test and example to
+                         it, in parallel; no change to the library's behaviour.
 
    ------------------------------------------------------------------------------------------------
    MIT License

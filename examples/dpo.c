@@ -25,6 +25,7 @@
 #include "posttrain.h"
 #include "example.h"   /* print_eval, valid_accuracy */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 

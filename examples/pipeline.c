@@ -30,6 +30,7 @@
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
+#include <math.h>
 
 enum { PRETRAIN, SFT, RM, DPO, GRPO, RS, TESTTIME, N_STAGES };
 static const char *const stage_name[N_STAGES] = {"pretrain", "sft", "rm", "dpo", "grpo", "rs", "testtime"};

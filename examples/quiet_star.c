@@ -26,6 +26,7 @@
 #define POSTTRAIN_IMPLEMENTATION
 #include "posttrain.h"
 #include "example.h"
+#include <math.h>
 
 static pt_world_config world;
 static pt_tokenizer tok;

@@ -19,6 +19,7 @@
 #include "posttrain.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define N_SAMPLE 480   /* stories sampled to build the demonstrations */
 #define N_EVAL 100

@@ -28,6 +28,7 @@
 #include "posttrain.h"
 #include "example.h"
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -34,6 +34,13 @@ TEST_MAYBE_UNUSED static const char *test_models_dir(void) { const char *d = get
 #ifndef T_SANITIZED
 #define T_SANITIZED 0
 #endif
+/* 1 when the library has threads: the test and the implementation it links are built with the same
+   flags (the Makefile's OMPFLAGS), so the test's own view of OpenMP is the library's. */
+#if defined(_OPENMP) && !defined(PT_NO_OPENMP)
+#define T_OPENMP 1
+#else
+#define T_OPENMP 0
+#endif
 /* A whole file into a malloc'd buffer (one spare byte); NULL if it cannot be read. */
 TEST_MAYBE_UNUSED static unsigned char *read_bytes(const char *path, size_t *n)
 {

@@ -892,7 +892,7 @@ static void test_determinism(pt_ctx *ctx)
     /* training: 1 thread vs 2 threads */
     pt_set_threads(1); train3(a, ctx);
     pt_set_threads(2); train3(b, ctx);
-    CHECK(pt_get_threads() == 2 || PT__OMP == 0, "pt_set_threads(2) -> %d", pt_get_threads());
+    CHECK(pt_get_threads() == 2 || !T_OPENMP, "pt_set_threads(2) -> %d", pt_get_threads());
     {
         int64_t j, ndiff = 0; double md = 0;
         for (j = 0; j < a->params->n_data; j++) if (memcmp(&a->params->data[j], &b->params->data[j], 4) != 0) { ndiff++; if (fabs((double)a->params->data[j] - b->params->data[j]) > md) md = fabs((double)a->params->data[j] - b->params->data[j]); }
