@@ -7,6 +7,10 @@
 #   make chapters   the chapters' own runs that later examples start from (build/base.ckpt, build/sft.ckpt, ...)
 #   make OMP=0 ...  build without OpenMP;  CC=clang make test  works too
 CC ?= cc
+# Every build runs on all cores unless the command line says otherwise (make -j1 ...); the test
+# programs themselves run one after another (tests/run_tests.sh), each on the whole OpenMP pool.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += -j$(JOBS)
 CXX ?= c++
 ifeq ($(CC),clang)
   CXX := clang++
@@ -42,15 +46,38 @@ all: $(addprefix $(B)/,$(EXAMPLES))
 $(B):
 	@mkdir -p $(B)
 
-$(B)/%: examples/%.c examples/example.h $(HDR) | $(B)
+# The implementation is compiled once per configuration, the stb way: one object defines it and
+# every program links that object. The programs are built with -DPT_EXTERNAL_IMPLEMENTATION, which
+# turns their own "#define POSTTRAIN_IMPLEMENTATION" into a no-op, so each example still builds alone
+# as its first lines say (cc ... examples/sft.c -lm). A header compiled directly: -x c, no extra file.
+EXTERNAL := -DPT_EXTERNAL_IMPLEMENTATION
+IMPL     := $(B)/posttrain.o
+IMPL_SAN := $(B)/posttrain_asan.o
+$(IMPL): $(HDR) | $(B)
+	$(CC) $(CFLAGS) -DPOSTTRAIN_IMPLEMENTATION -x c -c $(HDR) -o $@
+
+$(IMPL_SAN): $(HDR) | $(B)
+	$(CC) $(SANFLAGS) -DPOSTTRAIN_IMPLEMENTATION -x c -c $(HDR) -o $@
+
+$(B)/%: examples/%.c examples/example.h $(IMPL) | $(B)
+	$(CC) $(CFLAGS) $(EXTERNAL) -I. $< $(IMPL) -o $@ $(LDLIBS)
+
+$(B)/test_%: tests/test_%.c tests/test.h tests/test_tmp.h $(IMPL) | $(B)
+	$(CC) $(CFLAGS) $(EXTERNAL) -I. $< $(IMPL) -o $@ $(LDLIBS)
+
+$(B)/asan_%: tests/%.c tests/test.h tests/test_tmp.h $(IMPL_SAN) | $(B)
+	$(CC) $(SANFLAGS) $(EXTERNAL) -I. $< $(IMPL_SAN) -o $@ $(LDLIBS)
+
+# White-box tests compile the implementation themselves: they call private pt__ functions (exp,
+# kernels, LoRA internals) and point PT_MALLOC/PT_REALLOC/PT_FREE at their own counting wrappers.
+WHITEBOX := test_engine test_kernels test_peft
+$(addprefix $(B)/,$(WHITEBOX)): $(B)/%: tests/%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
 
-$(B)/test_%: tests/test_%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
-	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
-
-$(B)/asan_%: tests/%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
+$(addprefix $(B)/asan_,$(WHITEBOX)): $(B)/asan_%: tests/%.c tests/test.h tests/test_tmp.h $(HDR) | $(B)
 	$(CC) $(SANFLAGS) -I. $< -o $@ $(LDLIBS)
 
+# the implementation as C++, and as a PT_STATIC build with its own allocator: one program each
 $(B)/cpp_tu: tests/cpp_tu.cpp tests/test.h $(HDR) | $(B)
 	$(CXX) -O2 $(ARCH) $(WARN) $(OMPFLAGS) -I. $< -o $@ $(LDLIBS)
 
@@ -62,8 +89,8 @@ $(B)/static_tu: tests/static_tu.c $(HDR) | $(B)
 ASAN_TESTS := $(filter-out test_learning,$(TESTS))
 TEST_BINS := $(addprefix $(B)/,$(TESTS)) $(addprefix $(B)/asan_,$(ASAN_TESTS)) $(B)/cpp_tu $(B)/static_tu
 
-$(B)/parity_dump: tests/parity_dump.c $(HDR) | $(B)
-	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+$(B)/parity_dump: tests/parity_dump.c $(IMPL) | $(B)
+	$(CC) $(CFLAGS) $(EXTERNAL) -I. $< $(IMPL) -o $@ $(LDLIBS)
 
 # Debian's python3 (numpy, torch); the pyenv python3 first on PATH has neither
 PYTHON ?= /usr/bin/python3
