@@ -49,15 +49,17 @@ $(B):
 # The implementation is compiled once per configuration, the stb way: one object defines it and
 # every program links that object. The programs are built with -DPT_EXTERNAL_IMPLEMENTATION, which
 # turns their own "#define POSTTRAIN_IMPLEMENTATION" into a no-op, so each example still builds alone
-# as its first lines say (cc ... examples/sft.c -lm). A header compiled directly: -x c, no extra file.
+# as its first lines say (cc ... examples/sft.c -lm). The object's source is the one line
+# '#include "posttrain.h"' on standard input, so no extra file is needed and the header stays a
+# header (clang warns about unused static inline functions in a main file, not in its headers).
 EXTERNAL := -DPT_EXTERNAL_IMPLEMENTATION
 IMPL     := $(B)/posttrain.o
 IMPL_SAN := $(B)/posttrain_asan.o
 $(IMPL): $(HDR) | $(B)
-	$(CC) $(CFLAGS) -DPOSTTRAIN_IMPLEMENTATION -x c -c $(HDR) -o $@
+	printf '#include "posttrain.h"\n' | $(CC) $(CFLAGS) -DPOSTTRAIN_IMPLEMENTATION -I. -x c -c - -o $@
 
 $(IMPL_SAN): $(HDR) | $(B)
-	$(CC) $(SANFLAGS) -DPOSTTRAIN_IMPLEMENTATION -x c -c $(HDR) -o $@
+	printf '#include "posttrain.h"\n' | $(CC) $(SANFLAGS) -DPOSTTRAIN_IMPLEMENTATION -I. -x c -c - -o $@
 
 $(B)/%: examples/%.c examples/example.h $(IMPL) | $(B)
 	$(CC) $(CFLAGS) $(EXTERNAL) -I. $< $(IMPL) -o $@ $(LDLIBS)
@@ -148,5 +150,6 @@ $(B)/libposttrain.so: notebooks/ptlib.c $(HDR) | $(B)
 	$(CC) $(CFLAGS) -fPIC -shared -I. $< -o $@ $(LDLIBS)
 
 # execute every notebook headless with Debian's python3 (executed copies in $(B)/notebooks); fails on any cell error
+# (the notebooks call make themselves: they get a fresh MAKEFLAGS, not this make's jobserver)
 notebooks: $(B)/libposttrain.so
-	PYTHON=$(PYTHON) OUT=$(B)/notebooks sh notebooks/run.sh
+	MAKEFLAGS= MFLAGS= PYTHON=$(PYTHON) OUT=$(B)/notebooks sh notebooks/run.sh
