@@ -35,7 +35,9 @@
                             this file's POSTTRAIN_IMPLEMENTATION is ignored: the implementation is
                             linked from an object compiled once elsewhere. The Makefile builds every
                             example and test this way (one compile per configuration, not one per
-                            program), while each program still builds alone without the flag.
+                            program), while each program still builds alone without the flag. The
+                            options above are then the object's: defining PT_MALLOC or PT_ASSERT
+                            in such a file changes nothing, and PT_STATIC cannot be combined with it.
 
    CONVENTIONS (the choices this library makes, named once)
      - Errors: functions return pt_status (0 = PT_OK, negative = error) or NULL; the reason is in
